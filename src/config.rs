@@ -1,0 +1,604 @@
+//! Configuration: the TOML file's documented serde types, validated once into a [`Config`]
+//! the rest of the program trusts. Errors name the key and the line.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use chrono::NaiveTime;
+use chrono_tz::Tz;
+use serde::de::{self, Deserializer};
+use serde::Deserialize;
+
+use crate::time::{parse_time_of_day, LocalClock, Span, DAY, SECOND};
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+/// The whole validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub engine: EngineConfig,
+    pub defaults: QueueSettings,
+    /// Queues named in the config; they are exported even before their first event.
+    pub queues: BTreeMap<String, QueueSettings>,
+    pub kafka: KafkaConfig,
+    pub http: HttpConfig,
+    pub log: LogConfig,
+    pub alerts: AlertsConfig,
+}
+
+/// A rolling window: its length and the label it is exported under (as written in the config).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RollingWindow {
+    pub label: String,
+    pub span: Span,
+}
+
+/// `[engine]`: windows, lateness and the limits a hostile producer cannot pass.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    pub windows: Vec<RollingWindow>,
+    pub interval: Span,
+    pub allowed_lateness: Span,
+    pub max_queues: usize,
+    pub max_open_contacts: usize,
+    pub contact_timeout: Span,
+    pub dedup_horizon: Span,
+    pub dedup_capacity: usize,
+    pub survey_horizon: Span,
+    pub max_message_bytes: usize,
+}
+
+/// How the service level ratio treats abandoned contacts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlFormula {
+    AbandonsNegative,
+    IgnoreAbandons,
+    AbandonsPositive,
+}
+
+/// Everything a queue's KPIs and targets depend on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueueSettings {
+    pub clock: LocalClock,
+    pub sl_threshold: Span,
+    pub sl_formula: SlFormula,
+    pub short_abandon: Span,
+    pub wrapup: bool,
+    pub sl_target: f64,
+    pub abandon_target: f64,
+    pub asa_target: Span,
+    pub aht_target: Span,
+    pub oldest_wait_target: Span,
+    pub min_volume: u64,
+}
+
+/// `[kafka]`: where events come from. Every entry of `properties` goes to librdkafka unchanged.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaConfig {
+    #[serde(default = "default_brokers")]
+    pub brokers: String,
+    #[serde(default = "default_topics")]
+    pub topics: Vec<String>,
+    #[serde(default = "default_group")]
+    pub group_id: String,
+    /// Rejected messages are copied here unchanged, with the reason in header `callpulse-reject-reason`.
+    #[serde(default)]
+    pub dead_letter_topic: Option<String>,
+    /// On (re)assignment, how far back in event time to re-read so windows are complete again.
+    #[serde(default)]
+    pub rebuild: Option<Span>,
+    #[serde(default)]
+    pub properties: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            brokers: default_brokers(),
+            topics: default_topics(),
+            group_id: default_group(),
+            dead_letter_topic: None,
+            rebuild: None,
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
+fn default_brokers() -> String {
+    "localhost:9092".into()
+}
+fn default_topics() -> Vec<String> {
+    vec!["callcenter.events".into()]
+}
+fn default_group() -> String {
+    "callpulse".into()
+}
+
+/// `[http]`: where /metrics, /healthz, /readyz and the wallboard are served.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: default_listen(),
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:9898".into()
+}
+
+/// `[log]`: `format = "human" | "json"`, `level` as an env-filter directive.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    #[serde(default = "default_log_format")]
+    pub format: LogFormat,
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: default_log_format(),
+            level: default_log_level(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+fn default_log_format() -> LogFormat {
+    LogFormat::Human
+}
+fn default_log_level() -> String {
+    "info".into()
+}
+
+/// `[alerts]`: how `callpulse rules` writes alerting rules.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    #[serde(default = "default_alert_window")]
+    pub window: String,
+    #[serde(default = "default_for")]
+    pub r#for: Span,
+    #[serde(default = "default_keep_firing")]
+    pub keep_firing_for: Span,
+    #[serde(default)]
+    pub runbook_url: Option<String>,
+    #[serde(default)]
+    pub severity: BTreeMap<String, String>,
+    #[serde(default = "default_silence")]
+    pub no_events_for: Span,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            window: default_alert_window(),
+            r#for: default_for(),
+            keep_firing_for: default_keep_firing(),
+            runbook_url: None,
+            severity: BTreeMap::new(),
+            no_events_for: default_silence(),
+        }
+    }
+}
+
+fn default_alert_window() -> String {
+    "15m".into()
+}
+fn default_for() -> Span {
+    Span::from_secs(120)
+}
+fn default_keep_firing() -> Span {
+    Span::from_secs(300)
+}
+fn default_silence() -> Span {
+    Span::from_secs(600)
+}
+
+// ---- the file as written -------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    engine: FileEngine,
+    #[serde(default)]
+    defaults: FileQueue,
+    #[serde(default)]
+    queues: BTreeMap<String, FileQueue>,
+    #[serde(default)]
+    kafka: KafkaConfig,
+    #[serde(default)]
+    http: HttpConfig,
+    #[serde(default)]
+    log: LogConfig,
+    #[serde(default)]
+    alerts: AlertsConfig,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileEngine {
+    windows: Option<toml::Spanned<Vec<toml::Spanned<String>>>>,
+    interval: Option<Interval>,
+    allowed_lateness: Option<Span>,
+    max_queues: Option<Positive>,
+    max_open_contacts: Option<Positive>,
+    contact_timeout: Option<Span>,
+    dedup_horizon: Option<Span>,
+    dedup_capacity: Option<Positive>,
+    survey_horizon: Option<Span>,
+    max_message_bytes: Option<Positive>,
+}
+
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct FileQueue {
+    timezone: Option<Zone>,
+    day_start: Option<TimeOfDay>,
+    sl_threshold: Option<Span>,
+    sl_formula: Option<SlFormula>,
+    short_abandon: Option<Span>,
+    wrapup: Option<bool>,
+    sl_target: Option<Ratio>,
+    abandon_target: Option<Ratio>,
+    asa_target: Option<Span>,
+    aht_target: Option<Span>,
+    oldest_wait_target: Option<Span>,
+    min_volume: Option<u64>,
+}
+
+impl FileQueue {
+    fn over(&self, base: &QueueSettings) -> QueueSettings {
+        QueueSettings {
+            clock: LocalClock {
+                zone: self.timezone.map_or(base.clock.zone, |z| z.0),
+                day_start: self.day_start.map_or(base.clock.day_start, |d| d.0),
+            },
+            sl_threshold: self.sl_threshold.unwrap_or(base.sl_threshold),
+            sl_formula: self.sl_formula.unwrap_or(base.sl_formula),
+            short_abandon: self.short_abandon.unwrap_or(base.short_abandon),
+            wrapup: self.wrapup.unwrap_or(base.wrapup),
+            sl_target: self.sl_target.map_or(base.sl_target, |r| r.0),
+            abandon_target: self.abandon_target.map_or(base.abandon_target, |r| r.0),
+            asa_target: self.asa_target.unwrap_or(base.asa_target),
+            aht_target: self.aht_target.unwrap_or(base.aht_target),
+            oldest_wait_target: self.oldest_wait_target.unwrap_or(base.oldest_wait_target),
+            min_volume: self.min_volume.unwrap_or(base.min_volume),
+        }
+    }
+}
+
+impl Default for QueueSettings {
+    /// The contract's defaults (`kpis.md`).
+    fn default() -> Self {
+        QueueSettings {
+            clock: LocalClock {
+                zone: Tz::UTC,
+                day_start: NaiveTime::MIN,
+            },
+            sl_threshold: Span::from_secs(20),
+            sl_formula: SlFormula::AbandonsNegative,
+            short_abandon: Span::from_secs(5),
+            wrapup: false,
+            sl_target: 0.80,
+            abandon_target: 0.05,
+            asa_target: Span::from_secs(30),
+            aht_target: Span::from_secs(360),
+            oldest_wait_target: Span::from_secs(120),
+            min_volume: 10,
+        }
+    }
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            windows: ["5m", "15m", "1h"]
+                .iter()
+                .map(|l| RollingWindow {
+                    label: l.to_string(),
+                    span: l.parse().unwrap_or(Span::from_secs(300)),
+                })
+                .collect(),
+            interval: Span::from_secs(900),
+            allowed_lateness: Span::from_secs(60),
+            max_queues: 1_000,
+            max_open_contacts: 1_000_000,
+            contact_timeout: Span::from_secs(8 * 3600),
+            dedup_horizon: Span::from_secs(900),
+            dedup_capacity: 1_000_000,
+            survey_horizon: Span::from_secs(48 * 3600),
+            max_message_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            engine: EngineConfig::default(),
+            defaults: QueueSettings::default(),
+            queues: BTreeMap::new(),
+            kafka: KafkaConfig::default(),
+            http: HttpConfig::default(),
+            log: LogConfig::default(),
+            alerts: AlertsConfig::default(),
+        }
+    }
+}
+
+/// Longest rolling window accepted: exact to the second, memory bounded by what the window holds.
+pub const MAX_WINDOW: Span = Span::from_millis(7 * DAY);
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.display().to_string(),
+            message,
+        })
+    }
+
+    /// Parses and validates config text; the error names the key and its line.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let file: FileConfig =
+            toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+        let line_of = |span: std::ops::Range<usize>| {
+            text[..span.start.min(text.len())].lines().count().max(1)
+        };
+        let mut engine = EngineConfig::default();
+        if let Some(windows) = &file.engine.windows {
+            let mut seen = Vec::new();
+            let mut list = Vec::new();
+            for w in windows.get_ref() {
+                let label = w.get_ref().clone();
+                let at = |why: String| format!("line {}: engine.windows: {why}", line_of(w.span()));
+                let span: Span = label
+                    .parse()
+                    .map_err(|e: crate::time::SpanError| at(e.to_string()))?;
+                if span.millis() < SECOND || span.millis() % SECOND != 0 {
+                    return Err(at(format!(
+                        "window {label:?} must be a whole number of seconds, at least 1s"
+                    )));
+                }
+                if span > MAX_WINDOW {
+                    return Err(at(format!(
+                        "window {label:?} is longer than the maximum of {MAX_WINDOW}"
+                    )));
+                }
+                if matches!(label.as_str(), "interval" | "today" | "now") || seen.contains(&span) {
+                    return Err(at(format!("window {label:?} is listed twice")));
+                }
+                seen.push(span);
+                list.push(RollingWindow { label, span });
+            }
+            engine.windows = list;
+        }
+        let e = &file.engine;
+        engine.interval = e.interval.map_or(engine.interval, |i| i.0);
+        engine.allowed_lateness = e.allowed_lateness.unwrap_or(engine.allowed_lateness);
+        engine.max_queues = e.max_queues.map_or(engine.max_queues, |p| p.0);
+        engine.max_open_contacts = e
+            .max_open_contacts
+            .map_or(engine.max_open_contacts, |p| p.0);
+        engine.contact_timeout = e.contact_timeout.unwrap_or(engine.contact_timeout);
+        engine.dedup_horizon = e.dedup_horizon.unwrap_or(engine.dedup_horizon);
+        engine.dedup_capacity = e.dedup_capacity.map_or(engine.dedup_capacity, |p| p.0);
+        engine.survey_horizon = e.survey_horizon.unwrap_or(engine.survey_horizon);
+        engine.max_message_bytes = e
+            .max_message_bytes
+            .map_or(engine.max_message_bytes, |p| p.0);
+        let defaults = file.defaults.over(&QueueSettings::default());
+        let queues = file
+            .queues
+            .iter()
+            .map(|(name, q)| (name.clone(), q.over(&defaults)))
+            .collect::<BTreeMap<_, _>>();
+        for name in queues.keys() {
+            if name.is_empty() || name.chars().count() > 128 {
+                return Err(format!(
+                    "queues.{name:?}: a queue name has 1 to 128 characters"
+                ));
+            }
+        }
+        if queues.len() > engine.max_queues {
+            return Err(format!(
+                "queues: {} queues configured but engine.max_queues is {}",
+                queues.len(),
+                engine.max_queues
+            ));
+        }
+        if !file.alerts.window.is_empty()
+            && !matches!(file.alerts.window.as_str(), "interval" | "today")
+            && !engine.windows.iter().any(|w| w.label == file.alerts.window)
+        {
+            return Err(format!(
+                "alerts.window: {:?} is not one of engine.windows, \"interval\" or \"today\"",
+                file.alerts.window
+            ));
+        }
+        Ok(Config {
+            engine,
+            defaults,
+            queues,
+            kafka: file.kafka,
+            http: file.http,
+            log: file.log,
+            alerts: file.alerts,
+        })
+    }
+
+    /// The settings of a queue: its own table over `[defaults]`, or `[defaults]` alone.
+    pub fn queue(&self, name: &str) -> &QueueSettings {
+        self.queues.get(name).unwrap_or(&self.defaults)
+    }
+}
+
+// ---- value types that validate themselves, so the toml error carries the line --------------
+
+#[derive(Clone, Copy)]
+struct Zone(Tz);
+#[derive(Clone, Copy)]
+struct TimeOfDay(NaiveTime);
+#[derive(Clone, Copy)]
+struct Ratio(f64);
+#[derive(Clone, Copy)]
+struct Positive(usize);
+#[derive(Clone, Copy)]
+struct Interval(Span);
+
+impl<'de> Deserialize<'de> for Zone {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse::<Tz>().map(Zone).map_err(|_| {
+            de::Error::custom(format!(
+                "unknown time zone {s:?} (use an IANA name like \"Europe/Moscow\")"
+            ))
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for TimeOfDay {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_time_of_day(&s).map(TimeOfDay).ok_or_else(|| {
+            de::Error::custom(format!("invalid time of day {s:?} (write \"HH:MM\")"))
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Ratio {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(d)?;
+        if (0.0..=1.0).contains(&v) {
+            Ok(Ratio(v))
+        } else {
+            Err(de::Error::custom(format!(
+                "{v} is not a ratio between 0 and 1 (write 80% as 0.80)"
+            )))
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Positive {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = i64::deserialize(d)?;
+        if v >= 1 {
+            Ok(Positive(v as usize))
+        } else {
+            Err(de::Error::custom(format!("{v} must be at least 1")))
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Interval {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let span = Span::deserialize(d)?;
+        let m = span.millis();
+        if m >= 60 * SECOND && m % (60 * SECOND) == 0 && DAY % m == 0 {
+            Ok(Interval(span))
+        } else {
+            Err(de::Error::custom(format!(
+                "interval {span} must be whole minutes dividing a day (\"15m\", \"30m\" or \"1h\")"
+            )))
+        }
+    }
+}
+
+impl fmt::Display for SlFormula {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SlFormula::AbandonsNegative => "abandons_negative",
+            SlFormula::IgnoreAbandons => "ignore_abandons",
+            SlFormula::AbandonsPositive => "abandons_positive",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_is_the_contract_defaults() {
+        let c = Config::parse("").unwrap();
+        let labels: Vec<_> = c.engine.windows.iter().map(|w| w.label.as_str()).collect();
+        assert_eq!(labels, ["5m", "15m", "1h"]);
+        assert_eq!(c.engine.interval, Span::from_secs(900));
+        assert_eq!(c.engine.allowed_lateness, Span::from_secs(60));
+        assert_eq!(c.defaults.sl_threshold, Span::from_secs(20));
+        assert_eq!(c.defaults.min_volume, 10);
+        assert_eq!(c.http.listen, "127.0.0.1:9898");
+    }
+
+    #[test]
+    fn queue_tables_override_defaults() {
+        let c = Config::parse(
+            "[defaults]\nsl_threshold = \"15s\"\nmin_volume = 3\n[queues.sales]\nsl_threshold = \"30s\"\ntimezone = \"Europe/Moscow\"\n",
+        )
+        .unwrap();
+        let sales = c.queue("sales");
+        assert_eq!(sales.sl_threshold, Span::from_secs(30));
+        assert_eq!(sales.min_volume, 3, "inherits [defaults]");
+        assert_eq!(sales.clock.zone, chrono_tz::Europe::Moscow);
+        assert_eq!(c.queue("unknown").sl_threshold, Span::from_secs(15));
+    }
+
+    #[test]
+    fn errors_name_key_and_line() {
+        let err = Config::parse(
+            "[engine]\nwindows = [\"5m\"]\n\n[defaults]\ntimezone = \"Mars/Olympus\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("line 5") && err.contains("Mars/Olympus"),
+            "{err}"
+        );
+        let err = Config::parse("[engine]\ninterval = \"7m\"\n").unwrap_err();
+        assert!(err.contains("line 2") && err.contains("interval"), "{err}");
+        let err = Config::parse("[defaults]\nsl_target = 80\n").unwrap_err();
+        assert!(err.contains("line 2") && err.contains("ratio"), "{err}");
+        let err = Config::parse("[defaults]\nsl_treshold = \"20s\"\n").unwrap_err();
+        assert!(
+            err.contains("line 2") && err.contains("sl_treshold"),
+            "{err}"
+        );
+        let err = Config::parse("[engine]\nwindows = [\"5m\",\n  \"5x\"]\n").unwrap_err();
+        assert!(err.contains("line 3") && err.contains("5x"), "{err}");
+    }
+}

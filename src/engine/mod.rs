@@ -1,0 +1,500 @@
+//! The engine of one partition: a synchronous, pure state machine over events in event time.
+//!
+//! `apply(event)` takes one decoded event, `advance(now)` moves the windows to an instant the
+//! caller chooses (the engine never reads a clock), `snapshot()` reads everything out. No
+//! locks, no async: the Kafka shell, `replay`, tests and benchmarks all drive this same code.
+
+mod agent;
+mod contact;
+mod memory;
+mod queue;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::event::{
+    decode, AgentState, Body, ContactEvent, ContactStep, Event, Limits, Reject, RejectReason,
+};
+use crate::snapshot::{QueueSnapshot, Snapshot};
+use crate::time::Millis;
+
+use self::agent::Agents;
+use self::contact::{resolve, survey_fact, Contact, Step};
+use self::memory::{hash_id, Recent};
+pub use self::queue::QueueId;
+use self::queue::QueueState;
+
+/// A queue id that matches no leg: an event naming a queue the engine has never seen.
+const NO_QUEUE: QueueId = QueueId::MAX;
+
+/// Counts the engine keeps about its own work (exported as `callpulse_` self-metrics).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    pub accepted: u64,
+    /// By `RejectReason::index()`. Includes events accepted on arrival and discarded later
+    /// (`unknown_contact`: no offer ever came; `out_of_order`: the contact's rules could not use it).
+    pub rejected: [u64; 12],
+    /// Contacts dropped after `contact_timeout` without finishing.
+    pub contacts_expired: u64,
+    /// Contacts dropped early because `max_open_contacts` was reached.
+    pub contacts_evicted: u64,
+}
+
+impl EngineStats {
+    pub fn rejected(&self, r: RejectReason) -> u64 {
+        self.rejected[r.index()]
+    }
+
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.iter().sum()
+    }
+}
+
+pub struct Engine {
+    config: Arc<Config>,
+    limits: Limits,
+    lateness: Millis,
+    queues: Vec<QueueState>,
+    queue_ids: HashMap<Box<str>, QueueId>,
+    contacts: Vec<Option<(Box<str>, Contact)>>,
+    free_slots: Vec<u32>,
+    contact_ids: HashMap<Box<str>, u32>,
+    open_contacts: usize,
+    /// (deadline, serial, slot): a contact is finished once the frontier reaches its deadline.
+    expiry: BinaryHeap<Reverse<(Millis, u64, u32)>>,
+    next_serial: u64,
+    finished: Recent<QueueId>,
+    dedup: Recent<()>,
+    agents: Agents,
+    watermark: Millis,
+    now: Millis,
+    input_complete: bool,
+    stats: EngineStats,
+}
+
+impl Engine {
+    pub fn new(config: Arc<Config>) -> Self {
+        let e = &config.engine;
+        let mut engine = Engine {
+            limits: Limits {
+                max_message_bytes: e.max_message_bytes,
+                max_string_chars: 128,
+            },
+            lateness: e.allowed_lateness.millis(),
+            queues: Vec::new(),
+            queue_ids: HashMap::new(),
+            contacts: Vec::new(),
+            free_slots: Vec::new(),
+            contact_ids: HashMap::new(),
+            open_contacts: 0,
+            expiry: BinaryHeap::new(),
+            next_serial: 0,
+            finished: Recent::new(e.max_open_contacts),
+            dedup: Recent::new(e.dedup_capacity),
+            agents: Agents::default(),
+            watermark: Millis::MIN,
+            now: 0,
+            input_complete: false,
+            stats: EngineStats::default(),
+            config: config.clone(),
+        };
+        for name in config.queues.keys() {
+            // Validated: configured queues fit within max_queues.
+            let _ = engine.queue_id(name);
+        }
+        engine
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
+    }
+
+    /// The latest event time accepted, if any.
+    pub fn watermark(&self) -> Option<Millis> {
+        (self.watermark != Millis::MIN).then_some(self.watermark)
+    }
+
+    pub fn now(&self) -> Millis {
+        self.now
+    }
+
+    pub fn open_contacts(&self) -> usize {
+        self.open_contacts
+    }
+
+    pub fn queue_count(&self) -> usize {
+        self.queues.len()
+    }
+
+    pub fn agent_count(&self) -> usize {
+        self.agents.len()
+    }
+
+    /// Facts held in memory across queues (for memory accounting).
+    pub fn facts_held(&self) -> usize {
+        self.queues.iter().map(|q| q.facts_held()).sum()
+    }
+
+    /// Decodes and applies one message; a rejection is counted and returned, never fatal.
+    pub fn ingest(&mut self, bytes: &[u8]) -> Result<(), Reject> {
+        let event = match decode(bytes, &self.limits) {
+            Ok(event) => event,
+            Err(reject) => {
+                self.count_reject(reject.reason);
+                return Err(reject);
+            }
+        };
+        self.apply(&event)
+    }
+
+    /// Counts a rejection decided outside the engine (e.g. a decode error seen by the caller).
+    pub fn count_reject(&mut self, reason: RejectReason) {
+        self.stats.rejected[reason.index()] += 1;
+    }
+
+    /// Applies one valid event. Rejections (`too_late`, `duplicate`, `queue_limit`,
+    /// `out_of_order`) are counted and change nothing.
+    pub fn apply(&mut self, event: &Event<'_>) -> Result<(), Reject> {
+        let result = self.try_apply(event);
+        match result {
+            Ok(()) => {
+                self.stats.accepted += 1;
+                self.watermark = self.watermark.max(event.ts);
+            }
+            Err(reject) => self.count_reject(reject.reason),
+        }
+        result
+    }
+
+    fn try_apply(&mut self, event: &Event<'_>) -> Result<(), Reject> {
+        if self.watermark != Millis::MIN && event.ts < self.watermark.saturating_sub(self.lateness)
+        {
+            return Err(Reject::new(RejectReason::TooLate, "ts"));
+        }
+        let id_hash = event.id.as_deref().map(hash_id);
+        if let Some(h) = id_hash {
+            if self.dedup.contains(h) {
+                return Err(Reject::new(RejectReason::Duplicate, "id"));
+            }
+        }
+        match &event.body {
+            Body::Contact(c) => self.apply_contact(c, event.ts)?,
+            Body::Agent(a) => {
+                let queues = match &a.queues {
+                    Some(names) => Some(
+                        names
+                            .iter()
+                            .map(|n| self.queue_id(n))
+                            .collect::<Result<Vec<_>, _>>()?,
+                    ),
+                    None => None,
+                };
+                if let Some(change) = self.agents.update(&a.agent, event.ts, a.state, queues) {
+                    for &q in &change.before.1 {
+                        self.queues[q as usize].agent_moved(change.before.0, AgentState::LoggedOut);
+                    }
+                    for &q in &change.after.1 {
+                        self.queues[q as usize].agent_moved(AgentState::LoggedOut, change.after.0);
+                    }
+                }
+            }
+        }
+        if let Some(h) = id_hash {
+            self.dedup.insert(h, event.ts, ());
+        }
+        Ok(())
+    }
+
+    fn queue_id(&mut self, name: &str) -> Result<QueueId, Reject> {
+        if let Some(&id) = self.queue_ids.get(name) {
+            return Ok(id);
+        }
+        if self.queues.len() >= self.config.engine.max_queues {
+            return Err(Reject::new(RejectReason::QueueLimit, "queue"));
+        }
+        let id = self.queues.len() as QueueId;
+        let settings = self.config.queue(name).clone();
+        self.queues.push(QueueState::new(
+            name,
+            settings,
+            &self.config.engine,
+            self.now,
+        ));
+        self.queue_ids.insert(name.into(), id);
+        Ok(id)
+    }
+
+    fn apply_contact(&mut self, c: &ContactEvent<'_>, ts: Millis) -> Result<(), Reject> {
+        let queue = match (&c.queue, c.step) {
+            (None, _) => None,
+            // An offer or a survey naming a queue brings the queue into being.
+            (Some(name), ContactStep::Offered | ContactStep::Survey) => Some(self.queue_id(name)?),
+            (Some(name), _) => Some(
+                self.queue_ids
+                    .get(name.as_ref())
+                    .copied()
+                    .unwrap_or(NO_QUEUE),
+            ),
+        };
+        let step = Step::new(ts, c.step, queue, c.wrapup, c.scores);
+        if let (ContactStep::Survey, Some(q)) = (c.step, queue) {
+            // A survey naming its queue needs nothing from the contact.
+            self.queues[q as usize].apply(survey_fact(&step), 1);
+            return Ok(());
+        }
+        let slot = match self.contact_ids.get(c.contact_id.as_ref()) {
+            Some(&slot) => slot,
+            None => {
+                if c.step != ContactStep::Offered {
+                    if let Some(q) = self.finished.get(hash_id(&c.contact_id)) {
+                        if c.step == ContactStep::Survey {
+                            self.queues[q as usize].apply(survey_fact(&step), 1);
+                            return Ok(());
+                        }
+                        return Err(Reject::new(RejectReason::OutOfOrder, "contact_id"));
+                    }
+                }
+                self.new_contact(&c.contact_id)
+            }
+        };
+        if let Some((_, contact)) = &mut self.contacts[slot as usize] {
+            contact.insert(step);
+        }
+        self.refresh(slot);
+        Ok(())
+    }
+
+    fn new_contact(&mut self, id: &str) -> u32 {
+        while self.open_contacts >= self.config.engine.max_open_contacts {
+            let Some(Reverse((deadline, serial, slot))) = self.expiry.pop() else {
+                break;
+            };
+            if self.is_current(deadline, serial, slot) {
+                self.finish_contact(slot, true);
+            }
+        }
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        let contact = Contact {
+            serial,
+            queued_deadline: Millis::MAX,
+            ..Contact::default()
+        };
+        let slot = match self.free_slots.pop() {
+            Some(slot) => {
+                self.contacts[slot as usize] = Some((id.into(), contact));
+                slot
+            }
+            None => {
+                self.contacts.push(Some((id.into(), contact)));
+                (self.contacts.len() - 1) as u32
+            }
+        };
+        self.contact_ids.insert(id.into(), slot);
+        self.open_contacts += 1;
+        slot
+    }
+
+    fn is_current(&self, deadline: Millis, serial: u64, slot: u32) -> bool {
+        matches!(&self.contacts.get(slot as usize), Some(Some((_, c))) if c.serial == serial && c.queued_deadline == deadline)
+    }
+
+    /// Re-resolves a contact and applies the difference to its queues.
+    fn refresh(&mut self, slot: u32) {
+        let Some((_, contact)) = &mut self.contacts[slot as usize] else {
+            return;
+        };
+        let queues = &mut self.queues;
+        let res = resolve(&contact.steps, |q| &queues[q as usize].settings);
+        let mut new_facts = res.facts;
+        new_facts.sort_unstable();
+        diff(&contact.applied, &new_facts, |f, sign| {
+            queues[f.0 as usize].apply(f.1, sign)
+        });
+        contact.applied = new_facts;
+        let mut waiting = res.waiting;
+        waiting.sort_unstable();
+        diff(&contact.waiting, &waiting, |&(q, t0, leg), sign| {
+            if sign > 0 {
+                queues[q as usize].wait_started(t0, slot, leg)
+            } else {
+                queues[q as usize].wait_ended(t0, slot, leg)
+            }
+        });
+        contact.waiting = waiting;
+        contact.open = res.open;
+        let deadline = if res.open {
+            contact
+                .last_at()
+                .saturating_add(self.config.engine.contact_timeout.millis())
+        } else {
+            contact.last_at().saturating_add(1)
+        };
+        if deadline < contact.queued_deadline {
+            contact.queued_deadline = deadline;
+            self.expiry.push(Reverse((deadline, contact.serial, slot)));
+        }
+    }
+
+    /// Forgets a contact whose facts are final (or that went stale, or must make room).
+    fn finish_contact(&mut self, slot: u32, evicted: bool) {
+        let Some((id, contact)) = self.contacts[slot as usize].take() else {
+            return;
+        };
+        let res = resolve(&contact.steps, |q| &self.queues[q as usize].settings);
+        for &(q, t0, leg) in &contact.waiting {
+            self.queues[q as usize].wait_ended(t0, slot, leg);
+        }
+        if res.legs == 0 {
+            self.stats.rejected[RejectReason::UnknownContact.index()] += contact.steps.len() as u64;
+        } else {
+            self.stats.rejected[RejectReason::OutOfOrder.index()] += u64::from(res.unused);
+        }
+        if let Some(q) = res.last_queue {
+            self.finished.insert(hash_id(&id), contact.last_at(), q);
+        }
+        if res.open {
+            if evicted {
+                self.stats.contacts_evicted += 1;
+            } else {
+                self.stats.contacts_expired += 1;
+            }
+        }
+        self.contact_ids.remove(&id);
+        self.free_slots.push(slot);
+        self.open_contacts -= 1;
+    }
+
+    /// Moves the evaluation instant to `now` (never backwards): windows slide, contacts whose
+    /// facts are final are forgotten, bounded memories expire.
+    pub fn advance(&mut self, now: Millis) {
+        self.now = self.now.max(now);
+        let frontier = self.frontier();
+        while let Some(&Reverse((deadline, serial, slot))) = self.expiry.peek() {
+            if deadline > frontier {
+                break;
+            }
+            self.expiry.pop();
+            if !self.is_current(deadline, serial, slot) {
+                continue;
+            }
+            let (last_at, open) = match &self.contacts[slot as usize] {
+                Some((_, c)) => (c.last_at(), c.open),
+                None => continue,
+            };
+            let current = if open {
+                last_at.saturating_add(self.config.engine.contact_timeout.millis())
+            } else {
+                last_at.saturating_add(1)
+            };
+            if current <= frontier {
+                self.finish_contact(slot, false);
+            } else if let Some((_, c)) = &mut self.contacts[slot as usize] {
+                c.queued_deadline = current;
+                self.expiry.push(Reverse((current, serial, slot)));
+            }
+        }
+        if self.watermark != Millis::MIN {
+            self.dedup.forget_before(
+                self.watermark
+                    .saturating_sub(self.config.engine.dedup_horizon.millis()),
+            );
+            self.finished.forget_before(
+                self.watermark
+                    .saturating_sub(self.config.engine.survey_horizon.millis()),
+            );
+        }
+        let final_before = if self.input_complete {
+            self.now
+        } else {
+            frontier
+        };
+        for q in &mut self.queues {
+            q.advance(self.now, final_before, &self.config.engine);
+        }
+    }
+
+    /// Facts before the frontier can no longer change: any event that could change them
+    /// would be older than the watermark minus the allowed lateness.
+    fn frontier(&self) -> Millis {
+        if self.watermark == Millis::MIN {
+            Millis::MIN
+        } else {
+            self.watermark.saturating_sub(self.lateness)
+        }
+    }
+
+    /// Declares the input complete (end of a replay): everything before `now` is final.
+    pub fn finish_input(&mut self) {
+        self.input_complete = true;
+        let now = self.now;
+        self.advance(now);
+    }
+
+    /// Everything a scrape needs, at the current `now`.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut window_labels: Vec<String> = self
+            .config
+            .engine
+            .windows
+            .iter()
+            .map(|w| w.label.clone())
+            .collect();
+        window_labels.push("interval".into());
+        window_labels.push("today".into());
+        let mut queues: Vec<QueueSnapshot> = self
+            .queues
+            .iter()
+            .map(|q| {
+                let (waiting, oldest_wait_ms) = q.waiting_at(self.now);
+                QueueSnapshot {
+                    name: q.name.to_string(),
+                    settings: q.settings.clone(),
+                    windows: q.windows().cloned().collect(),
+                    cumulative: q.cumulative().clone(),
+                    waiting,
+                    oldest_wait_ms,
+                    agents: q.agents,
+                }
+            })
+            .collect();
+        queues.sort_by(|a, b| a.name.cmp(&b.name));
+        Snapshot {
+            at: self.now,
+            window_labels,
+            queues,
+        }
+    }
+}
+
+/// Walks two sorted lists and reports what left (`-1`) and what came (`+1`).
+fn diff<T: Ord>(old: &[T], new: &[T], mut apply: impl FnMut(&T, i64)) {
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < new.len() {
+        match (old.get(i), new.get(j)) {
+            (Some(a), Some(b)) if a == b => {
+                i += 1;
+                j += 1;
+            }
+            (Some(a), Some(b)) if a < b => {
+                apply(a, -1);
+                i += 1;
+            }
+            (Some(a), None) => {
+                apply(a, -1);
+                i += 1;
+            }
+            (_, Some(b)) => {
+                apply(b, 1);
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+}

@@ -1,0 +1,545 @@
+//! Prometheus text exposition (format 0.0.4) and JSON of a [`Snapshot`]: the contract's
+//! metric families (`shared/spec/kpis.md`) plus cumulative counters and histograms.
+//!
+//! Rendered straight into a byte buffer: a scrape of 1,000 queues × 5 windows is ~250k
+//! samples, too many to build as `prometheus` crate metric objects on every scrape.
+
+use std::fmt::Write as _;
+
+use serde_json::{json, Map, Value};
+
+use crate::event::AgentState;
+use crate::kpi::{Measure, WindowAgg};
+use crate::snapshot::{QueueSnapshot, Snapshot};
+
+/// Upper bounds (seconds) of the cumulative duration histograms.
+pub const HISTOGRAM_BOUNDS: [f64; 17] = [
+    1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0, 900.0,
+    1800.0, 3600.0,
+];
+
+/// Quantiles of every summary, in thousandths and as printed.
+const QUANTILES: [(u32, &str); 3] = [(500, "0.5"), (900, "0.9"), (990, "0.99")];
+
+/// Appends `value` to a label value, escaped as the text format requires.
+pub fn escape_label(out: &mut String, value: &str) {
+    for ch in value.chars() {
+        match ch {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// A text exposition being written.
+pub struct Exposition {
+    out: String,
+}
+
+impl Default for Exposition {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Exposition {
+    pub fn new() -> Self {
+        Exposition {
+            out: String::with_capacity(1 << 16),
+        }
+    }
+
+    pub fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = write!(self.out, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
+    }
+
+    /// One sample; `labels` is pre-rendered (`queue="x",window="5m"`), may be empty.
+    pub fn sample(&mut self, name: &str, suffix: &str, labels: &str, extra: &str, value: f64) {
+        self.out.push_str(name);
+        self.out.push_str(suffix);
+        if !labels.is_empty() || !extra.is_empty() {
+            self.out.push('{');
+            self.out.push_str(labels);
+            if !labels.is_empty() && !extra.is_empty() {
+                self.out.push(',');
+            }
+            self.out.push_str(extra);
+            self.out.push('}');
+        }
+        self.out.push(' ');
+        if value.fract() == 0.0 && value.abs() < 1e15 {
+            let mut b = itoa::Buffer::new();
+            self.out.push_str(b.format(value as i64));
+        } else {
+            let _ = write!(self.out, "{value}");
+        }
+        self.out.push('\n');
+    }
+
+    pub fn push_raw(&mut self, text: &str) {
+        self.out.push_str(text);
+    }
+
+    pub fn finish(self) -> String {
+        self.out
+    }
+}
+
+type Count = fn(&WindowAgg) -> i64;
+type Ratio = fn(&WindowAgg, &QueueSnapshot) -> Option<f64>;
+
+const WINDOW_COUNTS: [(&str, &str, Count); 9] = [
+    (
+        "callcenter_contacts_offered",
+        "Contacts offered in the window (by offer time).",
+        |w| w.tally.offered,
+    ),
+    (
+        "callcenter_contacts_answered",
+        "Contacts answered in the window (by answer time).",
+        |w| w.tally.answered,
+    ),
+    (
+        "callcenter_contacts_abandoned",
+        "Contacts abandoned in the window, short abandons excluded.",
+        |w| w.tally.abandoned,
+    ),
+    (
+        "callcenter_contacts_abandoned_short",
+        "Short abandons in the window (wait below the queue's short_abandon).",
+        |w| w.tally.abandoned_short,
+    ),
+    (
+        "callcenter_contacts_overflowed",
+        "Contacts that left the queue by routing in the window.",
+        |w| w.tally.overflowed,
+    ),
+    (
+        "callcenter_contacts_transferred",
+        "Conversations that ended by transfer in the window.",
+        |w| w.tally.transferred,
+    ),
+    (
+        "callcenter_sl_offered",
+        "Contacts whose service-level decision falls in the window (short abandons excluded).",
+        |w| w.tally.sl_offered,
+    ),
+    (
+        "callcenter_sl_answered",
+        "Of those, answered within the threshold.",
+        |w| w.tally.sl_answered,
+    ),
+    (
+        "callcenter_sl_abandoned",
+        "Of those, abandoned within the threshold.",
+        |w| w.tally.sl_abandoned,
+    ),
+];
+
+const WINDOW_RATIOS: [(&str, &str, Ratio); 7] = [
+    (
+        "callcenter_service_level_ratio",
+        "Service level by the queue's sl_formula; absent when nothing was decided in the window.",
+        |w, q| w.service_level(q.settings.sl_formula),
+    ),
+    (
+        "callcenter_abandon_ratio",
+        "Abandoned / (answered + abandoned + overflowed), each by its outcome time.",
+        |w, _| w.abandon_ratio(),
+    ),
+    (
+        "callcenter_asa_seconds",
+        "Average speed of answer: mean wait of contacts answered in the window.",
+        |w, _| w.asa(),
+    ),
+    (
+        "callcenter_aht_seconds",
+        "Average handle time (talk + hold + wrap-up) of contacts completed in the window.",
+        |w, _| w.aht(),
+    ),
+    (
+        "callcenter_csat_score",
+        "Mean CSAT (1..5) of surveys submitted in the window.",
+        |w, _| w.csat(),
+    ),
+    (
+        "callcenter_nps_score",
+        "Net promoter score (-100..100) of surveys submitted in the window.",
+        |w, _| w.nps(),
+    ),
+    (
+        "callcenter_ces_score",
+        "Mean customer effort score (1..7) of surveys submitted in the window.",
+        |w, _| w.ces(),
+    ),
+];
+
+const SUMMARY_HELP: [&str; 5] = [
+    "Wait of contacts answered in the window.",
+    "Handle time of contacts completed in the window.",
+    "Talk time of contacts completed in the window.",
+    "Hold time of contacts completed in the window.",
+    "Wrap-up (after-call work) time of contacts completed in the window.",
+];
+
+const COUNTERS: [(&str, &str, Count); 17] = [
+    (
+        "callcenter_contacts_offered_total",
+        "Contacts offered, final (older than the allowed lateness).",
+        |w| w.tally.offered,
+    ),
+    (
+        "callcenter_contacts_answered_total",
+        "Contacts answered.",
+        |w| w.tally.answered,
+    ),
+    (
+        "callcenter_contacts_abandoned_total",
+        "Contacts abandoned, short abandons excluded.",
+        |w| w.tally.abandoned,
+    ),
+    (
+        "callcenter_contacts_abandoned_short_total",
+        "Short abandons.",
+        |w| w.tally.abandoned_short,
+    ),
+    (
+        "callcenter_contacts_overflowed_total",
+        "Contacts overflowed.",
+        |w| w.tally.overflowed,
+    ),
+    (
+        "callcenter_contacts_transferred_total",
+        "Conversations ended by transfer.",
+        |w| w.tally.transferred,
+    ),
+    (
+        "callcenter_contacts_completed_total",
+        "Contacts whose handling completed.",
+        |w| w.completed(),
+    ),
+    (
+        "callcenter_sl_offered_total",
+        "Service-level decisions.",
+        |w| w.tally.sl_offered,
+    ),
+    (
+        "callcenter_sl_answered_total",
+        "Service-level decisions: answered within the threshold.",
+        |w| w.tally.sl_answered,
+    ),
+    (
+        "callcenter_sl_abandoned_total",
+        "Service-level decisions: abandoned within the threshold.",
+        |w| w.tally.sl_abandoned,
+    ),
+    (
+        "callcenter_csat_responses_total",
+        "Surveys with a CSAT answer.",
+        |w| w.tally.csat_count,
+    ),
+    (
+        "callcenter_csat_points_total",
+        "Sum of CSAT answers.",
+        |w| w.tally.csat_sum,
+    ),
+    (
+        "callcenter_nps_responses_total",
+        "Surveys with an NPS answer.",
+        |w| w.tally.nps_count,
+    ),
+    (
+        "callcenter_nps_promoters_total",
+        "NPS answers of 9 or 10.",
+        |w| w.tally.nps_promoters,
+    ),
+    (
+        "callcenter_nps_detractors_total",
+        "NPS answers of 0 to 6.",
+        |w| w.tally.nps_detractors,
+    ),
+    (
+        "callcenter_ces_responses_total",
+        "Surveys with a CES answer.",
+        |w| w.tally.ces_count,
+    ),
+    ("callcenter_ces_points_total", "Sum of CES answers.", |w| {
+        w.tally.ces_sum
+    }),
+];
+
+/// Renders the contract's families for every queue of the snapshot.
+pub fn render(snap: &Snapshot, out: &mut Exposition) {
+    let queue_labels: Vec<String> = snap
+        .queues
+        .iter()
+        .map(|q| {
+            let mut s = String::from("queue=\"");
+            escape_label(&mut s, &q.name);
+            s.push('"');
+            s
+        })
+        .collect();
+    let window_labels: Vec<Vec<String>> = queue_labels
+        .iter()
+        .map(|ql| {
+            snap.window_labels
+                .iter()
+                .map(|w| format!("{ql},window=\"{w}\""))
+                .collect()
+        })
+        .collect();
+    let each_window = |f: &mut dyn FnMut(&QueueSnapshot, &WindowAgg, &str)| {
+        for (q, labels) in snap.queues.iter().zip(&window_labels) {
+            for (w, l) in q.windows.iter().zip(labels) {
+                f(q, w, l);
+            }
+        }
+    };
+
+    for (name, help, count) in WINDOW_COUNTS {
+        out.family(name, "gauge", help);
+        each_window(&mut |_, w, l| out.sample(name, "", l, "", count(w) as f64));
+    }
+    for (name, help, ratio) in WINDOW_RATIOS {
+        out.family(name, "gauge", help);
+        each_window(&mut |q, w, l| {
+            if let Some(v) = ratio(w, q) {
+                out.sample(name, "", l, "", v);
+            }
+        });
+    }
+    for (m, help) in Measure::ALL.into_iter().zip(SUMMARY_HELP) {
+        let name = m.summary_name();
+        out.family(name, "summary", help);
+        each_window(&mut |_, w, l| {
+            let d = w.dist(m);
+            for (q, text) in QUANTILES {
+                if let Some(v) = d.quantile_seconds(q) {
+                    out.sample(name, "", l, &format!("quantile=\"{text}\""), v);
+                }
+            }
+            out.sample(name, "_sum", l, "", d.sum_seconds());
+            out.sample(name, "_count", l, "", d.count() as f64);
+        });
+    }
+
+    out.family(
+        "callcenter_contacts_waiting",
+        "gauge",
+        "Contacts offered before now with no outcome yet.",
+    );
+    for (q, l) in snap.queues.iter().zip(&queue_labels) {
+        out.sample("callcenter_contacts_waiting", "", l, "", q.waiting as f64);
+    }
+    out.family(
+        "callcenter_oldest_wait_seconds",
+        "gauge",
+        "How long the longest-waiting contact has waited; 0 when none waits.",
+    );
+    for (q, l) in snap.queues.iter().zip(&queue_labels) {
+        out.sample(
+            "callcenter_oldest_wait_seconds",
+            "",
+            l,
+            "",
+            q.oldest_wait_ms as f64 / 1000.0,
+        );
+    }
+    out.family(
+        "callcenter_agents",
+        "gauge",
+        "Agents serving the queue, by state (logged-out agents are not counted).",
+    );
+    for (q, l) in snap.queues.iter().zip(&queue_labels) {
+        for (state, n) in AgentState::EXPORTED.iter().zip(q.agents) {
+            out.sample(
+                "callcenter_agents",
+                "",
+                l,
+                &format!("state=\"{}\"", state.as_str()),
+                n as f64,
+            );
+        }
+    }
+
+    render_targets(snap, &queue_labels, out);
+    render_breaches(snap, &window_labels, &queue_labels, out);
+    render_cumulative(snap, &queue_labels, out);
+}
+
+fn render_targets(snap: &Snapshot, queue_labels: &[String], out: &mut Exposition) {
+    type Target = fn(&QueueSnapshot) -> f64;
+    let targets: [(&str, &str, Target); 6] = [
+        (
+            "callcenter_sl_threshold_seconds",
+            "The queue's service-level threshold.",
+            |q| q.settings.sl_threshold.as_secs_f64(),
+        ),
+        (
+            "callcenter_sl_target_ratio",
+            "The queue's service-level target.",
+            |q| q.settings.sl_target,
+        ),
+        (
+            "callcenter_abandon_target_ratio",
+            "The queue's abandonment target (maximum).",
+            |q| q.settings.abandon_target,
+        ),
+        (
+            "callcenter_asa_target_seconds",
+            "The queue's ASA target (maximum).",
+            |q| q.settings.asa_target.as_secs_f64(),
+        ),
+        (
+            "callcenter_aht_target_seconds",
+            "The queue's AHT target (maximum).",
+            |q| q.settings.aht_target.as_secs_f64(),
+        ),
+        (
+            "callcenter_oldest_wait_target_seconds",
+            "The queue's oldest-wait target (maximum).",
+            |q| q.settings.oldest_wait_target.as_secs_f64(),
+        ),
+    ];
+    for (name, help, value) in targets {
+        out.family(name, "gauge", help);
+        for (q, l) in snap.queues.iter().zip(queue_labels) {
+            out.sample(name, "", l, "", value(q));
+        }
+    }
+    out.family(
+        "callcenter_min_volume",
+        "gauge",
+        "Contacts a window must hold before a breach is signalled.",
+    );
+    for (q, l) in snap.queues.iter().zip(queue_labels) {
+        out.sample(
+            "callcenter_min_volume",
+            "",
+            l,
+            "",
+            q.settings.min_volume as f64,
+        );
+    }
+}
+
+fn render_breaches(
+    snap: &Snapshot,
+    window_labels: &[Vec<String>],
+    queue_labels: &[String],
+    out: &mut Exposition,
+) {
+    out.family(
+        "callcenter_breach",
+        "gauge",
+        "1 while the KPI is on the wrong side of its target in the window and the window holds at least min_volume contacts.",
+    );
+    for ((q, wl), ql) in snap.queues.iter().zip(window_labels).zip(queue_labels) {
+        for (w, l) in q.windows.iter().zip(wl) {
+            for (kpi, breached) in w.breaches(&q.settings) {
+                out.sample(
+                    "callcenter_breach",
+                    "",
+                    ql,
+                    &format!("kpi=\"{kpi}\",{}", &l[ql.len() + 1..]),
+                    f64::from(u8::from(breached)),
+                );
+            }
+        }
+        let oldest = q.oldest_wait_ms as f64 / 1000.0 > q.settings.oldest_wait_target.as_secs_f64();
+        out.sample(
+            "callcenter_breach",
+            "",
+            ql,
+            "kpi=\"oldest_wait\",window=\"now\"",
+            f64::from(u8::from(oldest)),
+        );
+    }
+}
+
+fn render_cumulative(snap: &Snapshot, queue_labels: &[String], out: &mut Exposition) {
+    for (name, help, count) in COUNTERS {
+        out.family(name, "counter", help);
+        for (q, l) in snap.queues.iter().zip(queue_labels) {
+            out.sample(name, "", l, "", count(&q.cumulative) as f64);
+        }
+    }
+    let les: Vec<String> = HISTOGRAM_BOUNDS
+        .iter()
+        .map(|b| format!("le=\"{b}\""))
+        .collect();
+    for m in Measure::ALL {
+        let name = m.histogram_name();
+        out.family(name, "histogram", "Final durations (seconds) since the monitor started, for rate() and histogram_quantile().");
+        for (q, l) in snap.queues.iter().zip(queue_labels) {
+            let d = q.cumulative.dist(m);
+            for (c, le) in d.cumulative_counts(&HISTOGRAM_BOUNDS).into_iter().zip(&les) {
+                out.sample(name, "_bucket", l, le, c as f64);
+            }
+            out.sample(name, "_bucket", l, "le=\"+Inf\"", d.count() as f64);
+            out.sample(name, "_sum", l, "", d.sum_seconds());
+            out.sample(name, "_count", l, "", d.count() as f64);
+        }
+    }
+}
+
+/// The same numbers as JSON: `{"at": ..., "queues": {name: {"windows": {label: {...}}, ...}}}`.
+pub fn to_json(snap: &Snapshot) -> Value {
+    let mut queues = Map::new();
+    for q in &snap.queues {
+        let mut windows = Map::new();
+        for (label, w) in snap.window_labels.iter().zip(&q.windows) {
+            let mut o = Map::new();
+            for (name, _, count) in WINDOW_COUNTS {
+                o.insert(
+                    name.trim_start_matches("callcenter_").into(),
+                    json!(count(w)),
+                );
+            }
+            for (name, _, ratio) in WINDOW_RATIOS {
+                o.insert(
+                    name.trim_start_matches("callcenter_").into(),
+                    json!(ratio(w, q)),
+                );
+            }
+            for m in Measure::ALL {
+                let d = w.dist(m);
+                let mut s = Map::new();
+                for (qm, text) in QUANTILES {
+                    s.insert(text.into(), json!(d.quantile_seconds(qm)));
+                }
+                s.insert("sum".into(), json!(d.sum_seconds()));
+                s.insert("count".into(), json!(d.count()));
+                o.insert(
+                    m.summary_name().trim_start_matches("callcenter_").into(),
+                    Value::Object(s),
+                );
+            }
+            let breaches: Map<String, Value> = w
+                .breaches(&q.settings)
+                .iter()
+                .map(|(k, b)| (k.to_string(), json!(b)))
+                .collect();
+            o.insert("breach".into(), Value::Object(breaches));
+            windows.insert(label.clone(), Value::Object(o));
+        }
+        let agents: Map<String, Value> = AgentState::EXPORTED
+            .iter()
+            .zip(q.agents)
+            .map(|(s, n)| (s.as_str().to_string(), json!(n)))
+            .collect();
+        queues.insert(
+            q.name.clone(),
+            json!({
+                "windows": windows,
+                "contacts_waiting": q.waiting,
+                "oldest_wait_seconds": q.oldest_wait_ms as f64 / 1000.0,
+                "agents": agents,
+            }),
+        );
+    }
+    json!({ "at": crate::time::format_rfc3339(snap.at), "queues": queues })
+}

@@ -1,0 +1,130 @@
+//! The `callpulse` binary: parses arguments, sets up logging, calls into the library.
+
+use std::io::{BufReader, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+
+use callpulse::cli::{Cli, Command, Format};
+use callpulse::config::Config;
+use callpulse::event::RejectReason;
+use callpulse::export::{self, Exposition};
+use callpulse::replay::replay;
+use callpulse::time::parse_rfc3339;
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(err) = run(cli) {
+        eprintln!("callpulse: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn load_config(path: Option<&Path>) -> Result<Config> {
+    match path {
+        Some(p) => Ok(Config::load(p)?),
+        None => Ok(Config::default()),
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Replay {
+            config,
+            at,
+            format,
+            events,
+        } => {
+            let config = Arc::new(load_config(config.as_deref())?);
+            let at = match at {
+                Some(text) => Some(
+                    parse_rfc3339(&text)
+                        .with_context(|| format!("--at {text:?} is not an RFC 3339 instant"))?,
+                ),
+                None => None,
+            };
+            let result = match events.as_deref() {
+                None => replay(config, std::io::stdin().lock(), at)?,
+                Some(p) if p == Path::new("-") => replay(config, std::io::stdin().lock(), at)?,
+                Some(p) => {
+                    let file = std::fs::File::open(p)
+                        .with_context(|| format!("cannot open {}", p.display()))?;
+                    replay(config, BufReader::with_capacity(1 << 20, file), at)?
+                }
+            };
+            let mut stdout = std::io::stdout().lock();
+            match format {
+                Format::Prometheus => {
+                    let mut out = Exposition::new();
+                    export::render(&result.snapshot, &mut out);
+                    stdout.write_all(out.finish().as_bytes())?;
+                }
+                Format::Json => {
+                    serde_json::to_writer_pretty(&mut stdout, &export::to_json(&result.snapshot))?;
+                    writeln!(stdout)?;
+                }
+            }
+            let s = &result.stats;
+            eprintln!(
+                "replay: {} lines, {} accepted, {} rejected, {} after --at (not applied)",
+                result.lines,
+                s.accepted,
+                s.rejected_total(),
+                result.after_at
+            );
+            for r in RejectReason::ALL {
+                if s.rejected(r) > 0 {
+                    eprintln!("replay: rejected {:<20} {}", r.as_str(), s.rejected(r));
+                }
+            }
+            if s.contacts_expired + s.contacts_evicted > 0 {
+                eprintln!(
+                    "replay: contacts expired {} (stale), evicted {} (over max_open_contacts)",
+                    s.contacts_expired, s.contacts_evicted
+                );
+            }
+            Ok(())
+        }
+        Command::CheckConfig { file } => {
+            let config = Config::load(&file)?;
+            println!("{}: ok", file.display());
+            let labels: Vec<_> = config
+                .engine
+                .windows
+                .iter()
+                .map(|w| w.label.as_str())
+                .collect();
+            println!(
+                "windows: {} + interval ({}) + today",
+                labels.join(", "),
+                config.engine.interval
+            );
+            println!("allowed_lateness: {}", config.engine.allowed_lateness);
+            for (name, q) in std::iter::once(("[defaults]", &config.defaults))
+                .chain(config.queues.iter().map(|(n, q)| (n.as_str(), q)))
+            {
+                println!(
+                    "{name}: tz {} day_start {} sl {} within {} ({}) target {} abandon<= {} asa<= {} aht<= {} oldest<= {} min_volume {} wrapup {}",
+                    q.clock.zone,
+                    q.clock.day_start.format("%H:%M"),
+                    q.sl_formula,
+                    q.sl_threshold,
+                    q.short_abandon,
+                    q.sl_target,
+                    q.abandon_target,
+                    q.asa_target,
+                    q.aht_target,
+                    q.oldest_wait_target,
+                    q.min_volume,
+                    q.wrapup
+                );
+            }
+            if config.queues.is_empty() && config.kafka.topics.is_empty() {
+                bail!("no topics configured");
+            }
+            Ok(())
+        }
+    }
+}

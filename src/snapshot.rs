@@ -1,0 +1,74 @@
+//! What a scrape sees: every queue's windows, counters and live gauges at one instant,
+//! mergeable across the partitions one instance owns.
+
+use std::collections::BTreeMap;
+
+use crate::config::QueueSettings;
+use crate::kpi::WindowAgg;
+use crate::time::Millis;
+
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// The evaluation instant `now`.
+    pub at: Millis,
+    /// Labels of the windows, in the order every queue's `windows` lists them.
+    pub window_labels: Vec<String>,
+    /// Sorted by queue name.
+    pub queues: Vec<QueueSnapshot>,
+}
+
+#[derive(Clone, Debug)]
+pub struct QueueSnapshot {
+    pub name: String,
+    pub settings: QueueSettings,
+    pub windows: Vec<WindowAgg>,
+    /// Everything final so far, for the cumulative counters and histograms.
+    pub cumulative: WindowAgg,
+    pub waiting: i64,
+    pub oldest_wait_ms: Millis,
+    /// By `AgentState::EXPORTED`.
+    pub agents: [i64; 4],
+}
+
+impl QueueSnapshot {
+    fn merge(&mut self, other: &QueueSnapshot) {
+        for (w, o) in self.windows.iter_mut().zip(&other.windows) {
+            w.merge(o);
+        }
+        self.cumulative.merge(&other.cumulative);
+        self.waiting += other.waiting;
+        self.oldest_wait_ms = self.oldest_wait_ms.max(other.oldest_wait_ms);
+        for (a, o) in self.agents.iter_mut().zip(other.agents) {
+            *a += o;
+        }
+    }
+}
+
+impl Snapshot {
+    /// Merges the snapshots of several partitions: a queue seen in more than one is summed
+    /// (its oldest wait is the oldest of all).
+    pub fn merge(parts: impl IntoIterator<Item = Snapshot>) -> Snapshot {
+        let mut at = Millis::MIN;
+        let mut labels = Vec::new();
+        let mut by_name: BTreeMap<String, QueueSnapshot> = BTreeMap::new();
+        for part in parts {
+            at = at.max(part.at);
+            if labels.is_empty() {
+                labels = part.window_labels;
+            }
+            for q in part.queues {
+                match by_name.get_mut(&q.name) {
+                    Some(existing) => existing.merge(&q),
+                    None => {
+                        by_name.insert(q.name.clone(), q);
+                    }
+                }
+            }
+        }
+        Snapshot {
+            at,
+            window_labels: labels,
+            queues: by_name.into_values().collect(),
+        }
+    }
+}
