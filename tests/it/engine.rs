@@ -1,0 +1,451 @@
+//! The engine called directly: windows, time zones, live gauges, limits, bad input, disorder.
+
+use callpulse::event::RejectReason;
+use callpulse::time::{Millis, HOUR, MINUTE, SECOND};
+use proptest::prelude::*;
+use serde_json::json;
+
+use crate::support::*;
+
+const T0: &str = "2026-11-23T10:00:00Z";
+
+#[test]
+fn rolling_window_includes_its_start_and_excludes_now() {
+    let cfg = config("");
+    let t0 = at(T0);
+    let lines = vec![
+        offered(t0, "c1", "q"),
+        abandoned(t0 + 2 * SECOND, "c1"),
+        offered(t0 + 5 * MINUTE, "c2", "q"),
+    ];
+    // now = t0 + 5m: window 5m is [t0, t0+5m): c1 in, c2 (at now) out.
+    let snap = run(&cfg, &lines, t0 + 5 * MINUTE).snapshot();
+    assert_eq!(window(&snap, "q", "5m").tally.offered, 1);
+    // one millisecond later c1's offer has left the 5m window, c2's has entered
+    let snap = run(&cfg, &lines, t0 + 5 * MINUTE + 1).snapshot();
+    assert_eq!(window(&snap, "q", "5m").tally.offered, 1);
+    assert_eq!(window(&snap, "q", "15m").tally.offered, 2);
+    assert_eq!(window(&snap, "q", "5m").tally.abandoned_short, 1);
+}
+
+#[test]
+fn service_level_decided_when_the_threshold_passes_without_any_event() {
+    let cfg = config("");
+    let t0 = at(T0);
+    let mut engine = run(&cfg, &[offered(t0, "c1", "q")], t0 + 19 * SECOND);
+    let snap = engine.snapshot();
+    assert_eq!(window(&snap, "q", "5m").tally.sl_offered, 0);
+    assert_eq!(queue(&snap, "q").waiting, 1);
+    assert_eq!(queue(&snap, "q").oldest_wait_ms, 19_000);
+    engine.advance(t0 + 20 * SECOND + 1);
+    let snap = engine.snapshot();
+    let w = window(&snap, "q", "5m");
+    assert_eq!(
+        (w.tally.sl_offered, w.tally.sl_answered),
+        (1, 0),
+        "missed the moment it passed 20 s"
+    );
+    assert_eq!(w.service_level(cfg.defaults.sl_formula), Some(0.0));
+    // answered later: still missed, decided at t0 + 20 s, counted once
+    engine
+        .ingest(answered(t0 + 40 * SECOND, "c1").as_bytes())
+        .unwrap();
+    engine.advance(t0 + 41 * SECOND);
+    let snap = engine.snapshot();
+    let w = window(&snap, "q", "5m");
+    assert_eq!(
+        (w.tally.sl_offered, w.tally.sl_answered, w.tally.answered),
+        (1, 0, 1)
+    );
+    assert_eq!(queue(&snap, "q").waiting, 0);
+}
+
+#[test]
+fn empty_windows_export_counts_but_no_ratios() {
+    let cfg = config("[queues.idle]\n");
+    let t0 = at(T0);
+    let snap = run(
+        &cfg,
+        &[offered(t0, "c1", "busy"), answered(t0 + SECOND, "c1")],
+        t0 + MINUTE,
+    )
+    .snapshot();
+    let text = exposition(&snap);
+    assert_eq!(
+        sample(
+            &text,
+            "callcenter_contacts_offered{queue=\"idle\",window=\"5m\"}"
+        ),
+        Some(0.0)
+    );
+    assert!(!text.contains("callcenter_service_level_ratio{queue=\"idle\""));
+    assert!(!text.contains("callcenter_asa_seconds{queue=\"idle\""));
+    assert!(!text.contains("NaN"));
+    assert_eq!(
+        sample(
+            &text,
+            "callcenter_service_level_ratio{queue=\"busy\",window=\"5m\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "callcenter_asa_seconds{queue=\"busy\",window=\"5m\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "callcenter_agents{queue=\"idle\",state=\"available\"}"
+        ),
+        Some(0.0)
+    );
+}
+
+#[test]
+fn today_follows_day_start_in_the_queues_zone_across_dst() {
+    // Berlin, day starts 04:00 local. 2026-03-29 02:00 CET -> 03:00 CEST.
+    let cfg = config("[queues.de]\ntimezone = \"Europe/Berlin\"\nday_start = \"04:00\"\n");
+    let lines = vec![
+        offered(at("2026-03-29T02:59:00Z"), "before", "de"), // 03:59 CET... after the jump: 04:59 CEST? no: 02:59Z = 04:59 CEST
+        offered(at("2026-03-29T01:30:00Z"), "early", "de"),  // 03:30 CEST: before 04:00 local
+    ];
+    let mut sorted = lines.clone();
+    sorted.reverse();
+    let snap = run(&cfg, &sorted, at("2026-03-29T10:00:00Z")).snapshot();
+    // today began 04:00 CEST = 02:00Z: only "before" (02:59Z) is today
+    assert_eq!(window(&snap, "de", "today").tally.offered, 1);
+    // on the fall-back day the day is 25 h long: 04:00 CEST -> next 04:00 CET
+    let cfg = config("[queues.de]\ntimezone = \"Europe/Berlin\"\nday_start = \"04:00\"\n[engine]\nallowed_lateness = \"1d\"\n");
+    let lines = vec![
+        offered(at("2026-10-25T02:30:00Z"), "a", "de"),
+        offered(at("2026-10-25T02:59:59Z"), "b", "de"),
+    ];
+    // 2026-10-25 04:00 CET = 03:00Z; at 02:59:59Z the day that began 04:00 CEST on the 24th (02:00Z) is still on
+    let snap = run(&cfg, &lines, at("2026-10-25T03:00:00Z")).snapshot();
+    assert_eq!(
+        window(&snap, "de", "today").tally.offered,
+        0,
+        "a new day began at 03:00Z"
+    );
+    let snap = run(&cfg, &lines, at("2026-10-25T02:59:59.500Z")).snapshot();
+    assert_eq!(window(&snap, "de", "today").tally.offered, 2);
+}
+
+#[test]
+fn interval_aligns_to_local_clock_at_plus_0545() {
+    let cfg = config("[engine]\ninterval = \"30m\"\n[queues.np]\ntimezone = \"Asia/Kathmandu\"\n");
+    // 04:15Z = 10:00 local, an interval boundary; 04:14Z is in the previous interval.
+    let lines = vec![
+        offered(at("2026-11-23T04:14:59Z"), "a", "np"),
+        offered(at("2026-11-23T04:15:00Z"), "b", "np"),
+        offered(at("2026-11-23T04:44:00Z"), "c", "np"),
+    ];
+    let snap = run(&cfg, &lines, at("2026-11-23T04:44:30Z")).snapshot();
+    assert_eq!(window(&snap, "np", "interval").tally.offered, 2);
+    let snap = run(&cfg, &lines, at("2026-11-23T04:45:00Z")).snapshot();
+    assert_eq!(
+        window(&snap, "np", "interval").tally.offered,
+        0,
+        "10:30 local starts a new interval"
+    );
+}
+
+#[test]
+fn survey_without_queue_counts_in_the_contacts_queue_even_after_it_ended() {
+    let cfg = config("");
+    let t0 = at(T0);
+    let lines = vec![
+        offered(t0, "c1", "sales"),
+        answered(t0 + SECOND, "c1"),
+        ended(t0 + MINUTE, "c1"),
+        // the contact is finished and forgotten well before the survey comes
+        offered(t0 + 30 * MINUTE, "other", "care"),
+        ev(
+            t0 + 31 * MINUTE,
+            "survey.submitted",
+            json!({"contact_id": "c1", "csat": 2, "nps": 3}),
+        ),
+        ev(
+            t0 + 31 * MINUTE,
+            "survey.submitted",
+            json!({"contact_id": "nobody", "queue": "care", "csat": 4}),
+        ),
+        ev(
+            t0 + 31 * MINUTE,
+            "survey.submitted",
+            json!({"contact_id": "ghost", "csat": 5}),
+        ),
+    ];
+    let engine = run(&cfg, &lines, t0 + 40 * MINUTE);
+    let snap = engine.snapshot();
+    let w = window(&snap, "sales", "15m");
+    assert_eq!((w.csat(), w.nps()), (Some(2.0), Some(-100.0)));
+    assert_eq!(window(&snap, "care", "15m").csat(), Some(4.0));
+    assert_eq!(
+        engine.stats().rejected(RejectReason::UnknownContact),
+        0,
+        "ghost may still be offered"
+    );
+    let mut engine = engine;
+    engine
+        .ingest(offered(t0 + 45 * MINUTE, "late", "care").as_bytes())
+        .unwrap();
+    engine.advance(t0 + 45 * MINUTE);
+    assert_eq!(
+        engine.stats().rejected(RejectReason::UnknownContact),
+        1,
+        "ghost's survey: no contact ever came"
+    );
+}
+
+#[test]
+fn agents_by_state_and_queue_list() {
+    let cfg = config("");
+    let t0 = at(T0);
+    let st = |ts: Millis, agent: &str, state: &str, queues: Option<Vec<&str>>| {
+        let mut f = json!({"agent": agent, "state": state});
+        if let Some(q) = queues {
+            f["queues"] = json!(q);
+        }
+        ev(ts, "agent.state", f)
+    };
+    let lines = vec![
+        st(t0, "ann", "available", Some(vec!["sales", "care"])),
+        st(t0, "bob", "available", Some(vec!["sales"])),
+        st(t0 + SECOND, "bob", "busy", None), // keeps its queue list
+        st(t0 + 2 * SECOND, "cat", "not_ready", Some(vec!["care"])),
+        st(t0 + 3 * SECOND, "dan", "available", Some(vec!["care"])),
+        st(t0 + 4 * SECOND, "dan", "logged_out", None),
+    ];
+    let snap = run(&cfg, &lines, t0 + MINUTE).snapshot();
+    assert_eq!(queue(&snap, "sales").agents, [1, 0, 1, 0]);
+    assert_eq!(
+        queue(&snap, "care").agents,
+        [1, 1, 0, 0],
+        "logged-out agents are not counted"
+    );
+    // the same events in reverse order (within the lateness) give the same counts
+    let mut reversed = lines.clone();
+    reversed.reverse();
+    let snap = run(&cfg, &reversed, t0 + MINUTE).snapshot();
+    assert_eq!(queue(&snap, "sales").agents, [1, 0, 1, 0]);
+    assert_eq!(queue(&snap, "care").agents, [1, 1, 0, 0]);
+}
+
+#[test]
+fn queue_limit_rejects_new_queues_and_keeps_old_ones_working() {
+    let cfg = config("[engine]\nmax_queues = 2\n");
+    let t0 = at(T0);
+    let lines = vec![
+        offered(t0, "a", "q1"),
+        offered(t0, "b", "q2"),
+        offered(t0, "c", "q3"),
+        offered(t0 + SECOND, "d", "q1"),
+    ];
+    let engine = run(&cfg, &lines, t0 + MINUTE);
+    assert_eq!(engine.stats().rejected(RejectReason::QueueLimit), 1);
+    let snap = engine.snapshot();
+    assert_eq!(snap.queues.len(), 2);
+    assert_eq!(window(&snap, "q1", "5m").tally.offered, 2);
+}
+
+#[test]
+fn too_late_and_duplicate_are_rejected_without_changing_kpis() {
+    let cfg = config("");
+    let t0 = at(T0);
+    let with_id = |line: String, id: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        v["id"] = json!(id);
+        v.to_string()
+    };
+    let clean = vec![
+        with_id(offered(t0, "c1", "q"), "e1"),
+        with_id(offered(t0 + 2 * MINUTE, "c2", "q"), "e2"),
+    ];
+    let mut noisy = clean.clone();
+    noisy.insert(1, with_id(offered(t0, "c1", "q"), "e1")); // duplicate delivery
+    noisy.push(offered(t0, "c3", "q")); // 2 minutes behind the newest: too late
+    noisy.push("{\"type\":\"contact.offered\"".into());
+    noisy.push(ev(
+        t0 + 2 * MINUTE,
+        "contact.teleported",
+        json!({"contact_id": "c4", "queue": "q"}),
+    ));
+    let now = t0 + 10 * MINUTE;
+    let a = run(&cfg, &clean, now);
+    let b = run(&cfg, &noisy, now);
+    assert_eq!(b.stats().rejected(RejectReason::Duplicate), 1);
+    assert_eq!(b.stats().rejected(RejectReason::TooLate), 1);
+    assert_eq!(b.stats().rejected(RejectReason::MalformedJson), 1);
+    assert_eq!(b.stats().rejected(RejectReason::UnknownType), 1);
+    assert_eq!(exposition(&a.snapshot()), exposition(&b.snapshot()));
+}
+
+#[test]
+fn open_contacts_are_bounded_and_stale_ones_expire() {
+    let cfg = config("[engine]\nmax_open_contacts = 100\ncontact_timeout = \"1h\"\n");
+    let t0 = at(T0);
+    let lines: Vec<String> = (0..250)
+        .map(|i| offered(t0 + i * SECOND, &format!("c{i}"), "q"))
+        .collect();
+    let mut engine = run(&cfg, &lines, t0 + 300 * SECOND);
+    assert!(engine.open_contacts() <= 100);
+    assert_eq!(engine.stats().contacts_evicted, 150);
+    assert_eq!(engine.snapshot().queues[0].waiting, 100);
+    // an hour of silence later, a new event moves the watermark: the rest expire as stale
+    engine
+        .ingest(offered(t0 + 2 * HOUR, "late", "q").as_bytes())
+        .unwrap();
+    engine.advance(t0 + 2 * HOUR + SECOND);
+    // making room for "late" evicted one more; the other 99 expired as stale
+    assert_eq!(engine.stats().contacts_evicted, 151);
+    assert_eq!(engine.stats().contacts_expired, 99);
+    assert_eq!(engine.snapshot().queues[0].waiting, 1);
+}
+
+#[test]
+fn counters_only_count_final_facts_and_never_decrease() {
+    let cfg = config("");
+    let t0 = at(T0);
+    let mut engine = run(&cfg, &[offered(t0, "c1", "q")], t0 + 30 * SECOND);
+    assert_eq!(
+        engine.snapshot().queues[0].cumulative.tally.offered,
+        0,
+        "within the lateness nothing is final"
+    );
+    engine
+        .ingest(offered(t0 + 2 * MINUTE, "c2", "q").as_bytes())
+        .unwrap();
+    engine.advance(t0 + 2 * MINUTE);
+    let c = &engine.snapshot().queues[0].cumulative;
+    assert_eq!((c.tally.offered, c.tally.sl_offered), (1, 1));
+}
+
+/// A contact history: (offset ms from its offer, event line builder).
+fn contact_history(i: usize, queue: &str, t0: Millis, shape: u8, d: [u32; 4]) -> Vec<String> {
+    let c = format!("c{i}");
+    let dur = |k: usize| Millis::from(d[k]) * 100;
+    let mut out = vec![offered(t0, &c, queue)];
+    match shape % 6 {
+        0 => out.push(abandoned(t0 + dur(0), &c)),
+        1 => {
+            let ta = t0 + dur(0);
+            out.push(answered(ta, &c));
+            out.push(ev(
+                ta + dur(1),
+                "contact.held",
+                json!({"contact_id": c, "agent": "a1"}),
+            ));
+            out.push(ev(
+                ta + dur(1) + dur(2),
+                "contact.resumed",
+                json!({"contact_id": c, "agent": "a1"}),
+            ));
+            out.push(ev(
+                ta + dur(1) + dur(2) + dur(3),
+                "contact.ended",
+                json!({"contact_id": c, "agent": "a1", "wrapup": true}),
+            ));
+            out.push(ev(
+                ta + dur(1) + dur(2) + dur(3) + dur(0),
+                "contact.wrapup_ended",
+                json!({"contact_id": c, "agent": "a1"}),
+            ));
+            out.push(ev(
+                ta + dur(1) + dur(2) + dur(3) + dur(1),
+                "survey.submitted",
+                json!({"contact_id": c, "csat": d[0] % 5 + 1, "nps": d[1] % 11}),
+            ));
+        }
+        2 => out.push(ev(
+            t0 + dur(0),
+            "contact.overflowed",
+            json!({"contact_id": c, "reason": "timeout"}),
+        )),
+        3 => {
+            out.push(answered(t0 + dur(0), &c));
+            out.push(ev(
+                t0 + dur(0) + dur(1),
+                "contact.held",
+                json!({"contact_id": c, "agent": "a1"}),
+            ));
+            out.push(ev(
+                t0 + dur(0) + dur(1) + dur(2),
+                "contact.transferred",
+                json!({"contact_id": c, "agent": "a1", "to_queue": "x"}),
+            ));
+        }
+        4 => {} // still waiting
+        _ => {
+            out.push(answered(t0 + dur(0), &c));
+            out.push(ended(t0 + dur(0) + dur(1), &c));
+        }
+    }
+    out
+}
+
+fn arb_history() -> impl Strategy<Value = Vec<(Millis, String)>> {
+    let contact = (
+        0u8..6,
+        0usize..3,
+        0i64..600,
+        prop::array::uniform4(0u32..400),
+    );
+    prop::collection::vec(contact, 1..40).prop_map(|contacts| {
+        let base = at(T0);
+        let queues = ["sales", "care", "billing"];
+        let mut all = Vec::new();
+        for (i, (shape, q, start_s, d)) in contacts.into_iter().enumerate() {
+            for line in contact_history(i, queues[q], base + start_s * SECOND, shape, d) {
+                let ts = serde_json::from_str::<serde_json::Value>(&line).unwrap()["ts"]
+                    .as_i64()
+                    .unwrap();
+                all.push((ts, line));
+            }
+        }
+        all.sort_by_key(|(ts, _)| *ts);
+        all
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Any disorder within the allowed lateness gives the identical exposition.
+    #[test]
+    fn disorder_within_lateness_gives_identical_exposition(
+        history in arb_history(),
+        jitter_seed in prop::collection::vec(0i64..60_000, 400),
+        dup_every in 2usize..9,
+        eval_after_s in 0i64..1800,
+    ) {
+        let cfg = config("[queues.sales]\nwrapup = true\nsl_formula = \"ignore_abandons\"\n[queues.care]\ntimezone = \"Asia/Kathmandu\"\n");
+        let in_order: Vec<String> = history.iter().map(|(_, l)| l.clone()).collect();
+        // arrival order = ts + jitter with jitter < lateness (60 s): every event is still accepted
+        let mut shuffled: Vec<(Millis, usize, String)> = history
+            .iter()
+            .enumerate()
+            .map(|(i, (ts, l))| (ts + jitter_seed[i % jitter_seed.len()], i, l.clone()))
+            .collect();
+        shuffled.sort();
+        let mut disordered: Vec<String> = Vec::new();
+        for (k, (_, i, l)) in shuffled.into_iter().enumerate() {
+            // give events ids, and deliver some twice (at-least-once): duplicates change nothing
+            let mut v: serde_json::Value = serde_json::from_str(&l).unwrap();
+            v["id"] = json!(format!("e{i}"));
+            disordered.push(v.to_string());
+            if k % dup_every == 0 {
+                disordered.push(v.to_string());
+            }
+        }
+        let last = history.last().unwrap().0;
+        let now = last + eval_after_s * SECOND;
+        let a = run(&cfg, &in_order, now);
+        let b = run(&cfg, &disordered, now);
+        prop_assert_eq!(b.stats().rejected(RejectReason::TooLate), 0);
+        prop_assert_eq!(exposition(&a.snapshot()), exposition(&b.snapshot()));
+    }
+}

@@ -1,0 +1,6 @@
+//! The one integration-test binary: the engine driven directly, the real binary on fixtures,
+//! and (further modules) Kafka ingest against a mock cluster and end-to-end runs.
+
+mod engine;
+mod replay_bin;
+mod support;

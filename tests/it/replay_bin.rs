@@ -1,0 +1,146 @@
+//! The real `callpulse` binary on fixture files.
+
+use std::process::Command;
+
+use crate::support::sample;
+
+fn callpulse() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_callpulse"))
+}
+
+#[test]
+fn replay_prints_the_exposition_and_reports_rejects_on_stderr() {
+    let out = callpulse()
+        .args([
+            "replay",
+            "--config",
+            "tests/fixtures/replay.toml",
+            "tests/fixtures/replay.jsonl",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    // 4 offered in sales, 1 in care; c2 abandoned after 40 s, c3 short-abandoned, c4 still waiting
+    let s = |series: &str| {
+        sample(&text, series).unwrap_or_else(|| panic!("no sample {series}\n{text}"))
+    };
+    assert_eq!(
+        s("callcenter_contacts_offered{queue=\"sales\",window=\"15m\"}"),
+        4.0
+    );
+    assert_eq!(
+        s("callcenter_contacts_answered{queue=\"sales\",window=\"15m\"}"),
+        1.0
+    );
+    assert_eq!(
+        s("callcenter_contacts_abandoned{queue=\"sales\",window=\"15m\"}"),
+        1.0
+    );
+    assert_eq!(
+        s("callcenter_contacts_abandoned_short{queue=\"sales\",window=\"15m\"}"),
+        1.0
+    );
+    // SL: c1 answered in 10 s (within 30 s), c2 abandoned at 40 s (missed), c4 waiting since 10:05 -> missed at 10:05:30
+    assert_eq!(
+        s("callcenter_sl_offered{queue=\"sales\",window=\"15m\"}"),
+        3.0
+    );
+    assert!(
+        (s("callcenter_service_level_ratio{queue=\"sales\",window=\"15m\"}") - 1.0 / 3.0).abs()
+            < 1e-9
+    );
+    assert_eq!(
+        s("callcenter_asa_seconds{queue=\"sales\",window=\"15m\"}"),
+        10.0
+    );
+    // handle = 100 s talk + 20 s hold + 30 s wrap-up
+    assert_eq!(
+        s("callcenter_aht_seconds{queue=\"sales\",window=\"15m\"}"),
+        150.0
+    );
+    assert_eq!(
+        s("callcenter_hold_seconds_sum{queue=\"sales\",window=\"15m\"}"),
+        20.0
+    );
+    assert_eq!(s("callcenter_contacts_waiting{queue=\"sales\"}"), 1.0);
+    // --at defaults to the latest event (10:06:00) rounded up to the next second
+    assert_eq!(s("callcenter_oldest_wait_seconds{queue=\"sales\"}"), 61.0);
+    assert_eq!(s("callcenter_agents{queue=\"sales\",state=\"busy\"}"), 1.0);
+    assert_eq!(
+        s("callcenter_csat_score{queue=\"sales\",window=\"15m\"}"),
+        5.0
+    );
+    assert_eq!(s("callcenter_sl_threshold_seconds{queue=\"sales\"}"), 30.0);
+    // min_volume 2 in the fixture config: SL 33 % < 80 % with 3 decisions is a breach
+    assert_eq!(
+        s("callcenter_breach{queue=\"sales\",kpi=\"service_level\",window=\"15m\"}"),
+        1.0
+    );
+    assert_eq!(
+        s("callcenter_breach{queue=\"care\",kpi=\"service_level\",window=\"15m\"}"),
+        0.0
+    );
+    assert!(
+        err.contains("rejected malformed_json") && err.contains("rejected unknown_type"),
+        "{err}"
+    );
+    for line in text.lines().filter(|l| l.starts_with("# TYPE")) {
+        let name = line.split(' ').nth(2).unwrap();
+        assert!(text.contains(&format!("# HELP {name} ")), "HELP for {name}");
+    }
+}
+
+#[test]
+fn replay_at_an_earlier_instant_ignores_later_events() {
+    let out = callpulse()
+        .args([
+            "replay",
+            "--config",
+            "tests/fixtures/replay.toml",
+            "--at",
+            "2026-11-23T10:00:30Z",
+            "--format",
+            "json",
+            "tests/fixtures/replay.jsonl",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let w = &v["queues"]["sales"]["windows"]["5m"];
+    assert_eq!(w["contacts_offered"], 2);
+    assert_eq!(w["contacts_answered"], 1);
+    assert_eq!(v["queues"]["sales"]["contacts_waiting"], 1);
+    assert_eq!(v["queues"]["sales"]["oldest_wait_seconds"], 10.0);
+}
+
+#[test]
+fn check_config_names_the_line_of_a_bad_key() {
+    let dir = std::env::temp_dir().join(format!("callpulse-cc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[engine]\nwindows = [\"5m\"]\n\n[queues.sales]\nsl_threshold = \"thirty\"\n",
+    )
+    .unwrap();
+    let out = callpulse().arg("check-config").arg(&bad).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("line 5") && err.contains("thirty"), "{err}");
+    let out = callpulse()
+        .args(["check-config", "config/callpulse.toml"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

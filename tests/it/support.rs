@@ -1,0 +1,99 @@
+//! Builders for spec-v1 events and helpers to run them through an engine.
+
+use std::sync::Arc;
+
+use callpulse::config::Config;
+use callpulse::engine::Engine;
+use callpulse::export::{render, Exposition};
+use callpulse::snapshot::{QueueSnapshot, Snapshot};
+use callpulse::time::{parse_rfc3339, Millis};
+use serde_json::{json, Value};
+
+pub fn at(s: &str) -> Millis {
+    parse_rfc3339(s).unwrap_or_else(|| panic!("bad instant {s}"))
+}
+
+/// One event as a JSON line; `ts` is epoch ms, `extra` the type's fields.
+pub fn ev(ts: Millis, kind: &str, extra: Value) -> String {
+    let mut v = json!({"type": kind, "ts": ts});
+    if let (Some(o), Value::Object(e)) = (v.as_object_mut(), extra) {
+        o.extend(e);
+    }
+    v.to_string()
+}
+
+pub fn offered(ts: Millis, contact: &str, queue: &str) -> String {
+    ev(
+        ts,
+        "contact.offered",
+        json!({"contact_id": contact, "queue": queue}),
+    )
+}
+pub fn answered(ts: Millis, contact: &str) -> String {
+    ev(
+        ts,
+        "contact.answered",
+        json!({"contact_id": contact, "agent": "a1"}),
+    )
+}
+pub fn abandoned(ts: Millis, contact: &str) -> String {
+    ev(ts, "contact.abandoned", json!({"contact_id": contact}))
+}
+pub fn ended(ts: Millis, contact: &str) -> String {
+    ev(
+        ts,
+        "contact.ended",
+        json!({"contact_id": contact, "agent": "a1"}),
+    )
+}
+
+pub fn config(text: &str) -> Arc<Config> {
+    Arc::new(Config::parse(text).unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// Feeds lines in order (advancing to the watermark every `every` lines), then evaluates at `now`.
+pub fn run(cfg: &Arc<Config>, lines: &[String], now: Millis) -> Engine {
+    let mut engine = Engine::new(cfg.clone());
+    for (i, l) in lines.iter().enumerate() {
+        let _ = engine.ingest(l.as_bytes());
+        if i % 7 == 6 {
+            if let Some(wm) = engine.watermark() {
+                engine.advance(wm.min(now));
+            }
+        }
+    }
+    engine.advance(now);
+    engine
+}
+
+pub fn exposition(snap: &Snapshot) -> String {
+    let mut out = Exposition::new();
+    render(snap, &mut out);
+    out.finish()
+}
+
+pub fn queue<'a>(snap: &'a Snapshot, name: &str) -> &'a QueueSnapshot {
+    snap.queues
+        .iter()
+        .find(|q| q.name == name)
+        .unwrap_or_else(|| panic!("no queue {name}"))
+}
+
+/// The window of a queue by label.
+pub fn window<'a>(snap: &'a Snapshot, name: &str, label: &str) -> &'a callpulse::kpi::WindowAgg {
+    let i = snap
+        .window_labels
+        .iter()
+        .position(|l| l == label)
+        .unwrap_or_else(|| panic!("no window {label}"));
+    &queue(snap, name).windows[i]
+}
+
+/// The value of one sample line of an exposition, if present.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        l.strip_prefix(series)
+            .and_then(|rest| rest.strip_prefix(' '))
+            .map(|v| v.parse().unwrap())
+    })
+}
