@@ -1,1 +1,154 @@
-fn main() {}
+//! Engine benchmarks: decode + engine over 1M generated events across 50 queues (vs decode
+//! alone), /metrics render time for 1,000 queues × 5 windows, and bytes per open contact.
+//!
+//! `cargo bench --bench engine` (criterion); the memory figure is printed once at start.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::Arc;
+
+use callpulse::config::Config;
+use callpulse::engine::Engine;
+use callpulse::event::{decode, Limits};
+use callpulse::export::{render, Exposition};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+
+/// Counts live heap bytes, for the bytes-per-open-contact figure.
+struct Counting;
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
+        System.alloc(l)
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
+        System.dealloc(p, l)
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
+        System.realloc(p, l, new)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const START: i64 = 1_795_420_800_000; // 2026-11-23T08:00:00Z
+
+/// A day-like stream: each contact is offered, answered or abandoned, ended, sometimes wrap-up
+/// and a survey; ~3.6 events per contact, interleaved in time across `queues` queues.
+fn generate(events: usize, queues: usize) -> Vec<Vec<u8>> {
+    let mut out: Vec<(i64, String)> = Vec::with_capacity(events + 16);
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut rnd = |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let mut i = 0u64;
+    while out.len() < events {
+        let q = rnd(queues as u64);
+        let t0 = START + (i as i64) * 20; // 50 contacts per second
+        let c = format!("c{i}");
+        let wait = rnd(60_000) as i64;
+        out.push((t0, format!(r#"{{"type":"contact.offered","ts":{t0},"id":"o{i}","contact_id":"{c}","queue":"q{q:02}","channel":"voice"}}"#)));
+        if rnd(10) == 0 {
+            out.push((t0 + wait, format!(r#"{{"type":"contact.abandoned","ts":{},"id":"b{i}","contact_id":"{c}","queue":"q{q:02}"}}"#, t0 + wait)));
+        } else {
+            let ta = t0 + wait;
+            let te = ta + 30_000 + rnd(300_000) as i64;
+            out.push((ta, format!(r#"{{"type":"contact.answered","ts":"{}","id":"a{i}","contact_id":"{c}","queue":"q{q:02}","agent":"ag{}"}}"#, rfc(ta), rnd(500))));
+            out.push((te, format!(r#"{{"type":"contact.ended","ts":{te},"id":"e{i}","contact_id":"{c}","agent":"ag1","wrapup":true}}"#)));
+            out.push((te + 20_000, format!(r#"{{"type":"contact.wrapup_ended","ts":{},"id":"w{i}","contact_id":"{c}","agent":"ag1"}}"#, te + 20_000)));
+            if rnd(5) == 0 {
+                out.push((te + 60_000, format!(r#"{{"type":"survey.submitted","ts":{},"id":"s{i}","contact_id":"{c}","csat":{},"nps":{}}}"#, te + 60_000, rnd(5) + 1, rnd(11))));
+            }
+        }
+        i += 1;
+    }
+    out.sort_by_key(|e| e.0);
+    out.truncate(events);
+    out.into_iter().map(|(_, s)| s.into_bytes()).collect()
+}
+
+fn rfc(ms: i64) -> String {
+    callpulse::time::format_rfc3339(ms)
+}
+
+fn run_engine(cfg: &Arc<Config>, lines: &[Vec<u8>]) -> Engine {
+    let mut engine = Engine::new(cfg.clone());
+    for (i, l) in lines.iter().enumerate() {
+        let _ = engine.ingest(l);
+        if i % 4096 == 4095 {
+            if let Some(wm) = engine.watermark() {
+                engine.advance(wm);
+            }
+        }
+    }
+    engine
+}
+
+fn bytes_per_open_contact() {
+    let cfg = Arc::new(Config::default());
+    let mut engine = Engine::new(cfg);
+    let lines: Vec<Vec<u8>> = (0..100_000)
+        .map(|i| format!(r#"{{"type":"contact.offered","ts":{},"contact_id":"contact-{i:08}","queue":"q{:02}"}}"#, START + i, i % 50).into_bytes())
+        .collect();
+    // warm up the queues so only per-contact memory is measured
+    let _ = engine.ingest(br#"{"type":"agent.state","ts":1795420800000,"agent":"x","state":"available"}"#);
+    let before = LIVE.load(Ordering::Relaxed);
+    for l in &lines {
+        let _ = engine.ingest(l);
+    }
+    let after = LIVE.load(Ordering::Relaxed);
+    println!(
+        "memory: {} open contacts (waiting, with their facts), {} bytes each (incl. contact id, index, facts)",
+        engine.open_contacts(),
+        (after - before) / engine.open_contacts().max(1) as isize
+    );
+}
+
+fn benches(c: &mut Criterion) {
+    bytes_per_open_contact();
+    let cfg = Arc::new(Config::default());
+    let lines = generate(1_000_000, 50);
+    let bytes: usize = lines.iter().map(|l| l.len()).sum();
+    println!("input: {} events, {:.0} bytes/event on average", lines.len(), bytes as f64 / lines.len() as f64);
+
+    let mut g = c.benchmark_group("ingest");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(lines.len() as u64));
+    g.bench_function("decode_only_1M", |b| {
+        let limits = Limits::default();
+        b.iter(|| lines.iter().filter(|l| decode(l, &limits).is_ok()).count())
+    });
+    g.bench_function("decode_and_engine_1M_50q", |b| b.iter(|| run_engine(&cfg, &lines).stats().accepted));
+    g.finish();
+
+    // 1,000 queues, each with traffic in every window
+    let big = generate(200_000, 1000);
+    let mut engine = run_engine(&cfg, &big);
+    let wm = engine.watermark().unwrap_or(START);
+    engine.advance(wm + 1);
+    let mut g = c.benchmark_group("scrape");
+    g.sample_size(20);
+    g.bench_function("snapshot_1000q_5w", |b| b.iter(|| engine.snapshot().queues.len()));
+    let snap = engine.snapshot();
+    g.bench_function("render_1000q_5w", |b| {
+        b.iter_batched(
+            Exposition::new,
+            |mut out| {
+                render(&snap, &mut out);
+                out.finish().len()
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(engine, benches);
+criterion_main!(engine);

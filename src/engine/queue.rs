@@ -111,7 +111,7 @@ impl QueueState {
     /// Adds (`sign = 1`) or removes (`sign = -1`) one fact everywhere it belongs.
     pub fn apply(&mut self, fact: Fact, sign: i64) {
         if sign > 0 {
-            let pos = self.timeline.partition_point(|f| f.at <= fact.at);
+            let pos = self.insert_position(fact.at);
             self.timeline.insert(pos, fact);
         } else {
             let from = self.timeline.partition_point(|f| f.at < fact.at);
@@ -137,6 +137,18 @@ impl QueueState {
                 w.agg.apply(&fact.kind, sign);
             }
         }
+    }
+
+    /// Where a fact at `at` goes: after every fact at or before it. New facts land near the
+    /// end (only SL decisions of contacts still waiting lie ahead), so look there first.
+    fn insert_position(&self, at: Millis) -> usize {
+        let len = self.timeline.len();
+        for back in 0..len.min(32) {
+            if self.timeline[len - 1 - back].at <= at {
+                return len - back;
+            }
+        }
+        self.timeline.partition_point(|f| f.at <= at)
     }
 
     /// Moves every window to `now`, the cumulative counters to `final_before`, and drops facts
