@@ -34,6 +34,52 @@ pub enum Command {
         /// Events file, one JSON object per line; `-` or nothing for stdin.
         events: Option<PathBuf>,
     },
+    /// Consume events from Kafka and serve /metrics, /healthz, /readyz and the wallboard.
+    Run {
+        /// Config file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Everything on one machine: in-process Kafka, simulated traffic, the live service.
+    Demo {
+        /// Address to serve on (default: the bundled config's 127.0.0.1:9898).
+        #[arg(long)]
+        listen: Option<String>,
+        #[command(flatten)]
+        sim: SimArgs,
+    },
+    /// Produce realistic simulated contact-center traffic to a Kafka topic.
+    Simulate {
+        /// Kafka bootstrap servers.
+        #[arg(long)]
+        brokers: String,
+        /// Topic to produce to.
+        #[arg(long, default_value = "callcenter.events")]
+        topic: String,
+        /// Simulated seconds per wall second; 0 = as fast as possible.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Stop after this much wall time (e.g. "10m"); default: run until interrupted.
+        #[arg(long)]
+        duration: Option<crate::time::Span>,
+        /// Stop after this many events.
+        #[arg(long)]
+        events: Option<u64>,
+        /// Start the simulated clock at this RFC 3339 instant (default: now).
+        #[arg(long)]
+        start: Option<String>,
+        /// Extra librdkafka producer properties, KEY=VALUE.
+        #[arg(long = "property", value_name = "KEY=VALUE")]
+        properties: Vec<String>,
+        #[command(flatten)]
+        sim: SimArgs,
+    },
+    /// Print Prometheus alerting rules generated from the config's targets.
+    Rules {
+        /// Config file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Validate a config file and print what it resolves to.
     CheckConfig {
         /// Config file (TOML).
@@ -45,4 +91,39 @@ pub enum Command {
 pub enum Format {
     Prometheus,
     Json,
+}
+
+/// What to simulate.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SimArgs {
+    /// Contacts offered per simulated second across all queues, at the daily peak.
+    #[arg(long, default_value_t = 2.0)]
+    pub rate: f64,
+    /// Number of queues.
+    #[arg(long, default_value_t = 4)]
+    pub queues: usize,
+    /// Number of agents (default: enough for a healthy service level at this rate).
+    #[arg(long)]
+    pub agents: Option<usize>,
+    /// normal | understaffed (SL collapses in the first queue) | outage (agents drop out for a while).
+    #[arg(long, default_value = "normal")]
+    pub scenario: crate::sim::Scenario,
+    /// Random seed (same seed, same traffic).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+impl SimArgs {
+    pub fn to_config(&self) -> crate::sim::SimConfig {
+        let mut c = crate::sim::SimConfig {
+            queues: self.queues,
+            agents: 0,
+            rate: self.rate,
+            scenario: self.scenario,
+            seed: self.seed,
+            start_ms: 0,
+        };
+        c.agents = self.agents.unwrap_or_else(|| c.recommended_agents());
+        c
+    }
 }

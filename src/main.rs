@@ -8,15 +8,16 @@ use anyhow::{Context, Result};
 use clap::Parser;
 
 use callpulse::cli::{Cli, Command, Format};
-use callpulse::config::Config;
+use callpulse::config::{Config, LogFormat};
 use callpulse::event::RejectReason;
 use callpulse::export::{self, Exposition};
+use callpulse::produce::ProduceOptions;
 use callpulse::replay::replay;
 use callpulse::time::parse_rfc3339;
 
 fn main() {
     let cli = Cli::parse();
-    if let Err(err) = run(cli) {
+    if let Err(err) = dispatch(cli) {
         eprintln!("callpulse: {err:#}");
         std::process::exit(1);
     }
@@ -29,8 +30,110 @@ fn load_config(path: Option<&Path>) -> Result<Config> {
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+/// Logs go to stderr: human-readable by default, JSON lines with `--log-json` or `[log] format = "json"`.
+fn init_tracing(json: bool, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Run { config } => {
+            let config = Arc::new(Config::load(&config)?);
+            init_tracing(
+                cli.log_json || config.log.format == LogFormat::Json,
+                &config.log.level,
+            );
+            runtime()?.block_on(callpulse::service::run(
+                config,
+                callpulse::service::shutdown_signal(),
+            ))?;
+            Ok(())
+        }
+        Command::Demo { listen, sim } => {
+            init_tracing(cli.log_json, "info");
+            runtime()?.block_on(callpulse::demo::run(
+                listen,
+                sim.to_config(),
+                callpulse::service::shutdown_signal(),
+            ))?;
+            Ok(())
+        }
+        Command::Simulate {
+            brokers,
+            topic,
+            speed,
+            duration,
+            events,
+            start,
+            properties,
+            sim,
+        } => {
+            init_tracing(cli.log_json, "info");
+            let mut sim = sim.to_config();
+            sim.start_ms = match start {
+                Some(text) => parse_rfc3339(&text)
+                    .with_context(|| format!("--start {text:?} is not an RFC 3339 instant"))?,
+                None => callpulse::metrics::wall_now(),
+            };
+            let properties = properties
+                .iter()
+                .map(|p| {
+                    p.split_once('=')
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .with_context(|| format!("--property {p:?} is not KEY=VALUE"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let opts = ProduceOptions {
+                brokers,
+                topic,
+                sim,
+                speed: (speed > 0.0).then_some(speed),
+                duration: duration.map(|d| d.as_std()),
+                max_events: events,
+                properties,
+            };
+            let (stop, handle) = callpulse::produce::spawn(opts);
+            let flag = stop.clone();
+            std::thread::spawn(move || {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    rt.block_on(callpulse::service::shutdown_signal());
+                    flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+            let produced = handle
+                .join()
+                .map_err(|_| anyhow::anyhow!("producer thread panicked"))??;
+            eprintln!(
+                "simulate: {} events in {:.1}s ({:.0} events/s)",
+                produced.events,
+                produced.seconds,
+                produced.events as f64 / produced.seconds.max(1e-9)
+            );
+            Ok(())
+        }
+        Command::Rules { config } => {
+            let config = Config::load(&config)?;
+            print!("{}", callpulse::rules::render(&config));
+            Ok(())
+        }
         Command::Replay {
             config,
             at,

@@ -1,0 +1,91 @@
+//! `callpulse demo`: the whole product on one machine with nothing to install — an
+//! in-process Kafka broker (librdkafka's mock cluster), simulated traffic, and the service.
+
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use rdkafka::mocking::MockCluster;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::produce::{spawn, starting_now, ProduceOptions};
+use crate::service::{serve, ServiceError};
+use crate::sim::SimConfig;
+
+/// The config the demo runs with (the annotated example).
+pub const BUNDLED_CONFIG: &str = include_str!("../config/callpulse.toml");
+pub const DEMO_TOPIC: &str = "callcenter.events";
+pub const DEMO_PARTITIONS: i32 = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("mock kafka cluster: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("bundled config: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Runs the demo until `shutdown`. `listen` overrides the bundled `[http] listen`.
+pub async fn run(
+    listen: Option<String>,
+    sim: SimConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), DemoError> {
+    let cluster = MockCluster::new(1)?;
+    cluster.create_topic(DEMO_TOPIC, DEMO_PARTITIONS, 1)?;
+    let brokers = cluster.bootstrap_servers();
+    let mut config = Config::parse(BUNDLED_CONFIG).map_err(DemoError::Config)?;
+    config.kafka.brokers = brokers.clone();
+    config.kafka.topics = vec![DEMO_TOPIC.into()];
+    config.kafka.group_id = "callpulse-demo".into();
+    if let Some(listen) = listen {
+        config.http.listen = listen;
+    }
+    let addr = config.http.listen.clone();
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|source| DemoError::Listen {
+            addr: addr.clone(),
+            source,
+        })?;
+    let bound = listener.local_addr().map(|a| a.to_string()).unwrap_or(addr);
+    let (stop, producer) = spawn(ProduceOptions {
+        brokers,
+        topic: DEMO_TOPIC.into(),
+        sim: starting_now(sim.clone()),
+        speed: Some(1.0),
+        duration: None,
+        max_events: None,
+        properties: Vec::new(),
+    });
+    println!(
+        "callpulse demo: in-process Kafka at {}, topic {DEMO_TOPIC} ({DEMO_PARTITIONS} partitions)",
+        cluster.bootstrap_servers()
+    );
+    println!(
+        "  simulating {} queues, {} agents, {} contacts/s at peak, scenario {}",
+        sim.queues,
+        sim.agents,
+        sim.rate,
+        sim.scenario.as_str()
+    );
+    println!("  wallboard: http://{bound}/");
+    println!("  metrics:   http://{bound}/metrics");
+    println!("  ready:     http://{bound}/readyz      (Ctrl-C to stop)");
+    let config = Arc::new(config);
+    let served = serve(config, listener, shutdown).await;
+    stop.store(true, Ordering::Relaxed);
+    let _ = tokio::task::spawn_blocking(move || producer.join()).await;
+    drop(cluster);
+    served?;
+    Ok(())
+}
