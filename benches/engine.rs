@@ -98,7 +98,8 @@ fn bytes_per_open_contact() {
         .map(|i| format!(r#"{{"type":"contact.offered","ts":{},"contact_id":"contact-{i:08}","queue":"q{:02}"}}"#, START + i, i % 50).into_bytes())
         .collect();
     // warm up the queues so only per-contact memory is measured
-    let _ = engine.ingest(br#"{"type":"agent.state","ts":1795420800000,"agent":"x","state":"available"}"#);
+    let _ = engine
+        .ingest(br#"{"type":"agent.state","ts":1795420800000,"agent":"x","state":"available"}"#);
     let before = LIVE.load(Ordering::Relaxed);
     for l in &lines {
         let _ = engine.ingest(l);
@@ -116,7 +117,11 @@ fn benches(c: &mut Criterion) {
     let cfg = Arc::new(Config::default());
     let lines = generate(1_000_000, 50);
     let bytes: usize = lines.iter().map(|l| l.len()).sum();
-    println!("input: {} events, {:.0} bytes/event on average", lines.len(), bytes as f64 / lines.len() as f64);
+    println!(
+        "input: {} events, {:.0} bytes/event on average",
+        lines.len(),
+        bytes as f64 / lines.len() as f64
+    );
 
     let mut g = c.benchmark_group("ingest");
     g.sample_size(10);
@@ -125,7 +130,9 @@ fn benches(c: &mut Criterion) {
         let limits = Limits::default();
         b.iter(|| lines.iter().filter(|l| decode(l, &limits).is_ok()).count())
     });
-    g.bench_function("decode_and_engine_1M_50q", |b| b.iter(|| run_engine(&cfg, &lines).stats().accepted));
+    g.bench_function("decode_and_engine_1M_50q", |b| {
+        b.iter(|| run_engine(&cfg, &lines).stats().accepted)
+    });
     g.finish();
 
     // 1,000 queues, each with traffic in every window
@@ -135,7 +142,9 @@ fn benches(c: &mut Criterion) {
     engine.advance(wm + 1);
     let mut g = c.benchmark_group("scrape");
     g.sample_size(20);
-    g.bench_function("snapshot_1000q_5w", |b| b.iter(|| engine.snapshot().queues.len()));
+    g.bench_function("snapshot_1000q_5w", |b| {
+        b.iter(|| engine.snapshot().queues.len())
+    });
     let snap = engine.snapshot();
     g.bench_function("render_1000q_5w", |b| {
         b.iter_batched(

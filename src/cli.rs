@@ -45,14 +45,24 @@ pub enum Command {
         /// Address to serve on (default: the bundled config's 127.0.0.1:9898).
         #[arg(long)]
         listen: Option<String>,
+        /// A config file instead of the bundled config/callpulse.toml (its [kafka] table is replaced).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Produce this much simulated history (ending now) at start, e.g. "2h", so windows are full at once.
+        #[arg(long)]
+        backfill: Option<crate::time::Span>,
         #[command(flatten)]
         sim: SimArgs,
     },
     /// Produce realistic simulated contact-center traffic to a Kafka topic.
     Simulate {
         /// Kafka bootstrap servers.
-        #[arg(long)]
-        brokers: String,
+        #[arg(long, required_unless_present = "out")]
+        brokers: Option<String>,
+        /// Write the events as JSON lines to this file (`-` for stdout) instead of Kafka
+        /// (needs --until or --events; runs as fast as possible).
+        #[arg(long, conflicts_with = "brokers")]
+        out: Option<PathBuf>,
         /// Topic to produce to.
         #[arg(long, default_value = "callcenter.events")]
         topic: String,
@@ -68,6 +78,10 @@ pub enum Command {
         /// Start the simulated clock at this RFC 3339 instant (default: now).
         #[arg(long)]
         start: Option<String>,
+        /// Produce as fast as possible until the simulated clock reaches this instant
+        /// (RFC 3339 or "now"), then go on at --speed (with --speed 0: stop there).
+        #[arg(long)]
+        until: Option<String>,
         /// Extra librdkafka producer properties, KEY=VALUE.
         #[arg(long = "property", value_name = "KEY=VALUE")]
         properties: Vec<String>,

@@ -34,16 +34,36 @@ pub enum DemoError {
     },
 }
 
-/// Runs the demo until `shutdown`. `listen` overrides the bundled `[http] listen`.
+/// What the demo runs.
+#[derive(Clone, Debug)]
+pub struct DemoOptions {
+    /// Overrides the bundled `[http] listen`.
+    pub listen: Option<String>,
+    /// A config to use instead of the bundled one (its `[kafka]` table is replaced).
+    pub config: Option<Config>,
+    pub sim: SimConfig,
+    /// Simulated history produced at start, ending now, so windows are full at once.
+    pub backfill: Option<crate::time::Span>,
+}
+
+/// Runs the demo until `shutdown`.
 pub async fn run(
-    listen: Option<String>,
-    sim: SimConfig,
+    opts: DemoOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), DemoError> {
+    let DemoOptions {
+        listen,
+        config,
+        sim,
+        backfill,
+    } = opts;
     let cluster = MockCluster::new(1)?;
     cluster.create_topic(DEMO_TOPIC, DEMO_PARTITIONS, 1)?;
     let brokers = cluster.bootstrap_servers();
-    let mut config = Config::parse(BUNDLED_CONFIG).map_err(DemoError::Config)?;
+    let mut config = match config {
+        Some(c) => c,
+        None => Config::parse(BUNDLED_CONFIG).map_err(DemoError::Config)?,
+    };
     config.kafka.brokers = brokers.clone();
     config.kafka.topics = vec![DEMO_TOPIC.into()];
     config.kafka.group_id = "callpulse-demo".into();
@@ -58,13 +78,19 @@ pub async fn run(
             source,
         })?;
     let bound = listener.local_addr().map(|a| a.to_string()).unwrap_or(addr);
+    let now = crate::metrics::wall_now();
+    let mut sim_cfg = starting_now(sim.clone());
+    if let Some(b) = backfill {
+        sim_cfg.start_ms = now - b.millis();
+    }
     let (stop, producer) = spawn(ProduceOptions {
         brokers,
         topic: DEMO_TOPIC.into(),
-        sim: starting_now(sim.clone()),
+        sim: sim_cfg,
         speed: Some(1.0),
         duration: None,
         max_events: None,
+        backfill_until: backfill.map(|_| now),
         properties: Vec::new(),
     });
     println!(

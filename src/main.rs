@@ -30,6 +30,39 @@ fn load_config(path: Option<&Path>) -> Result<Config> {
     }
 }
 
+/// `simulate --out`: the simulator's events as JSON lines, up to `--until` / `--events`.
+fn write_events(opts: &ProduceOptions, path: &Path) -> Result<()> {
+    let end = opts.backfill_until.unwrap_or(i64::MAX);
+    if end == i64::MAX && opts.max_events.is_none() {
+        anyhow::bail!("simulate --out needs --until or --events");
+    }
+    let mut out: Box<dyn Write> = if path == Path::new("-") {
+        Box::new(std::io::BufWriter::new(std::io::stdout().lock()))
+    } else {
+        Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        ))
+    };
+    let mut sim = callpulse::sim::Simulator::new(opts.sim.clone());
+    let (mut t, mut written, mut buf) = (opts.sim.start_ms, 0u64, Vec::new());
+    while t < end && opts.max_events.is_none_or(|m| written < m) {
+        t = (t + 60_000).min(end);
+        buf.clear();
+        sim.advance(t, &mut buf);
+        for e in &buf {
+            if opts.max_events.is_some_and(|m| written >= m) {
+                break;
+            }
+            writeln!(out, "{}", e.json)?;
+            written += 1;
+        }
+    }
+    out.flush()?;
+    eprintln!("simulate: {written} events written");
+    Ok(())
+}
+
 /// Logs go to stderr: human-readable by default, JSON lines with `--log-json` or `[log] format = "json"`.
 fn init_tracing(json: bool, level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -64,11 +97,25 @@ fn dispatch(cli: Cli) -> Result<()> {
             ))?;
             Ok(())
         }
-        Command::Demo { listen, sim } => {
+        Command::Demo {
+            listen,
+            config,
+            backfill,
+            sim,
+        } => {
             init_tracing(cli.log_json, "info");
-            runtime()?.block_on(callpulse::demo::run(
+            let config = match config {
+                Some(p) => Some(Config::load(&p)?),
+                None => None,
+            };
+            let opts = callpulse::demo::DemoOptions {
                 listen,
-                sim.to_config(),
+                config,
+                sim: sim.to_config(),
+                backfill,
+            };
+            runtime()?.block_on(callpulse::demo::run(
+                opts,
                 callpulse::service::shutdown_signal(),
             ))?;
             Ok(())
@@ -80,6 +127,8 @@ fn dispatch(cli: Cli) -> Result<()> {
             duration,
             events,
             start,
+            until,
+            out,
             properties,
             sim,
         } => {
@@ -98,8 +147,16 @@ fn dispatch(cli: Cli) -> Result<()> {
                         .with_context(|| format!("--property {p:?} is not KEY=VALUE"))
                 })
                 .collect::<Result<Vec<_>>>()?;
+            let backfill_until = match until.as_deref() {
+                None => None,
+                Some("now") => Some(callpulse::metrics::wall_now()),
+                Some(text) => Some(parse_rfc3339(text).with_context(|| {
+                    format!("--until {text:?} is not an RFC 3339 instant or \"now\"")
+                })?),
+            };
             let opts = ProduceOptions {
-                brokers,
+                backfill_until,
+                brokers: brokers.unwrap_or_default(),
                 topic,
                 sim,
                 speed: (speed > 0.0).then_some(speed),
@@ -107,6 +164,9 @@ fn dispatch(cli: Cli) -> Result<()> {
                 max_events: events,
                 properties,
             };
+            if let Some(path) = out {
+                return write_events(&opts, &path);
+            }
             let (stop, handle) = callpulse::produce::spawn(opts);
             let flag = stop.clone();
             std::thread::spawn(move || {

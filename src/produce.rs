@@ -23,6 +23,9 @@ pub struct ProduceOptions {
     pub duration: Option<Duration>,
     /// Stop after this many events.
     pub max_events: Option<u64>,
+    /// Produce history as fast as possible until the simulated clock reaches this instant,
+    /// then go on at `speed` (if `speed` is `None`, stop there).
+    pub backfill_until: Option<crate::time::Millis>,
     pub properties: Vec<(String, String)>,
 }
 
@@ -52,13 +55,21 @@ pub fn produce(opts: &ProduceOptions, stop: &AtomicBool) -> Result<Produced, Kaf
     let mut produced = 0u64;
     let step_ms = 60_000; // simulated time per round when running flat out
     let mut sim_until = start_ms;
+    // Pacing starts when the backfill is done: simulated time = live_from + wall elapsed × speed.
+    let mut live: Option<(Instant, i64)> = None;
     'outer: while !stop.load(Ordering::Relaxed) {
         if opts.duration.is_some_and(|d| started.elapsed() >= d) {
             break;
         }
-        sim_until = match opts.speed {
-            Some(speed) => start_ms + (started.elapsed().as_secs_f64() * speed * 1000.0) as i64,
-            None => sim_until + step_ms,
+        let backfilling = opts.backfill_until.is_some_and(|end| sim_until < end);
+        sim_until = match (backfilling, opts.speed) {
+            (true, _) => (sim_until + step_ms).min(opts.backfill_until.unwrap_or(i64::MAX)),
+            (false, None) if opts.backfill_until.is_some() => break,
+            (false, None) => sim_until + step_ms,
+            (false, Some(speed)) => {
+                let (since, from) = *live.get_or_insert((Instant::now(), sim_until));
+                from + (since.elapsed().as_secs_f64() * speed * 1000.0) as i64
+            }
         };
         buf.clear();
         sim.advance(sim_until, &mut buf);
@@ -83,7 +94,7 @@ pub fn produce(opts: &ProduceOptions, stop: &AtomicBool) -> Result<Produced, Kaf
             produced += 1;
         }
         producer.poll(Duration::ZERO);
-        if opts.speed.is_some() {
+        if live.is_some() {
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -1,6 +1,8 @@
 //! The one integration-test binary: the engine driven directly, the real binary on fixtures,
 //! and (further modules) Kafka ingest against a mock cluster and end-to-end runs.
 
+mod e2e;
 mod engine;
+mod kafka;
 mod replay_bin;
 mod support;

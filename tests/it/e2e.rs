@@ -1,0 +1,263 @@
+//! End to end against a real Kafka-protocol broker process (`tansu`): the real `callpulse
+//! simulate` and `callpulse run` binaries, their HTTP endpoints, graceful stop, kill -9 and
+//! restart. Needs `CALLPULSE_TANSU` (the broker binary); `scripts/test` builds it once into a
+//! cache and runs these with `--include-ignored`.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use callpulse::metrics::wall_now;
+use callpulse::time::format_rfc3339;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+
+use crate::kafka::http_get;
+use crate::support::sample;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn start_tansu() -> (Proc, String) {
+    let bin = std::env::var("CALLPULSE_TANSU")
+        .expect("CALLPULSE_TANSU: path to the tansu broker (scripts/test sets it)");
+    let port = free_port();
+    let url = format!("tcp://127.0.0.1:{port}");
+    let child = Command::new(bin)
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+            "--storage-engine",
+            "memory://tansu/",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tansu");
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    wait_until("tansu to listen", Duration::from_secs(30), || {
+        TcpStream::connect(addr).is_ok()
+    });
+    (Proc(child), format!("127.0.0.1:{port}"))
+}
+
+fn create_topic(brokers: &str, topic: &str, partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let r = rt.block_on(admin.create_topics(
+        &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+        &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+    ));
+    assert!(r.is_ok(), "create topic: {r:?}");
+}
+
+fn callpulse() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_callpulse"))
+}
+
+fn start_run(config: &std::path::Path, http: SocketAddr, log: &std::path::Path) -> Proc {
+    let err = std::fs::File::create(log).unwrap();
+    Proc(
+        callpulse()
+            .args(["run", "--config"])
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(err)
+            .spawn()
+            .unwrap(),
+    )
+    .tap(|_| {
+        wait_until("callpulse /healthz", Duration::from_secs(30), || {
+            TcpStream::connect(http).is_ok() && http_get(http, "/healthz").0 == 200
+        });
+    })
+}
+
+trait Tap: Sized {
+    fn tap(self, f: impl FnOnce(&Self)) -> Self {
+        f(&self);
+        self
+    }
+}
+impl Tap for Proc {}
+
+/// The 1h-window lines: all traffic ended a minute ago and began 31 minutes ago.
+fn hour_window(text: &str) -> Vec<String> {
+    let mut v: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with("callcenter_") && l.contains("window=\"1h\""))
+        .map(String::from)
+        .collect();
+    v.sort();
+    v
+}
+
+fn wait_for_all(http: SocketAddr, n: f64) -> String {
+    let mut text = String::new();
+    wait_until(
+        "every event applied and /readyz",
+        Duration::from_secs(120),
+        || {
+            text = http_get(http, "/metrics").1;
+            sample(&text, "callpulse_events_accepted_total") == Some(n)
+                && http_get(http, "/readyz").0 == 200
+        },
+    );
+    std::thread::sleep(callpulse::ingest::PUBLISH_EVERY * 3);
+    http_get(http, "/metrics").1
+}
+
+#[test]
+#[ignore = "needs a tansu broker process: run by scripts/test with CALLPULSE_TANSU set"]
+fn e2e_tansu_run_simulate_stop_kill_restart() {
+    let (_broker, brokers) = start_tansu();
+    create_topic(&brokers, "callcenter.events", 3);
+    let dir = std::env::temp_dir().join(format!("callpulse-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let now = wall_now() / 1000 * 1000;
+    let (start, until) = (
+        format_rfc3339(now - 31 * 60_000),
+        format_rfc3339(now - 60_000),
+    );
+    let sim_args = [
+        "--start", &start, "--until", &until, "--seed", "7", "--queues", "4", "--rate", "1",
+    ];
+
+    // the same simulated half hour to Kafka and to a file
+    let produced = callpulse()
+        .args([
+            "simulate",
+            "--brokers",
+            &brokers,
+            "--topic",
+            "callcenter.events",
+            "--speed",
+            "0",
+        ])
+        .args(sim_args)
+        .output()
+        .unwrap();
+    assert!(
+        produced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&produced.stderr)
+    );
+    let file = dir.join("events.jsonl");
+    let written = callpulse()
+        .args(["simulate", "--out"])
+        .arg(&file)
+        .args(sim_args)
+        .output()
+        .unwrap();
+    assert!(written.status.success());
+    let n = std::fs::read_to_string(&file).unwrap().lines().count();
+    assert!(n > 1000, "{n} events");
+
+    let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let config = dir.join("callpulse.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[kafka]\nbrokers = \"{brokers}\"\ntopics = [\"callcenter.events\"]\ngroup_id = \"e2e\"\n[http]\nlisten = \"{http}\"\n[queues.sales]\nwrapup = true\n"
+        ),
+    )
+    .unwrap();
+
+    // 1. the live service equals replay of the same events
+    let run = start_run(&config, http, &dir.join("run1.log"));
+    let live = wait_for_all(http, n as f64);
+    let replayed = callpulse()
+        .args(["replay", "--config"])
+        .arg(&config)
+        .args(["--at", &format_rfc3339(wall_now())])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(replayed.status.success());
+    let expected = String::from_utf8(replayed.stdout).unwrap();
+    assert!(hour_window(&live).len() > 100);
+    assert_eq!(
+        hour_window(&live),
+        hour_window(&expected),
+        "run over tansu == replay of the same events"
+    );
+    assert!(live.contains("# TYPE callpulse_consumer_lag_messages gauge"));
+    let page = http_get(http, "/").1;
+    assert!(
+        page.contains("<html") || page.contains("<!doctype") || page.contains("<!DOCTYPE"),
+        "wallboard page at /"
+    );
+
+    // 2. SIGTERM: finish, commit, leave the group, exit 0
+    let mut run = run;
+    let pid = run.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = run.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "callpulse did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "clean exit on SIGTERM");
+    let log = std::fs::read_to_string(dir.join("run1.log")).unwrap();
+    assert!(log.contains("offsets committed"), "{log}");
+
+    // 3. restart, then kill -9 mid-flight, restart again: the same numbers every time
+    let second = start_run(&config, http, &dir.join("run2.log"));
+    let again = wait_for_all(http, n as f64);
+    assert_eq!(
+        hour_window(&again),
+        hour_window(&live),
+        "after a graceful restart"
+    );
+    drop(second); // SIGKILL
+    let _third = start_run(&config, http, &dir.join("run3.log"));
+    let after_kill = wait_for_all(http, n as f64);
+    assert_eq!(
+        hour_window(&after_kill),
+        hour_window(&live),
+        "after kill -9"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

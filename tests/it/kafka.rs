@@ -1,0 +1,331 @@
+//! Ingest against librdkafka's mock cluster: the live service gives the numbers `replay`
+//! gives, bad messages are counted and dead-lettered, and a restart loses nothing.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use callpulse::config::Config;
+use callpulse::export::{render, Exposition};
+use callpulse::ingest::REJECT_HEADER;
+use callpulse::metrics::wall_now;
+use callpulse::replay::replay;
+use callpulse::sim::{SimConfig, SimEvent, Simulator};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::support::sample;
+
+const TOPIC: &str = "events";
+
+/// A plain HTTP/1.1 GET; returns (status, body).
+pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    // chunked transfer: drop the chunk-size lines
+    if text
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut out = String::new();
+        let mut rest = body.as_str();
+        while let Some((size, tail)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            out.push_str(&tail[..n.min(tail.len())]);
+            rest = tail.get(n + 2..).unwrap_or("");
+        }
+        return (status, out);
+    }
+    (status, body)
+}
+
+/// Simulated traffic that happened between 12 and 2 minutes ago, plus bad messages.
+fn history() -> (Vec<SimEvent>, Vec<&'static str>) {
+    let now = wall_now();
+    let mut sim = Simulator::new(SimConfig {
+        queues: 3,
+        agents: 60,
+        rate: 1.0,
+        start_ms: now - 12 * 60_000,
+        ..SimConfig::default()
+    });
+    let mut events = Vec::new();
+    sim.advance(now - 2 * 60_000, &mut events);
+    let bad = vec![
+        "{not json",
+        r#"{"type":"contact.sneezed","ts":1,"contact_id":"x"}"#,
+        r#"{"type":"contact.offered","ts":"yesterday","contact_id":"x","queue":"q"}"#,
+    ];
+    (events, bad)
+}
+
+fn produce(brokers: &str, events: &[SimEvent], bad: &[&str]) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    for (i, e) in events.iter().enumerate() {
+        producer
+            .send(BaseRecord::to(TOPIC).key(&e.key).payload(&e.json))
+            .map_err(|(e, _)| e)
+            .unwrap();
+        if i % 50 == 0 {
+            if let Some(b) = bad.get(i / 50) {
+                producer
+                    .send(BaseRecord::<str, str>::to(TOPIC).key("bad").payload(b))
+                    .map_err(|(e, _)| e)
+                    .unwrap();
+            }
+        }
+        producer.poll(Duration::ZERO);
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+}
+
+fn config(brokers: &str, group: &str, dlq: bool) -> Arc<Config> {
+    let mut c =
+        Config::parse("[queues.sales]\nwrapup = true\n[queues.support]\nwrapup = true\n").unwrap();
+    c.kafka.brokers = brokers.into();
+    c.kafka.topics = vec![TOPIC.into()];
+    c.kafka.group_id = group.into();
+    if dlq {
+        c.kafka.dead_letter_topic = Some("dlq".into());
+    }
+    Arc::new(c)
+}
+
+struct Running {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    done: tokio::task::JoinHandle<Result<(), callpulse::service::ServiceError>>,
+}
+
+async fn start(config: Arc<Config>) -> Running {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let done = tokio::spawn(callpulse::service::serve(config, listener, async move {
+        let _ = stopped.await;
+    }));
+    Running { addr, stop, done }
+}
+
+impl Running {
+    async fn metrics(&self) -> String {
+        let addr = self.addr;
+        tokio::task::spawn_blocking(move || http_get(addr, "/metrics").1)
+            .await
+            .unwrap()
+    }
+
+    /// Waits until the service has seen `n` messages (accepted + rejected on arrival).
+    async fn wait_for(&self, n: f64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let text = self.metrics().await;
+            let seen = sample(&text, "callpulse_events_accepted_total").unwrap_or(0.0)
+                + text
+                    .lines()
+                    .filter(|l| l.starts_with("callpulse_events_rejected_total{"))
+                    .filter(|l| !l.contains("unknown_contact") && !l.contains("out_of_order"))
+                    .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                    .sum::<f64>();
+            if seen >= n {
+                // one more publish tick so the snapshot is settled
+                tokio::time::sleep(callpulse::ingest::PUBLISH_EVERY * 3).await;
+                return self.metrics().await;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "saw {seen} of {n} messages:\n{}",
+                text.lines()
+                    .filter(|l| l.starts_with("callpulse_"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.done.await.unwrap().unwrap();
+    }
+}
+
+/// The lines of the contract's windowed families for windows that cannot move during a test.
+fn stable_windows(text: &str) -> Vec<String> {
+    let mut v: Vec<String> = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("callcenter_")
+                && (l.contains("window=\"15m\"") || l.contains("window=\"1h\""))
+                && !l.starts_with("callcenter_breach")
+        })
+        .map(String::from)
+        .collect();
+    v.sort();
+    v
+}
+
+fn replayed(config: &Arc<Config>, events: &[SimEvent], bad: &[&str]) -> String {
+    let mut lines: Vec<&str> = events.iter().map(|e| e.json.as_str()).collect();
+    lines.extend(bad);
+    let input = lines.join("\n");
+    let r = replay(config.clone(), input.as_bytes(), Some(wall_now())).unwrap();
+    let mut out = Exposition::new();
+    render(&r.snapshot, &mut out);
+    out.finish()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_ingest_equals_replay_and_counts_bad_messages() {
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic(TOPIC, 1, 1).unwrap();
+    cluster.create_topic("dlq", 1, 1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    let (events, bad) = history();
+    assert!(
+        events.len() > 300,
+        "a realistic amount of traffic: {}",
+        events.len()
+    );
+    produce(&brokers, &events, &bad);
+    let cfg = config(&brokers, "it-equal", true);
+    let service = start(cfg.clone()).await;
+    let text = service.wait_for((events.len() + bad.len()) as f64).await;
+    let (status, _) = tokio::task::spawn_blocking(move || http_get(service.addr, "/readyz"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "caught up and the broker is up");
+    let expected = replayed(&cfg, &events, &bad);
+    assert_eq!(stable_windows(&text), stable_windows(&expected));
+    assert!(stable_windows(&text).len() > 100);
+    assert_eq!(
+        sample(
+            &text,
+            "callpulse_events_rejected_total{reason=\"malformed_json\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "callpulse_events_rejected_total{reason=\"unknown_type\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "callpulse_events_rejected_total{reason=\"bad_timestamp\"}"
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, "callpulse_events_dead_lettered_total"),
+        Some(3.0)
+    );
+    service.stop().await;
+
+    // the dead-letter topic holds the three messages unchanged, with their reasons
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", "dlq-reader")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&["dlq"]).unwrap();
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while got.len() < 3 && Instant::now() < deadline {
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+            let reason = m.headers().and_then(|h| {
+                h.iter()
+                    .find(|h| h.key == REJECT_HEADER)
+                    .and_then(|h| h.value.map(|v| String::from_utf8_lossy(v).to_string()))
+            });
+            got.push((
+                String::from_utf8_lossy(m.payload().unwrap_or_default()).to_string(),
+                reason.unwrap_or_default(),
+            ));
+        }
+    }
+    got.sort();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert!(got.contains(&("{not json".to_string(), "malformed_json".to_string())));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_commits_offsets_and_rebuilds_the_same_numbers() {
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic(TOPIC, 2, 1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    let (events, bad) = history();
+    produce(&brokers, &events, &bad);
+    let cfg = config(&brokers, "it-restart", false);
+    let first = start(cfg.clone()).await;
+    let before = first.wait_for((events.len() + bad.len()) as f64).await;
+    first.stop().await;
+
+    // the group's committed offsets reach the end of every partition
+    let probe: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", "it-restart")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(TOPIC, 0);
+    tpl.add_partition(TOPIC, 1);
+    let committed = probe
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .unwrap();
+    let mut total = 0;
+    for e in committed.elements() {
+        let (_, high) = probe
+            .fetch_watermarks(TOPIC, e.partition(), Duration::from_secs(10))
+            .unwrap();
+        assert_eq!(
+            e.offset(),
+            Offset::Offset(high),
+            "partition {} committed at its end",
+            e.partition()
+        );
+        total += high;
+    }
+    assert_eq!(total as usize, events.len() + bad.len());
+    drop(probe);
+
+    // a new instance in the same group re-reads the rebuild horizon: the same numbers
+    let second = start(cfg).await;
+    let after = second.wait_for((events.len() + bad.len()) as f64).await;
+    second.stop().await;
+    assert_eq!(stable_windows(&before), stable_windows(&after));
+}
