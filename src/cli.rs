@@ -88,6 +88,25 @@ pub enum Command {
         #[command(flatten)]
         sim: SimArgs,
     },
+    /// Throughput of the monitor vs a bare consumer on the same pre-filled topic, and delay at a steady rate.
+    Bench {
+        /// Kafka bootstrap servers (default: an in-process mock cluster).
+        #[arg(long)]
+        brokers: Option<String>,
+        /// Events to pre-fill the topic with.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 4)]
+        partitions: i32,
+        /// Alternating rounds of bare drain and monitor; medians are reported.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Steady produce rate for the delay measurement (events/s; 0 skips it).
+        #[arg(long, default_value_t = 50_000)]
+        steady_rate: u64,
+        #[arg(long, default_value_t = 20)]
+        steady_seconds: u64,
+    },
     /// Print Prometheus alerting rules generated from the config's targets.
     Rules {
         /// Config file (TOML).

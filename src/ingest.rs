@@ -304,6 +304,8 @@ fn spawn_worker(
         rebuild_from,
         processed: processed.clone(),
         dead_letter,
+        message_delay: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
+            .expect("valid bounds"),
     };
     runtime.spawn(partition.run(data_rx, control_rx));
     Worker {
@@ -323,6 +325,8 @@ struct PartitionWorker {
     rebuild_from: Millis,
     processed: Arc<AtomicI64>,
     dead_letter: Option<(Arc<ThreadedProducer<DefaultProducerContext>>, String)>,
+    /// Message delays (µs) since the last publish; merged into the shared histogram.
+    message_delay: hdrhistogram::Histogram<u64>,
 }
 
 impl PartitionWorker {
@@ -355,6 +359,11 @@ impl PartitionWorker {
         let now = wall_now();
         let delays = self.shared.event_delay.local();
         for m in batch {
+            if let Some(ts) = m.timestamp().to_millis() {
+                let _ = self
+                    .message_delay
+                    .record(((now - ts).max(0) as u64 * 1000).max(1));
+            }
             let payload = m.payload().unwrap_or_default();
             let outcome = match decode(payload, self.engine.limits()) {
                 Err(reject) => {
@@ -381,6 +390,9 @@ impl PartitionWorker {
         }
         delays.flush();
         self.processed.store(self.view.position, Ordering::Release);
+        self.shared
+            .processed
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
     }
 
     fn dead_letter(&mut self, m: &OwnedMessage, reject: Reject) {
@@ -406,6 +418,10 @@ impl PartitionWorker {
     }
 
     fn publish(&mut self) {
+        if !self.message_delay.is_empty() {
+            self.shared.record_delays(&self.message_delay);
+            self.message_delay.reset();
+        }
         self.engine.advance(wall_now());
         self.view.snapshot = self.engine.snapshot();
         self.view.stats = self.engine.stats().clone();
@@ -425,7 +441,8 @@ pub fn consumer_config(config: &Config) -> ClientConfig {
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         .set("statistics.interval.ms", "1000")
-        .set("enable.partition.eof", "false");
+        .set("enable.partition.eof", "false")
+        .set("fetch.wait.max.ms", "100");
     for (k, v) in &config.kafka.properties {
         c.set(k, v);
     }

@@ -19,6 +19,7 @@ pub mod time;
 pub use config::Config;
 pub use engine::Engine;
 pub use snapshot::Snapshot;
+pub mod bench;
 pub mod demo;
 pub mod http;
 pub mod ingest;

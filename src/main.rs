@@ -189,6 +189,26 @@ fn dispatch(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Bench {
+            brokers,
+            events,
+            partitions,
+            rounds,
+            steady_rate,
+            steady_seconds,
+        } => {
+            init_tracing(cli.log_json, "warn");
+            let opts = callpulse::bench::BenchOptions {
+                brokers,
+                events,
+                partitions,
+                rounds: rounds.max(1),
+                steady_rate,
+                steady_seconds,
+            };
+            callpulse::bench::run(&opts)?;
+            Ok(())
+        }
         Command::Rules { config } => {
             let config = Config::load(&config)?;
             print!("{}", callpulse::rules::render(&config));

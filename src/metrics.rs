@@ -5,7 +5,7 @@
 //! `callpulse_*` self-metrics with a fixed label set.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use prometheus::{
@@ -55,6 +55,10 @@ pub struct Shared {
     pub assigned: IntGauge,
     pub event_delay: Histogram,
     pub consumer_errors: IntCounter,
+    /// Messages handled by the partition workers (applied or rejected).
+    pub processed: AtomicU64,
+    /// Wall time from a message's Kafka timestamp to its processing, in microseconds.
+    pub message_delay: Mutex<hdrhistogram::Histogram<u64>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -117,11 +121,31 @@ impl Shared {
             assigned,
             event_delay,
             consumer_errors,
+            processed: AtomicU64::new(0),
+            message_delay: Mutex::new(
+                hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
+                    .expect("valid bounds"),
+            ),
         })
     }
 
     pub fn publish(&self, key: PartitionKey, view: PartView) {
         lock(&self.parts).insert(key, view);
+    }
+
+    /// Adds a worker's message delays (microseconds) to the shared distribution.
+    pub fn record_delays(&self, local: &hdrhistogram::Histogram<u64>) {
+        let _ = lock(&self.message_delay).add(local);
+    }
+
+    /// Message delay quantile in seconds (Kafka timestamp to processed).
+    pub fn message_delay_quantile(&self, q: f64) -> Option<f64> {
+        let h = lock(&self.message_delay);
+        (!h.is_empty()).then(|| h.value_at_quantile(q) as f64 / 1e6)
+    }
+
+    pub fn reset_message_delay(&self) {
+        lock(&self.message_delay).reset();
     }
 
     pub fn forget(&self, key: &PartitionKey) {

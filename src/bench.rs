@@ -1,0 +1,332 @@
+//! `callpulse bench`: end-to-end throughput of the monitor on a pre-filled topic, side by side
+//! with a bare rdkafka consumer that only drains the same topic on the same broker, and the
+//! message-to-processed delay at a steady produce rate.
+//!
+//! The broker is an in-process mock cluster unless `--brokers` names a real one (e.g. tansu).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::util::Timeout;
+
+use crate::config::Config;
+use crate::ingest::consume;
+use crate::metrics::{wall_now, Shared};
+use crate::sim::{SimConfig, SimEvent, Simulator};
+use crate::time::HOUR;
+
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    pub brokers: Option<String>,
+    pub events: u64,
+    pub partitions: i32,
+    pub rounds: usize,
+    /// Steady produce rate (events/s) for the delay measurement; 0 skips it.
+    pub steady_rate: u64,
+    pub steady_seconds: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Simulated traffic of the last hours, as (key, payload) pairs.
+fn traffic(n: u64) -> Vec<SimEvent> {
+    let mut cfg = SimConfig {
+        queues: 50,
+        rate: 40.0,
+        seed: 42,
+        start_ms: wall_now() - 6 * HOUR,
+        ..SimConfig::default()
+    };
+    cfg.agents = cfg.recommended_agents();
+    let mut sim = Simulator::new(cfg);
+    let mut out = Vec::with_capacity(n as usize);
+    let mut t = wall_now() - 6 * HOUR;
+    while (out.len() as u64) < n {
+        t += 60_000;
+        sim.advance(t, &mut out);
+    }
+    out.truncate(n as usize);
+    out
+}
+
+fn producer(brokers: &str) -> Result<BaseProducer, KafkaError> {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("linger.ms", "5")
+        .set("batch.num.messages", "10000")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+}
+
+fn send(p: &BaseProducer, topic: &str, e: &SimEvent, ts: i64) -> Result<(), KafkaError> {
+    let mut record = BaseRecord::to(topic)
+        .key(e.key.as_bytes())
+        .payload(e.json.as_bytes())
+        .timestamp(ts);
+    loop {
+        match p.send(record) {
+            Ok(()) => return Ok(()),
+            Err((
+                KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
+                r,
+            )) => {
+                record = r;
+                p.poll(Duration::from_millis(5));
+            }
+            Err((e, _)) => return Err(e),
+        }
+    }
+}
+
+fn create_topic(brokers: &str, topic: &str, partitions: i32) -> Result<(), BenchError> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| BenchError::Failed(e.to_string()))?;
+    let r = rt.block_on(admin.create_topics(
+        &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
+        &AdminOptions::new().operation_timeout(Some(Timeout::After(Duration::from_secs(10)))),
+    ))?;
+    for t in r {
+        t.map_err(|(name, code)| BenchError::Failed(format!("create topic {name}: {code}")))?;
+    }
+    Ok(())
+}
+
+/// Seconds for a bare consumer to drain `n` messages (first poll to last message).
+fn bare_drain(brokers: &str, topic: &str, group: &str, n: u64) -> Result<f64, BenchError> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()?;
+    c.subscribe(&[topic])?;
+    let (mut seen, mut started) = (0u64, None);
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while seen < n {
+        if let Some(Ok(_)) = c.poll(Duration::from_millis(100)) {
+            started.get_or_insert_with(Instant::now);
+            seen += 1;
+        }
+        if Instant::now() > deadline {
+            return Err(BenchError::Failed(format!("bare drain saw {seen} of {n}")));
+        }
+    }
+    Ok(started.map_or(0.0, |s| s.elapsed().as_secs_f64()))
+}
+
+/// Seconds for the monitor (consumer + partition workers + engines) to process `n` messages.
+fn monitor_drain(
+    config: Arc<Config>,
+    n: u64,
+    rt: &tokio::runtime::Runtime,
+) -> Result<(f64, Arc<Shared>), BenchError> {
+    let shared = Shared::new(config);
+    let handle = rt.handle().clone();
+    let s = shared.clone();
+    let thread = std::thread::spawn(move || consume(s, handle));
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let mut started = None;
+    loop {
+        let done = shared.processed.load(Ordering::Relaxed);
+        if done > 0 {
+            started.get_or_insert_with(Instant::now);
+        }
+        if done >= n {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(BenchError::Failed(format!(
+                "monitor processed {done} of {n}"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let secs = started.map_or(0.0, |s| s.elapsed().as_secs_f64());
+    shared.stopping.store(true, Ordering::Relaxed);
+    let _ = thread.join();
+    Ok((secs, shared))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Runs the benchmark and prints a report to stdout.
+pub fn run(opts: &BenchOptions) -> Result<(), BenchError> {
+    let cluster = match &opts.brokers {
+        Some(_) => None,
+        None => Some(MockCluster::new(1)?),
+    };
+    let brokers = opts.brokers.clone().unwrap_or_else(|| {
+        cluster
+            .as_ref()
+            .map(|c| c.bootstrap_servers())
+            .unwrap_or_default()
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| BenchError::Failed(e.to_string()))?;
+    let topic = format!("bench-{}-{}", std::process::id(), wall_now());
+    match &cluster {
+        Some(c) => c.create_topic(&topic, opts.partitions, 1)?,
+        None => create_topic(&brokers, &topic, opts.partitions)?,
+    }
+    println!(
+        "callpulse bench: broker {}, topic {topic} ({} partitions), {} events",
+        if cluster.is_some() {
+            "in-process mock cluster"
+        } else {
+            brokers.as_str()
+        },
+        opts.partitions,
+        opts.events
+    );
+    let events = traffic(opts.events);
+    let bytes: usize = events.iter().map(|e| e.json.len()).sum();
+    let p = producer(&brokers)?;
+    let t = Instant::now();
+    for e in &events {
+        send(&p, &topic, e, e.ts_ms)?;
+        p.poll(Duration::ZERO);
+    }
+    p.flush(Duration::from_secs(60))?;
+    println!(
+        "pre-filled in {:.2}s ({:.0} events/s, {:.0} bytes/event)",
+        t.elapsed().as_secs_f64(),
+        opts.events as f64 / t.elapsed().as_secs_f64(),
+        bytes as f64 / events.len() as f64
+    );
+    // The mock cluster keeps at most ~5 MB per partition: count what the topic really holds.
+    let probe: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()?;
+    let mut held = 0u64;
+    for part in 0..opts.partitions {
+        let (low, high) = probe.fetch_watermarks(&topic, part, Duration::from_secs(10))?;
+        held += (high - low).max(0) as u64;
+    }
+    if held < opts.events {
+        println!("the broker retains {held} of the {} events (mock cluster retention); measuring on those", opts.events);
+    }
+    let opts = &BenchOptions {
+        events: held,
+        ..opts.clone()
+    };
+    let mut config = Config::default();
+    config.kafka.brokers = brokers.clone();
+    config.kafka.topics = vec![topic.clone()];
+    let (mut bare, mut monitor) = (Vec::new(), Vec::new());
+    for round in 0..opts.rounds {
+        let b = bare_drain(
+            &brokers,
+            &topic,
+            &format!("bench-bare-{round}"),
+            opts.events,
+        )?;
+        config.kafka.group_id = format!("bench-monitor-{round}");
+        let (m, _) = monitor_drain(Arc::new(config.clone()), opts.events, &rt)?;
+        println!(
+            "round {}: bare drain {:.0} events/s, callpulse {:.0} events/s (ratio {:.2})",
+            round + 1,
+            opts.events as f64 / b,
+            opts.events as f64 / m,
+            b / m
+        );
+        bare.push(b);
+        monitor.push(m);
+    }
+    let (b, m) = (median(bare), median(monitor));
+    println!(
+        "median: bare drain {:.0} events/s, callpulse {:.0} events/s, callpulse/bare = {:.2}",
+        opts.events as f64 / b,
+        opts.events as f64 / m,
+        b / m
+    );
+
+    if opts.steady_rate > 0 {
+        steady(&brokers, &topic, &config, &events, opts, &rt)?;
+    }
+    Ok(())
+}
+
+/// Produces at a steady rate while the monitor consumes; reports message-to-processed delay.
+fn steady(
+    brokers: &str,
+    topic: &str,
+    config: &Config,
+    events: &[SimEvent],
+    opts: &BenchOptions,
+    rt: &tokio::runtime::Runtime,
+) -> Result<(), BenchError> {
+    let mut config = config.clone();
+    config.kafka.group_id = "bench-steady".into();
+    let shared = Shared::new(Arc::new(config));
+    let s = shared.clone();
+    let handle = rt.handle().clone();
+    let consumer = std::thread::spawn(move || consume(s, handle));
+    // catch up on the pre-filled topic first, then measure only the steady phase
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while shared.processed.load(Ordering::Relaxed) < opts.events && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    shared.reset_message_delay();
+    let p = producer(brokers)?;
+    let stop = AtomicBool::new(false);
+    let total = opts.steady_rate * opts.steady_seconds;
+    let start = Instant::now();
+    let mut sent = 0u64;
+    while sent < total && !stop.load(Ordering::Relaxed) {
+        let due = (start.elapsed().as_secs_f64() * opts.steady_rate as f64) as u64;
+        while sent < due.min(total) {
+            let e = &events[(sent % events.len() as u64) as usize];
+            send(&p, topic, e, wall_now())?;
+            sent += 1;
+        }
+        p.poll(Duration::ZERO);
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    p.flush(Duration::from_secs(60))?;
+    let want = opts.events + total;
+    while shared.processed.load(Ordering::Relaxed) < want
+        && Instant::now() < deadline + Duration::from_secs(60)
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(crate::ingest::PUBLISH_EVERY * 2);
+    let q = |x| shared.message_delay_quantile(x).unwrap_or(f64::NAN);
+    println!(
+        "steady {} events/s for {}s: produced->processed delay p50 {:.3}s p99 {:.3}s max {:.3}s; processed->/metrics adds at most {:.1}s (publish interval)",
+        opts.steady_rate,
+        opts.steady_seconds,
+        q(0.5),
+        q(0.99),
+        q(1.0),
+        crate::ingest::PUBLISH_EVERY.as_secs_f64()
+    );
+    shared.stopping.store(true, Ordering::Relaxed);
+    let _ = consumer.join();
+    Ok(())
+}
