@@ -228,7 +228,7 @@ pub fn run(opts: &BenchOptions) -> Result<(), BenchError> {
         held += (high - low).max(0) as u64;
     }
     if held < opts.events {
-        println!("the broker retains {held} of the {} events (mock cluster retention); measuring on those", opts.events);
+        println!("the broker retains {held} of the {} events (broker retention or loss); measuring on those", opts.events);
     }
     let opts = &BenchOptions {
         events: held,

@@ -4,8 +4,8 @@
 //! The rules never copy a target into PromQL: they read the gauges the monitor exports
 //! (`callcenter_breach`, `callcenter_sl_target_ratio`, `callcenter_min_volume`), so a queue that
 //! only appears in events is covered as well. The config decides the window the KPI alerts
-//! watch, `for` / `keep_firing_for`, severities, the runbook link and the SL formula of the
-//! burn-rate rules.
+//! watch, `for` / `keep_firing_for`, severities, the runbook link, and the burn factors
+//! (`fast_burn`, `slow_burn`) and SL formula of the burn-rate rules.
 //!
 //! Several instances (a consumer group sharing the partitions; configured queues are exported
 //! by every instance, with zero volume where the queue's partition is elsewhere) are handled by
@@ -22,17 +22,28 @@
 
 use std::fmt::Write as _;
 
-use crate::config::{Config, SlFormula};
+use crate::config::{AlertsConfig, Config, SlFormula};
 use crate::time::Span;
 
 /// Burn-rate alerts in the style of the Google SRE workbook (multiwindow, multi-burn-rate):
-/// (name, severity key, default severity, burn factor, short window, long window).
-const BURNS: [(&str, &str, &str, f64, &str, &str); 2] = [
+/// (name, severity key, default severity, burn factor, short window, long window). The burn
+/// factors come from `[alerts] fast_burn` / `slow_burn`: the workbook's 14.4 / 6 cannot fire
+/// for the usual 80/20 targets (the error ratio is at most 1).
+type Burn = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&AlertsConfig) -> f64,
+    &'static str,
+    &'static str,
+);
+
+const BURNS: [Burn; 2] = [
     (
         "CallcenterServiceLevelFastBurn",
         "service_level_fast_burn",
         "page",
-        14.4,
+        fast_burn,
         "5m",
         "1h",
     ),
@@ -40,11 +51,19 @@ const BURNS: [(&str, &str, &str, f64, &str, &str); 2] = [
         "CallcenterServiceLevelSlowBurn",
         "service_level_slow_burn",
         "ticket",
-        6.0,
+        slow_burn,
         "30m",
         "6h",
     ),
 ];
+
+fn fast_burn(a: &AlertsConfig) -> f64 {
+    a.fast_burn
+}
+
+fn slow_burn(a: &AlertsConfig) -> f64 {
+    a.slow_burn
+}
 
 /// Range of the "no event accepted" expression; the rest of `no_events_for` is its `for`.
 const NO_EVENTS_RANGE: Span = Span::from_secs(300);
@@ -174,6 +193,7 @@ fn header(config: &Config, y: &mut Yaml) {
             .map(|(name, q)| (format!("[queues.{}]", comment_safe(name)), q.sl_target)),
     );
     for (alert, _, _, burn, _, _) in BURNS {
+        let burn = burn(&config.alerts);
         let unreachable: Vec<String> = queues
             .iter()
             .filter(|(_, target)| burn * (1.0 - target) >= 1.0)
@@ -282,6 +302,7 @@ fn burn_group(config: &Config, y: &mut Yaml) {
         }
     }
     for (alert, key, default_severity, burn, short, long) in BURNS {
+        let burn = burn(a);
         let threshold = format!("({burn} * (1 - max by (queue) (callcenter_sl_target_ratio)))");
         let expr = format!(
             "(\n  {long_ratio}\n    > on (queue)\n  {threshold}\n)\nand on (queue)\n(\n  {short_ratio}\n    > on (queue)\n  {threshold}\n)\nand on (queue)\n(\n  sum by (queue) (increase(callcenter_sl_offered_total[{long}]))\n    >= on (queue)\n  max by (queue) (callcenter_min_volume)\n)",
@@ -603,8 +624,56 @@ mod tests {
             let indent = l.len() - l.trim_start().len();
             assert_eq!(indent % 2, 0, "{l:?}");
         }
-        // with the default target 0.80 neither burn factor can fire: said in a comment
-        assert!(y.contains("# Note: CallcenterServiceLevelFastBurn"));
+        // the default burn factors (2 and 1.2) can fire for the default target 0.80
+        assert!(!y.contains("# Note:"), "{y}");
+        let fast = section(&y, "CallcenterServiceLevelFastBurn");
+        assert_eq!(
+            fast.matches("(2 * (1 - max by (queue) (callcenter_sl_target_ratio)))")
+                .count(),
+            2,
+            "{fast}"
+        );
+        assert!(fast.contains("ratio_increase5m") && fast.contains("ratio_increase1h"));
+        assert!(
+            fast.contains("increase(callcenter_sl_offered_total[1h]))\n"),
+            "{fast}"
+        );
+        assert!(fast.contains("max by (queue) (callcenter_min_volume)"));
+        assert!(
+            fast.contains("burning 2x") && fast.contains("lasts 15.0 days"),
+            "{fast}"
+        );
+        let slow = section(&y, "CallcenterServiceLevelSlowBurn");
+        assert_eq!(
+            slow.matches("(1.2 * (1 - max by (queue) (callcenter_sl_target_ratio)))")
+                .count(),
+            2,
+            "{slow}"
+        );
+        assert!(slow.contains("ratio_increase30m") && slow.contains("ratio_increase6h"));
+        assert!(
+            slow.contains("burning 1.2x") && slow.contains("lasts 25.0 days"),
+            "{slow}"
+        );
+    }
+
+    #[test]
+    fn burn_factors_come_from_the_config_and_unreachable_ones_are_noted() {
+        let c = Config::parse(
+            "[alerts]\nfast_burn = 14.4\nslow_burn = 6\n[queues.vip]\nsl_target = 0.95\n[queues.gold]\nsl_target = 0.9\n",
+        )
+        .unwrap();
+        let y = render(&c);
+        assert!(y.contains("(14.4 * (1 - max by (queue)"), "{y}");
+        assert!(y.contains("(6 * (1 - max by (queue)"), "{y}");
+        // 14.4 needs a target above 0.9306, 6 above 0.8333
+        assert!(y.contains(
+            "# Note: CallcenterServiceLevelFastBurn (burn factor 14.4) needs sl_target > 0.9306; it cannot fire for: [defaults] (0.8), [queues.gold] (0.9).\n"
+        ), "{y}");
+        assert!(y.contains(
+            "# Note: CallcenterServiceLevelSlowBurn (burn factor 6) needs sl_target > 0.8333; it cannot fire for: [defaults] (0.8).\n"
+        ), "{y}");
+        assert!(!y.contains("[queues.vip] (0.95)"));
     }
 
     #[test]
@@ -633,7 +702,7 @@ mod tests {
     #[test]
     fn burn_rate_follows_each_queues_sl_formula() {
         let c = Config::parse(
-            "[queues.billing]\nsl_formula = \"ignore_abandons\"\n[queues.\"a.b|c\"]\nsl_formula = \"abandons_positive\"\n[queues.sales]\nsl_target = 0.95\n",
+            "[alerts]\nfast_burn = 14.4\nslow_burn = 6.0\n[queues.billing]\nsl_formula = \"ignore_abandons\"\n[queues.\"a.b|c\"]\nsl_formula = \"abandons_positive\"\n[queues.sales]\nsl_target = 0.95\n",
         )
         .unwrap();
         let y = render(&c);
@@ -641,7 +710,7 @@ mod tests {
         assert!(y.contains("{queue=~\"billing\"}"), "{y}");
         assert!(y.contains("{queue=~\"a\\\\.b\\\\|c\"}"), "{y}");
         assert!(y.contains("sl_formula: \"ignore_abandons\""));
-        // sales (0.95) can reach both burn factors, the defaults (0.80) neither
+        // sales (0.95) can reach both burn factors (14.4 and 6), the defaults (0.80) neither
         assert!(y.contains(
             "it cannot fire for: [defaults] (0.8), [queues.a.b|c] (0.8), [queues.billing] (0.8)"
         ));

@@ -1485,7 +1485,7 @@ fn build_agents(cfg: &SimConfig, queues: &[QueueModel], rng: &mut SmallRng) -> V
     }
     let mut primaries: Vec<u16> = Vec::with_capacity(n);
     for (q, &c) in counts.iter().enumerate() {
-        primaries.extend(std::iter::repeat(q as u16).take(c));
+        primaries.extend(std::iter::repeat_n(q as u16, c));
     }
     shuffle(&mut primaries, rng);
     let mut agents: Vec<Agent> = primaries
