@@ -185,7 +185,9 @@ fn default_log_level() -> String {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertsConfig {
-    #[serde(default = "default_alert_window")]
+    /// The window the KPI alerts watch. When left out: "15m" if that is a window, else the
+    /// first rolling window, else "interval".
+    #[serde(default)]
     pub window: String,
     #[serde(default = "default_for")]
     pub r#for: Span,
@@ -211,7 +213,7 @@ pub struct AlertsConfig {
 impl Default for AlertsConfig {
     fn default() -> Self {
         AlertsConfig {
-            window: default_alert_window(),
+            window: String::new(),
             r#for: default_for(),
             keep_firing_for: default_keep_firing(),
             runbook_url: None,
@@ -223,9 +225,6 @@ impl Default for AlertsConfig {
     }
 }
 
-fn default_alert_window() -> String {
-    "15m".into()
-}
 fn default_for() -> Span {
     Span::from_secs(120)
 }
@@ -459,8 +458,18 @@ impl Config {
                 engine.max_queues
             ));
         }
-        if !file.alerts.window.is_empty()
-            && !matches!(file.alerts.window.as_str(), "interval" | "today")
+        let mut file = file;
+        if file.alerts.window.is_empty() {
+            file.alerts.window = if engine.windows.iter().any(|w| w.label == "15m") {
+                "15m".into()
+            } else {
+                engine
+                    .windows
+                    .first()
+                    .map_or_else(|| "interval".into(), |w| w.label.clone())
+            };
+        }
+        if !matches!(file.alerts.window.as_str(), "interval" | "today")
             && !engine.windows.iter().any(|w| w.label == file.alerts.window)
         {
             return Err(format!(

@@ -449,3 +449,14 @@ proptest! {
         prop_assert_eq!(exposition(&a.snapshot()), exposition(&b.snapshot()));
     }
 }
+
+#[test]
+fn config_without_a_15m_window_still_loads_and_alerts_watch_its_first_window() {
+    let cfg = config("[engine]\nwindows = [\"1h\", \"24h\"]\n");
+    assert_eq!(cfg.alerts.window, "1h");
+    let err = callpulse::config::Config::parse(
+        "[engine]\nwindows = [\"1h\"]\n[alerts]\nwindow = \"15m\"\n",
+    )
+    .unwrap_err();
+    assert!(err.contains("alerts.window"), "{err}");
+}
