@@ -186,8 +186,8 @@ fn default_log_level() -> String {
 #[serde(deny_unknown_fields)]
 pub struct AlertsConfig {
     /// The window the KPI alerts watch. When left out: "15m" if that is a window, else the
-    /// first rolling window, else "interval".
-    #[serde(default)]
+    /// first rolling window, else "interval". `""`: no windowed KPI alerts.
+    #[serde(default = "unset_window")]
     pub window: String,
     #[serde(default = "default_for")]
     pub r#for: Span,
@@ -213,7 +213,7 @@ pub struct AlertsConfig {
 impl Default for AlertsConfig {
     fn default() -> Self {
         AlertsConfig {
-            window: String::new(),
+            window: "15m".into(),
             r#for: default_for(),
             keep_firing_for: default_keep_firing(),
             runbook_url: None,
@@ -222,6 +222,20 @@ impl Default for AlertsConfig {
             fast_burn: default_fast_burn(),
             slow_burn: default_slow_burn(),
         }
+    }
+}
+
+/// Marks `[alerts] window` as not written, to be resolved against `[engine] windows`.
+const UNSET_WINDOW: &str = "\u{0}unset";
+
+fn unset_window() -> String {
+    UNSET_WINDOW.into()
+}
+
+fn file_alerts() -> AlertsConfig {
+    AlertsConfig {
+        window: unset_window(),
+        ..AlertsConfig::default()
     }
 }
 
@@ -271,7 +285,7 @@ struct FileConfig {
     http: HttpConfig,
     #[serde(default)]
     log: LogConfig,
-    #[serde(default)]
+    #[serde(default = "file_alerts")]
     alerts: AlertsConfig,
 }
 
@@ -459,7 +473,7 @@ impl Config {
             ));
         }
         let mut file = file;
-        if file.alerts.window.is_empty() {
+        if file.alerts.window == UNSET_WINDOW {
             file.alerts.window = if engine.windows.iter().any(|w| w.label == "15m") {
                 "15m".into()
             } else {
@@ -469,7 +483,7 @@ impl Config {
                     .map_or_else(|| "interval".into(), |w| w.label.clone())
             };
         }
-        if !matches!(file.alerts.window.as_str(), "interval" | "today")
+        if !matches!(file.alerts.window.as_str(), "" | "interval" | "today")
             && !engine.windows.iter().any(|w| w.label == file.alerts.window)
         {
             return Err(format!(

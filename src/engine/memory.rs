@@ -6,7 +6,7 @@
 //! probability about n²/2⁶⁵, negligible for the millions held here, and no id is copied.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
 
 use crate::time::Millis;
 
@@ -16,10 +16,28 @@ pub fn hash_id(id: &str) -> u64 {
     h.finish()
 }
 
+/// Keys here are already SipHash outputs: hashing them again would only cost time.
+#[derive(Default)]
+pub struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
 /// Remembers keys with a value until they fall behind a horizon or the capacity is reached.
 #[derive(Debug)]
 pub struct Recent<V> {
-    map: HashMap<u64, (Millis, V)>,
+    map: HashMap<u64, (Millis, V), BuildHasherDefault<PreHashed>>,
     order: VecDeque<(Millis, u64)>,
     capacity: usize,
 }
@@ -27,7 +45,7 @@ pub struct Recent<V> {
 impl<V: Copy> Recent<V> {
     pub fn new(capacity: usize) -> Self {
         Recent {
-            map: HashMap::new(),
+            map: HashMap::default(),
             order: VecDeque::new(),
             capacity,
         }
