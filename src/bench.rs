@@ -111,13 +111,11 @@ fn create_topic(brokers: &str, topic: &str, partitions: i32) -> Result<(), Bench
 }
 
 /// Seconds for a bare consumer to drain `n` messages (first poll to last message).
-fn bare_drain(brokers: &str, topic: &str, group: &str, n: u64) -> Result<f64, BenchError> {
-    let c: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", group)
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()?;
+/// The bare consumer gets the monitor's own librdkafka settings, so only the work differs.
+fn bare_drain(config: &Config, topic: &str, group: &str, n: u64) -> Result<f64, BenchError> {
+    let mut config = config.clone();
+    config.kafka.group_id = group.into();
+    let c: BaseConsumer = crate::ingest::consumer_config(&config).create()?;
     c.subscribe(&[topic])?;
     let (mut seen, mut started) = (0u64, None);
     let deadline = Instant::now() + Duration::from_secs(600);
@@ -240,7 +238,7 @@ pub fn run(opts: &BenchOptions) -> Result<(), BenchError> {
     let (mut bare, mut monitor) = (Vec::new(), Vec::new());
     for round in 0..opts.rounds {
         let b = bare_drain(
-            &brokers,
+            &config,
             &topic,
             &format!("bench-bare-{round}"),
             opts.events,
