@@ -237,12 +237,7 @@ pub fn run(opts: &BenchOptions) -> Result<(), BenchError> {
     config.kafka.topics = vec![topic.clone()];
     let (mut bare, mut monitor) = (Vec::new(), Vec::new());
     for round in 0..opts.rounds {
-        let b = bare_drain(
-            &config,
-            &topic,
-            &format!("bench-bare-{round}"),
-            opts.events,
-        )?;
+        let b = bare_drain(&config, &topic, &format!("bench-bare-{round}"), opts.events)?;
         config.kafka.group_id = format!("bench-monitor-{round}");
         let (m, _) = monitor_drain(Arc::new(config.clone()), opts.events, &rt)?;
         println!(

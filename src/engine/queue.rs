@@ -114,15 +114,9 @@ impl QueueState {
             let pos = self.insert_position(fact.at);
             self.timeline.insert(pos, fact);
         } else {
-            let from = self.timeline.partition_point(|f| f.at < fact.at);
-            let found = self
-                .timeline
-                .range(from..)
-                .take_while(|f| f.at == fact.at)
-                .position(|f| *f == fact);
-            match found {
+            match self.position_of(&fact) {
                 Some(i) => {
-                    self.timeline.remove(from + i);
+                    self.timeline.remove(i);
                 }
                 // Pruned: it lies before every window and was final; nothing holds it.
                 None => return,
@@ -149,6 +143,26 @@ impl QueueState {
             }
         }
         self.timeline.partition_point(|f| f.at <= at)
+    }
+
+    /// Where `fact` is held, if it is. Corrected facts are recent: look near the end first.
+    fn position_of(&self, fact: &Fact) -> Option<usize> {
+        let len = self.timeline.len();
+        for back in 1..=len.min(64) {
+            let f = &self.timeline[len - back];
+            if f == fact {
+                return Some(len - back);
+            }
+            if f.at < fact.at {
+                return None;
+            }
+        }
+        let from = self.timeline.partition_point(|f| f.at < fact.at);
+        self.timeline
+            .range(from..)
+            .take_while(|f| f.at == fact.at)
+            .position(|f| f == fact)
+            .map(|i| from + i)
     }
 
     /// Moves every window to `now`, the cumulative counters to `final_before`, and drops facts
