@@ -426,6 +426,7 @@ impl PartitionWorker {
         self.view.snapshot = self.engine.snapshot();
         self.view.stats = self.engine.stats().clone();
         self.view.open_contacts = self.engine.open_contacts();
+        self.view.facts_held = self.engine.facts_held();
         self.view.last_event_ms = self.engine.watermark();
         self.shared.publish(self.key.clone(), self.view.clone());
     }

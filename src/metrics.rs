@@ -28,6 +28,8 @@ pub struct PartView {
     pub snapshot: Snapshot,
     pub stats: EngineStats,
     pub open_contacts: usize,
+    /// KPI facts held by the windows (memory is bounded by what the windows hold).
+    pub facts_held: usize,
     /// Event time of the newest accepted event.
     pub last_event_ms: Option<Millis>,
     /// Kafka timestamp (ms) of the last message processed.
@@ -283,6 +285,18 @@ impl Shared {
             "",
             "",
             total(|v| v.open_contacts as u64),
+        );
+        out.family(
+            "callpulse_facts_held",
+            "gauge",
+            "KPI facts held in memory for the windows (the today window holds the most).",
+        );
+        out.sample(
+            "callpulse_facts_held",
+            "",
+            "",
+            "",
+            total(|v| v.facts_held as u64),
         );
         out.family(
             "callpulse_queues",
