@@ -128,6 +128,11 @@ impl Engine {
         self.open_contacts
     }
 
+    /// Entries in the expiry queue (bounded by the contacts in memory).
+    pub fn expiry_entries(&self) -> usize {
+        self.expiry.len()
+    }
+
     pub fn queue_count(&self) -> usize {
         self.queues.len()
     }
@@ -339,7 +344,24 @@ impl Engine {
         if deadline < contact.queued_deadline {
             contact.queued_deadline = deadline;
             self.expiry.push(Reverse((deadline, contact.serial, slot)));
+            if self.expiry.len() > 4 * self.open_contacts + 4096 {
+                self.compact_expiry();
+            }
         }
+    }
+
+    /// Drops superseded expiry entries (a finished contact's entry would otherwise linger
+    /// until its `contact_timeout` deadline): one current entry per contact in memory.
+    fn compact_expiry(&mut self) {
+        self.expiry = self
+            .contacts
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, c)| {
+                c.as_ref()
+                    .map(|(_, c)| Reverse((c.queued_deadline, c.serial, slot as u32)))
+            })
+            .collect();
     }
 
     /// Forgets a contact whose facts are final (or that went stale, or must make room).

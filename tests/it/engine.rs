@@ -460,3 +460,29 @@ fn config_without_a_15m_window_still_loads_and_alerts_watch_its_first_window() {
     .unwrap_err();
     assert!(err.contains("alerts.window"), "{err}");
 }
+
+#[test]
+fn expiry_bookkeeping_stays_proportional_to_contacts_in_memory() {
+    // many short contacts over hours: finished ones must not leave bookkeeping behind
+    let cfg = config("");
+    let t0 = at(T0);
+    let mut engine = callpulse::engine::Engine::new(cfg);
+    for i in 0..50_000i64 {
+        let t = t0 + i * 500;
+        let c = format!("c{i}");
+        engine.ingest(offered(t, &c, "q").as_bytes()).unwrap();
+        engine.ingest(answered(t + 100, &c).as_bytes()).unwrap();
+        engine.ingest(ended(t + 200, &c).as_bytes()).unwrap();
+        if i % 1000 == 0 {
+            engine.advance(t);
+        }
+    }
+    engine.advance(t0 + 50_000 * 500);
+    assert!(engine.open_contacts() < 200, "{}", engine.open_contacts());
+    // without compaction each finished contact would leave its 8 h timeout entry: ~50,000
+    assert!(
+        engine.expiry_entries() < 10_000,
+        "{}",
+        engine.expiry_entries()
+    );
+}
