@@ -14,12 +14,13 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::mocking::MockCluster;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::Producer;
 use rdkafka::util::Timeout;
 
 use crate::config::Config;
 use crate::ingest::consume;
 use crate::metrics::{wall_now, Shared};
+use crate::produce::{producer, send};
 use crate::sim::{SimConfig, SimEvent, Simulator};
 use crate::time::HOUR;
 
@@ -63,36 +64,8 @@ fn traffic(n: u64) -> Vec<SimEvent> {
     out
 }
 
-fn producer(brokers: &str) -> Result<BaseProducer, KafkaError> {
-    ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("linger.ms", "5")
-        .set("batch.num.messages", "10000")
-        .set("queue.buffering.max.messages", "1000000")
-        .create()
-}
-
-fn send(p: &BaseProducer, topic: &str, e: &SimEvent, ts: i64) -> Result<(), KafkaError> {
-    let mut record = BaseRecord::to(topic)
-        .key(e.key.as_bytes())
-        .payload(e.json.as_bytes())
-        .timestamp(ts);
-    loop {
-        match p.send(record) {
-            Ok(()) => return Ok(()),
-            Err((
-                KafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
-                r,
-            )) => {
-                record = r;
-                p.poll(Duration::from_millis(5));
-            }
-            Err((e, _)) => return Err(e),
-        }
-    }
-}
-
-fn create_topic(brokers: &str, topic: &str, partitions: i32) -> Result<(), BenchError> {
+/// Creates a topic through the admin API (a real broker; the mock cluster has its own call).
+pub fn create_topic(brokers: &str, topic: &str, partitions: i32) -> Result<(), BenchError> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .create()?;
@@ -203,7 +176,7 @@ pub fn run(opts: &BenchOptions) -> Result<(), BenchError> {
     );
     let events = traffic(opts.events);
     let bytes: usize = events.iter().map(|e| e.json.len()).sum();
-    let p = producer(&brokers)?;
+    let p = producer(&brokers, &[])?;
     let t = Instant::now();
     for e in &events {
         send(&p, &topic, e, e.ts_ms)?;
@@ -286,7 +259,7 @@ fn steady(
     }
     std::thread::sleep(Duration::from_secs(1));
     shared.reset_message_delay();
-    let p = producer(brokers)?;
+    let p = producer(brokers, &[])?;
     let stop = AtomicBool::new(false);
     let total = opts.steady_rate * opts.steady_seconds;
     let start = Instant::now();

@@ -38,16 +38,7 @@ pub struct Produced {
 
 /// Produces until the duration, the event count or `stop`; blocking (run it on its own thread).
 pub fn produce(opts: &ProduceOptions, stop: &AtomicBool) -> Result<Produced, KafkaError> {
-    let mut cfg = ClientConfig::new();
-    cfg.set("bootstrap.servers", &opts.brokers)
-        .set("linger.ms", "5")
-        .set("batch.num.messages", "10000")
-        .set("queue.buffering.max.messages", "1000000")
-        .set("compression.type", "lz4");
-    for (k, v) in &opts.properties {
-        cfg.set(k, v);
-    }
-    let producer: BaseProducer = cfg.create()?;
+    let producer = producer(&opts.brokers, &opts.properties)?;
     let mut sim = Simulator::new(opts.sim.clone());
     let started = Instant::now();
     let start_ms = opts.sim.start_ms;
@@ -77,20 +68,7 @@ pub fn produce(opts: &ProduceOptions, stop: &AtomicBool) -> Result<Produced, Kaf
             if opts.max_events.is_some_and(|m| produced >= m) {
                 break 'outer;
             }
-            let mut record = BaseRecord::to(&opts.topic)
-                .key(e.key.as_bytes())
-                .payload(e.json.as_bytes())
-                .timestamp(e.ts_ms);
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                        record = r;
-                        producer.poll(Duration::from_millis(10));
-                    }
-                    Err((e, _)) => return Err(e),
-                }
-            }
+            send(&producer, &opts.topic, e, e.ts_ms)?;
             produced += 1;
         }
         producer.poll(Duration::ZERO);
@@ -103,6 +81,42 @@ pub fn produce(opts: &ProduceOptions, stop: &AtomicBool) -> Result<Produced, Kaf
         events: produced,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// A producer tuned for throughput; `properties` go to librdkafka unchanged.
+pub fn producer(
+    brokers: &str,
+    properties: &[(String, String)],
+) -> Result<BaseProducer, KafkaError> {
+    let mut cfg = ClientConfig::new();
+    cfg.set("bootstrap.servers", brokers)
+        .set("linger.ms", "5")
+        .set("batch.num.messages", "10000")
+        .set("queue.buffering.max.messages", "1000000")
+        .set("compression.type", "lz4");
+    for (k, v) in properties {
+        cfg.set(k, v);
+    }
+    cfg.create()
+}
+
+/// Sends one simulated event keyed by its queue with Kafka timestamp `ts`, waiting while the
+/// client's queue is full (backpressure rather than an error).
+pub fn send(p: &BaseProducer, topic: &str, e: &SimEvent, ts: i64) -> Result<(), KafkaError> {
+    let mut record = BaseRecord::to(topic)
+        .key(e.key.as_bytes())
+        .payload(e.json.as_bytes())
+        .timestamp(ts);
+    loop {
+        match p.send(record) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                record = r;
+                p.poll(Duration::from_millis(10));
+            }
+            Err((e, _)) => return Err(e),
+        }
+    }
 }
 
 /// Starts producing on a thread; set the returned flag to stop.

@@ -9,9 +9,6 @@ use std::time::{Duration, Instant};
 
 use callpulse::metrics::wall_now;
 use callpulse::time::format_rfc3339;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 
 use crate::kafka::http_get;
 use crate::support::sample;
@@ -67,29 +64,13 @@ fn start_tansu() -> (Proc, String) {
     (Proc(child), format!("127.0.0.1:{port}"))
 }
 
-fn create_topic(brokers: &str, topic: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()
-        .unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let r = rt.block_on(admin.create_topics(
-        &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
-        &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
-    ));
-    assert!(r.is_ok(), "create topic: {r:?}");
-}
-
 fn callpulse() -> Command {
     Command::new(env!("CARGO_BIN_EXE_callpulse"))
 }
 
 fn start_run(config: &std::path::Path, http: SocketAddr, log: &std::path::Path) -> Proc {
     let err = std::fs::File::create(log).unwrap();
-    Proc(
+    let run = Proc(
         callpulse()
             .args(["run", "--config"])
             .arg(config)
@@ -97,21 +78,12 @@ fn start_run(config: &std::path::Path, http: SocketAddr, log: &std::path::Path) 
             .stderr(err)
             .spawn()
             .unwrap(),
-    )
-    .tap(|_| {
-        wait_until("callpulse /healthz", Duration::from_secs(30), || {
-            TcpStream::connect(http).is_ok() && http_get(http, "/healthz").0 == 200
-        });
-    })
+    );
+    wait_until("callpulse /healthz", Duration::from_secs(30), || {
+        TcpStream::connect(http).is_ok() && http_get(http, "/healthz").0 == 200
+    });
+    run
 }
-
-trait Tap: Sized {
-    fn tap(self, f: impl FnOnce(&Self)) -> Self {
-        f(&self);
-        self
-    }
-}
-impl Tap for Proc {}
 
 /// The 1h-window lines: all traffic ended a minute ago and began 31 minutes ago.
 fn hour_window(text: &str) -> Vec<String> {
@@ -143,7 +115,7 @@ fn wait_for_all(http: SocketAddr, n: f64) -> String {
 #[ignore = "needs a tansu broker process: run by scripts/test with CALLPULSE_TANSU set"]
 fn e2e_tansu_run_simulate_stop_kill_restart() {
     let (_broker, brokers) = start_tansu();
-    create_topic(&brokers, "callcenter.events", 3);
+    callpulse::bench::create_topic(&brokers, "callcenter.events", 3).expect("create topic");
     let dir = std::env::temp_dir().join(format!("callpulse-e2e-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let now = wall_now() / 1000 * 1000;
