@@ -508,25 +508,10 @@ fn regex_escape(text: &str) -> String {
     out
 }
 
-/// A PromQL double-quoted string literal; control characters escaped so the YAML stays printable.
+/// A PromQL double-quoted string literal: the same escapes as a YAML double-quoted scalar
+/// (Go's `\\`, `\"`, `\n`, `\t`, `\r`, `\uXXXX`), so one function serves both.
 fn promql_str(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    yaml_str(text)
 }
 
 /// Text that can stand in a YAML comment line.
