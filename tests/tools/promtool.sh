@@ -32,6 +32,16 @@ run promtool check rules --lint-fatal deploy/prometheus/callpulse-rules.yml
 run promtool test rules deploy/prometheus/callpulse-rules.test.yml
 run amtool check-config deploy/alertmanager/alertmanager.yml
 
+# The exposition itself: every family callpulse writes, through promtool's parser and linter.
+exposition() {
+    local bin=target/release/callpulse
+    [ -x "$bin" ] || bin=target/debug/callpulse
+    [ -x "$bin" ] || cargo build -q
+    [ -x "$bin" ] || bin=target/debug/callpulse
+    "$bin" replay --config tests/fixtures/replay.toml tests/fixtures/replay.jsonl 2>/dev/null | promtool check metrics
+}
+run exposition
+
 # Routing: page -> pager, ticket -> ticket.
 route_is() {
     local want="$1"
