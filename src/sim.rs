@@ -1720,11 +1720,7 @@ mod tests {
         assert_eq!(stats.rejected_total(), 0, "{stats:?}");
         assert_eq!(stats.contacts_expired + stats.contacts_evicted, 0);
         let snap = engine.snapshot();
-        let today = snap
-            .window_labels
-            .iter()
-            .position(|l| l == "today")
-            .unwrap();
+        let today = snap.window_index("today").unwrap();
         snap.queues
             .iter()
             .map(|q| {

@@ -45,6 +45,12 @@ impl QueueSnapshot {
 }
 
 impl Snapshot {
+    /// Where the window labelled `label` ("5m", "interval", "today", ...) stands in every
+    /// queue's `windows`.
+    pub fn window_index(&self, label: &str) -> Option<usize> {
+        self.window_labels.iter().position(|l| l == label)
+    }
+
     /// Merges the snapshots of several partitions: a queue seen in more than one is summed
     /// (its oldest wait is the oldest of all).
     pub fn merge(parts: impl IntoIterator<Item = Snapshot>) -> Snapshot {

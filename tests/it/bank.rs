@@ -124,11 +124,7 @@ fn bank_1999_january_daily_offered_matches_published_counts() {
     let mut check = |engine: &mut Engine, day: NaiveDate, at: Millis| {
         engine.advance(at - 1);
         let snap = engine.snapshot();
-        let today = snap
-            .window_labels
-            .iter()
-            .position(|l| l == "today")
-            .unwrap();
+        let today = snap.window_index("today").unwrap();
         let ours: i64 = snap
             .queues
             .iter()

@@ -82,9 +82,7 @@ pub fn queue<'a>(snap: &'a Snapshot, name: &str) -> &'a QueueSnapshot {
 /// The window of a queue by label.
 pub fn window<'a>(snap: &'a Snapshot, name: &str, label: &str) -> &'a callpulse::kpi::WindowAgg {
     let i = snap
-        .window_labels
-        .iter()
-        .position(|l| l == label)
+        .window_index(label)
         .unwrap_or_else(|| panic!("no window {label}"));
     &queue(snap, name).windows[i]
 }

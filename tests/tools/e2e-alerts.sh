@@ -15,6 +15,8 @@
 #   CALLPULSE_BIN=path  use this binary instead of target/release/callpulse (no build)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=tests/tools/lib.sh
+. tests/tools/lib.sh
 ROOT="$PWD"
 
 ALERT_WAIT=180        # (a): seconds to wait for the alert in Alertmanager
@@ -30,22 +32,9 @@ command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
-if ((${#need[@]})); then
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    log "installing ${need[*]}"
-    $sudo apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${need[@]}"
-fi
+apt_install "${need[@]}"
 
-BIN="${CALLPULSE_BIN:-}"
-if [ -z "$BIN" ]; then
-    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/callpulse"
-    if [ ! -x "$BIN" ] || [ -n "$(find src config Cargo.toml Cargo.lock -newer "$BIN" -print -quit)" ]; then
-        log "building the release binary (it is missing or older than the sources)"
-        cargo build --release
-    fi
-fi
+BIN="$(callpulse_bin)"
 [ -x "$BIN" ] || die "no callpulse binary at $BIN"
 
 # ---- temp dir, processes, cleanup --------------------------------------------------------------

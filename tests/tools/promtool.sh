@@ -6,17 +6,13 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
+# shellcheck source=tests/tools/lib.sh
+. tests/tools/lib.sh
 
 need_install=()
 command -v promtool >/dev/null 2>&1 || need_install+=(prometheus)
 command -v amtool >/dev/null 2>&1 || need_install+=(prometheus-alertmanager)
-if ((${#need_install[@]})); then
-    sudo=""
-    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-    echo "== installing ${need_install[*]} (for promtool/amtool)"
-    $sudo apt-get update
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${need_install[@]}"
-fi
+apt_install "${need_install[@]}"
 
 failed=0
 run() {
@@ -34,11 +30,7 @@ run amtool check-config deploy/alertmanager/alertmanager.yml
 
 # The exposition itself: every family callpulse writes, through promtool's parser and linter.
 exposition() {
-    local bin=target/release/callpulse
-    [ -x "$bin" ] || bin=target/debug/callpulse
-    [ -x "$bin" ] || cargo build -q
-    [ -x "$bin" ] || bin=target/debug/callpulse
-    "$bin" replay --config tests/fixtures/replay.toml tests/fixtures/replay.jsonl 2>/dev/null | promtool check metrics
+    "$(callpulse_bin)" replay --config tests/fixtures/replay.toml tests/fixtures/replay.jsonl 2>/dev/null | promtool check metrics
 }
 run exposition
 

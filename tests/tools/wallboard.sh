@@ -16,6 +16,8 @@
 #   CALLPULSE_BIN=path  use this binary instead of target/release/callpulse (no build)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=tests/tools/lib.sh
+. tests/tools/lib.sh
 ROOT="$PWD"
 OUT="$ROOT/target/test-output"
 ATTEMPTS=5
@@ -29,23 +31,10 @@ for c in chromium chromium-browser; do command -v "$c" >/dev/null 2>&1 && { CHRO
 [ -n "$CHROME" ] || need+=(chromium)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
-if ((${#need[@]})); then
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    log "installing ${need[*]}"
-    $sudo apt-get update -q
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${need[@]}"
-    CHROME="${CHROME:-chromium}"
-fi
+apt_install "${need[@]}"
+CHROME="${CHROME:-chromium}"
 
-BIN="${CALLPULSE_BIN:-}"
-if [ -z "$BIN" ]; then
-    BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/callpulse"
-    if [ ! -x "$BIN" ] || [ -n "$(find src config Cargo.toml Cargo.lock -newer "$BIN" -print -quit)" ]; then
-        log "building the release binary (it is missing or older than the sources)"
-        cargo build --release
-    fi
-fi
+BIN="$(callpulse_bin)"
 [ -x "$BIN" ] || die "no callpulse binary at $BIN"
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/callpulse-wallboard.XXXXXX")"
