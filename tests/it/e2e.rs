@@ -11,7 +11,7 @@ use callpulse::metrics::wall_now;
 use callpulse::time::format_rfc3339;
 
 use crate::kafka::http_get;
-use crate::support::sample;
+use crate::support::{sample, succeed};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -128,23 +128,18 @@ fn e2e_tansu_run_simulate_stop_kill_restart() {
     ];
 
     // the same simulated half hour to Kafka and to a file
-    let produced = callpulse()
-        .args([
-            "simulate",
-            "--brokers",
-            &brokers,
-            "--topic",
-            "callcenter.events",
-            "--speed",
-            "0",
-        ])
-        .args(sim_args)
-        .output()
-        .unwrap();
-    assert!(
-        produced.status.success(),
-        "{}",
-        String::from_utf8_lossy(&produced.stderr)
+    succeed(
+        callpulse()
+            .args([
+                "simulate",
+                "--brokers",
+                &brokers,
+                "--topic",
+                "callcenter.events",
+                "--speed",
+                "0",
+            ])
+            .args(sim_args),
     );
     let file = dir.join("events.jsonl");
     let written = callpulse()

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::support::sample;
+use crate::support::{sample, succeed};
 
 fn callpulse() -> Command {
     Command::new(env!("CARGO_BIN_EXE_callpulse"))
@@ -10,20 +10,12 @@ fn callpulse() -> Command {
 
 #[test]
 fn replay_prints_the_exposition_and_reports_rejects_on_stderr() {
-    let out = callpulse()
-        .args([
-            "replay",
-            "--config",
-            "tests/fixtures/replay.toml",
-            "tests/fixtures/replay.jsonl",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeed(callpulse().args([
+        "replay",
+        "--config",
+        "tests/fixtures/replay.toml",
+        "tests/fixtures/replay.jsonl",
+    ]));
     let text = String::from_utf8(out.stdout).unwrap();
     let err = String::from_utf8(out.stderr).unwrap();
     // 4 offered in sales, 1 in care; c2 abandoned after 40 s, c3 short-abandoned, c4 still waiting
@@ -134,13 +126,5 @@ fn check_config_names_the_line_of_a_bad_key() {
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("line 5") && err.contains("thirty"), "{err}");
-    let out = callpulse()
-        .args(["check-config", "config/callpulse.toml"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeed(callpulse().args(["check-config", "config/callpulse.toml"]));
 }

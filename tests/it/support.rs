@@ -95,3 +95,16 @@ pub fn sample(text: &str, series: &str) -> Option<f64> {
             .map(|v| v.parse().unwrap())
     })
 }
+
+/// Runs a command and returns its output, failing the test with its stderr if it failed.
+pub fn succeed(cmd: &mut std::process::Command) -> std::process::Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
