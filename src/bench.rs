@@ -50,6 +50,7 @@ fn traffic(n: u64) -> Vec<SimEvent> {
         rate: 40.0,
         seed: 42,
         start_ms: wall_now() - 6 * HOUR,
+        flat: true,
         ..SimConfig::default()
     };
     cfg.agents = cfg.recommended_agents();

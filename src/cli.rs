@@ -144,6 +144,10 @@ pub struct SimArgs {
     /// Random seed (same seed, same traffic).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Constant traffic at --rate all day, without the intraday shape (quiet nights, busy
+    /// mornings): the same volume whatever the hour.
+    #[arg(long)]
+    pub flat: bool,
 }
 
 impl SimArgs {
@@ -155,6 +159,7 @@ impl SimArgs {
             scenario: self.scenario,
             seed: self.seed,
             start_ms: 0,
+            flat: self.flat,
         };
         c.agents = self.agents.unwrap_or_else(|| c.recommended_agents());
         c

@@ -10,7 +10,8 @@
 //!   is the offered rate across all queues at the busiest moment of the day.
 //! - Each queue is FIFO; a contact goes to the longest-idle available agent serving it. Agents
 //!   serving two queues take their first queue's contacts first, and their second queue's only
-//!   while at least two other agents of their first queue are idle. Customers have a patience
+//!   while their first queue keeps a reserve of idle agents (2 + 2·√ of those logged in), so a
+//!   collapsing queue does not drain the healthy ones. Customers have a patience
 //!   (exponential, with some very short and some very patient callers) and abandon when it runs out, also while the
 //!   agent's phone rings. Callers still waiting after 2 minutes are offered a callback; those
 //!   who take it leave (`contact.overflowed`, reason `key`) and the callback is offered to the
@@ -52,8 +53,9 @@ pub enum Scenario {
     /// Staffing follows demand; every queue meets its service level most of the day.
     #[default]
     Normal,
-    /// About 40 % of the first queue's agents never log in: its service level collapses and
-    /// abandonment rises while the other queues stay healthy.
+    /// The first queue runs a campaign (a quarter more than its peak traffic, around the clock)
+    /// while half of its agents never log in: its service level collapses and abandonment
+    /// rises while the other queues stay healthy.
     Understaffed,
     /// From 10 to 25 simulated minutes after the start, 80 % of the logged-in agents go
     /// `not_ready` with reason `outage` (busy ones as soon as their conversation ends).
@@ -123,6 +125,9 @@ pub struct SimConfig {
     /// Simulated epoch-ms at which the simulation starts (0 or later: events before 1970 are
     /// invalid timestamps).
     pub start_ms: i64,
+    /// Constant traffic at `rate` all day (no intraday shape): tests and benchmarks get the same
+    /// volume whatever the hour they run at.
+    pub flat: bool,
 }
 
 impl Default for SimConfig {
@@ -134,6 +139,7 @@ impl Default for SimConfig {
             scenario: Scenario::Normal,
             seed: 1,
             start_ms: 0,
+            flat: false,
         }
     }
 }
@@ -142,8 +148,9 @@ impl Default for SimConfig {
 pub const MAX_QUEUES: usize = 1000;
 
 impl SimConfig {
-    /// Agents needed for a healthy day at this `rate` (service level around 80/20 at the daily
-    /// peak, after breaks): square-root staffing per queue over the offered load.
+    /// Agents needed for a healthy day at this `rate` (every queue well above 80/20 at any hour,
+    /// after breaks): square-root staffing with a margin ([`staffing`]) per queue over its peak
+    /// load, plus shrinkage.
     ///
     /// Handle times are realistic (about 4-5 minutes), so the offered load is large: at the
     /// default rate of 2 contacts/s this is several hundred agents, far more than 40.
@@ -152,14 +159,20 @@ impl SimConfig {
         if n == 0 || !(self.rate.is_finite() && self.rate > 0.0) {
             return 0;
         }
-        let weights = zipf_weights(n);
-        let mut total = 0.0;
-        for (i, w) in weights.iter().enumerate() {
-            let load = self.rate * w * profile(i).aht_s();
-            total += load + 0.7 * load.sqrt() + 1.0;
-        }
-        (total * MULTI_SKILL_GAIN / (1.0 - SHRINKAGE)).ceil() as usize
+        let total: f64 = zipf_weights(n)
+            .iter()
+            .enumerate()
+            .map(|(i, w)| staffing(self.rate * w * profile(i).aht_s()))
+            .sum();
+        (total / (1.0 - SHRINKAGE)).ceil() as usize
     }
+}
+
+/// Agents on the phones needed for an offered load of `erlangs`: square-root staffing with a
+/// safety margin (`a + 1.5·√a + 2`), which keeps a queue well above 80/20 at any load, from a
+/// quiet night (a few Erlangs) to the daily peak (about a hundred).
+fn staffing(erlangs: f64) -> f64 {
+    erlangs + STAFFING_MARGIN * erlangs.sqrt() + 2.0
 }
 
 /// One event: the Kafka key, its instant and its JSON.
@@ -175,15 +188,18 @@ pub struct SimEvent {
 // ---------------------------------------------------------------------------------------------
 // Model constants.
 
-/// Time not-ready on breaks, meetings etc. that staffing must cover.
-const SHRINKAGE: f64 = 0.15;
-/// Agents serving two queues make the whole center need fewer agents than the sum of the
-/// queues' needs (calibrated by simulation).
-const MULTI_SKILL_GAIN: f64 = 0.88;
+/// Time not-ready on breaks, lunch, meetings etc. that staffing must cover: breaks take about
+/// 15 % of an agent's time, and lunch and breaks that happen to coincide add up to 10 % more
+/// at times.
+const SHRINKAGE: f64 = 0.25;
+/// The square-root staffing margin of [`staffing`].
+const STAFFING_MARGIN: f64 = 1.5;
 const OUTAGE_FROM: Millis = 10 * MINUTE;
 const OUTAGE_UNTIL: Millis = 25 * MINUTE;
 const OUTAGE_SHARE: f64 = 0.8;
-const ABSENT_SHARE: f64 = 0.4;
+const ABSENT_SHARE: f64 = 0.5;
+/// The understaffed first queue's traffic, as a multiple of its peak.
+const SURGE: f64 = 1.25;
 const SECOND_QUEUE_SHARE: f64 = 0.25;
 const SURVEY_SHARE: f64 = 0.2;
 const TRANSFER_SHARE: f64 = 0.07;
@@ -366,7 +382,8 @@ struct Agent {
     /// First queue first.
     queues: Vec<u16>,
     queues_json: String,
-    /// Logged in while the roster's share exceeds this.
+    /// Logged in while the roster's share of its first queue exceeds this. Ranks are spread
+    /// evenly over each queue's agents, so the roster logs in exactly its share.
     rank: f64,
     /// Never logs in (understaffed scenario).
     absent: bool,
@@ -397,6 +414,8 @@ struct QueueModel {
     weight: f64,
     /// Peak arrival rate per millisecond.
     peak_per_ms: f64,
+    /// Offered load at the peak, Erlangs.
+    peak_erlangs: f64,
     idle: BTreeSet<(Millis, u32)>,
     waiting: VecDeque<(u32, u32)>,
     logged_in: u32,
@@ -580,6 +599,11 @@ impl Simulator {
                 for c in 1..4 {
                     mix[c] += mix[c - 1];
                 }
+                let surge = if i == 0 && cfg.scenario == Scenario::Understaffed {
+                    SURGE
+                } else {
+                    1.0
+                };
                 QueueModel {
                     name: queue_name(i),
                     wrapup: p.wrapup,
@@ -587,7 +611,8 @@ impl Simulator {
                     mix,
                     talk_factor: p.talk_factor,
                     weight: weights[i],
-                    peak_per_ms: rate * weights[i] / 1000.0,
+                    peak_per_ms: surge * rate * weights[i] / 1000.0,
+                    peak_erlangs: rate * weights[i] * p.aht_s(),
                     idle: BTreeSet::new(),
                     waiting: VecDeque::new(),
                     logged_in: 0,
@@ -698,14 +723,21 @@ impl Simulator {
         ((mu + s2.sqrt() * z).exp() * 1000.0) as Millis
     }
 
-    /// The intraday shape at `t`, 0..=1.
+    /// The intraday shape at `t`, 0..=1 (1 with [`SimConfig::flat`]).
     fn shape(&self, t: Millis) -> f64 {
+        if self.cfg.flat {
+            return 1.0;
+        }
         raw_shape(t.rem_euclid(DAY) as f64 / HOUR as f64) / self.shape_peak
     }
 
-    /// Share of each queue's agents the roster wants logged in at `t`.
-    fn roster_share(&self, t: Millis) -> f64 {
-        (0.12 + 1.1 * self.shape(t)).min(1.0)
+    /// Share of queue `q`'s agents the roster wants logged in at `t`: what square-root staffing
+    /// asks for at the load of the moment, over what it asks for at the peak (plus 10 % slack).
+    /// Small loads need proportionally more agents, so a quiet night keeps more than the
+    /// traffic's share.
+    fn roster_share(&self, q: u16, t: Millis) -> f64 {
+        let peak = self.queues[q as usize].peak_erlangs;
+        (1.1 * staffing(peak * self.shape(t)) / staffing(peak)).min(1.0)
     }
 
     fn schedule_arrival(&mut self, q: u16, from: Millis) {
@@ -721,8 +753,9 @@ impl Simulator {
         match timer {
             Timer::Arrive(q) => {
                 self.schedule_arrival(q, t);
-                // Understaffed: the first queue runs a campaign — peak traffic around the
-                // clock — while its roster follows the usual day and 40 % of it is absent.
+                // Understaffed: the first queue runs a campaign — more than its peak traffic
+                // around the clock (see `Simulator::new`) — while its roster follows the usual
+                // day and half of it is absent.
                 let surge = q == 0 && self.cfg.scenario == Scenario::Understaffed;
                 if surge || self.rng.random::<f64>() < self.shape(t) {
                     self.arrive(q, t, out);
@@ -800,8 +833,9 @@ impl Simulator {
         let patience = match channel {
             VOICE if self.rng.random_bool(0.08) => self.uniform_ms(0.5, 5.0),
             // Some callers hold on for a long time (they meet the 10-minute overflow).
-            VOICE if self.rng.random_bool(0.12) => 2 * SECOND + self.exp_ms(600.0),
-            VOICE => 2 * SECOND + self.exp_ms(90.0),
+            // The rest listen to the welcome message before they give up.
+            VOICE if self.rng.random_bool(0.12) => 8 * SECOND + self.exp_ms(600.0),
+            VOICE => 8 * SECOND + self.exp_ms(90.0),
             CHAT if self.rng.random_bool(0.03) => self.uniform_ms(1.0, 5.0),
             CHAT => 5 * SECOND + self.exp_ms(240.0),
             // E-mail and callbacks wait until routing gives up.
@@ -882,10 +916,13 @@ impl Simulator {
     }
 
     /// Whether idle agent `a` takes a contact of `q` now: always from its first queue, from its
-    /// second only while at least two other agents of its first queue are idle.
+    /// second only while its first queue keeps a reserve of other idle agents (2 + 2·√ of those
+    /// logged in).
     fn may_take(&self, a: usize, q: u16) -> bool {
-        let first = self.agents[a].queues[0];
-        first == q || self.queues[first as usize].idle.len() >= 3
+        let first = &self.queues[self.agents[a].queues[0] as usize];
+        let others_idle = first.idle.len().saturating_sub(1) as f64;
+        self.agents[a].queues[0] == q
+            || others_idle >= 2.0 + 2.0 * f64::from(first.logged_in).sqrt()
     }
 
     /// The oldest contact still waiting in `q`, removed from the queue.
@@ -1366,7 +1403,10 @@ impl Simulator {
                 self.agent_free(a, t, out);
             }
             AgentTimer::Relogin => {
-                if ag.state == AState::Out && !ag.absent && ag.rank < self.roster_share(t) {
+                if ag.state == AState::Out
+                    && !ag.absent
+                    && ag.rank < self.roster_share(ag.queues[0], t)
+                {
                     self.login(a, t, out);
                 }
             }
@@ -1397,7 +1437,7 @@ impl Simulator {
     fn roster(&mut self, a: usize, t: Millis, out: &mut Vec<SimEvent>) {
         let next = self.uniform_ms(10.0 * 60.0, 20.0 * 60.0);
         self.schedule(t + next, Timer::Roster(a as u32));
-        let share = self.roster_share(t);
+        let share = self.roster_share(self.agents[a].queues[0], t);
         let ag = &mut self.agents[a];
         let wanted = !ag.absent && ag.rank < share;
         match (wanted, ag.state) {
@@ -1454,12 +1494,11 @@ fn shuffle<T>(v: &mut [T], rng: &mut SmallRng) {
     }
 }
 
-/// Spreads the agents over the queues by workload; a quarter get a second queue.
+/// Spreads the agents over the queues by what each needs at its peak ([`staffing`]); a quarter
+/// get a second queue.
 fn build_agents(cfg: &SimConfig, queues: &[QueueModel], rng: &mut SmallRng) -> Vec<Agent> {
     let nq = queues.len();
-    let work: Vec<f64> = (0..nq)
-        .map(|i| queues[i].weight * profile(i).aht_s())
-        .collect();
+    let work: Vec<f64> = queues.iter().map(|q| staffing(q.peak_erlangs)).collect();
     let total: f64 = work.iter().sum();
     let share: Vec<f64> = work.iter().map(|w| w / total).collect();
     let n = cfg.agents;
@@ -1520,7 +1559,7 @@ fn build_agents(cfg: &SimConfig, queues: &[QueueModel], rng: &mut SmallRng) -> V
                 name: format!("agent-{:04}", i + 1),
                 queues: qs,
                 queues_json,
-                rank: rng.random(),
+                rank: 0.0,
                 absent: false,
                 state: AState::Out,
                 token: 0,
@@ -1537,6 +1576,12 @@ fn build_agents(cfg: &SimConfig, queues: &[QueueModel], rng: &mut SmallRng) -> V
             }
         })
         .collect();
+    let mut seen = vec![0usize; nq];
+    for ag in &mut agents {
+        let q = ag.queues[0] as usize;
+        ag.rank = (seen[q] as f64 + 0.5) / counts[q] as f64;
+        seen[q] += 1;
+    }
     if cfg.scenario == Scenario::Understaffed {
         let mut first: Vec<usize> = (0..agents.len())
             .filter(|&a| agents[a].queues[0] == 0)
@@ -1903,5 +1948,77 @@ mod tests {
             c.agents
         );
         assert!(n > 50_000);
+    }
+
+    /// Guards the demo and the end-to-end alerting test: at any time of day, with the bundled
+    /// config and the demo's traffic, the healthy queues meet their staffing targets (service
+    /// level, abandonment, ASA, oldest wait: no alert fires for them), and under `understaffed`
+    /// the first queue misses its service level all day. Handle time is the callers', not the
+    /// staffing's: heavy-tailed talk times push a 15-minute AHT over target now and then, which
+    /// must stay rare (at most 1 % of the samples).
+    #[test]
+    fn healthy_queues_stay_within_targets_around_the_clock() {
+        let config = Arc::new(Config::parse(crate::demo::BUNDLED_CONFIG).unwrap());
+        for scenario in [Scenario::Normal, Scenario::Understaffed] {
+            let mut c = SimConfig {
+                scenario,
+                // Monday 00:00Z plus an odd offset, so samples fall at varied minutes.
+                start_ms: MONDAY_9 - 9 * HOUR + 7 * MINUTE,
+                ..SimConfig::default()
+            };
+            c.agents = c.recommended_agents();
+            let mut sim = Simulator::new(c.clone());
+            let mut engine = Engine::new(Arc::clone(&config));
+            let mut out = Vec::new();
+            let (mut breaches, mut aht_breaches) = (Vec::new(), 0);
+            let (mut samples, mut healthy_samples, mut sales_breached) = (0, 0, 0);
+            // Two hours to fill the windows, then every 5 minutes for a whole day.
+            let mut t = c.start_ms + 2 * HOUR;
+            while t <= c.start_ms + 26 * HOUR {
+                out.clear();
+                sim.advance(t, &mut out);
+                for e in &out {
+                    engine.ingest(e.json.as_bytes()).unwrap();
+                }
+                engine.advance(t);
+                let snap = engine.snapshot();
+                let w = snap.window_index(&config.alerts.window).unwrap();
+                samples += 1;
+                for q in &snap.queues {
+                    let mut kpis: Vec<&str> = q.windows[w]
+                        .breaches(&q.settings)
+                        .into_iter()
+                        .filter_map(|(kpi, b)| b.then_some(kpi))
+                        .collect();
+                    if q.oldest_wait_ms > q.settings.oldest_wait_target.millis() {
+                        kpis.push("oldest_wait");
+                    }
+                    if q.name == "sales" && scenario == Scenario::Understaffed {
+                        sales_breached += usize::from(kpis.contains(&"service_level"));
+                        continue;
+                    }
+                    healthy_samples += 1;
+                    aht_breaches += usize::from(kpis.contains(&"aht"));
+                    kpis.retain(|&k| k != "aht");
+                    if !kpis.is_empty() {
+                        let at = t.rem_euclid(DAY);
+                        let (h, m) = (at / HOUR, at % HOUR / MINUTE);
+                        breaches.push(format!("{scenario} {h:02}:{m:02}Z {} {kpis:?}", q.name));
+                    }
+                }
+                t += 5 * MINUTE;
+            }
+            assert!(breaches.is_empty(), "{breaches:#?}");
+            assert!(
+                aht_breaches * 100 <= healthy_samples,
+                "{scenario}: aht over target in {aht_breaches} of {healthy_samples} samples"
+            );
+            if scenario == Scenario::Understaffed {
+                assert_eq!(
+                    sales_breached, samples,
+                    "sales missed its service level in {sales_breached} of {samples} samples"
+                );
+            }
+        }
     }
 }

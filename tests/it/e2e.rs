@@ -125,6 +125,7 @@ fn e2e_tansu_run_simulate_stop_kill_restart() {
     );
     let sim_args = [
         "--start", &start, "--until", &until, "--seed", "7", "--queues", "4", "--rate", "1",
+        "--flat",
     ];
 
     // the same simulated half hour to Kafka and to a file

@@ -74,6 +74,7 @@ fn history() -> (Vec<SimEvent>, Vec<&'static str>) {
         agents: 60,
         rate: 1.0,
         start_ms: now - 12 * 60_000,
+        flat: true,
         ..SimConfig::default()
     });
     let mut events = Vec::new();
