@@ -1,9 +1,11 @@
 //! One queue's time-ordered facts and the windows that slide over them.
 //!
-//! The timeline holds only facts some window (or the not-yet-final counters) may still need,
-//! so memory is bounded by what the windows hold, not by window length × queues. Every window
-//! keeps a running aggregate that facts enter at its right edge (`now`) and leave at its left
-//! edge; a fact corrected by a late event is removed from exactly the windows that hold it.
+//! The timeline holds only facts a rolling window (or the not-yet-final counters) may still
+//! need, so memory is bounded by what the rolling windows hold, not by window length × queues.
+//! Every window keeps a running aggregate that facts enter at its right edge (`now`); rolling
+//! windows drop them at their left edge, while `interval` and `today` start afresh at their
+//! boundary and so never need a fact again once it is final — a busy day does not pile up in
+//! memory. A fact corrected by a late event is removed from exactly the windows that hold it.
 
 use std::collections::{BTreeSet, VecDeque};
 
@@ -88,6 +90,8 @@ impl QueueState {
         q
     }
 
+    /// Every window's start at `now`, and the earliest start of a rolling window (`now` when
+    /// there is none).
     fn starts(&mut self, now: Millis, engine: &EngineConfig) -> (Vec<Millis>, Millis) {
         let minute = now.div_euclid(MINUTE);
         if minute != self.calendar_minute {
@@ -104,8 +108,15 @@ impl QueueState {
                 Rule::Today => self.today_start,
             })
             .collect();
-        let min = starts.iter().copied().min().unwrap_or(now);
-        (starts, min)
+        let rolling_min = self
+            .rules
+            .iter()
+            .zip(&starts)
+            .filter(|(r, _)| matches!(r, Rule::Rolling(_)))
+            .map(|(_, &s)| s)
+            .min()
+            .unwrap_or(now);
+        (starts, rolling_min)
     }
 
     /// Adds (`sign = 1`) or removes (`sign = -1`) one fact everywhere it belongs.
@@ -118,7 +129,8 @@ impl QueueState {
                 Some(i) => {
                     self.timeline.remove(i);
                 }
-                // Pruned: it lies before every window and was final; nothing holds it.
+                // Pruned: it was final (before the frontier, so no event can correct it) and
+                // lies before every rolling window.
                 None => return,
             }
         }
@@ -168,14 +180,29 @@ impl QueueState {
     /// Moves every window to `now`, the cumulative counters to `final_before`, and drops facts
     /// nothing needs any more.
     pub fn advance(&mut self, now: Millis, final_before: Millis, engine: &EngineConfig) {
-        let (starts, min_start) = self.starts(now, engine);
+        let (starts, rolling_start) = self.starts(now, engine);
         let timeline = &self.timeline;
-        for (w, start) in self.windows.iter_mut().zip(starts) {
-            slide(timeline, w, start.max(w.start), now.max(w.end));
+        for ((w, start), rule) in self.windows.iter_mut().zip(starts).zip(&self.rules) {
+            let start = start.max(w.start);
+            if !matches!(rule, Rule::Rolling(_)) && start > w.start {
+                // `interval` / `today` reached its boundary: it starts afresh. Its start moves
+                // only to a boundary after the previous `now`, so it held nothing that stays,
+                // and every fact from the boundary on is still in the timeline (see below).
+                debug_assert!(start >= w.end, "{} restarts inside itself", self.name);
+                *w = Window {
+                    start,
+                    end: start,
+                    agg: WindowAgg::default(),
+                };
+            }
+            slide(timeline, w, start, now.max(w.end));
         }
         let cum_end = final_before.min(now).max(self.cumulative.end);
         slide(timeline, &mut self.cumulative, Millis::MIN, cum_end);
-        let keep_from = min_start.min(self.cumulative.end);
+        // Kept: what rolling windows hold, and everything not final (a late event may still
+        // correct it). Both lie at or before `now`, so facts from a coming interval or day
+        // boundary on are never dropped before that boundary is reached.
+        let keep_from = rolling_start.min(self.cumulative.end);
         while self.timeline.front().is_some_and(|f| f.at < keep_from) {
             self.timeline.pop_front();
         }

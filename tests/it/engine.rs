@@ -486,3 +486,94 @@ fn expiry_bookkeeping_stays_proportional_to_contacts_in_memory() {
         engine.expiry_entries()
     );
 }
+
+#[test]
+fn today_and_interval_do_not_keep_the_day_in_memory() {
+    let cfg = config("[engine]\nwindows = [\"5m\"]\ninterval = \"15m\"\n");
+    // From 18:00Z across midnight to 05:52Z: one contact every 10 s, answered after 5 s,
+    // ended a minute later.
+    let start = at("2026-11-23T18:00:00Z");
+    let midnight = at("2026-11-24T00:00:00Z");
+    let end = at("2026-11-24T05:52:00Z");
+    let mut engine = callpulse::engine::Engine::new(cfg.clone());
+    let mut offers: Vec<Millis> = Vec::new();
+    let mut most_facts = 0;
+    let mut now = start;
+    for t in (start..end).step_by(10_000) {
+        let c = format!("c{}", offers.len());
+        for line in [
+            offered(t, &c, "q"),
+            answered(t + 5 * SECOND, &c),
+            ended(t + 65 * SECOND, &c),
+        ] {
+            engine.ingest(line.as_bytes()).unwrap();
+        }
+        offers.push(t);
+        now = t + 65 * SECOND;
+        engine.advance(now);
+        most_facts = most_facts.max(engine.facts_held());
+        if t == midnight - 10 * MINUTE {
+            // before midnight `today` holds every contact since 18:00
+            let snap = engine.snapshot();
+            assert_eq!(
+                window(&snap, "q", "today").tally.offered,
+                offers.len() as i64
+            );
+            assert!(offers.len() > 2000);
+        }
+    }
+    let held_since = |from: Millis| offers.iter().filter(|&&o| from <= o && o < now).count() as i64;
+    // About 12 hours and 4,200 contacts went through; memory held only minutes of them.
+    assert!(offers.len() > 4000);
+    assert!(
+        most_facts < 1000,
+        "{most_facts} facts held at most: the tumbling windows must not keep theirs"
+    );
+    // `today` restarted at midnight, `interval` at 05:45, each with every contact since
+    let snap = engine.snapshot();
+    let today = window(&snap, "q", "today");
+    assert_eq!(today.tally.offered, held_since(midnight));
+    assert_eq!(today.tally.answered, held_since(midnight));
+    assert_eq!(today.tally.offered, 2112);
+    let interval = window(&snap, "q", "interval");
+    assert_eq!(
+        interval.tally.offered,
+        held_since(at("2026-11-24T05:45:00Z"))
+    );
+    assert_eq!(
+        window(&snap, "q", "5m").tally.offered,
+        held_since(now - 5 * MINUTE)
+    );
+}
+
+#[test]
+fn today_takes_a_correction_older_than_every_rolling_window() {
+    // Live, the wall clock runs ahead of a lagging stream: a fact can be older than every
+    // rolling window and still not final. A late event that corrects it must reach `today`.
+    let cfg = config("[engine]\nwindows = [\"1m\"]\n");
+    let t0 = at(T0);
+    let mut engine = run(&cfg, &[offered(t0, "c1", "q")], t0 + 10 * MINUTE);
+    let snap = engine.snapshot();
+    let today = window(&snap, "q", "today");
+    assert_eq!((today.tally.sl_offered, today.tally.sl_answered), (1, 0));
+    engine
+        .ingest(answered(t0 + 10 * SECOND, "c1").as_bytes())
+        .unwrap();
+    engine.advance(t0 + 10 * MINUTE + SECOND);
+    let in_order = run(
+        &cfg,
+        &[offered(t0, "c1", "q"), answered(t0 + 10 * SECOND, "c1")],
+        t0 + 10 * MINUTE + SECOND,
+    );
+    let (late, ordered) = (engine.snapshot(), in_order.snapshot());
+    let today = window(&late, "q", "today");
+    assert_eq!(
+        (
+            today.tally.sl_offered,
+            today.tally.sl_answered,
+            today.tally.answered
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(exposition(&late), exposition(&ordered));
+}
