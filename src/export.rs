@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use serde_json::{json, Map, Value};
 
 use crate::event::AgentState;
-use crate::kpi::{Measure, WindowAgg};
+use crate::kpi::{Measure, WindowAgg, WINDOW_KPIS};
 use crate::snapshot::{QueueSnapshot, Snapshot};
 
 /// Upper bounds (seconds) of the cumulative duration histograms.
@@ -18,8 +18,12 @@ pub const HISTOGRAM_BOUNDS: [f64; 17] = [
     1800.0, 3600.0,
 ];
 
-/// Quantiles of every summary, in thousandths and as printed.
-const QUANTILES: [(u32, &str); 3] = [(500, "0.5"), (900, "0.9"), (990, "0.99")];
+/// Quantiles of every summary, in thousandths, and their label.
+const QUANTILES: [(u32, &str); 3] = [
+    (500, "quantile=\"0.5\""),
+    (900, "quantile=\"0.9\""),
+    (990, "quantile=\"0.99\""),
+];
 
 /// Appends `value` to a label value, escaped as the text format requires.
 pub fn escape_label(out: &mut String, value: &str) {
@@ -70,12 +74,20 @@ impl Exposition {
         }
         self.out.push(' ');
         if value.fract() == 0.0 && value.abs() < 1e15 {
-            let mut b = itoa::Buffer::new();
-            self.out.push_str(b.format(value as i64));
+            self.out.push_str(itoa::Buffer::new().format(value as i64));
+        } else if value.is_finite() {
+            self.out.push_str(ryu::Buffer::new().format_finite(value));
+        } else if value.is_nan() {
+            self.out.push_str("NaN");
         } else {
-            let _ = write!(self.out, "{value}");
+            self.out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
         }
         self.out.push('\n');
+    }
+
+    /// Makes room for `bytes` more, so a large scrape is written without regrowing.
+    pub fn reserve(&mut self, bytes: usize) {
+        self.out.reserve(bytes);
     }
 
     pub fn push_raw(&mut self, text: &str) {
@@ -272,6 +284,8 @@ const COUNTERS: [(&str, &str, Count); 17] = [
 
 /// Renders the contract's families for every queue of the snapshot.
 pub fn render(snap: &Snapshot, out: &mut Exposition) {
+    // About 3.5 kB per queue and window plus 4 kB per queue (measured on busy queues).
+    out.reserve(snap.queues.len() * (snap.window_labels.len() * 3500 + 4000));
     let queue_labels: Vec<String> = snap
         .queues
         .iter()
@@ -316,9 +330,9 @@ pub fn render(snap: &Snapshot, out: &mut Exposition) {
         out.family(name, "summary", help);
         each_window(&mut |_, w, l| {
             let d = w.dist(m);
-            for (q, text) in QUANTILES {
+            for (q, label) in QUANTILES {
                 if let Some(v) = d.quantile_seconds(q) {
-                    out.sample(name, "", l, &format!("quantile=\"{text}\""), v);
+                    out.sample(name, "", l, label, v);
                 }
             }
             out.sample(name, "_sum", l, "", d.sum_seconds());
@@ -353,20 +367,15 @@ pub fn render(snap: &Snapshot, out: &mut Exposition) {
         "gauge",
         "Agents serving the queue, by state (logged-out agents are not counted).",
     );
+    let states = AgentState::EXPORTED.map(|s| format!("state=\"{}\"", s.as_str()));
     for (q, l) in snap.queues.iter().zip(&queue_labels) {
-        for (state, n) in AgentState::EXPORTED.iter().zip(q.agents) {
-            out.sample(
-                "callcenter_agents",
-                "",
-                l,
-                &format!("state=\"{}\"", state.as_str()),
-                n as f64,
-            );
+        for (state, n) in states.iter().zip(q.agents) {
+            out.sample("callcenter_agents", "", l, state, n as f64);
         }
     }
 
     render_targets(snap, &queue_labels, out);
-    render_breaches(snap, &window_labels, &queue_labels, out);
+    render_breaches(snap, &queue_labels, out);
     render_cumulative(snap, &queue_labels, out);
 }
 
@@ -426,25 +435,26 @@ fn render_targets(snap: &Snapshot, queue_labels: &[String], out: &mut Exposition
     }
 }
 
-fn render_breaches(
-    snap: &Snapshot,
-    window_labels: &[Vec<String>],
-    queue_labels: &[String],
-    out: &mut Exposition,
-) {
+fn render_breaches(snap: &Snapshot, queue_labels: &[String], out: &mut Exposition) {
     out.family(
         "callcenter_breach",
         "gauge",
         "1 while the KPI is on the wrong side of its target in the window and the window holds at least min_volume contacts.",
     );
-    for ((q, wl), ql) in snap.queues.iter().zip(window_labels).zip(queue_labels) {
-        for (w, l) in q.windows.iter().zip(wl) {
-            for (kpi, breached) in w.breaches(&q.settings) {
+    // `kpi="...",window="..."` for every windowed KPI of every window, in breaches() order.
+    let kpi_window: Vec<[String; 4]> = snap
+        .window_labels
+        .iter()
+        .map(|w| WINDOW_KPIS.map(|k| format!("kpi=\"{k}\",window=\"{w}\"")))
+        .collect();
+    for (q, ql) in snap.queues.iter().zip(queue_labels) {
+        for (w, labels) in q.windows.iter().zip(&kpi_window) {
+            for ((_, breached), label) in w.breaches(&q.settings).into_iter().zip(labels) {
                 out.sample(
                     "callcenter_breach",
                     "",
                     ql,
-                    &format!("kpi=\"{kpi}\",{}", &l[ql.len() + 1..]),
+                    label,
                     f64::from(u8::from(breached)),
                 );
             }

@@ -250,35 +250,40 @@ impl WindowAgg {
         ratio(self.tally.ces_sum, self.tally.ces_count)
     }
 
-    /// Which KPIs are on the wrong side of their targets, guarded by `min_volume`.
+    /// Which KPIs are on the wrong side of their targets, guarded by `min_volume`; in the order
+    /// of [`WINDOW_KPIS`].
     pub fn breaches(&self, s: &QueueSettings) -> [(&'static str, bool); 4] {
         let enough = |volume: i64| volume >= s.min_volume as i64;
         let t = &self.tally;
+        let [sl, abandon, asa, aht] = WINDOW_KPIS;
         [
             (
-                "service_level",
+                sl,
                 enough(t.sl_offered)
                     && self
                         .service_level(s.sl_formula)
                         .is_some_and(|v| v < s.sl_target),
             ),
             (
-                "abandon",
+                abandon,
                 enough(self.outcomes())
                     && self.abandon_ratio().is_some_and(|v| v > s.abandon_target),
             ),
             (
-                "asa",
+                asa,
                 enough(t.answered) && self.asa().is_some_and(|v| v > s.asa_target.as_secs_f64()),
             ),
             (
-                "aht",
+                aht,
                 enough(self.completed())
                     && self.aht().is_some_and(|v| v > s.aht_target.as_secs_f64()),
             ),
         ]
     }
 }
+
+/// The windowed KPIs `callcenter_breach` reports (`oldest_wait` is live, not windowed).
+pub const WINDOW_KPIS: [&str; 4] = ["service_level", "abandon", "asa", "aht"];
 
 fn ratio(num: i64, den: i64) -> Option<f64> {
     (den > 0).then(|| num as f64 / den as f64)

@@ -289,7 +289,7 @@ impl Shared {
         out.family(
             "callpulse_facts_held",
             "gauge",
-            "KPI facts held in memory for the windows (the today window holds the most).",
+            "KPI facts held in memory: what the rolling windows hold plus what is not final yet.",
         );
         out.sample(
             "callpulse_facts_held",
