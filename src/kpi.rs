@@ -296,13 +296,37 @@ fn ratio(num: i64, den: i64) -> Option<f64> {
 /// Why not `hdrhistogram::Histogram` here: rolling windows must *remove* values as they slide,
 /// which it cannot do, and its dense counts array (~70 KB at this precision) times queues ×
 /// windows × measures would not fit; this keeps only the buckets in use.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// A bucket whose count drops to zero keeps its entry (a sliding window soon fills it again,
+/// and shifting the vector on every removal and re-insertion dominated the engine's profile);
+/// empty entries are swept out once they are the majority.
+#[derive(Clone, Debug, Default)]
 pub struct Distribution {
-    /// (bucket index, count), sorted by index, no zero counts.
+    /// (bucket index, count), sorted by index; `empty` of them have count 0.
     buckets: Vec<(u32, u32)>,
+    empty: u32,
     count: i64,
     sum_ms: i64,
 }
+
+/// Equal when they hold the same values, whichever empty buckets either keeps.
+impl PartialEq for Distribution {
+    fn eq(&self, other: &Self) -> bool {
+        let held = |d: &Distribution| {
+            d.buckets
+                .iter()
+                .copied()
+                .filter(|&(_, c)| c > 0)
+                .collect::<Vec<_>>()
+        };
+        self.count == other.count && self.sum_ms == other.sum_ms && held(self) == held(other)
+    }
+}
+
+impl Eq for Distribution {}
+
+/// Empty entries are swept out when there are more of them than this and than held ones.
+const SWEEP_AFTER: u32 = 16;
 
 const SUB_BUCKETS: u64 = 2048;
 const HALF: u64 = SUB_BUCKETS / 2;
@@ -334,15 +358,32 @@ impl Distribution {
         self.sum_ms += sign * i64::from(value_ms);
         match self.buckets.binary_search_by_key(&b, |&(i, _)| i) {
             Ok(pos) => {
-                let c = i64::from(self.buckets[pos].1) + sign;
-                if c <= 0 {
-                    self.buckets.remove(pos);
-                } else {
-                    self.buckets[pos].1 = c as u32;
+                let before = self.buckets[pos].1;
+                let c = (i64::from(before) + sign).max(0);
+                debug_assert!(
+                    i64::from(before) + sign >= 0,
+                    "removing a value never added"
+                );
+                self.buckets[pos].1 = c as u32;
+                match (before, c) {
+                    (0, 1..) => self.empty -= 1,
+                    (1.., 0) => {
+                        self.empty += 1;
+                        self.sweep_if_mostly_empty();
+                    }
+                    _ => {}
                 }
             }
             Err(pos) if sign > 0 => self.buckets.insert(pos, (b, sign as u32)),
             Err(_) => debug_assert!(false, "removing a value that was never added"),
+        }
+    }
+
+    fn sweep_if_mostly_empty(&mut self) {
+        let empty = self.empty as usize;
+        if self.empty > SWEEP_AFTER && empty * 2 > self.buckets.len() {
+            self.buckets.retain(|&(_, c)| c > 0);
+            self.empty = 0;
         }
     }
 
@@ -352,8 +393,8 @@ impl Distribution {
         }
         let mut merged = Vec::with_capacity(self.buckets.len() + other.buckets.len());
         let (mut a, mut b) = (
-            self.buckets.iter().peekable(),
-            other.buckets.iter().peekable(),
+            self.buckets.iter().filter(|e| e.1 > 0).peekable(),
+            other.buckets.iter().filter(|e| e.1 > 0).peekable(),
         );
         loop {
             match (a.peek(), b.peek()) {
@@ -378,6 +419,7 @@ impl Distribution {
             }
         }
         self.buckets = merged;
+        self.empty = 0;
         self.count += other.count;
         self.sum_ms += other.sum_ms;
     }
@@ -494,6 +536,36 @@ mod tests {
         }
         assert_eq!(d, Distribution::default());
         assert_eq!(d.quantile_seconds(500), None);
+    }
+
+    #[test]
+    fn sliding_keeps_empty_buckets_without_changing_any_answer() {
+        // A window sliding over 5,000 values, 200 at a time: buckets empty and refill.
+        let value = |i: u32| (i.wrapping_mul(2_654_435_761) % 600_000) + 1;
+        let mut window = Distribution::default();
+        for i in 0..5_000u32 {
+            window.apply(value(i), 1);
+            if i >= 200 {
+                window.apply(value(i - 200), -1);
+            }
+            if i % 997 == 0 || i == 4_999 {
+                let mut fresh = Distribution::default();
+                for j in i.saturating_sub(199)..=i {
+                    fresh.apply(value(j), 1);
+                }
+                assert_eq!(window, fresh, "at {i}");
+                for q in [500, 900, 990] {
+                    assert_eq!(window.quantile_seconds(q), fresh.quantile_seconds(q));
+                }
+                let bounds = [1.0, 60.0, 300.0, 599.0];
+                assert_eq!(
+                    window.cumulative_counts(&bounds),
+                    fresh.cumulative_counts(&bounds)
+                );
+                // empty entries never outnumber held ones by much
+                assert!(window.buckets.len() <= 2 * 200 + SWEEP_AFTER as usize + 1);
+            }
+        }
     }
 
     #[test]
