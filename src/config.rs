@@ -53,6 +53,8 @@ pub struct EngineConfig {
     pub allowed_lateness: Span,
     pub max_queues: usize,
     pub max_open_contacts: usize,
+    /// Agents remembered; beyond it agents logged out for longest (and final) are forgotten.
+    pub max_agents: usize,
     pub contact_timeout: Span,
     pub dedup_horizon: Span,
     pub dedup_capacity: usize,
@@ -297,6 +299,7 @@ struct FileEngine {
     allowed_lateness: Option<Span>,
     max_queues: Option<Positive>,
     max_open_contacts: Option<Positive>,
+    max_agents: Option<Positive>,
     contact_timeout: Option<Span>,
     dedup_horizon: Option<Span>,
     dedup_capacity: Option<Positive>,
@@ -378,6 +381,7 @@ impl Default for EngineConfig {
             allowed_lateness: Span::from_secs(60),
             max_queues: 1_000,
             max_open_contacts: 1_000_000,
+            max_agents: 100_000,
             contact_timeout: Span::from_secs(8 * 3600),
             dedup_horizon: Span::from_secs(900),
             dedup_capacity: 1_000_000,
@@ -445,6 +449,7 @@ impl Config {
         engine.max_open_contacts = e
             .max_open_contacts
             .map_or(engine.max_open_contacts, |p| p.0);
+        engine.max_agents = e.max_agents.map_or(engine.max_agents, |p| p.0);
         engine.contact_timeout = e.contact_timeout.unwrap_or(engine.contact_timeout);
         engine.dedup_horizon = e.dedup_horizon.unwrap_or(engine.dedup_horizon);
         engine.dedup_capacity = e.dedup_capacity.map_or(engine.dedup_capacity, |p| p.0);

@@ -275,6 +275,18 @@ impl Shared {
             total(|v| v.stats.contacts_expired + v.stats.contacts_evicted),
         );
         out.family(
+            "callpulse_agents_forgotten_total",
+            "counter",
+            "Logged-out agents forgotten because max_agents agents were held.",
+        );
+        out.sample(
+            "callpulse_agents_forgotten_total",
+            "",
+            "",
+            "",
+            total(|v| v.stats.agents_forgotten),
+        );
+        out.family(
             "callpulse_open_contacts",
             "gauge",
             "Contacts held in memory.",

@@ -2,6 +2,9 @@
 //!
 //! State and queue list are tracked with their own timestamps, so an event without `queues`
 //! arriving before an older event with `queues` gives the same result as the in-order stream.
+//! The table is bounded: past `max_agents`, agents logged out the longest are forgotten once no
+//! late event can change them any more (a real center stays far below the bound; a producer
+//! inventing agent names does not grow memory without end).
 
 use std::collections::HashMap;
 
@@ -69,5 +72,31 @@ impl Agents {
 
     pub fn len(&self) -> usize {
         self.by_name.len()
+    }
+
+    /// When more than `max` agents are held, forgets the longest logged-out ones whose every
+    /// event is before `final_before`, down to 90 % of `max` (so the scan is rare); returns how
+    /// many were forgotten. Agents still logged in are never forgotten.
+    pub fn forget_logged_out(&mut self, max: usize, final_before: Millis) -> usize {
+        if self.by_name.len() <= max {
+            return 0;
+        }
+        let excess = self.by_name.len() - max * 9 / 10;
+        let mut idle: Vec<(Millis, &str)> = self
+            .by_name
+            .iter()
+            .filter(|(_, a)| {
+                a.state == AgentState::LoggedOut
+                    && a.state_key.0 < final_before
+                    && a.queues_key.0 < final_before
+            })
+            .map(|(name, a)| (a.state_key.0, &**name))
+            .collect();
+        idle.sort_unstable();
+        let forget: Vec<Box<str>> = idle.iter().take(excess).map(|&(_, n)| n.into()).collect();
+        for name in &forget {
+            self.by_name.remove(name);
+        }
+        forget.len()
     }
 }

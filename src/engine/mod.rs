@@ -40,6 +40,8 @@ pub struct EngineStats {
     pub contacts_expired: u64,
     /// Contacts dropped early because `max_open_contacts` was reached.
     pub contacts_evicted: u64,
+    /// Logged-out agents forgotten because `max_agents` was reached.
+    pub agents_forgotten: u64,
 }
 
 impl EngineStats {
@@ -437,6 +439,10 @@ impl Engine {
         } else {
             frontier
         };
+        let forgotten = self
+            .agents
+            .forget_logged_out(self.config.engine.max_agents, final_before);
+        self.stats.agents_forgotten += forgotten as u64;
         for q in &mut self.queues {
             q.advance(self.now, final_before, &self.config.engine);
         }

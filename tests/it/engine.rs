@@ -236,6 +236,57 @@ fn agents_by_state_and_queue_list() {
 }
 
 #[test]
+fn agent_table_is_bounded_and_forgets_only_final_logged_out_agents() {
+    let cfg = config("[engine]\nmax_agents = 10\n");
+    let t0 = at(T0);
+    let st = |ts: Millis, agent: &str, state: &str| {
+        ev(
+            ts,
+            "agent.state",
+            json!({"agent": agent, "state": state, "queues": ["q"]}),
+        )
+    };
+    let mut engine = callpulse::engine::Engine::new(cfg.clone());
+    // five agents stay logged in; 25 log in and out, one every 10 s
+    for i in 0..5 {
+        engine
+            .ingest(st(t0, &format!("on{i}"), "available").as_bytes())
+            .unwrap();
+    }
+    for i in 0..25 {
+        let t = t0 + i * 10 * SECOND;
+        engine
+            .ingest(st(t, &format!("off{i}"), "available").as_bytes())
+            .unwrap();
+        engine
+            .ingest(st(t + SECOND, &format!("off{i}"), "logged_out").as_bytes())
+            .unwrap();
+    }
+    // Watermark t0 + 241 s: logouts before t0 + 181 s are final (60 s lateness), the last
+    // seven not; of the 30 agents 21 should go, but only those 18 may.
+    engine.advance(t0 + 241 * SECOND);
+    assert_eq!(engine.stats().agents_forgotten, 18, "only final logouts go");
+    assert_eq!(engine.agent_count(), 12);
+    let snap = engine.snapshot();
+    assert_eq!(queue(&snap, "q").agents, [5, 0, 0, 0], "no count changes");
+    // later, the rest are final: down to 90 % of the bound, the logged-in ones kept
+    engine
+        .ingest(st(t0 + 10 * MINUTE, "on0", "busy").as_bytes())
+        .unwrap();
+    engine.advance(t0 + 10 * MINUTE);
+    assert_eq!(engine.agent_count(), 9);
+    assert_eq!(engine.stats().agents_forgotten, 21);
+    let snap = engine.snapshot();
+    assert_eq!(queue(&snap, "q").agents, [4, 0, 1, 0]);
+    // a forgotten agent who comes back is counted again
+    engine
+        .ingest(st(t0 + 11 * MINUTE, "off0", "available").as_bytes())
+        .unwrap();
+    engine.advance(t0 + 11 * MINUTE);
+    assert_eq!(queue(&engine.snapshot(), "q").agents, [5, 0, 1, 0]);
+}
+
+#[test]
 fn queue_limit_rejects_new_queues_and_keeps_old_ones_working() {
     let cfg = config("[engine]\nmax_queues = 2\n");
     let t0 = at(T0);
