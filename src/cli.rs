@@ -160,6 +160,7 @@ impl SimArgs {
             seed: self.seed,
             start_ms: 0,
             flat: self.flat,
+            day_shift_ms: 0,
         };
         c.agents = self.agents.unwrap_or_else(|| c.recommended_agents());
         c

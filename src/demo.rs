@@ -17,6 +17,15 @@ use crate::sim::SimConfig;
 pub const BUNDLED_CONFIG: &str = include_str!("../config/callpulse.toml");
 pub const DEMO_TOPIC: &str = "callcenter.events";
 pub const DEMO_PARTITIONS: i32 = 4;
+/// The simulated business day is at this hour (UTC clock of the traffic shape) whenever the demo
+/// starts, so there is traffic to look at at any time of day: mid-morning, just before the peak.
+pub const DEMO_BUSINESS_HOUR: i64 = 10;
+
+/// The shift that puts `now` at `hour` of the simulated business day.
+fn day_shift_to(hour: i64, now: crate::time::Millis) -> i64 {
+    use crate::time::{DAY, HOUR};
+    (hour * HOUR - now.rem_euclid(DAY)).rem_euclid(DAY)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -83,6 +92,7 @@ pub async fn run(
     if let Some(b) = backfill {
         sim_cfg.start_ms = now - b.millis();
     }
+    sim_cfg.day_shift_ms = day_shift_to(DEMO_BUSINESS_HOUR, now);
     let (stop, producer) = spawn(ProduceOptions {
         brokers,
         topic: DEMO_TOPIC.into(),
@@ -98,7 +108,8 @@ pub async fn run(
         cluster.bootstrap_servers()
     );
     println!(
-        "  simulating {} queues, {} agents, {} contacts/s at peak, scenario {}",
+        "  simulating {} queues, {} agents, {} contacts/s at peak, scenario {}; the simulated \
+         business day is at {DEMO_BUSINESS_HOUR}:00 now",
         sim.queues,
         sim.agents,
         sim.rate,
@@ -114,4 +125,29 @@ pub async fn run(
     drop(cluster);
     served?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::{DAY, HOUR, MINUTE};
+
+    #[test]
+    fn the_demo_day_is_mid_morning_whenever_it_starts() {
+        for now in [
+            0,
+            3 * HOUR + 17 * MINUTE,
+            10 * HOUR,
+            23 * HOUR + 59 * MINUTE,
+            20_000 * DAY + 5,
+        ] {
+            let shift = day_shift_to(DEMO_BUSINESS_HOUR, now);
+            assert!((0..DAY).contains(&shift));
+            assert_eq!(
+                (now + shift).rem_euclid(DAY),
+                DEMO_BUSINESS_HOUR * HOUR,
+                "now {now}"
+            );
+        }
+    }
 }

@@ -128,6 +128,9 @@ pub struct SimConfig {
     /// Constant traffic at `rate` all day (no intraday shape): tests and benchmarks get the same
     /// volume whatever the hour they run at.
     pub flat: bool,
+    /// Moves the simulated business day against the UTC clock: the shape, rosters and lunch at
+    /// `t` are those of UTC time `t + day_shift_ms` (the demo uses it to start mid-morning).
+    pub day_shift_ms: i64,
 }
 
 impl Default for SimConfig {
@@ -140,6 +143,7 @@ impl Default for SimConfig {
             seed: 1,
             start_ms: 0,
             flat: false,
+            day_shift_ms: 0,
         }
     }
 }
@@ -723,12 +727,17 @@ impl Simulator {
         ((mu + s2.sqrt() * z).exp() * 1000.0) as Millis
     }
 
+    /// The instant on the business day's clock ([`SimConfig::day_shift_ms`]).
+    fn business_ms(&self, t: Millis) -> Millis {
+        t.saturating_add(self.cfg.day_shift_ms)
+    }
+
     /// The intraday shape at `t`, 0..=1 (1 with [`SimConfig::flat`]).
     fn shape(&self, t: Millis) -> f64 {
         if self.cfg.flat {
             return 1.0;
         }
-        raw_shape(t.rem_euclid(DAY) as f64 / HOUR as f64) / self.shape_peak
+        raw_shape(self.business_ms(t).rem_euclid(DAY) as f64 / HOUR as f64) / self.shape_peak
     }
 
     /// Share of queue `q`'s agents the roster wants logged in at `t`: what square-root staffing
@@ -1414,8 +1423,9 @@ impl Simulator {
     }
 
     fn break_reason(&mut self, a: usize, t: Millis) -> u8 {
-        let hour = t.rem_euclid(DAY) as f64 / HOUR as f64;
-        let day = t.div_euclid(DAY);
+        let b = self.business_ms(t);
+        let hour = b.rem_euclid(DAY) as f64 / HOUR as f64;
+        let day = b.div_euclid(DAY);
         if (11.0..15.0).contains(&hour)
             && self.agents[a].lunch_day != day
             && self.rng.random_bool(0.45)
@@ -1920,6 +1930,26 @@ mod tests {
                 "{sizes:?}"
             );
         }
+    }
+
+    #[test]
+    fn day_shift_moves_the_business_day() {
+        let offered_in_first_hour = |day_shift_ms| {
+            let c = SimConfig {
+                rate: 0.4,
+                // 02:00Z, a quiet hour
+                start_ms: MONDAY_9 - 7 * HOUR,
+                day_shift_ms,
+                ..SimConfig::default()
+            };
+            run(c, 1)
+                .iter()
+                .filter(|e| kind(&e.json) == "contact.offered")
+                .count()
+        };
+        let night = offered_in_first_hour(0);
+        let morning = offered_in_first_hour(8 * HOUR); // business clock at 10:00
+        assert!(morning > 5 * night, "{morning} vs {night}");
     }
 
     #[test]
