@@ -109,7 +109,13 @@ pub fn send(p: &BaseProducer, topic: &str, e: &SimEvent, ts: i64) -> Result<(), 
         .timestamp(ts);
     loop {
         match p.send(record) {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                // Serve one pending delivery report per message sent: a report holds its
+                // messages until served, and `poll` serves at most one per call, so polling
+                // only now and then let reports (and memory) pile up at low rates.
+                p.poll(Duration::ZERO);
+                return Ok(());
+            }
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
                 record = r;
                 p.poll(Duration::from_millis(10));
