@@ -140,7 +140,7 @@ pub struct SimArgs {
     pub agents: Option<usize>,
     /// normal | understaffed (SL collapses in the first queue) | outage (agents drop out for a while).
     #[arg(long, default_value = "normal")]
-    pub scenario: crate::sim::Scenario,
+    pub scenario: crate::tools::sim::Scenario,
     /// Random seed (same seed, same traffic).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -151,8 +151,8 @@ pub struct SimArgs {
 }
 
 impl SimArgs {
-    pub fn to_config(&self) -> crate::sim::SimConfig {
-        let mut c = crate::sim::SimConfig {
+    pub fn to_config(&self) -> crate::tools::sim::SimConfig {
+        let mut c = crate::tools::sim::SimConfig {
             queues: self.queues,
             agents: 0,
             rate: self.rate,

@@ -12,17 +12,14 @@ pub mod export;
 pub mod kpi;
 pub mod replay;
 pub mod rules;
-pub mod sim;
 pub mod snapshot;
 pub mod time;
 
 pub use config::Config;
 pub use engine::Engine;
 pub use snapshot::Snapshot;
-pub mod bench;
-pub mod demo;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
-pub mod produce;
 pub mod service;
+pub mod tools;

@@ -11,9 +11,9 @@ use callpulse::cli::{Cli, Command, Format};
 use callpulse::config::{Config, LogFormat};
 use callpulse::event::RejectReason;
 use callpulse::export::{self, Exposition};
-use callpulse::produce::ProduceOptions;
 use callpulse::replay::replay;
 use callpulse::time::parse_rfc3339;
+use callpulse::tools::produce::ProduceOptions;
 
 fn main() {
     let cli = Cli::parse();
@@ -44,7 +44,7 @@ fn write_events(opts: &ProduceOptions, path: &Path) -> Result<()> {
                 .with_context(|| format!("cannot create {}", path.display()))?,
         ))
     };
-    let mut sim = callpulse::sim::Simulator::new(opts.sim.clone());
+    let mut sim = callpulse::tools::sim::Simulator::new(opts.sim.clone());
     let (mut t, mut written, mut buf) = (opts.sim.start_ms, 0u64, Vec::new());
     while t < end && opts.max_events.is_none_or(|m| written < m) {
         t = (t + 60_000).min(end);
@@ -108,13 +108,13 @@ fn dispatch(cli: Cli) -> Result<()> {
                 Some(p) => Some(Config::load(&p)?),
                 None => None,
             };
-            let opts = callpulse::demo::DemoOptions {
+            let opts = callpulse::tools::demo::DemoOptions {
                 listen,
                 config,
                 sim: sim.to_config(),
                 backfill,
             };
-            runtime()?.block_on(callpulse::demo::run(
+            runtime()?.block_on(callpulse::tools::demo::run(
                 opts,
                 callpulse::service::shutdown_signal(),
             ))?;
@@ -167,7 +167,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             if let Some(path) = out {
                 return write_events(&opts, &path);
             }
-            let (stop, handle) = callpulse::produce::spawn(opts);
+            let (stop, handle) = callpulse::tools::produce::spawn(opts);
             let flag = stop.clone();
             std::thread::spawn(move || {
                 if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
@@ -198,7 +198,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             steady_seconds,
         } => {
             init_tracing(cli.log_json, "warn");
-            let opts = callpulse::bench::BenchOptions {
+            let opts = callpulse::tools::bench::BenchOptions {
                 brokers,
                 events,
                 partitions,
@@ -206,7 +206,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                 steady_rate,
                 steady_seconds,
             };
-            callpulse::bench::run(&opts)?;
+            callpulse::tools::bench::run(&opts)?;
             Ok(())
         }
         Command::Rules { config } => {

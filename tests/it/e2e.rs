@@ -115,7 +115,7 @@ fn wait_for_all(http: SocketAddr, n: f64) -> String {
 #[ignore = "needs a tansu broker process: run by scripts/test with CALLPULSE_TANSU set"]
 fn e2e_tansu_run_simulate_stop_kill_restart() {
     let (_broker, brokers) = start_tansu();
-    callpulse::bench::create_topic(&brokers, "callcenter.events", 3).expect("create topic");
+    callpulse::tools::bench::create_topic(&brokers, "callcenter.events", 3).expect("create topic");
     let dir = std::env::temp_dir().join(format!("callpulse-e2e-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let now = wall_now() / 1000 * 1000;

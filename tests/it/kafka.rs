@@ -11,7 +11,7 @@ use callpulse::export::{render, Exposition};
 use callpulse::ingest::REJECT_HEADER;
 use callpulse::metrics::wall_now;
 use callpulse::replay::replay;
-use callpulse::sim::{SimConfig, SimEvent, Simulator};
+use callpulse::tools::sim::{SimConfig, SimEvent, Simulator};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
@@ -337,14 +337,14 @@ fn producer_serves_delivery_reports_as_it_sends() {
     // which holds the message until served: the demo's producer grew ~2 MB/min that way.
     let cluster = MockCluster::new(1).unwrap();
     cluster.create_topic(TOPIC, 4, 1).unwrap();
-    let producer = callpulse::produce::producer(&cluster.bootstrap_servers(), &[]).unwrap();
+    let producer = callpulse::tools::produce::producer(&cluster.bootstrap_servers(), &[]).unwrap();
     let event = SimEvent {
         key: "q".into(),
         ts_ms: wall_now(),
         json: r#"{"type":"contact.offered","ts":1,"contact_id":"c","queue":"q"}"#.into(),
     };
     for _ in 0..300 {
-        callpulse::produce::send(&producer, TOPIC, &event, event.ts_ms).unwrap();
+        callpulse::tools::produce::send(&producer, TOPIC, &event, event.ts_ms).unwrap();
         std::thread::sleep(Duration::from_millis(3));
     }
     std::thread::sleep(Duration::from_millis(500));

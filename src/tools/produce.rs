@@ -10,7 +10,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 use crate::metrics::wall_now;
-use crate::sim::{SimConfig, SimEvent, Simulator};
+use crate::tools::sim::{SimConfig, SimEvent, Simulator};
 
 #[derive(Clone, Debug)]
 pub struct ProduceOptions {

@@ -20,9 +20,9 @@ use rdkafka::util::Timeout;
 use crate::config::Config;
 use crate::ingest::consume;
 use crate::metrics::{wall_now, Shared};
-use crate::produce::{producer, send};
-use crate::sim::{SimConfig, SimEvent, Simulator};
 use crate::time::HOUR;
+use crate::tools::produce::{producer, send};
+use crate::tools::sim::{SimConfig, SimEvent, Simulator};
 
 #[derive(Clone, Debug)]
 pub struct BenchOptions {

@@ -1988,7 +1988,7 @@ mod tests {
     /// must stay rare (at most 1 % of the samples).
     #[test]
     fn healthy_queues_stay_within_targets_around_the_clock() {
-        let config = Arc::new(Config::parse(crate::demo::BUNDLED_CONFIG).unwrap());
+        let config = Arc::new(Config::parse(crate::tools::demo::BUNDLED_CONFIG).unwrap());
         for scenario in [Scenario::Normal, Scenario::Understaffed] {
             let mut c = SimConfig {
                 scenario,

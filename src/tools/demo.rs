@@ -9,12 +9,12 @@ use rdkafka::mocking::MockCluster;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::produce::{spawn, starting_now, ProduceOptions};
 use crate::service::{serve, ServiceError};
-use crate::sim::SimConfig;
+use crate::tools::produce::{spawn, starting_now, ProduceOptions};
+use crate::tools::sim::SimConfig;
 
 /// The config the demo runs with (the annotated example).
-pub const BUNDLED_CONFIG: &str = include_str!("../config/callpulse.toml");
+pub const BUNDLED_CONFIG: &str = include_str!("../../config/callpulse.toml");
 pub const DEMO_TOPIC: &str = "callcenter.events";
 pub const DEMO_PARTITIONS: i32 = 4;
 /// The simulated business day is at this hour (UTC clock of the traffic shape) whenever the demo
