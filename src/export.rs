@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use serde_json::{json, Map, Value};
 
 use crate::event::AgentState;
-use crate::kpi::{Measure, WindowAgg, WINDOW_KPIS};
+use crate::kpi::{oldest_wait_breached, Measure, WindowAgg, WINDOW_KPIS};
 use crate::snapshot::{QueueSnapshot, Snapshot};
 
 /// Upper bounds (seconds) of the cumulative duration histograms.
@@ -459,7 +459,7 @@ fn render_breaches(snap: &Snapshot, queue_labels: &[String], out: &mut Expositio
                 );
             }
         }
-        let oldest = q.oldest_wait_ms as f64 / 1000.0 > q.settings.oldest_wait_target.as_secs_f64();
+        let oldest = oldest_wait_breached(q.oldest_wait_ms, &q.settings);
         out.sample(
             "callcenter_breach",
             "",

@@ -282,6 +282,12 @@ impl WindowAgg {
     }
 }
 
+/// The live breach of `oldest_wait` (`window="now"`): the longest current wait is above the
+/// queue's target. No `min_volume` guard: one caller waiting too long is the breach.
+pub fn oldest_wait_breached(oldest_wait_ms: Millis, s: &QueueSettings) -> bool {
+    oldest_wait_ms > s.oldest_wait_target.millis()
+}
+
 /// The windowed KPIs `callcenter_breach` reports (`oldest_wait` is live, not windowed).
 pub const WINDOW_KPIS: [&str; 4] = ["service_level", "abandon", "asa", "aht"];
 

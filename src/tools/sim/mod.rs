@@ -2020,7 +2020,7 @@ mod tests {
                         .into_iter()
                         .filter_map(|(kpi, b)| b.then_some(kpi))
                         .collect();
-                    if q.oldest_wait_ms > q.settings.oldest_wait_target.millis() {
+                    if crate::kpi::oldest_wait_breached(q.oldest_wait_ms, &q.settings) {
                         kpis.push("oldest_wait");
                     }
                     if q.name == "sales" && scenario == Scenario::Understaffed {
