@@ -9,8 +9,10 @@ use std::sync::Arc;
 
 use callpulse::config::Config;
 use callpulse::engine::Engine;
-use callpulse::event::{decode, Limits};
+use callpulse::event::Limits;
 use callpulse::export::{render, Exposition};
+use callpulse::input::callpulse::decode;
+use callpulse::input::{ingest, Admit};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 /// Counts live heap bytes, for the bytes-per-open-contact figure.
@@ -81,7 +83,7 @@ fn rfc(ms: i64) -> String {
 fn run_engine(cfg: &Arc<Config>, lines: &[Vec<u8>]) -> Engine {
     let mut engine = Engine::new(cfg.clone());
     for (i, l) in lines.iter().enumerate() {
-        let _ = engine.ingest(l);
+        let _ = ingest(&mut engine, l, Admit::ALL);
         if i % 4096 == 4095 {
             if let Some(wm) = engine.watermark() {
                 engine.advance(wm);
@@ -98,11 +100,14 @@ fn bytes_per_open_contact() {
         .map(|i| format!(r#"{{"type":"contact.offered","ts":{},"contact_id":"contact-{i:08}","queue":"q{:02}"}}"#, START + i, i % 50).into_bytes())
         .collect();
     // warm up the queues so only per-contact memory is measured
-    let _ = engine
-        .ingest(br#"{"type":"agent.state","ts":1795420800000,"agent":"x","state":"available"}"#);
+    let _ = ingest(
+        &mut engine,
+        br#"{"type":"agent.state","ts":1795420800000,"agent":"x","state":"available"}"#,
+        Admit::ALL,
+    );
     let before = LIVE.load(Ordering::Relaxed);
     for l in &lines {
-        let _ = engine.ingest(l);
+        let _ = ingest(&mut engine, l, Admit::ALL);
     }
     let after = LIVE.load(Ordering::Relaxed);
     println!(

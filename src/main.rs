@@ -137,7 +137,7 @@ fn dispatch(cli: Cli) -> Result<()> {
             sim.start_ms = match start {
                 Some(text) => parse_rfc3339(&text)
                     .with_context(|| format!("--start {text:?} is not an RFC 3339 instant"))?,
-                None => callpulse::metrics::wall_now(),
+                None => callpulse::clock::wall_now(),
             };
             let properties = properties
                 .iter()
@@ -149,7 +149,7 @@ fn dispatch(cli: Cli) -> Result<()> {
                 .collect::<Result<Vec<_>>>()?;
             let backfill_until = match until.as_deref() {
                 None => None,
-                Some("now") => Some(callpulse::metrics::wall_now()),
+                Some("now") => Some(callpulse::clock::wall_now()),
                 Some(text) => Some(parse_rfc3339(text).with_context(|| {
                     format!("--until {text:?} is not an RFC 3339 instant or \"now\"")
                 })?),

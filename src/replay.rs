@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::engine::{Engine, EngineStats};
-use crate::event::decode;
+use crate::input::{ingest, Admit, Ingested};
 use crate::snapshot::Snapshot;
 use crate::time::{Millis, SECOND};
 
@@ -38,7 +38,10 @@ pub fn replay(
     at: Option<Millis>,
 ) -> std::io::Result<Replayed> {
     let mut engine = Engine::new(config);
-    let limits = *engine.limits();
+    let admit = Admit {
+        until: at.unwrap_or(Millis::MAX),
+        ..Admit::ALL
+    };
     let (mut lines, mut after_at) = (0u64, 0u64);
     for line in input.split(b'\n') {
         let line = line?;
@@ -47,12 +50,8 @@ pub fn replay(
             continue;
         }
         lines += 1;
-        match decode(line, &limits) {
-            Err(reject) => engine.count_reject(reject.reason),
-            Ok(event) if at.is_some_and(|at| event.ts >= at) => after_at += 1,
-            Ok(event) => {
-                let _ = engine.apply(&event);
-            }
+        if ingest(&mut engine, line, admit) == Ingested::AfterEnd {
+            after_at += 1;
         }
         if lines % ADVANCE_EVERY == 0 {
             if let Some(wm) = engine.watermark() {

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::event::{
-    decode, AgentState, Body, ContactEvent, ContactStep, Event, Limits, Reject, RejectReason,
+    AgentState, Body, ContactEvent, ContactStep, Event, Limits, Reject, RejectReason,
 };
 use crate::snapshot::{QueueSnapshot, Snapshot};
 use crate::time::Millis;
@@ -146,18 +146,6 @@ impl Engine {
     /// Facts held in memory across queues (for memory accounting).
     pub fn facts_held(&self) -> usize {
         self.queues.iter().map(|q| q.facts_held()).sum()
-    }
-
-    /// Decodes and applies one message; a rejection is counted and returned, never fatal.
-    pub fn ingest(&mut self, bytes: &[u8]) -> Result<(), Reject> {
-        let event = match decode(bytes, &self.limits) {
-            Ok(event) => event,
-            Err(reject) => {
-                self.count_reject(reject.reason);
-                return Err(reject);
-            }
-        };
-        self.apply(&event)
     }
 
     /// Counts a rejection decided outside the engine (e.g. a decode error seen by the caller).

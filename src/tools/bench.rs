@@ -18,8 +18,12 @@ use rdkafka::producer::Producer;
 use rdkafka::util::Timeout;
 
 use crate::config::Config;
-use crate::ingest::consume;
-use crate::metrics::{wall_now, Shared};
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::wall_now;
+use crate::kafka::consumer_config;
+use crate::service::ingest::consume;
+use crate::service::state::ServiceState;
 use crate::time::HOUR;
 use crate::tools::produce::{producer, send};
 use crate::tools::sim::{SimConfig, SimEvent, Simulator};
@@ -89,7 +93,7 @@ pub fn create_topic(brokers: &str, topic: &str, partitions: i32) -> Result<(), B
 fn bare_drain(config: &Config, topic: &str, group: &str, n: u64) -> Result<f64, BenchError> {
     let mut config = config.clone();
     config.kafka.group_id = group.into();
-    let c: BaseConsumer = crate::ingest::consumer_config(&config).create()?;
+    let c: BaseConsumer = consumer_config(&config).create()?;
     c.subscribe(&[topic])?;
     let (mut seen, mut started) = (0u64, None);
     let deadline = Instant::now() + Duration::from_secs(600);
@@ -110,15 +114,16 @@ fn monitor_drain(
     config: Arc<Config>,
     n: u64,
     rt: &tokio::runtime::Runtime,
-) -> Result<(f64, Arc<Shared>), BenchError> {
-    let shared = Shared::new(config);
+) -> Result<f64, BenchError> {
+    let state = ServiceState::new(config);
     let handle = rt.handle().clone();
-    let s = shared.clone();
-    let thread = std::thread::spawn(move || consume(s, handle));
+    let stop = CancellationToken::new();
+    let (s, token) = (state.clone(), stop.clone());
+    let thread = std::thread::spawn(move || consume(s, handle, token));
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut started = None;
     loop {
-        let done = shared.processed.load(Ordering::Relaxed);
+        let done = state.metrics().messages_processed();
         if done > 0 {
             started.get_or_insert_with(Instant::now);
         }
@@ -133,9 +138,9 @@ fn monitor_drain(
         std::thread::sleep(Duration::from_millis(1));
     }
     let secs = started.map_or(0.0, |s| s.elapsed().as_secs_f64());
-    shared.stopping.store(true, Ordering::Relaxed);
+    stop.cancel();
     let _ = thread.join();
-    Ok((secs, shared))
+    Ok(secs)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -213,7 +218,7 @@ pub fn run(opts: &BenchOptions) -> Result<(), BenchError> {
     for round in 0..opts.rounds {
         let b = bare_drain(&config, &topic, &format!("bench-bare-{round}"), opts.events)?;
         config.kafka.group_id = format!("bench-monitor-{round}");
-        let (m, _) = monitor_drain(Arc::new(config.clone()), opts.events, &rt)?;
+        let m = monitor_drain(Arc::new(config.clone()), opts.events, &rt)?;
         println!(
             "round {}: bare drain {:.0} events/s, callpulse {:.0} events/s (ratio {:.2})",
             round + 1,
@@ -249,17 +254,19 @@ fn steady(
 ) -> Result<(), BenchError> {
     let mut config = config.clone();
     config.kafka.group_id = "bench-steady".into();
-    let shared = Shared::new(Arc::new(config));
-    let s = shared.clone();
+    let state = ServiceState::new(Arc::new(config));
     let handle = rt.handle().clone();
-    let consumer = std::thread::spawn(move || consume(s, handle));
+    let stop_consumer = CancellationToken::new();
+    let (s, token) = (state.clone(), stop_consumer.clone());
+    let consumer = std::thread::spawn(move || consume(s, handle, token));
     // catch up on the pre-filled topic first, then measure only the steady phase
     let deadline = Instant::now() + Duration::from_secs(600);
-    while shared.processed.load(Ordering::Relaxed) < opts.events && Instant::now() < deadline {
+    let processed = || state.metrics().messages_processed();
+    while processed() < opts.events && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
     std::thread::sleep(Duration::from_secs(1));
-    shared.reset_message_delay();
+    state.metrics().reset_message_delay();
     let p = producer(brokers, &[])?;
     let stop = AtomicBool::new(false);
     let total = opts.steady_rate * opts.steady_seconds;
@@ -277,13 +284,16 @@ fn steady(
     }
     p.flush(Duration::from_secs(60))?;
     let want = opts.events + total;
-    while shared.processed.load(Ordering::Relaxed) < want
-        && Instant::now() < deadline + Duration::from_secs(60)
-    {
+    while processed() < want && Instant::now() < deadline + Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(10));
     }
-    std::thread::sleep(crate::ingest::PUBLISH_EVERY * 2);
-    let q = |x| shared.message_delay_quantile(x).unwrap_or(f64::NAN);
+    std::thread::sleep(crate::service::PUBLISH_EVERY * 2);
+    let q = |x| {
+        state
+            .metrics()
+            .message_delay_quantile(x)
+            .unwrap_or(f64::NAN)
+    };
     println!(
         "steady {} events/s for {}s: produced->processed delay p50 {:.3}s p99 {:.3}s max {:.3}s; processed->/metrics adds at most {:.1}s (publish interval)",
         opts.steady_rate,
@@ -291,9 +301,9 @@ fn steady(
         q(0.5),
         q(0.99),
         q(1.0),
-        crate::ingest::PUBLISH_EVERY.as_secs_f64()
+        crate::service::PUBLISH_EVERY.as_secs_f64()
     );
-    shared.stopping.store(true, Ordering::Relaxed);
+    stop_consumer.cancel();
     let _ = consumer.join();
     Ok(())
 }

@@ -87,7 +87,7 @@ pub async fn run(
             source,
         })?;
     let bound = listener.local_addr().map(|a| a.to_string()).unwrap_or(addr);
-    let now = crate::metrics::wall_now();
+    let now = crate::clock::wall_now();
     let mut sim_cfg = starting_now(sim.clone());
     if let Some(b) = backfill {
         sim_cfg.start_ms = now - b.millis();

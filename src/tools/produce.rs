@@ -5,11 +5,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
-use crate::metrics::wall_now;
+use crate::clock::wall_now;
+use crate::kafka::bulk_producer_config;
 use crate::tools::sim::{SimConfig, SimEvent, Simulator};
 
 #[derive(Clone, Debug)]
@@ -83,21 +83,13 @@ pub fn produce(opts: &ProduceOptions, stop: &AtomicBool) -> Result<Produced, Kaf
     })
 }
 
-/// A producer tuned for throughput; `properties` go to librdkafka unchanged.
+/// A producer tuned for throughput ([`bulk_producer_config`]); `properties` go to
+/// librdkafka unchanged.
 pub fn producer(
     brokers: &str,
     properties: &[(String, String)],
 ) -> Result<BaseProducer, KafkaError> {
-    let mut cfg = ClientConfig::new();
-    cfg.set("bootstrap.servers", brokers)
-        .set("linger.ms", "5")
-        .set("batch.num.messages", "10000")
-        .set("queue.buffering.max.messages", "1000000")
-        .set("compression.type", "lz4");
-    for (k, v) in properties {
-        cfg.set(k, v);
-    }
-    cfg.create()
+    bulk_producer_config(brokers, properties.iter().map(|(k, v)| (k, v))).create()
 }
 
 /// Sends one simulated event keyed by its queue with Kafka timestamp `ts`, waiting while the

@@ -12,7 +12,7 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 use chrono_tz::Asia::Jerusalem;
 use serde_json::json;
 
-use crate::support::config;
+use crate::support::{config, Feed};
 
 const DATA: &str = "../shared/data/anonymous-bank-1999";
 

@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use callpulse::metrics::wall_now;
+use callpulse::clock::wall_now;
 use callpulse::time::format_rfc3339;
 
 use crate::kafka::http_get;
@@ -107,7 +107,7 @@ fn wait_for_all(http: SocketAddr, n: f64) -> String {
                 && http_get(http, "/readyz").0 == 200
         },
     );
-    std::thread::sleep(callpulse::ingest::PUBLISH_EVERY * 3);
+    std::thread::sleep(callpulse::service::PUBLISH_EVERY * 3);
     http_get(http, "/metrics").1
 }
 

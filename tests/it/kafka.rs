@@ -6,10 +6,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use callpulse::clock::wall_now;
 use callpulse::config::Config;
 use callpulse::export::{render, Exposition};
-use callpulse::ingest::REJECT_HEADER;
-use callpulse::metrics::wall_now;
+use callpulse::kafka::REJECT_HEADER;
 use callpulse::replay::replay;
 use callpulse::tools::sim::{SimConfig, SimEvent, Simulator};
 use rdkafka::config::ClientConfig;
@@ -160,7 +160,7 @@ impl Running {
                     .sum::<f64>();
             if seen >= n {
                 // one more publish tick so the snapshot is settled
-                tokio::time::sleep(callpulse::ingest::PUBLISH_EVERY * 3).await;
+                tokio::time::sleep(callpulse::service::PUBLISH_EVERY * 3).await;
                 return self.metrics().await;
             }
             assert!(

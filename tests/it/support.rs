@@ -4,10 +4,27 @@ use std::sync::Arc;
 
 use callpulse::config::Config;
 use callpulse::engine::Engine;
+use callpulse::event::Reject;
 use callpulse::export::{render, Exposition};
+use callpulse::input::{self, Admit, Ingested};
 use callpulse::snapshot::{QueueSnapshot, Snapshot};
 use callpulse::time::{parse_rfc3339, Millis};
 use serde_json::{json, Value};
+
+/// The product's one ingest step (`callpulse::input::ingest`), with every event time admitted,
+/// as a `Result` for tests.
+pub trait Feed {
+    fn ingest(&mut self, bytes: &[u8]) -> Result<(), Reject>;
+}
+
+impl Feed for Engine {
+    fn ingest(&mut self, bytes: &[u8]) -> Result<(), Reject> {
+        match input::ingest(self, bytes, Admit::ALL) {
+            Ingested::Rejected(reject) => Err(reject),
+            _ => Ok(()),
+        }
+    }
+}
 
 pub fn at(s: &str) -> Millis {
     parse_rfc3339(s).unwrap_or_else(|| panic!("bad instant {s}"))

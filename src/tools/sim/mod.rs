@@ -1609,7 +1609,22 @@ fn build_agents(cfg: &SimConfig, queues: &[QueueModel], rng: &mut SmallRng) -> V
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::event::{decode, Body, Limits};
+    use crate::event::{Body, Limits};
+    use crate::input::callpulse::decode;
+    use crate::input::{ingest, Admit, Ingested};
+
+    trait Feed {
+        fn ingest_line(&mut self, bytes: &[u8]) -> Result<(), crate::event::Reject>;
+    }
+
+    impl Feed for Engine {
+        fn ingest_line(&mut self, bytes: &[u8]) -> Result<(), crate::event::Reject> {
+            match ingest(self, bytes, Admit::ALL) {
+                Ingested::Rejected(r) => Err(r),
+                _ => Ok(()),
+            }
+        }
+    }
     use crate::Engine;
     use std::collections::BTreeMap;
     use std::sync::Arc;
@@ -1764,7 +1779,7 @@ mod tests {
         let mut engine = Engine::new(Arc::new(config));
         for (i, e) in events.iter().enumerate() {
             engine
-                .ingest(e.json.as_bytes())
+                .ingest_line(e.json.as_bytes())
                 .unwrap_or_else(|r| panic!("{r}: {}", e.json));
             if i % 1000 == 0 {
                 engine.advance(e.ts_ms);
@@ -2008,7 +2023,7 @@ mod tests {
                 out.clear();
                 sim.advance(t, &mut out);
                 for e in &out {
-                    engine.ingest(e.json.as_bytes()).unwrap();
+                    engine.ingest_line(e.json.as_bytes()).unwrap();
                 }
                 engine.advance(t);
                 let snap = engine.snapshot();

@@ -11,22 +11,24 @@ use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::metrics::{wall_now, Shared};
+use crate::clock::wall_now;
+
+use super::state::ServiceState;
 
 /// The wallboard page: self-contained, no external assets.
 pub const WALLBOARD: &str = include_str!("wallboard.html");
 
-pub fn router(shared: Arc<Shared>) -> Router {
+pub fn router(state: Arc<ServiceState>) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/", get(|| async { Html(WALLBOARD) }))
-        .with_state(shared)
+        .with_state(state)
 }
 
-async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
-    let body = tokio::task::spawn_blocking(move || shared.render_metrics(wall_now()))
+async fn metrics(State(state): State<Arc<ServiceState>>) -> impl IntoResponse {
+    let body = tokio::task::spawn_blocking(move || state.render_metrics(wall_now()))
         .await
         .unwrap_or_default();
     (
@@ -38,8 +40,8 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
     )
 }
 
-async fn readyz(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
-    if shared.ready() {
+async fn readyz(State(state): State<Arc<ServiceState>>) -> impl IntoResponse {
+    if state.ready() {
         (StatusCode::OK, "ready\n")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
@@ -49,10 +51,10 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
 /// Serves until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
-    shared: Arc<Shared>,
+    state: Arc<ServiceState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(shared))
+    axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
 }

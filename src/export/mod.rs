@@ -1,12 +1,15 @@
-//! Prometheus text exposition (format 0.0.4) and JSON of a [`Snapshot`]: the contract's
-//! metric families (`shared/spec/kpis.md`) plus cumulative counters and histograms.
+//! The contract's metric families (`shared/spec/kpis.md`) of a [`Snapshot`], plus cumulative
+//! counters and histograms: one table per kind of family (name, help, accessor), rendered as
+//! Prometheus text ([`exposition`]) or JSON ([`json`]).
 //!
 //! Rendered straight into a byte buffer: a scrape of 1,000 queues × 5 windows is ~250k
 //! samples, too many to build as `prometheus` crate metric objects on every scrape.
 
-use std::fmt::Write as _;
+mod exposition;
+mod json;
 
-use serde_json::{json, Map, Value};
+pub use exposition::{escape_label, Exposition};
+pub use json::to_json;
 
 use crate::event::AgentState;
 use crate::kpi::{oldest_wait_breached, Measure, WindowAgg, WINDOW_KPIS};
@@ -19,138 +22,184 @@ pub const HISTOGRAM_BOUNDS: [f64; 17] = [
 ];
 
 /// Quantiles of every summary, in thousandths, and their label.
-const QUANTILES: [(u32, &str); 3] = [
+pub(crate) const QUANTILES: [(u32, &str); 3] = [
     (500, "quantile=\"0.5\""),
     (900, "quantile=\"0.9\""),
     (990, "quantile=\"0.99\""),
 ];
 
-/// Appends `value` to a label value, escaped as the text format requires.
-pub fn escape_label(out: &mut String, value: &str) {
-    for ch in value.chars() {
-        match ch {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// A text exposition being written.
-pub struct Exposition {
-    out: String,
-}
-
-impl Default for Exposition {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Exposition {
-    pub fn new() -> Self {
-        Exposition {
-            out: String::with_capacity(1 << 16),
-        }
-    }
-
-    pub fn family(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = write!(self.out, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
-    }
-
-    /// One sample; `labels` is pre-rendered (`queue="x",window="5m"`), may be empty.
-    pub fn sample(&mut self, name: &str, suffix: &str, labels: &str, extra: &str, value: f64) {
-        self.out.push_str(name);
-        self.out.push_str(suffix);
-        if !labels.is_empty() || !extra.is_empty() {
-            self.out.push('{');
-            self.out.push_str(labels);
-            if !labels.is_empty() && !extra.is_empty() {
-                self.out.push(',');
-            }
-            self.out.push_str(extra);
-            self.out.push('}');
-        }
-        self.out.push(' ');
-        if value.fract() == 0.0 && value.abs() < 1e15 {
-            self.out.push_str(itoa::Buffer::new().format(value as i64));
-        } else if value.is_finite() {
-            self.out.push_str(ryu::Buffer::new().format_finite(value));
-        } else if value.is_nan() {
-            self.out.push_str("NaN");
-        } else {
-            self.out.push_str(if value > 0.0 { "+Inf" } else { "-Inf" });
-        }
-        self.out.push('\n');
-    }
-
-    /// Makes room for `bytes` more, so a large scrape is written without regrowing.
-    pub fn reserve(&mut self, bytes: usize) {
-        self.out.reserve(bytes);
-    }
-
-    pub fn push_raw(&mut self, text: &str) {
-        self.out.push_str(text);
-    }
-
-    pub fn finish(self) -> String {
-        self.out
-    }
-}
-
 type Count = fn(&WindowAgg) -> i64;
 type Ratio = fn(&WindowAgg, &QueueSnapshot) -> Option<f64>;
 
-const WINDOW_COUNTS: [(&str, &str, Count); 9] = [
-    (
-        "callcenter_contacts_offered",
-        "Contacts offered in the window (by offer time).",
+/// One count of a window and of everything final: exported as a windowed gauge, as a
+/// cumulative counter, or both (name and help of each).
+pub(crate) struct CountFamily {
+    pub window: Option<(&'static str, &'static str)>,
+    pub total: Option<(&'static str, &'static str)>,
+    pub get: Count,
+}
+
+const fn both(
+    window: (&'static str, &'static str),
+    total: (&'static str, &'static str),
+    get: Count,
+) -> CountFamily {
+    CountFamily {
+        window: Some(window),
+        total: Some(total),
+        get,
+    }
+}
+
+const fn total(total: (&'static str, &'static str), get: Count) -> CountFamily {
+    CountFamily {
+        window: None,
+        total: Some(total),
+        get,
+    }
+}
+
+pub(crate) const COUNTS: [CountFamily; 17] = [
+    both(
+        (
+            "callcenter_contacts_offered",
+            "Contacts offered in the window (by offer time).",
+        ),
+        (
+            "callcenter_contacts_offered_total",
+            "Contacts offered, final (older than the allowed lateness).",
+        ),
         |w| w.tally.offered,
     ),
-    (
-        "callcenter_contacts_answered",
-        "Contacts answered in the window (by answer time).",
+    both(
+        (
+            "callcenter_contacts_answered",
+            "Contacts answered in the window (by answer time).",
+        ),
+        ("callcenter_contacts_answered_total", "Contacts answered."),
         |w| w.tally.answered,
     ),
-    (
-        "callcenter_contacts_abandoned",
-        "Contacts abandoned in the window, short abandons excluded.",
+    both(
+        (
+            "callcenter_contacts_abandoned",
+            "Contacts abandoned in the window, short abandons excluded.",
+        ),
+        (
+            "callcenter_contacts_abandoned_total",
+            "Contacts abandoned, short abandons excluded.",
+        ),
         |w| w.tally.abandoned,
     ),
-    (
-        "callcenter_contacts_abandoned_short",
-        "Short abandons in the window (wait below the queue's short_abandon).",
+    both(
+        (
+            "callcenter_contacts_abandoned_short",
+            "Short abandons in the window (wait below the queue's short_abandon).",
+        ),
+        (
+            "callcenter_contacts_abandoned_short_total",
+            "Short abandons.",
+        ),
         |w| w.tally.abandoned_short,
     ),
-    (
-        "callcenter_contacts_overflowed",
-        "Contacts that left the queue by routing in the window.",
+    both(
+        (
+            "callcenter_contacts_overflowed",
+            "Contacts that left the queue by routing in the window.",
+        ),
+        (
+            "callcenter_contacts_overflowed_total",
+            "Contacts overflowed.",
+        ),
         |w| w.tally.overflowed,
     ),
-    (
-        "callcenter_contacts_transferred",
-        "Conversations that ended by transfer in the window.",
+    both(
+        (
+            "callcenter_contacts_transferred",
+            "Conversations that ended by transfer in the window.",
+        ),
+        (
+            "callcenter_contacts_transferred_total",
+            "Conversations ended by transfer.",
+        ),
         |w| w.tally.transferred,
     ),
-    (
-        "callcenter_sl_offered",
-        "Contacts whose service-level decision falls in the window (short abandons excluded).",
+    both(
+        (
+            "callcenter_sl_offered",
+            "Contacts whose service-level decision falls in the window (short abandons excluded).",
+        ),
+        ("callcenter_sl_offered_total", "Service-level decisions."),
         |w| w.tally.sl_offered,
     ),
-    (
-        "callcenter_sl_answered",
-        "Of those, answered within the threshold.",
+    both(
+        (
+            "callcenter_sl_answered",
+            "Of those, answered within the threshold.",
+        ),
+        (
+            "callcenter_sl_answered_total",
+            "Service-level decisions: answered within the threshold.",
+        ),
         |w| w.tally.sl_answered,
     ),
-    (
-        "callcenter_sl_abandoned",
-        "Of those, abandoned within the threshold.",
+    both(
+        (
+            "callcenter_sl_abandoned",
+            "Of those, abandoned within the threshold.",
+        ),
+        (
+            "callcenter_sl_abandoned_total",
+            "Service-level decisions: abandoned within the threshold.",
+        ),
         |w| w.tally.sl_abandoned,
+    ),
+    total(
+        (
+            "callcenter_contacts_completed_total",
+            "Contacts whose handling completed.",
+        ),
+        |w| w.completed(),
+    ),
+    total(
+        (
+            "callcenter_csat_responses_total",
+            "Surveys with a CSAT answer.",
+        ),
+        |w| w.tally.csat_count,
+    ),
+    total(
+        ("callcenter_csat_points_total", "Sum of CSAT answers."),
+        |w| w.tally.csat_sum,
+    ),
+    total(
+        (
+            "callcenter_nps_responses_total",
+            "Surveys with an NPS answer.",
+        ),
+        |w| w.tally.nps_count,
+    ),
+    total(
+        ("callcenter_nps_promoters_total", "NPS answers of 9 or 10."),
+        |w| w.tally.nps_promoters,
+    ),
+    total(
+        ("callcenter_nps_detractors_total", "NPS answers of 0 to 6."),
+        |w| w.tally.nps_detractors,
+    ),
+    total(
+        (
+            "callcenter_ces_responses_total",
+            "Surveys with a CES answer.",
+        ),
+        |w| w.tally.ces_count,
+    ),
+    total(
+        ("callcenter_ces_points_total", "Sum of CES answers."),
+        |w| w.tally.ces_sum,
     ),
 ];
 
-const WINDOW_RATIOS: [(&str, &str, Ratio); 7] = [
+pub(crate) const RATIOS: [(&str, &str, Ratio); 7] = [
     (
         "callcenter_service_level_ratio",
         "Service level by the queue's sl_formula; absent when nothing was decided in the window.",
@@ -196,92 +245,6 @@ const SUMMARY_HELP: [&str; 5] = [
     "Wrap-up (after-call work) time of contacts completed in the window.",
 ];
 
-const COUNTERS: [(&str, &str, Count); 17] = [
-    (
-        "callcenter_contacts_offered_total",
-        "Contacts offered, final (older than the allowed lateness).",
-        |w| w.tally.offered,
-    ),
-    (
-        "callcenter_contacts_answered_total",
-        "Contacts answered.",
-        |w| w.tally.answered,
-    ),
-    (
-        "callcenter_contacts_abandoned_total",
-        "Contacts abandoned, short abandons excluded.",
-        |w| w.tally.abandoned,
-    ),
-    (
-        "callcenter_contacts_abandoned_short_total",
-        "Short abandons.",
-        |w| w.tally.abandoned_short,
-    ),
-    (
-        "callcenter_contacts_overflowed_total",
-        "Contacts overflowed.",
-        |w| w.tally.overflowed,
-    ),
-    (
-        "callcenter_contacts_transferred_total",
-        "Conversations ended by transfer.",
-        |w| w.tally.transferred,
-    ),
-    (
-        "callcenter_contacts_completed_total",
-        "Contacts whose handling completed.",
-        |w| w.completed(),
-    ),
-    (
-        "callcenter_sl_offered_total",
-        "Service-level decisions.",
-        |w| w.tally.sl_offered,
-    ),
-    (
-        "callcenter_sl_answered_total",
-        "Service-level decisions: answered within the threshold.",
-        |w| w.tally.sl_answered,
-    ),
-    (
-        "callcenter_sl_abandoned_total",
-        "Service-level decisions: abandoned within the threshold.",
-        |w| w.tally.sl_abandoned,
-    ),
-    (
-        "callcenter_csat_responses_total",
-        "Surveys with a CSAT answer.",
-        |w| w.tally.csat_count,
-    ),
-    (
-        "callcenter_csat_points_total",
-        "Sum of CSAT answers.",
-        |w| w.tally.csat_sum,
-    ),
-    (
-        "callcenter_nps_responses_total",
-        "Surveys with an NPS answer.",
-        |w| w.tally.nps_count,
-    ),
-    (
-        "callcenter_nps_promoters_total",
-        "NPS answers of 9 or 10.",
-        |w| w.tally.nps_promoters,
-    ),
-    (
-        "callcenter_nps_detractors_total",
-        "NPS answers of 0 to 6.",
-        |w| w.tally.nps_detractors,
-    ),
-    (
-        "callcenter_ces_responses_total",
-        "Surveys with a CES answer.",
-        |w| w.tally.ces_count,
-    ),
-    ("callcenter_ces_points_total", "Sum of CES answers.", |w| {
-        w.tally.ces_sum
-    }),
-];
-
 /// Renders the contract's families for every queue of the snapshot.
 pub fn render(snap: &Snapshot, out: &mut Exposition) {
     // About 3.5 kB per queue and window plus 4 kB per queue (measured on busy queues).
@@ -313,11 +276,14 @@ pub fn render(snap: &Snapshot, out: &mut Exposition) {
         }
     };
 
-    for (name, help, count) in WINDOW_COUNTS {
+    for (name, help, count) in COUNTS
+        .iter()
+        .filter_map(|c| c.window.map(|(n, h)| (n, h, c.get)))
+    {
         out.family(name, "gauge", help);
         each_window(&mut |_, w, l| out.sample(name, "", l, "", count(w) as f64));
     }
-    for (name, help, ratio) in WINDOW_RATIOS {
+    for (name, help, ratio) in RATIOS {
         out.family(name, "gauge", help);
         each_window(&mut |q, w, l| {
             if let Some(v) = ratio(w, q) {
@@ -471,7 +437,10 @@ fn render_breaches(snap: &Snapshot, queue_labels: &[String], out: &mut Expositio
 }
 
 fn render_cumulative(snap: &Snapshot, queue_labels: &[String], out: &mut Exposition) {
-    for (name, help, count) in COUNTERS {
+    for (name, help, count) in COUNTS
+        .iter()
+        .filter_map(|c| c.total.map(|(n, h)| (n, h, c.get)))
+    {
         out.family(name, "counter", help);
         for (q, l) in snap.queues.iter().zip(queue_labels) {
             out.sample(name, "", l, "", count(&q.cumulative) as f64);
@@ -494,62 +463,4 @@ fn render_cumulative(snap: &Snapshot, queue_labels: &[String], out: &mut Exposit
             out.sample(name, "_count", l, "", d.count() as f64);
         }
     }
-}
-
-/// The same numbers as JSON: `{"at": ..., "queues": {name: {"windows": {label: {...}}, ...}}}`.
-pub fn to_json(snap: &Snapshot) -> Value {
-    let mut queues = Map::new();
-    for q in &snap.queues {
-        let mut windows = Map::new();
-        for (label, w) in snap.window_labels.iter().zip(&q.windows) {
-            let mut o = Map::new();
-            for (name, _, count) in WINDOW_COUNTS {
-                o.insert(
-                    name.trim_start_matches("callcenter_").into(),
-                    json!(count(w)),
-                );
-            }
-            for (name, _, ratio) in WINDOW_RATIOS {
-                o.insert(
-                    name.trim_start_matches("callcenter_").into(),
-                    json!(ratio(w, q)),
-                );
-            }
-            for m in Measure::ALL {
-                let d = w.dist(m);
-                let mut s = Map::new();
-                for (qm, text) in QUANTILES {
-                    s.insert(text.into(), json!(d.quantile_seconds(qm)));
-                }
-                s.insert("sum".into(), json!(d.sum_seconds()));
-                s.insert("count".into(), json!(d.count()));
-                o.insert(
-                    m.summary_name().trim_start_matches("callcenter_").into(),
-                    Value::Object(s),
-                );
-            }
-            let breaches: Map<String, Value> = w
-                .breaches(&q.settings)
-                .iter()
-                .map(|(k, b)| (k.to_string(), json!(b)))
-                .collect();
-            o.insert("breach".into(), Value::Object(breaches));
-            windows.insert(label.clone(), Value::Object(o));
-        }
-        let agents: Map<String, Value> = AgentState::EXPORTED
-            .iter()
-            .zip(q.agents)
-            .map(|(s, n)| (s.as_str().to_string(), json!(n)))
-            .collect();
-        queues.insert(
-            q.name.clone(),
-            json!({
-                "windows": windows,
-                "contacts_waiting": q.waiting,
-                "oldest_wait_seconds": q.oldest_wait_ms as f64 / 1000.0,
-                "agents": agents,
-            }),
-        );
-    }
-    json!({ "at": crate::time::format_rfc3339(snap.at), "queues": queues })
 }

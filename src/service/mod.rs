@@ -1,15 +1,24 @@
-//! `callpulse run`: the Kafka consumer, the partition workers and the HTTP server, started
-//! together and stopped together by one shutdown future.
+//! `callpulse run`: the Kafka consumer ([`ingest`]), its partition workers ([`worker`]) and
+//! the HTTP server ([`http`]), sharing one [`state::ServiceState`], started together and
+//! stopped together by one shutdown token.
+
+pub mod http;
+pub mod ingest;
+pub mod self_metrics;
+pub mod state;
+pub mod worker;
 
 use std::future::Future;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::ingest::{consume, IngestError};
-use crate::metrics::Shared;
+use ingest::{consume, IngestError};
+use state::ServiceState;
+
+pub use worker::PUBLISH_EVERY;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -46,25 +55,23 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServiceError> {
-    let shared = Shared::new(config);
+    let state = ServiceState::new(config);
     if let Ok(addr) = listener.local_addr() {
         tracing::info!("serving http://{addr}/metrics (wallboard at http://{addr}/)");
     }
-    let runtime = tokio::runtime::Handle::current();
-    let consumer_shared = shared.clone();
-    let consumer = std::thread::Builder::new()
-        .name("kafka-consumer".into())
-        .spawn(move || consume(consumer_shared, runtime))
-        .map_err(ServiceError::Http)?;
-    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
-    let http = tokio::spawn(crate::http::serve(listener, shared.clone(), async move {
-        let _ = http_stopped.await;
-    }));
+    let stop = CancellationToken::new();
+    let consumer = spawn_consumer(state.clone(), stop.clone()).map_err(ServiceError::Http)?;
+    let http_stop = CancellationToken::new();
+    let http = tokio::spawn(http::serve(
+        listener,
+        state.clone(),
+        http_stop.clone().cancelled_owned(),
+    ));
     shutdown.await;
     tracing::info!("shutting down: finishing batches, committing offsets, leaving the group");
-    shared.stopping.store(true, Ordering::Relaxed);
+    stop.cancel();
     let consumed = tokio::task::spawn_blocking(move || consumer.join()).await;
-    let _ = stop_http.send(());
+    http_stop.cancel();
     let served = http.await;
     match consumed {
         Ok(Ok(result)) => result?,
@@ -74,6 +81,18 @@ pub async fn serve(
         return Err(ServiceError::Http(e));
     }
     Ok(())
+}
+
+/// Starts the Kafka consumer on its own thread (it blocks in librdkafka); it runs until `stop`
+/// is cancelled. Call from inside a tokio runtime: the partition workers run on it.
+pub fn spawn_consumer(
+    state: Arc<ServiceState>,
+    stop: CancellationToken,
+) -> std::io::Result<std::thread::JoinHandle<Result<(), IngestError>>> {
+    let runtime = tokio::runtime::Handle::current();
+    std::thread::Builder::new()
+        .name("kafka-consumer".into())
+        .spawn(move || consume(state, runtime, stop))
 }
 
 /// Completes on SIGINT or SIGTERM.

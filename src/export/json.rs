@@ -1,0 +1,69 @@
+//! The same numbers as the exposition, as JSON (`callpulse replay --format json`).
+
+use serde_json::{json, Map, Value};
+
+use super::{COUNTS, QUANTILES, RATIOS};
+use crate::event::AgentState;
+use crate::kpi::Measure;
+use crate::snapshot::Snapshot;
+
+/// The same numbers as JSON: `{"at": ..., "queues": {name: {"windows": {label: {...}}, ...}}}`.
+pub fn to_json(snap: &Snapshot) -> Value {
+    let mut queues = Map::new();
+    for q in &snap.queues {
+        let mut windows = Map::new();
+        for (label, w) in snap.window_labels.iter().zip(&q.windows) {
+            let mut o = Map::new();
+            for (name, count) in COUNTS
+                .iter()
+                .filter_map(|c| c.window.map(|(n, _)| (n, c.get)))
+            {
+                o.insert(
+                    name.trim_start_matches("callcenter_").into(),
+                    json!(count(w)),
+                );
+            }
+            for (name, _, ratio) in RATIOS {
+                o.insert(
+                    name.trim_start_matches("callcenter_").into(),
+                    json!(ratio(w, q)),
+                );
+            }
+            for m in Measure::ALL {
+                let d = w.dist(m);
+                let mut s = Map::new();
+                for (qm, text) in QUANTILES {
+                    s.insert(text.into(), json!(d.quantile_seconds(qm)));
+                }
+                s.insert("sum".into(), json!(d.sum_seconds()));
+                s.insert("count".into(), json!(d.count()));
+                o.insert(
+                    m.summary_name().trim_start_matches("callcenter_").into(),
+                    Value::Object(s),
+                );
+            }
+            let breaches: Map<String, Value> = w
+                .breaches(&q.settings)
+                .iter()
+                .map(|(k, b)| (k.to_string(), json!(b)))
+                .collect();
+            o.insert("breach".into(), Value::Object(breaches));
+            windows.insert(label.clone(), Value::Object(o));
+        }
+        let agents: Map<String, Value> = AgentState::EXPORTED
+            .iter()
+            .zip(q.agents)
+            .map(|(s, n)| (s.as_str().to_string(), json!(n)))
+            .collect();
+        queues.insert(
+            q.name.clone(),
+            json!({
+                "windows": windows,
+                "contacts_waiting": q.waiting,
+                "oldest_wait_seconds": q.oldest_wait_ms as f64 / 1000.0,
+                "agents": agents,
+            }),
+        );
+    }
+    json!({ "at": crate::time::format_rfc3339(snap.at), "queues": queues })
+}

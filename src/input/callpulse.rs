@@ -1,0 +1,530 @@
+//! The `callpulse` format: one JSON object per message, exactly as `shared/spec/events.md` says.
+//!
+//! Strings borrow from the input (a `Cow` owns only when the JSON had escapes); every field is
+//! read leniently first and judged afterwards, so each bad message gets exactly one reject reason.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+use crate::event::*;
+use crate::time::{parse_rfc3339, Millis, MAX_MILLIS};
+
+/// Decodes and validates one message.
+pub fn decode<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Event<'a>, Reject> {
+    if bytes.len() > limits.max_message_bytes {
+        return Err(Reject::new(RejectReason::TooLarge, "message"));
+    }
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(Reject::new(RejectReason::MalformedJson, "message"));
+    }
+    let raw: Raw<'a> = serde_json::from_slice(bytes).map_err(|e| {
+        let reason = match e.classify() {
+            serde_json::error::Category::Data => RejectReason::InvalidValue,
+            _ => RejectReason::MalformedJson,
+        };
+        Reject::new(reason, "message")
+    })?;
+    raw.validate(limits)
+}
+
+/// A JSON value as read, before it is judged: never fails to deserialize.
+#[derive(Debug, Default)]
+enum Scalar<'a> {
+    #[default]
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Cow<'a, str>),
+    List(Vec<Scalar<'a>>),
+    Other,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Scalar<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Scalar<'a>, E> {
+                Ok(Scalar::Bool(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Scalar<'a>, E> {
+                Ok(Scalar::Int(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Scalar<'a>, E> {
+                Ok(i64::try_from(v).map_or(Scalar::Other, Scalar::Int))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Scalar<'a>, E> {
+                Ok(Scalar::Float(v))
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Scalar<'a>, E> {
+                Ok(Scalar::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Scalar<'a>, E> {
+                Ok(Scalar::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Scalar<'a>, E> {
+                Ok(Scalar::Str(Cow::Owned(v)))
+            }
+            fn visit_unit<E>(self) -> Result<Scalar<'a>, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_none<E>(self) -> Result<Scalar<'a>, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Scalar<'a>, D2::Error> {
+                Scalar::deserialize(d)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar<'a>, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Scalar<'a>>()? {
+                    items.push(item);
+                }
+                Ok(Scalar::List(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar<'a>, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// The envelope and every field any event type may carry; unknown fields are skipped.
+#[derive(Deserialize, Default)]
+struct Raw<'a> {
+    #[serde(default, borrow)]
+    v: Scalar<'a>,
+    #[serde(default, borrow)]
+    id: Scalar<'a>,
+    #[serde(default, borrow, rename = "type")]
+    kind: Scalar<'a>,
+    #[serde(default, borrow)]
+    ts: Scalar<'a>,
+    #[serde(default, borrow)]
+    contact_id: Scalar<'a>,
+    #[serde(default, borrow)]
+    queue: Scalar<'a>,
+    #[serde(default, borrow)]
+    agent: Scalar<'a>,
+    #[serde(default, borrow)]
+    channel: Scalar<'a>,
+    #[serde(default, borrow)]
+    customer: Scalar<'a>,
+    #[serde(default, borrow)]
+    priority: Scalar<'a>,
+    #[serde(default, borrow)]
+    reason: Scalar<'a>,
+    #[serde(default, borrow)]
+    to_queue: Scalar<'a>,
+    #[serde(default, borrow)]
+    to_agent: Scalar<'a>,
+    #[serde(default, borrow)]
+    resolved: Scalar<'a>,
+    #[serde(default, borrow)]
+    wrapup: Scalar<'a>,
+    #[serde(default, borrow)]
+    csat: Scalar<'a>,
+    #[serde(default, borrow)]
+    nps: Scalar<'a>,
+    #[serde(default, borrow)]
+    ces: Scalar<'a>,
+    #[serde(default, borrow)]
+    state: Scalar<'a>,
+    #[serde(default, borrow)]
+    queues: Scalar<'a>,
+}
+
+fn invalid(field: &'static str) -> Reject {
+    Reject::new(RejectReason::InvalidValue, field)
+}
+
+fn missing(field: &'static str) -> Reject {
+    Reject::new(RejectReason::MissingField, field)
+}
+
+/// A name or id: a string of 1..=max characters.
+fn name<'a>(
+    s: Scalar<'a>,
+    field: &'static str,
+    max: usize,
+) -> Result<Option<Cow<'a, str>>, Reject> {
+    match s {
+        Scalar::Null => Ok(None),
+        Scalar::Str(text)
+            if !text.is_empty() && (text.len() <= max || text.chars().count() <= max) =>
+        {
+            Ok(Some(text))
+        }
+        _ => Err(invalid(field)),
+    }
+}
+
+fn required<'a>(s: Scalar<'a>, field: &'static str, max: usize) -> Result<Cow<'a, str>, Reject> {
+    name(s, field, max)?.ok_or_else(|| missing(field))
+}
+
+fn enumerated<T: Copy>(
+    s: &Scalar<'_>,
+    field: &'static str,
+    options: &[(&str, T)],
+) -> Result<Option<T>, Reject> {
+    match s {
+        Scalar::Null => Ok(None),
+        Scalar::Str(text) => options
+            .iter()
+            .find(|(n, _)| *n == text.as_ref())
+            .map(|(_, v)| Some(*v))
+            .ok_or_else(|| invalid(field)),
+        _ => Err(invalid(field)),
+    }
+}
+
+fn score(
+    s: &Scalar<'_>,
+    field: &'static str,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<Option<u8>, Reject> {
+    match *s {
+        Scalar::Null => Ok(None),
+        Scalar::Int(v) if range.contains(&v) => Ok(Some(v as u8)),
+        Scalar::Float(v) if v.fract() == 0.0 && range.contains(&(v as i64)) => Ok(Some(v as u8)),
+        _ => Err(invalid(field)),
+    }
+}
+
+fn flag(s: &Scalar<'_>, field: &'static str) -> Result<Option<bool>, Reject> {
+    match *s {
+        Scalar::Null => Ok(None),
+        Scalar::Bool(b) => Ok(Some(b)),
+        _ => Err(invalid(field)),
+    }
+}
+
+fn timestamp(s: &Scalar<'_>) -> Result<Millis, Reject> {
+    let bad = Reject::new(RejectReason::BadTimestamp, "ts");
+    let ms = match s {
+        Scalar::Null => return Err(missing("ts")),
+        Scalar::Int(ms) => *ms,
+        Scalar::Float(v) if v.fract() == 0.0 && v.abs() < 1e17 => *v as i64,
+        Scalar::Str(text) => parse_rfc3339(text).ok_or(bad)?,
+        _ => return Err(bad),
+    };
+    if (0..=MAX_MILLIS).contains(&ms) {
+        Ok(ms)
+    } else {
+        Err(bad)
+    }
+}
+
+const CHANNELS: [(&str, Channel); 4] = [
+    ("voice", Channel::Voice),
+    ("chat", Channel::Chat),
+    ("email", Channel::Email),
+    ("callback", Channel::Callback),
+];
+const STATES: [(&str, AgentState); 5] = [
+    ("logged_out", AgentState::LoggedOut),
+    ("available", AgentState::Available),
+    ("not_ready", AgentState::NotReady),
+    ("busy", AgentState::Busy),
+    ("wrapup", AgentState::Wrapup),
+];
+const OVERFLOW_REASONS: [(&str, OverflowReason); 5] = [
+    ("timeout", OverflowReason::Timeout),
+    ("no_agents", OverflowReason::NoAgents),
+    ("full", OverflowReason::Full),
+    ("key", OverflowReason::Key),
+    ("other", OverflowReason::Other),
+];
+const STEPS: [(&str, ContactStep); 10] = [
+    ("contact.offered", ContactStep::Offered),
+    ("contact.answered", ContactStep::Answered),
+    ("contact.abandoned", ContactStep::Abandoned),
+    ("contact.overflowed", ContactStep::Overflowed),
+    ("contact.held", ContactStep::Held),
+    ("contact.resumed", ContactStep::Resumed),
+    ("contact.transferred", ContactStep::Transferred),
+    ("contact.ended", ContactStep::Ended),
+    ("contact.wrapup_ended", ContactStep::WrapupEnded),
+    ("survey.submitted", ContactStep::Survey),
+];
+
+impl<'a> Raw<'a> {
+    fn validate(self, limits: &Limits) -> Result<Event<'a>, Reject> {
+        let max = limits.max_string_chars;
+        match self.v {
+            Scalar::Null | Scalar::Int(1) => {}
+            Scalar::Int(_) => return Err(Reject::new(RejectReason::UnsupportedVersion, "v")),
+            Scalar::Float(f) if f.fract() == 0.0 => {
+                if f != 1.0 {
+                    return Err(Reject::new(RejectReason::UnsupportedVersion, "v"));
+                }
+            }
+            _ => return Err(invalid("v")),
+        }
+        let kind = match &self.kind {
+            Scalar::Null => return Err(missing("type")),
+            Scalar::Str(t) => t.as_ref(),
+            _ => return Err(Reject::new(RejectReason::UnknownType, "type")),
+        };
+        let step = STEPS.iter().find(|(n, _)| *n == kind).map(|(_, s)| *s);
+        if step.is_none() && kind != "agent.state" {
+            return Err(Reject::new(RejectReason::UnknownType, "type"));
+        }
+        let ts = timestamp(&self.ts)?;
+        let id = name(self.id, "id", max)?;
+        let body = match step {
+            None => {
+                let agent = required(self.agent, "agent", max)?;
+                let state =
+                    enumerated(&self.state, "state", &STATES)?.ok_or_else(|| missing("state"))?;
+                name(self.reason, "reason", max)?;
+                let queues = match self.queues {
+                    Scalar::Null => None,
+                    Scalar::List(items) => Some(
+                        items
+                            .into_iter()
+                            .map(|q| required(q, "queues", max).map_err(|_| invalid("queues")))
+                            .collect::<Result<Vec<_>, _>>()?,
+                    ),
+                    _ => return Err(invalid("queues")),
+                };
+                Body::Agent(AgentEvent {
+                    agent,
+                    state,
+                    queues,
+                })
+            }
+            Some(step) => {
+                let contact_id = required(self.contact_id, "contact_id", max)?;
+                let queue = name(self.queue, "queue", max)?;
+                let agent = name(self.agent, "agent", max)?;
+                let mut event = ContactEvent {
+                    step,
+                    contact_id,
+                    queue,
+                    agent,
+                    channel: Channel::Voice,
+                    wrapup: None,
+                    scores: Scores::default(),
+                };
+                match step {
+                    ContactStep::Offered => {
+                        if event.queue.is_none() {
+                            return Err(missing("queue"));
+                        }
+                        event.channel = enumerated(&self.channel, "channel", &CHANNELS)?
+                            .unwrap_or(Channel::Voice);
+                        if !matches!(self.customer, Scalar::Null | Scalar::Str(_)) {
+                            return Err(invalid("customer"));
+                        }
+                        if !matches!(self.priority, Scalar::Null | Scalar::Int(_)) {
+                            return Err(invalid("priority"));
+                        }
+                    }
+                    ContactStep::Answered
+                    | ContactStep::Held
+                    | ContactStep::Resumed
+                    | ContactStep::Transferred
+                    | ContactStep::Ended
+                    | ContactStep::WrapupEnded => {
+                        if event.agent.is_none() {
+                            return Err(missing("agent"));
+                        }
+                        if step == ContactStep::Ended {
+                            flag(&self.resolved, "resolved")?;
+                            event.wrapup = flag(&self.wrapup, "wrapup")?;
+                        }
+                        if step == ContactStep::Transferred {
+                            name(self.to_queue, "to_queue", max)?;
+                            name(self.to_agent, "to_agent", max)?;
+                        }
+                    }
+                    ContactStep::Overflowed => {
+                        enumerated(&self.reason, "reason", &OVERFLOW_REASONS)?;
+                    }
+                    ContactStep::Abandoned => {}
+                    ContactStep::Survey => {
+                        event.scores = Scores {
+                            csat: score(&self.csat, "csat", 1..=5)?,
+                            nps: score(&self.nps, "nps", 0..=10)?,
+                            ces: score(&self.ces, "ces", 1..=7)?,
+                        };
+                    }
+                }
+                Body::Contact(event)
+            }
+        };
+        Ok(Event { id, ts, body })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec(s: &str) -> Result<Event<'_>, Reject> {
+        decode(s.as_bytes(), &Limits::default())
+    }
+
+    fn reason(s: &str) -> RejectReason {
+        dec(s).expect_err(s).reason
+    }
+
+    #[test]
+    fn both_timestamp_spellings_decode_to_the_same_instant() {
+        let a = dec(r#"{"type":"contact.offered","ts":"2026-11-23T10:00:00.250+03:00","contact_id":"c1","queue":"sales"}"#).unwrap();
+        let b = dec(
+            r#"{"type":"contact.offered","ts":1795417200250,"contact_id":"c1","queue":"sales"}"#,
+        )
+        .unwrap();
+        assert_eq!(a.ts, b.ts);
+        assert_eq!(a.ts, 1_795_417_200_250);
+    }
+
+    #[test]
+    fn strings_borrow_from_the_input() {
+        let e = dec(
+            r#"{"type":"contact.answered","ts":1,"contact_id":"c1","queue":"sales","agent":"ann"}"#,
+        )
+        .unwrap();
+        let Body::Contact(c) = e.body else { panic!() };
+        assert!(matches!(c.contact_id, Cow::Borrowed(_)));
+        assert_eq!(c.agent.as_deref(), Some("ann"));
+        // escapes are honoured
+        let e = dec(r#"{"type":"contact.offered","ts":1,"contact_id":"c\u00e91","queue":"q"}"#)
+            .unwrap();
+        let Body::Contact(c) = e.body else { panic!() };
+        assert_eq!(c.contact_id, "c\u{e9}1");
+    }
+
+    #[test]
+    fn every_reject_reason_of_decoding() {
+        assert_eq!(reason("{not json"), RejectReason::MalformedJson);
+        assert_eq!(reason("[1,2]"), RejectReason::MalformedJson);
+        assert_eq!(reason(""), RejectReason::MalformedJson);
+        assert_eq!(
+            reason(r#"{"ts":1,"contact_id":"c","queue":"q"}"#),
+            RejectReason::MissingField
+        );
+        assert_eq!(
+            reason(r#"{"type":"contact.offered","contact_id":"c","queue":"q"}"#),
+            RejectReason::MissingField
+        );
+        assert_eq!(
+            reason(r#"{"type":"contact.offered","ts":1,"queue":"q"}"#),
+            RejectReason::MissingField
+        );
+        assert_eq!(
+            reason(r#"{"type":"contact.offered","ts":1,"contact_id":"c"}"#),
+            RejectReason::MissingField
+        );
+        assert_eq!(
+            reason(r#"{"type":"contact.answered","ts":1,"contact_id":"c"}"#),
+            RejectReason::MissingField
+        );
+        assert_eq!(
+            reason(r#"{"type":"contact.offered","ts":"yesterday","contact_id":"c","queue":"q"}"#),
+            RejectReason::BadTimestamp
+        );
+        assert_eq!(
+            reason(
+                r#"{"type":"contact.offered","ts":"2026-11-23T10:00:00","contact_id":"c","queue":"q"}"#
+            ),
+            RejectReason::BadTimestamp
+        );
+        assert_eq!(
+            reason(r#"{"type":"contact.offered","ts":-5,"contact_id":"c","queue":"q"}"#),
+            RejectReason::BadTimestamp
+        );
+        assert_eq!(
+            reason(r#"{"type":"contact.offered","ts":true,"contact_id":"c","queue":"q"}"#),
+            RejectReason::BadTimestamp
+        );
+        assert_eq!(
+            reason(r#"{"type":"contact.poked","ts":1,"contact_id":"c","queue":"q"}"#),
+            RejectReason::UnknownType
+        );
+        assert_eq!(
+            reason(r#"{"v":2,"type":"contact.offered","ts":1,"contact_id":"c","queue":"q"}"#),
+            RejectReason::UnsupportedVersion
+        );
+        assert_eq!(
+            reason(r#"{"type":"contact.offered","ts":1,"contact_id":"","queue":"q"}"#),
+            RejectReason::InvalidValue
+        );
+        assert_eq!(
+            reason(r#"{"type":"contact.offered","ts":1,"contact_id":7,"queue":"q"}"#),
+            RejectReason::InvalidValue
+        );
+        assert_eq!(
+            reason(
+                r#"{"type":"contact.offered","ts":1,"contact_id":"c","queue":"q","channel":"fax"}"#
+            ),
+            RejectReason::InvalidValue
+        );
+        assert_eq!(
+            reason(r#"{"type":"survey.submitted","ts":1,"contact_id":"c","csat":6}"#),
+            RejectReason::InvalidValue
+        );
+        assert_eq!(
+            reason(r#"{"type":"survey.submitted","ts":1,"contact_id":"c","nps":11}"#),
+            RejectReason::InvalidValue
+        );
+        assert_eq!(
+            reason(
+                r#"{"type":"contact.ended","ts":1,"contact_id":"c","agent":"a","wrapup":"yes"}"#
+            ),
+            RejectReason::InvalidValue
+        );
+        assert_eq!(
+            reason(r#"{"type":"agent.state","ts":1,"agent":"a","state":"sleeping"}"#),
+            RejectReason::InvalidValue
+        );
+        assert_eq!(
+            reason(r#"{"type":"agent.state","ts":1,"agent":"a","state":"busy","queues":"sales"}"#),
+            RejectReason::InvalidValue
+        );
+        let long = "x".repeat(129);
+        assert_eq!(
+            reason(&format!(
+                r#"{{"type":"contact.offered","ts":1,"contact_id":"{long}","queue":"q"}}"#
+            )),
+            RejectReason::InvalidValue
+        );
+        let big = format!(
+            r#"{{"type":"contact.offered","ts":1,"contact_id":"c","queue":"q","pad":"{}"}}"#,
+            "x".repeat(70_000)
+        );
+        assert_eq!(reason(&big), RejectReason::TooLarge);
+    }
+
+    #[test]
+    fn limits_count_characters_not_bytes() {
+        let name: String = "\u{e9}".repeat(128); // 256 bytes, 128 chars
+        let ok =
+            format!(r#"{{"type":"contact.offered","ts":1,"contact_id":"{name}","queue":"q"}}"#);
+        assert!(dec(&ok).is_ok());
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_and_version_defaults_to_one() {
+        let e = dec(r#"{"type":"agent.state","ts":5,"agent":"a","state":"available","queues":["sales","care"],"x":{"nested":[1]}}"#).unwrap();
+        let Body::Agent(a) = e.body else { panic!() };
+        assert_eq!(a.state, AgentState::Available);
+        assert_eq!(a.queues.unwrap(), vec!["sales", "care"]);
+        assert!(dec(
+            r#"{"v":1,"type":"survey.submitted","ts":5,"contact_id":"c","csat":5,"nps":10,"ces":1}"#
+        )
+        .is_ok());
+    }
+}

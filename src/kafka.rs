@@ -1,0 +1,58 @@
+//! Every librdkafka setting callpulse uses, in one place: the consumer of `callpulse run`, the
+//! dead-letter producer, and the throughput producer of the tools. `[kafka.properties]` from the
+//! configuration is applied last, so users can override any of them.
+
+use rdkafka::config::ClientConfig;
+
+use crate::config::Config;
+
+/// Header carrying the reject reason on dead-lettered messages.
+pub const REJECT_HEADER: &str = "callpulse-reject-reason";
+
+/// The consumer: offsets are stored by the partition workers after they applied a batch
+/// (`enable.auto.offset.store = false`) and committed every second and synchronously on revoke
+/// and shutdown; statistics every second feed readiness and lag.
+pub fn consumer_config(config: &Config) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &config.kafka.brokers)
+        .set("group.id", &config.kafka.group_id)
+        .set("enable.auto.commit", "true")
+        .set("auto.commit.interval.ms", "1000")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("statistics.interval.ms", "1000")
+        .set("enable.partition.eof", "false")
+        .set("fetch.wait.max.ms", "100");
+    with_properties(c, &config.kafka.properties)
+}
+
+/// The dead-letter producer: the brokers and the user's properties, librdkafka's defaults otherwise.
+pub fn dead_letter_config(config: &Config) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &config.kafka.brokers);
+    with_properties(c, &config.kafka.properties)
+}
+
+/// A producer tuned for throughput (the simulator, the demo, the benchmark).
+pub fn bulk_producer_config<'a>(
+    brokers: &str,
+    properties: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", brokers)
+        .set("linger.ms", "5")
+        .set("batch.num.messages", "10000")
+        .set("queue.buffering.max.messages", "1000000")
+        .set("compression.type", "lz4");
+    with_properties(c, properties)
+}
+
+fn with_properties<'a>(
+    mut c: ClientConfig,
+    properties: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> ClientConfig {
+    for (k, v) in properties {
+        c.set(k, v);
+    }
+    c
+}

@@ -1,0 +1,355 @@
+//! KPI aggregates: the facts a contact contributes, the tallies and distributions a window
+//! holds, and the contract's ratios and means computed from them.
+//!
+//! Everything here can be added *and removed*, so rolling windows slide and late events can
+//! correct a contact's contribution exactly. Durations are integer milliseconds, so sums do not
+//! depend on the order facts arrive in.
+
+mod distribution;
+
+pub use distribution::Distribution;
+
+use crate::config::{QueueSettings, SlFormula};
+use crate::time::Millis;
+
+/// One contribution of a contact to its queue's KPIs, at an instant of event time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Fact {
+    pub at: Millis,
+    pub kind: FactKind,
+}
+
+/// What a fact counts. Durations are milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FactKind {
+    Offered,
+    /// Answered after waiting `wait` ms.
+    Answered {
+        wait: u32,
+    },
+    Abandoned,
+    AbandonedShort,
+    Overflowed,
+    Transferred,
+    /// The service-level decision of one contact.
+    Sl(SlOutcome),
+    /// Handling complete: talk, hold and wrap-up ms.
+    Completed {
+        talk: u32,
+        hold: u32,
+        wrapup: u32,
+    },
+    Survey {
+        csat: u8,
+        nps: u8,
+        ces: u8,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SlOutcome {
+    Answered,
+    Abandoned,
+    Missed,
+}
+
+/// Survey scores are stored `+1` so that 0 means "not answered" (NPS can be 0).
+pub const NO_SCORE: u8 = 0;
+
+/// Declares [`Tally`] from one list of fields, so that adding a count is one line here and
+/// merging can never forget a field.
+macro_rules! tally {
+    ($($(#[doc = $doc:literal])* $field:ident),* $(,)?) => {
+        /// Counts and sums of one window.
+        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        pub struct Tally {
+            $($(#[doc = $doc])* pub $field: i64,)*
+        }
+
+        impl Tally {
+            /// Adds another tally field by field (merging partitions for one scrape).
+            pub fn merge(&mut self, other: &Tally) {
+                $(self.$field += other.$field;)*
+            }
+        }
+    };
+}
+
+tally! {
+    offered,
+    answered,
+    /// Abandons, short abandons excluded.
+    abandoned,
+    abandoned_short,
+    overflowed,
+    transferred,
+    /// Service-level decisions, and of those answered and abandoned within the threshold.
+    sl_offered,
+    sl_answered,
+    sl_abandoned,
+    csat_sum,
+    csat_count,
+    nps_promoters,
+    nps_detractors,
+    nps_count,
+    ces_sum,
+    ces_count,
+}
+
+/// Which distribution a duration belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Measure {
+    Wait = 0,
+    Handle = 1,
+    Talk = 2,
+    Hold = 3,
+    Wrapup = 4,
+}
+
+impl Measure {
+    pub const ALL: [Measure; 5] = [
+        Measure::Wait,
+        Measure::Handle,
+        Measure::Talk,
+        Measure::Hold,
+        Measure::Wrapup,
+    ];
+
+    /// The summary family of the contract.
+    pub fn summary_name(self) -> &'static str {
+        match self {
+            Measure::Wait => "callcenter_wait_seconds",
+            Measure::Handle => "callcenter_handle_seconds",
+            Measure::Talk => "callcenter_talk_seconds",
+            Measure::Hold => "callcenter_hold_seconds",
+            Measure::Wrapup => "callcenter_wrapup_seconds",
+        }
+    }
+
+    /// The cumulative histogram family (our addition, for `rate()` and `histogram_quantile()`).
+    pub fn histogram_name(self) -> &'static str {
+        match self {
+            Measure::Wait => "callcenter_wait_duration_seconds",
+            Measure::Handle => "callcenter_handle_duration_seconds",
+            Measure::Talk => "callcenter_talk_duration_seconds",
+            Measure::Hold => "callcenter_hold_duration_seconds",
+            Measure::Wrapup => "callcenter_wrapup_duration_seconds",
+        }
+    }
+}
+
+/// Everything one window of one queue holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WindowAgg {
+    pub tally: Tally,
+    pub dists: [Distribution; 5],
+}
+
+impl WindowAgg {
+    /// Adds (`sign = 1`) or removes (`sign = -1`) one fact.
+    pub fn apply(&mut self, kind: &FactKind, sign: i64) {
+        let t = &mut self.tally;
+        match *kind {
+            FactKind::Offered => t.offered += sign,
+            FactKind::Answered { wait } => {
+                t.answered += sign;
+                self.dists[Measure::Wait as usize].apply(wait, sign);
+            }
+            FactKind::Abandoned => t.abandoned += sign,
+            FactKind::AbandonedShort => t.abandoned_short += sign,
+            FactKind::Overflowed => t.overflowed += sign,
+            FactKind::Transferred => t.transferred += sign,
+            FactKind::Sl(outcome) => {
+                t.sl_offered += sign;
+                match outcome {
+                    SlOutcome::Answered => t.sl_answered += sign,
+                    SlOutcome::Abandoned => t.sl_abandoned += sign,
+                    SlOutcome::Missed => {}
+                }
+            }
+            FactKind::Completed { talk, hold, wrapup } => {
+                let handle = talk.saturating_add(hold).saturating_add(wrapup);
+                self.dists[Measure::Handle as usize].apply(handle, sign);
+                self.dists[Measure::Talk as usize].apply(talk, sign);
+                self.dists[Measure::Hold as usize].apply(hold, sign);
+                self.dists[Measure::Wrapup as usize].apply(wrapup, sign);
+            }
+            FactKind::Survey { csat, nps, ces } => {
+                if csat != NO_SCORE {
+                    t.csat_sum += sign * i64::from(csat - 1);
+                    t.csat_count += sign;
+                }
+                if nps != NO_SCORE {
+                    let n = nps - 1;
+                    t.nps_count += sign;
+                    if n >= 9 {
+                        t.nps_promoters += sign;
+                    } else if n <= 6 {
+                        t.nps_detractors += sign;
+                    }
+                }
+                if ces != NO_SCORE {
+                    t.ces_sum += sign * i64::from(ces - 1);
+                    t.ces_count += sign;
+                }
+            }
+        }
+    }
+
+    /// Adds another window's contents (merging partitions for one scrape).
+    pub fn merge(&mut self, other: &WindowAgg) {
+        self.tally.merge(&other.tally);
+        for (d, o) in self.dists.iter_mut().zip(&other.dists) {
+            d.merge(o);
+        }
+    }
+
+    pub fn dist(&self, m: Measure) -> &Distribution {
+        &self.dists[m as usize]
+    }
+
+    /// Contacts completed in the window.
+    pub fn completed(&self) -> i64 {
+        self.dist(Measure::Handle).count()
+    }
+
+    /// The service level by the queue's formula; `None` when its denominator is 0.
+    pub fn service_level(&self, formula: SlFormula) -> Option<f64> {
+        let t = &self.tally;
+        let (num, den) = match formula {
+            SlFormula::AbandonsNegative => (t.sl_answered, t.sl_offered),
+            SlFormula::IgnoreAbandons => (t.sl_answered, t.sl_offered - t.sl_abandoned),
+            SlFormula::AbandonsPositive => (t.sl_answered + t.sl_abandoned, t.sl_offered),
+        };
+        ratio(num, den)
+    }
+
+    /// Contacts with an outcome: the abandon ratio's denominator.
+    pub fn outcomes(&self) -> i64 {
+        self.tally.answered + self.tally.abandoned + self.tally.overflowed
+    }
+
+    pub fn abandon_ratio(&self) -> Option<f64> {
+        ratio(self.tally.abandoned, self.outcomes())
+    }
+
+    /// Average speed of answer, seconds.
+    pub fn asa(&self) -> Option<f64> {
+        self.dist(Measure::Wait).mean_seconds()
+    }
+
+    /// Average handle time, seconds.
+    pub fn aht(&self) -> Option<f64> {
+        self.dist(Measure::Handle).mean_seconds()
+    }
+
+    pub fn csat(&self) -> Option<f64> {
+        ratio(self.tally.csat_sum, self.tally.csat_count)
+    }
+
+    /// Net promoter score in -100..100.
+    pub fn nps(&self) -> Option<f64> {
+        let t = &self.tally;
+        ratio(100 * (t.nps_promoters - t.nps_detractors), t.nps_count)
+    }
+
+    pub fn ces(&self) -> Option<f64> {
+        ratio(self.tally.ces_sum, self.tally.ces_count)
+    }
+
+    /// Which KPIs are on the wrong side of their targets, guarded by `min_volume`; in the order
+    /// of [`WINDOW_KPIS`].
+    pub fn breaches(&self, s: &QueueSettings) -> [(&'static str, bool); 4] {
+        let enough = |volume: i64| volume >= s.min_volume as i64;
+        let t = &self.tally;
+        let [sl, abandon, asa, aht] = WINDOW_KPIS;
+        [
+            (
+                sl,
+                enough(t.sl_offered)
+                    && self
+                        .service_level(s.sl_formula)
+                        .is_some_and(|v| v < s.sl_target),
+            ),
+            (
+                abandon,
+                enough(self.outcomes())
+                    && self.abandon_ratio().is_some_and(|v| v > s.abandon_target),
+            ),
+            (
+                asa,
+                enough(t.answered) && self.asa().is_some_and(|v| v > s.asa_target.as_secs_f64()),
+            ),
+            (
+                aht,
+                enough(self.completed())
+                    && self.aht().is_some_and(|v| v > s.aht_target.as_secs_f64()),
+            ),
+        ]
+    }
+}
+
+/// The live breach of `oldest_wait` (`window="now"`): the longest current wait is above the
+/// queue's target. No `min_volume` guard: one caller waiting too long is the breach.
+pub fn oldest_wait_breached(oldest_wait_ms: Millis, s: &QueueSettings) -> bool {
+    oldest_wait_ms > s.oldest_wait_target.millis()
+}
+
+/// The windowed KPIs `callcenter_breach` reports (`oldest_wait` is live, not windowed).
+pub const WINDOW_KPIS: [&str; 4] = ["service_level", "abandon", "asa", "aht"];
+
+fn ratio(num: i64, den: i64) -> Option<f64> {
+    (den > 0).then(|| num as f64 / den as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios_follow_the_sl_formula_and_hide_empty_denominators() {
+        let mut w = WindowAgg::default();
+        assert_eq!(w.service_level(SlFormula::AbandonsNegative), None);
+        assert_eq!(w.abandon_ratio(), None);
+        assert_eq!(w.asa(), None);
+        for o in [
+            SlOutcome::Answered,
+            SlOutcome::Answered,
+            SlOutcome::Abandoned,
+            SlOutcome::Missed,
+        ] {
+            w.apply(&FactKind::Sl(o), 1);
+        }
+        assert_eq!(w.service_level(SlFormula::AbandonsNegative), Some(0.5));
+        assert_eq!(w.service_level(SlFormula::IgnoreAbandons), Some(2.0 / 3.0));
+        assert_eq!(w.service_level(SlFormula::AbandonsPositive), Some(0.75));
+        w.apply(
+            &FactKind::Survey {
+                csat: 5,
+                nps: 10,
+                ces: NO_SCORE,
+            },
+            1,
+        );
+        w.apply(
+            &FactKind::Survey {
+                csat: 3,
+                nps: 1,
+                ces: 3,
+            },
+            1,
+        );
+        w.apply(
+            &FactKind::Survey {
+                csat: NO_SCORE,
+                nps: 8,
+                ces: NO_SCORE,
+            },
+            1,
+        );
+        assert_eq!(w.csat(), Some(3.0));
+        // scores are stored +1: nps 9 (promoter), 0 (detractor), 7 (passive) -> (1 - 1) / 3 * 100
+        assert_eq!(w.nps(), Some(0.0));
+        assert_eq!(w.ces(), Some(2.0));
+    }
+}

@@ -1,0 +1,336 @@
+//! Self-metrics (`callpulse_*`): named events that log and count together, as Vector's internal
+//! events do, and their one rendering path into the same exposition as the contract's families.
+//!
+//! Each event is a struct; emitting it writes its log line and moves its counter, so a counter
+//! can never drift from the logs. Label sets are fixed (reasons are the reject reasons of
+//! events.md, partitions are the assigned ones).
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use crate::export::Exposition;
+use crate::time::Millis;
+
+/// Upper bounds (seconds) of `callpulse_event_delay_seconds`.
+pub const EVENT_DELAY_BOUNDS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+
+/// Quantiles of `callpulse_message_delay_seconds`.
+const MESSAGE_DELAY_QUANTILES: [(f64, &str); 3] = [
+    (0.5, "quantile=\"0.5\""),
+    (0.99, "quantile=\"0.99\""),
+    (1.0, "quantile=\"1\""),
+];
+
+/// The counters the service's events move. Shared by every part of one instance.
+pub struct SelfMetrics {
+    rebalances: AtomicU64,
+    assigned: AtomicI64,
+    consumer_errors: AtomicU64,
+    dead_letter_errors: AtomicU64,
+    messages: AtomicU64,
+    /// Event time to processing: per-bucket counts (last = +Inf) and the sum in microseconds.
+    event_delay: [AtomicU64; EVENT_DELAY_BOUNDS.len() + 1],
+    event_delay_sum_us: AtomicU64,
+    /// Kafka timestamp to processing, microseconds, since start (or the last reset).
+    message_delay: Mutex<hdrhistogram::Histogram<u64>>,
+}
+
+/// Something that happened in the service: logs itself and moves its counters.
+pub trait InternalEvent {
+    fn emit(self, metrics: &SelfMetrics);
+}
+
+/// A consumer-group rebalance reached this instance.
+pub struct Rebalanced<'a> {
+    pub what: &'a str,
+}
+
+impl InternalEvent for Rebalanced<'_> {
+    fn emit(self, m: &SelfMetrics) {
+        tracing::info!(what = self.what, "rebalance");
+        m.rebalances.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The instance now owns `count` partitions.
+pub struct PartitionsAssigned {
+    pub count: usize,
+}
+
+impl InternalEvent for PartitionsAssigned {
+    fn emit(self, m: &SelfMetrics) {
+        tracing::info!(partitions = self.count, "assignment");
+        m.assigned.store(self.count as i64, Ordering::Relaxed);
+    }
+}
+
+/// The Kafka client reported an error (connection, consume, rebalance).
+pub struct ConsumerError<'a> {
+    pub error: &'a dyn std::fmt::Display,
+    pub context: &'a str,
+}
+
+impl InternalEvent for ConsumerError<'_> {
+    fn emit(self, m: &SelfMetrics) {
+        tracing::warn!(error = %self.error, context = self.context, "kafka client error");
+        m.consumer_errors.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A rejected message could not be copied to the dead-letter topic.
+pub struct DeadLetterFailed<'a> {
+    pub error: &'a dyn std::fmt::Display,
+    pub reason: &'a str,
+}
+
+impl InternalEvent for DeadLetterFailed<'_> {
+    fn emit(self, m: &SelfMetrics) {
+        tracing::warn!(error = %self.error, reason = self.reason, "dead-letter send failed");
+        m.dead_letter_errors.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A partition worker processed a batch: message count and the delays it measured.
+pub struct BatchProcessed<'a> {
+    pub messages: usize,
+    pub delays: &'a mut BatchDelays,
+}
+
+impl InternalEvent for BatchProcessed<'_> {
+    fn emit(self, m: &SelfMetrics) {
+        tracing::trace!(messages = self.messages, "batch processed");
+        m.messages
+            .fetch_add(self.messages as u64, Ordering::Relaxed);
+        let d = self.delays;
+        for (shared, local) in m.event_delay.iter().zip(&mut d.event_buckets) {
+            if *local > 0 {
+                shared.fetch_add(std::mem::take(local), Ordering::Relaxed);
+            }
+        }
+        m.event_delay_sum_us
+            .fetch_add(std::mem::take(&mut d.event_sum_us), Ordering::Relaxed);
+        if !d.message.is_empty() {
+            let _ = lock(&m.message_delay).add(&d.message);
+            d.message.reset();
+        }
+    }
+}
+
+/// Delays measured by one worker between two [`BatchProcessed`] events (no lock per message).
+pub struct BatchDelays {
+    event_buckets: [u64; EVENT_DELAY_BOUNDS.len() + 1],
+    event_sum_us: u64,
+    message: hdrhistogram::Histogram<u64>,
+}
+
+impl Default for BatchDelays {
+    fn default() -> Self {
+        BatchDelays {
+            event_buckets: [0; EVENT_DELAY_BOUNDS.len() + 1],
+            event_sum_us: 0,
+            message: delay_histogram(),
+        }
+    }
+}
+
+impl BatchDelays {
+    /// An event applied `delay_ms` after its `ts`.
+    pub fn event(&mut self, delay_ms: Millis) {
+        let secs = delay_ms.max(0) as f64 / 1000.0;
+        let i = EVENT_DELAY_BOUNDS.partition_point(|&b| b < secs);
+        self.event_buckets[i] += 1;
+        self.event_sum_us += delay_ms.max(0) as u64 * 1000;
+    }
+
+    /// A message processed `delay_ms` after its Kafka timestamp.
+    pub fn message(&mut self, delay_ms: Millis) {
+        let _ = self.message.record((delay_ms.max(0) as u64 * 1000).max(1));
+    }
+}
+
+fn delay_histogram() -> hdrhistogram::Histogram<u64> {
+    // 1 µs to 1 h at 3 significant digits: the bounds are constants and valid.
+    hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
+        .unwrap_or_else(|_| hdrhistogram::Histogram::new(3).expect("3 significant digits"))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Default for SelfMetrics {
+    fn default() -> Self {
+        SelfMetrics {
+            rebalances: AtomicU64::new(0),
+            assigned: AtomicI64::new(0),
+            consumer_errors: AtomicU64::new(0),
+            dead_letter_errors: AtomicU64::new(0),
+            messages: AtomicU64::new(0),
+            event_delay: std::array::from_fn(|_| AtomicU64::new(0)),
+            event_delay_sum_us: AtomicU64::new(0),
+            message_delay: Mutex::new(delay_histogram()),
+        }
+    }
+}
+
+impl SelfMetrics {
+    /// Partitions assigned to this instance now.
+    pub fn assigned(&self) -> i64 {
+        self.assigned.load(Ordering::Relaxed)
+    }
+
+    /// Messages the partition workers handled (applied, rejected or skipped).
+    pub fn messages_processed(&self) -> u64 {
+        self.messages.load(Ordering::Relaxed)
+    }
+
+    /// Kafka timestamp to processed, seconds, at quantile `q` (`None` before any message).
+    pub fn message_delay_quantile(&self, q: f64) -> Option<f64> {
+        let h = lock(&self.message_delay);
+        (!h.is_empty()).then(|| h.value_at_quantile(q) as f64 / 1e6)
+    }
+
+    /// Starts the message-delay distribution afresh (the benchmark's steady phase).
+    pub fn reset_message_delay(&self) {
+        lock(&self.message_delay).reset();
+    }
+
+    /// The instance-wide families (the per-partition ones are rendered by the state).
+    pub fn render(&self, out: &mut Exposition) {
+        type Get = fn(&SelfMetrics) -> f64;
+        const SCALARS: [(&str, &str, &str, Get); 5] = [
+            (
+                "callpulse_rebalances_total",
+                "counter",
+                "Consumer-group rebalances this instance went through.",
+                |m| m.rebalances.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "callpulse_assigned_partitions",
+                "gauge",
+                "Partitions assigned to this instance.",
+                |m| m.assigned.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "callpulse_consumer_errors_total",
+                "counter",
+                "Errors reported by the Kafka client.",
+                |m| m.consumer_errors.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "callpulse_dead_letter_errors_total",
+                "counter",
+                "Rejected messages that could not be copied to the dead-letter topic.",
+                |m| m.dead_letter_errors.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "callpulse_messages_processed_total",
+                "counter",
+                "Messages handled by the partition workers (applied, rejected or skipped).",
+                |m| m.messages.load(Ordering::Relaxed) as f64,
+            ),
+        ];
+        for (name, kind, help, get) in SCALARS {
+            out.family(name, kind, help);
+            out.sample(name, "", "", "", get(self));
+        }
+        self.render_delays(out);
+        out.family("callpulse_build_info", "gauge", "Build information.");
+        out.sample(
+            "callpulse_build_info",
+            "",
+            concat!("version=\"", env!("CARGO_PKG_VERSION"), "\""),
+            "",
+            1.0,
+        );
+    }
+
+    fn render_delays(&self, out: &mut Exposition) {
+        let name = "callpulse_event_delay_seconds";
+        out.family(
+            name,
+            "histogram",
+            "Wall-clock time from an event's ts to its processing.",
+        );
+        let mut cumulative = 0u64;
+        for (i, bucket) in self.event_delay.iter().enumerate() {
+            cumulative += bucket.load(Ordering::Relaxed);
+            let le = EVENT_DELAY_BOUNDS
+                .get(i)
+                .map_or_else(|| "le=\"+Inf\"".to_string(), |b| format!("le=\"{b}\""));
+            out.sample(name, "_bucket", "", &le, cumulative as f64);
+        }
+        let sum = self.event_delay_sum_us.load(Ordering::Relaxed) as f64 / 1e6;
+        out.sample(name, "_sum", "", "", sum);
+        out.sample(name, "_count", "", "", cumulative as f64);
+
+        let name = "callpulse_message_delay_seconds";
+        out.family(
+            name,
+            "summary",
+            "Wall-clock time from a message's Kafka timestamp to its processing, since start.",
+        );
+        let h = lock(&self.message_delay);
+        if !h.is_empty() {
+            for (q, label) in MESSAGE_DELAY_QUANTILES {
+                out.sample(name, "", "", label, h.value_at_quantile(q) as f64 / 1e6);
+            }
+        }
+        let sum_us: u64 = h
+            .iter_recorded()
+            .map(|v| v.value_iterated_to() * v.count_at_value())
+            .sum();
+        out.sample(name, "_sum", "", "", sum_us as f64 / 1e6);
+        out.sample(name, "_count", "", "", h.len() as f64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_moves_the_shared_counters_and_empties_the_local_ones() {
+        let m = SelfMetrics::default();
+        let mut d = BatchDelays::default();
+        d.event(20);
+        d.event(2_000);
+        d.message(100);
+        BatchProcessed {
+            messages: 2,
+            delays: &mut d,
+        }
+        .emit(&m);
+        BatchProcessed {
+            messages: 1,
+            delays: &mut d,
+        }
+        .emit(&m);
+        assert_eq!(m.messages_processed(), 3);
+        assert_eq!(d.event_buckets.iter().sum::<u64>(), 0);
+        assert!(d.message.is_empty());
+        let mut out = Exposition::new();
+        m.render(&mut out);
+        let text = out.finish();
+        assert!(
+            text.contains("callpulse_event_delay_seconds_bucket{le=\"0.025\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("callpulse_event_delay_seconds_bucket{le=\"+Inf\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("callpulse_event_delay_seconds_sum 2.02\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("callpulse_messages_processed_total 3\n"),
+            "{text}"
+        );
+        let p50 = m.message_delay_quantile(0.5).unwrap();
+        assert!((p50 - 0.1).abs() < 0.001, "{p50}");
+    }
+}

@@ -1,0 +1,250 @@
+//! What the parts of one running instance share: the latest view of every partition worker,
+//! the high watermarks and group membership behind readiness, and the self-metrics; and the
+//! /metrics page built from them.
+//!
+//! Partition workers publish a [`PartView`] (snapshot + counters) on every tick; the hot path
+//! touches no lock. A scrape merges the latest views.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::config::Config;
+use crate::engine::{Engine, EngineStats};
+use crate::event::RejectReason;
+use crate::export::{escape_label, render, Exposition};
+use crate::snapshot::Snapshot;
+use crate::time::Millis;
+
+use super::self_metrics::SelfMetrics;
+
+/// A partition's identity: topic and partition number.
+pub type PartitionKey = (String, i32);
+
+/// Messages behind the high watermark a partition may be and still count as caught up.
+pub const READY_LAG: i64 = 1000;
+
+/// The latest published state of one partition worker.
+#[derive(Clone, Debug, Default)]
+pub struct PartView {
+    pub snapshot: Snapshot,
+    pub stats: EngineStats,
+    pub open_contacts: usize,
+    /// KPI facts held by the windows (memory is bounded by what the windows hold).
+    pub facts_held: usize,
+    /// Event time of the newest accepted event.
+    pub last_event_ms: Option<Millis>,
+    /// Kafka timestamp (ms) of the last message processed.
+    pub last_message_ms: Option<Millis>,
+    /// Next offset to process.
+    pub position: i64,
+    /// Events older than the rebuild horizon, read and skipped after an assignment.
+    pub skipped_before_rebuild: u64,
+    pub dead_lettered: u64,
+}
+
+/// Shared between the consumer thread, the partition workers and the HTTP server.
+pub struct ServiceState {
+    config: Arc<Config>,
+    parts: Mutex<BTreeMap<PartitionKey, PartView>>,
+    /// High watermark per partition, from librdkafka statistics.
+    high: Mutex<BTreeMap<PartitionKey, i64>>,
+    joined: AtomicBool,
+    broker_up: AtomicBool,
+    metrics: SelfMetrics,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl ServiceState {
+    pub fn new(config: Arc<Config>) -> Arc<ServiceState> {
+        Arc::new(ServiceState {
+            config,
+            parts: Mutex::new(BTreeMap::new()),
+            high: Mutex::new(BTreeMap::new()),
+            joined: AtomicBool::new(false),
+            broker_up: AtomicBool::new(false),
+            metrics: SelfMetrics::default(),
+        })
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
+    pub fn metrics(&self) -> &SelfMetrics {
+        &self.metrics
+    }
+
+    /// Whether this instance is a member of its consumer group (false again once it leaves).
+    pub fn set_joined(&self, joined: bool) {
+        self.joined.store(joined, Ordering::Relaxed);
+    }
+
+    pub fn set_broker_up(&self, up: bool) {
+        self.broker_up.store(up, Ordering::Relaxed);
+    }
+
+    pub fn publish(&self, key: PartitionKey, view: PartView) {
+        lock(&self.parts).insert(key, view);
+    }
+
+    pub fn forget(&self, key: &PartitionKey) {
+        lock(&self.parts).remove(key);
+        lock(&self.high).remove(key);
+    }
+
+    pub fn set_high_watermark(&self, key: PartitionKey, high: i64) {
+        lock(&self.high).insert(key, high);
+    }
+
+    fn lag(&self, key: &PartitionKey, position: i64) -> Option<i64> {
+        lock(&self.high).get(key).map(|&h| (h - position).max(0))
+    }
+
+    /// Ready: group joined, a broker reachable, every assigned partition caught up to within
+    /// [`READY_LAG`] messages.
+    pub fn ready(&self) -> bool {
+        if !self.joined.load(Ordering::Relaxed) || !self.broker_up.load(Ordering::Relaxed) {
+            return false;
+        }
+        let parts = lock(&self.parts)
+            .iter()
+            .map(|(k, v)| (k.clone(), v.position))
+            .collect::<Vec<_>>();
+        parts.len() as i64 >= self.metrics.assigned()
+            && parts
+                .iter()
+                .all(|(k, pos)| self.lag(k, *pos).is_some_and(|l| l <= READY_LAG))
+    }
+
+    /// The full /metrics page at wall-clock instant `now`.
+    pub fn render_metrics(&self, now: Millis) -> String {
+        let views: Vec<(PartitionKey, PartView)> = lock(&self.parts)
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        // Configured queues are exported even while no partition is assigned.
+        let mut base = Engine::new(self.config.clone());
+        base.advance(now);
+        let snapshot = Snapshot::merge(
+            std::iter::once(base.snapshot()).chain(views.iter().map(|(_, v)| v.snapshot.clone())),
+        );
+        let mut out = Exposition::new();
+        render(&snapshot, &mut out);
+        self.render_partitions(&views, now, &mut out);
+        self.metrics.render(&mut out);
+        out.finish()
+    }
+
+    /// The self-metrics summed over, or labelled by, the partition views.
+    fn render_partitions(
+        &self,
+        views: &[(PartitionKey, PartView)],
+        now: Millis,
+        out: &mut Exposition,
+    ) {
+        type Total = fn(&PartView) -> u64;
+        const TOTALS: [(&str, &str, &str, Total); 7] = [
+            ("callpulse_events_accepted_total", "counter", "Events applied to the engine.", |v| v.stats.accepted),
+            ("callpulse_events_dead_lettered_total", "counter", "Rejected messages copied to the dead-letter topic.", |v| v.dead_lettered),
+            ("callpulse_events_skipped_rebuild_total", "counter", "Events older than the rebuild horizon read after an assignment and skipped.", |v| v.skipped_before_rebuild),
+            ("callpulse_contacts_expired_total", "counter", "Contacts dropped unfinished: stale after contact_timeout or evicted at max_open_contacts.", |v| v.stats.contacts_expired + v.stats.contacts_evicted),
+            ("callpulse_agents_forgotten_total", "counter", "Logged-out agents forgotten because max_agents agents were held.", |v| v.stats.agents_forgotten),
+            ("callpulse_open_contacts", "gauge", "Contacts held in memory.", |v| v.open_contacts as u64),
+            ("callpulse_facts_held", "gauge", "KPI facts held in memory: what the rolling windows hold plus what is not final yet.", |v| v.facts_held as u64),
+        ];
+        out.family("callpulse_up", "gauge", "1 while the process runs.");
+        out.sample("callpulse_up", "", "", "", 1.0);
+        for (name, kind, help, total) in TOTALS {
+            out.family(name, kind, help);
+            let value: u64 = views.iter().map(|(_, v)| total(v)).sum();
+            out.sample(name, "", "", "", value as f64);
+        }
+        out.family("callpulse_ready", "gauge", "1 when the group is joined, a broker is reachable and every assigned partition is caught up.");
+        out.sample(
+            "callpulse_ready",
+            "",
+            "",
+            "",
+            f64::from(u8::from(self.ready())),
+        );
+        out.family(
+            "callpulse_events_rejected_total",
+            "counter",
+            "Events rejected (or later discarded) by reason; they never change a KPI.",
+        );
+        for r in RejectReason::ALL {
+            let n: u64 = views.iter().map(|(_, v)| v.stats.rejected(r)).sum();
+            let label = format!("reason=\"{}\"", r.as_str());
+            out.sample("callpulse_events_rejected_total", "", &label, "", n as f64);
+        }
+        out.family(
+            "callpulse_queues",
+            "gauge",
+            "Queues known to this instance.",
+        );
+        let queues: BTreeSet<&str> = views
+            .iter()
+            .flat_map(|(_, v)| v.snapshot.queues.iter().map(|q| q.name.as_str()))
+            .collect();
+        let known = queues.len().max(self.config.queues.len());
+        out.sample("callpulse_queues", "", "", "", known as f64);
+        out.family(
+            "callpulse_last_event_timestamp_seconds",
+            "gauge",
+            "Event time of the newest accepted event.",
+        );
+        if let Some(last) = views.iter().filter_map(|(_, v)| v.last_event_ms).max() {
+            let secs = last as f64 / 1000.0;
+            out.sample("callpulse_last_event_timestamp_seconds", "", "", "", secs);
+        }
+        self.render_lag(views, now, out);
+    }
+
+    fn render_lag(&self, views: &[(PartitionKey, PartView)], now: Millis, out: &mut Exposition) {
+        let labels: Vec<String> = views
+            .iter()
+            .map(|((t, p), _)| {
+                let mut s = String::from("topic=\"");
+                escape_label(&mut s, t);
+                s.push_str(&format!("\",partition=\"{p}\""));
+                s
+            })
+            .collect();
+        let lags: Vec<Option<i64>> = views.iter().map(|(k, v)| self.lag(k, v.position)).collect();
+        out.family(
+            "callpulse_consumer_lag_messages",
+            "gauge",
+            "Messages between the processed position and the partition's high watermark.",
+        );
+        for (l, lag) in labels.iter().zip(&lags) {
+            if let Some(lag) = lag {
+                out.sample("callpulse_consumer_lag_messages", "", l, "", *lag as f64);
+            }
+        }
+        out.family(
+            "callpulse_consumer_lag_seconds",
+            "gauge",
+            "Age of the last processed message while behind (0 when caught up).",
+        );
+        for ((l, lag), (_, v)) in labels.iter().zip(&lags).zip(views) {
+            let secs = match (lag, v.last_message_ms) {
+                (Some(0), _) => 0.0,
+                (Some(_), Some(ts)) => (now - ts).max(0) as f64 / 1000.0,
+                _ => continue,
+            };
+            out.sample("callpulse_consumer_lag_seconds", "", l, "", secs);
+        }
+        out.family(
+            "callpulse_partition_position",
+            "gauge",
+            "Next offset to process, per partition.",
+        );
+        for (l, (_, v)) in labels.iter().zip(views) {
+            out.sample("callpulse_partition_position", "", l, "", v.position as f64);
+        }
+    }
+}

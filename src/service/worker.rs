@@ -1,0 +1,181 @@
+//! The partition worker: the task that owns one assigned partition's [`Engine`] outright — no
+//! lock on the hot path — applies its batches, dead-letters its rejects, and publishes a
+//! snapshot on a timer.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, ThreadedProducer};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::clock::wall_now;
+use crate::engine::Engine;
+use crate::event::Reject;
+use crate::input::{ingest, Admit, Ingested};
+use crate::kafka::REJECT_HEADER;
+use crate::time::Millis;
+
+use super::self_metrics::{BatchDelays, BatchProcessed, DeadLetterFailed, InternalEvent};
+use super::state::{PartView, PartitionKey, ServiceState};
+
+/// How often a worker moves its windows to the wall clock and publishes a snapshot.
+pub const PUBLISH_EVERY: Duration = Duration::from_millis(500);
+/// Batches a worker may have queued before the poll thread waits (backpressure).
+const WORKER_QUEUE: usize = 4;
+
+/// Where rejected messages are copied, when `[kafka] dead_letter_topic` is set.
+pub type DeadLetter = Option<(Arc<ThreadedProducer<DefaultProducerContext>>, String)>;
+
+/// Sent by the consumer thread when the partition is revoked or the service stops.
+pub enum Control {
+    /// Finish what is queued, publish, report the next offset to commit, and stop.
+    Stop(oneshot::Sender<i64>),
+}
+
+/// The consumer thread's handle on a running worker.
+pub struct WorkerHandle {
+    pub data: mpsc::Sender<Vec<OwnedMessage>>,
+    pub control: mpsc::Sender<Control>,
+    /// Next offset whose predecessors are all applied (−1: nothing yet).
+    pub processed: Arc<AtomicI64>,
+    /// Committed offset when assigned: offsets are stored only beyond it.
+    pub committed: i64,
+}
+
+/// Starts the worker of partition `key`, re-reading from `rebuild_from` (event time).
+pub fn spawn_worker(
+    state: Arc<ServiceState>,
+    runtime: &tokio::runtime::Handle,
+    key: PartitionKey,
+    rebuild_from: Millis,
+    committed: i64,
+    dead_letter: DeadLetter,
+) -> WorkerHandle {
+    let (data_tx, data_rx) = mpsc::channel(WORKER_QUEUE);
+    let (control_tx, control_rx) = mpsc::channel(4);
+    let processed = Arc::new(AtomicI64::new(-1));
+    let worker = PartitionWorker {
+        engine: Engine::new(state.config().clone()),
+        view: PartView::default(),
+        state,
+        key,
+        admit: Admit {
+            from: rebuild_from,
+            until: Millis::MAX,
+        },
+        processed: processed.clone(),
+        dead_letter,
+        delays: BatchDelays::default(),
+    };
+    runtime.spawn(worker.run(data_rx, control_rx));
+    WorkerHandle {
+        data: data_tx,
+        control: control_tx,
+        processed,
+        committed,
+    }
+}
+
+struct PartitionWorker {
+    engine: Engine,
+    view: PartView,
+    state: Arc<ServiceState>,
+    key: PartitionKey,
+    admit: Admit,
+    processed: Arc<AtomicI64>,
+    dead_letter: DeadLetter,
+    delays: BatchDelays,
+}
+
+impl PartitionWorker {
+    async fn run(
+        mut self,
+        mut data: mpsc::Receiver<Vec<OwnedMessage>>,
+        mut control: mpsc::Receiver<Control>,
+    ) {
+        let mut tick = tokio::time::interval(PUBLISH_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                Some(Control::Stop(ack)) = control.recv() => {
+                    while let Ok(batch) = data.try_recv() {
+                        self.apply(&batch);
+                    }
+                    self.publish();
+                    let _ = ack.send(self.processed.load(Ordering::Acquire));
+                    return;
+                }
+                Some(batch) = data.recv() => self.apply(&batch),
+                _ = tick.tick() => self.publish(),
+                else => return,
+            }
+        }
+    }
+
+    fn apply(&mut self, batch: &[OwnedMessage]) {
+        let now = wall_now();
+        for m in batch {
+            let kafka_ts = m.timestamp().to_millis();
+            if let Some(ts) = kafka_ts {
+                self.delays.message(now - ts);
+            }
+            match ingest(
+                &mut self.engine,
+                m.payload().unwrap_or_default(),
+                self.admit,
+            ) {
+                Ingested::Applied { ts } => self.delays.event(now - ts),
+                Ingested::Rejected(reject) => self.dead_letter(m, reject),
+                Ingested::BeforeHorizon => self.view.skipped_before_rebuild += 1,
+                Ingested::AfterEnd => {}
+            }
+            self.view.position = m.offset() + 1;
+            self.view.last_message_ms = kafka_ts.or(self.view.last_message_ms);
+        }
+        self.processed.store(self.view.position, Ordering::Release);
+        BatchProcessed {
+            messages: batch.len(),
+            delays: &mut self.delays,
+        }
+        .emit(self.state.metrics());
+    }
+
+    fn dead_letter(&mut self, m: &OwnedMessage, reject: Reject) {
+        let Some((producer, topic)) = &self.dead_letter else {
+            return;
+        };
+        let reason = reject.reason.as_str();
+        let mut record: BaseRecord<'_, [u8], [u8]> =
+            BaseRecord::to(topic).headers(OwnedHeaders::new().insert(Header {
+                key: REJECT_HEADER,
+                value: Some(reason),
+            }));
+        if let Some(p) = m.payload() {
+            record = record.payload(p);
+        }
+        if let Some(k) = m.key() {
+            record = record.key(k);
+        }
+        match producer.send(record) {
+            Ok(()) => self.view.dead_lettered += 1,
+            Err((error, _)) => DeadLetterFailed {
+                error: &error,
+                reason,
+            }
+            .emit(self.state.metrics()),
+        }
+    }
+
+    fn publish(&mut self) {
+        self.engine.advance(wall_now());
+        self.view.snapshot = self.engine.snapshot();
+        self.view.stats = self.engine.stats().clone();
+        self.view.open_contacts = self.engine.open_contacts();
+        self.view.facts_held = self.engine.facts_held();
+        self.view.last_event_ms = self.engine.watermark();
+        self.state.publish(self.key.clone(), self.view.clone());
+    }
+}
