@@ -2,7 +2,6 @@
 //! in-process Kafka broker (librdkafka's mock cluster), simulated traffic, and the service.
 
 use std::future::Future;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use rdkafka::mocking::MockCluster;
@@ -120,7 +119,7 @@ pub async fn run(
     println!("  ready:     http://{bound}/readyz      (Ctrl-C to stop)");
     let config = Arc::new(config);
     let served = serve(config, listener, shutdown).await;
-    stop.store(true, Ordering::Relaxed);
+    stop.cancel();
     let _ = tokio::task::spawn_blocking(move || producer.join()).await;
     drop(cluster);
     served?;

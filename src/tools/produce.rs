@@ -1,12 +1,13 @@
-//! `callpulse simulate` and the demo's traffic: the simulator's events produced to Kafka,
-//! keyed by queue, paced by the wall clock (times `speed`) or as fast as the broker takes them.
+//! `callpulse simulate` and the demo's traffic: the simulator's events produced to Kafka (keyed
+//! by queue) or written as JSON lines, paced by the wall clock (times `speed`) or as fast as
+//! the sink takes them.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use tokio_util::sync::CancellationToken;
 
 use crate::clock::wall_now;
 use crate::kafka::bulk_producer_config;
@@ -36,19 +37,79 @@ pub struct Produced {
     pub seconds: f64,
 }
 
-/// Produces until the duration, the event count or `stop`; blocking (run it on its own thread).
-pub fn produce(opts: &ProduceOptions, stop: &AtomicBool) -> Result<Produced, KafkaError> {
-    let producer = producer(&opts.brokers, &opts.properties)?;
+/// Where simulated events go: a Kafka topic or a JSON-lines writer.
+pub trait Sink {
+    type Error;
+    fn put(&mut self, event: &SimEvent) -> Result<(), Self::Error>;
+    /// Called between rounds (serve delivery reports).
+    fn idle(&mut self) {}
+    fn finish(&mut self) -> Result<(), Self::Error>;
+}
+
+/// Events to a topic, keyed by queue, with their event time as the Kafka timestamp.
+pub struct KafkaSink {
+    producer: BaseProducer,
+    topic: String,
+}
+
+impl KafkaSink {
+    pub fn new(opts: &ProduceOptions) -> Result<Self, KafkaError> {
+        Ok(KafkaSink {
+            producer: producer(&opts.brokers, &opts.properties)?,
+            topic: opts.topic.clone(),
+        })
+    }
+}
+
+impl Sink for KafkaSink {
+    type Error = KafkaError;
+    fn put(&mut self, e: &SimEvent) -> Result<(), KafkaError> {
+        send(&self.producer, &self.topic, e, e.ts_ms)
+    }
+    fn idle(&mut self) {
+        self.producer.poll(Duration::ZERO);
+    }
+    fn finish(&mut self) -> Result<(), KafkaError> {
+        self.producer.flush(Duration::from_secs(30))
+    }
+}
+
+/// Events as JSON lines (`simulate --out`).
+pub struct LinesSink<W: Write>(pub W);
+
+impl<W: Write> Sink for LinesSink<W> {
+    type Error = std::io::Error;
+    fn put(&mut self, e: &SimEvent) -> std::io::Result<()> {
+        writeln!(self.0, "{}", e.json)
+    }
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Produces to Kafka until the duration, the event count or `stop`; blocking (run it on its
+/// own thread).
+pub fn produce(opts: &ProduceOptions, stop: &CancellationToken) -> Result<Produced, KafkaError> {
+    let mut sink = KafkaSink::new(opts)?;
+    simulate_into(opts, stop, &mut sink)
+}
+
+/// Runs the simulator into `sink`: history as fast as possible up to `backfill_until`, then
+/// paced at `speed` (or flat out without one), until the duration, the event count or `stop`.
+pub fn simulate_into<S: Sink>(
+    opts: &ProduceOptions,
+    stop: &CancellationToken,
+    sink: &mut S,
+) -> Result<Produced, S::Error> {
     let mut sim = Simulator::new(opts.sim.clone());
     let started = Instant::now();
-    let start_ms = opts.sim.start_ms;
     let mut buf: Vec<SimEvent> = Vec::with_capacity(4096);
     let mut produced = 0u64;
     let step_ms = 60_000; // simulated time per round when running flat out
-    let mut sim_until = start_ms;
+    let mut sim_until = opts.sim.start_ms;
     // Pacing starts when the backfill is done: simulated time = live_from + wall elapsed × speed.
     let mut live: Option<(Instant, i64)> = None;
-    'outer: while !stop.load(Ordering::Relaxed) {
+    'outer: while !stop.is_cancelled() {
         if opts.duration.is_some_and(|d| started.elapsed() >= d) {
             break;
         }
@@ -68,15 +129,15 @@ pub fn produce(opts: &ProduceOptions, stop: &AtomicBool) -> Result<Produced, Kaf
             if opts.max_events.is_some_and(|m| produced >= m) {
                 break 'outer;
             }
-            send(&producer, &opts.topic, e, e.ts_ms)?;
+            sink.put(e)?;
             produced += 1;
         }
-        producer.poll(Duration::ZERO);
+        sink.idle();
         if live.is_some() {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-    producer.flush(Duration::from_secs(30))?;
+    sink.finish()?;
     Ok(Produced {
         events: produced,
         seconds: started.elapsed().as_secs_f64(),
@@ -117,16 +178,16 @@ pub fn send(p: &BaseProducer, topic: &str, e: &SimEvent, ts: i64) -> Result<(), 
     }
 }
 
-/// Starts producing on a thread; set the returned flag to stop.
+/// Starts producing on a thread; cancel the returned token to stop.
 pub fn spawn(
     opts: ProduceOptions,
 ) -> (
-    Arc<AtomicBool>,
+    CancellationToken,
     std::thread::JoinHandle<Result<Produced, KafkaError>>,
 ) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let handle = std::thread::spawn(move || produce(&opts, &flag));
+    let stop = CancellationToken::new();
+    let token = stop.clone();
+    let handle = std::thread::spawn(move || produce(&opts, &token));
     (stop, handle)
 }
 

@@ -1,4 +1,4 @@
-//! The command line: every subcommand and its flags (clap). `main` parses and dispatches.
+//! The command line's shape: every subcommand and its flags (clap).
 
 use std::path::PathBuf;
 

@@ -1,0 +1,246 @@
+//! What each subcommand does with its flags: loads the configuration, starts the service, the
+//! demo or a tool on one runtime, and writes the reports ([`report`]). `main` only parses,
+//! sets up logging and calls [`run`].
+
+mod args;
+pub mod report;
+
+pub use args::{Cli, Command, Format, SimArgs};
+
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::{Config, ConfigError, LogFormat};
+use crate::export::{self, Exposition};
+use crate::replay::replay;
+use crate::service::{self, ServiceError};
+use crate::tools::bench::{self, BenchError, BenchOptions};
+use crate::tools::demo::{self, DemoError, DemoOptions};
+use crate::tools::produce::{self, LinesSink, ProduceOptions};
+
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error(transparent)]
+    Demo(#[from] DemoError),
+    #[error(transparent)]
+    Bench(#[from] BenchError),
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error(transparent)]
+    Argument(#[from] report::ArgumentError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Usage(&'static str),
+    #[error("the producer thread panicked")]
+    Panicked,
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> CliError {
+    let what = what.into();
+    move |source| CliError::Io { what, source }
+}
+
+/// How to log: human-readable or JSON lines, and the default level (`RUST_LOG` overrides it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Logging {
+    pub json: bool,
+    pub level: String,
+}
+
+/// Runs one parsed command line. `init_logging` is called once, before anything runs.
+pub fn run(cli: Cli, init_logging: impl FnOnce(&Logging)) -> Result<(), CliError> {
+    let json = cli.log_json;
+    let log = |level: &str| Logging {
+        json,
+        level: level.into(),
+    };
+    match cli.command {
+        Command::Run { config } => {
+            let config = Arc::new(Config::load(&config)?);
+            init_logging(&Logging {
+                json: json || config.log.format == LogFormat::Json,
+                level: config.log.level.clone(),
+            });
+            runtime()?.block_on(service::run(config, service::shutdown_signal()))?;
+        }
+        Command::Demo {
+            listen,
+            config,
+            backfill,
+            sim,
+        } => {
+            init_logging(&log("info"));
+            let config = config.as_deref().map(Config::load).transpose()?;
+            let opts = DemoOptions {
+                listen,
+                config,
+                sim: sim.to_config(),
+                backfill,
+            };
+            runtime()?.block_on(demo::run(opts, service::shutdown_signal()))?;
+        }
+        Command::Simulate {
+            brokers,
+            topic,
+            speed,
+            duration,
+            events,
+            start,
+            until,
+            out,
+            properties,
+            sim,
+        } => {
+            init_logging(&log("info"));
+            let opts = ProduceOptions {
+                backfill_until: until.as_deref().map(report::parse_until).transpose()?,
+                brokers: brokers.unwrap_or_default(),
+                topic,
+                sim: report::sim_starting(sim.to_config(), start.as_deref())?,
+                speed: (speed > 0.0).then_some(speed),
+                duration: duration.map(|d| d.as_std()),
+                max_events: events,
+                properties: properties
+                    .iter()
+                    .map(|p| report::parse_property(p))
+                    .collect::<Result<_, _>>()?,
+            };
+            let produced = match out {
+                Some(path) => write_events(&opts, &path)?,
+                None => runtime()?.block_on(produce_until_signal(opts))?,
+            };
+            eprintln!("{}", report::produced(&produced));
+        }
+        Command::Bench {
+            brokers,
+            events,
+            partitions,
+            rounds,
+            steady_rate,
+            steady_seconds,
+        } => {
+            init_logging(&log("warn"));
+            bench::run(&BenchOptions {
+                brokers,
+                events,
+                partitions,
+                rounds: rounds.max(1),
+                steady_rate,
+                steady_seconds,
+            })?;
+        }
+        Command::Rules { config } => {
+            init_logging(&log("warn"));
+            print!("{}", crate::rules::render(&Config::load(&config)?));
+        }
+        Command::Replay {
+            config,
+            at,
+            format,
+            events,
+        } => {
+            init_logging(&log("warn"));
+            replay_command(config.as_deref(), at.as_deref(), format, events)?;
+        }
+        Command::CheckConfig { file } => {
+            init_logging(&log("warn"));
+            let config = Config::load(&file)?;
+            print!("{}", report::check_config(&file, &config));
+        }
+    }
+    Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(io("cannot start the tokio runtime"))
+}
+
+/// `simulate` to Kafka: produces on a blocking thread until done or SIGINT/SIGTERM.
+async fn produce_until_signal(opts: ProduceOptions) -> Result<produce::Produced, CliError> {
+    let stop = tokio_util::sync::CancellationToken::new();
+    let token = stop.clone();
+    let mut producing = tokio::task::spawn_blocking(move || produce::produce(&opts, &token));
+    let joined = tokio::select! {
+        joined = &mut producing => joined,
+        () = service::shutdown_signal() => {
+            stop.cancel();
+            producing.await
+        }
+    };
+    Ok(joined.map_err(|_| CliError::Panicked)??)
+}
+
+/// `simulate --out`: the simulator's events as JSON lines, up to `--until` / `--events`.
+fn write_events(opts: &ProduceOptions, path: &Path) -> Result<produce::Produced, CliError> {
+    if opts.backfill_until.is_none() && opts.max_events.is_none() {
+        return Err(CliError::Usage("simulate --out needs --until or --events"));
+    }
+    let opts = ProduceOptions {
+        speed: None,
+        ..opts.clone()
+    };
+    let never = tokio_util::sync::CancellationToken::new();
+    let what = format!("cannot write {}", path.display());
+    let written = if path == Path::new("-") {
+        let mut sink = LinesSink(std::io::BufWriter::new(std::io::stdout().lock()));
+        produce::simulate_into(&opts, &never, &mut sink)
+    } else {
+        let file = std::fs::File::create(path).map_err(io(what.clone()))?;
+        let mut sink = LinesSink(std::io::BufWriter::new(file));
+        produce::simulate_into(&opts, &never, &mut sink)
+    };
+    written.map_err(io(what))
+}
+
+fn replay_command(
+    config: Option<&Path>,
+    at: Option<&str>,
+    format: Format,
+    events: Option<PathBuf>,
+) -> Result<(), CliError> {
+    let config = Arc::new(match config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    });
+    let at = at.map(report::parse_at).transpose()?;
+    let result = match events.as_deref() {
+        None => replay(config, std::io::stdin().lock(), at),
+        Some(p) if p == Path::new("-") => replay(config, std::io::stdin().lock(), at),
+        Some(p) => {
+            let file =
+                std::fs::File::open(p).map_err(io(format!("cannot open {}", p.display())))?;
+            replay(config, BufReader::with_capacity(1 << 20, file), at)
+        }
+    }
+    .map_err(io("cannot read the events"))?;
+    let mut stdout = std::io::stdout().lock();
+    let written = match format {
+        Format::Prometheus => {
+            let mut out = Exposition::new();
+            export::render(&result.snapshot, &mut out);
+            stdout.write_all(out.finish().as_bytes())
+        }
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut stdout, &export::to_json(&result.snapshot))
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(stdout))
+        }
+    };
+    written.map_err(io("cannot write the exposition"))?;
+    eprint!("{}", report::replayed(&result));
+    Ok(())
+}
