@@ -31,7 +31,7 @@ pub enum DemoError {
     #[error("mock kafka cluster: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error("bundled config: {0}")]
-    Config(String),
+    Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
     Service(#[from] ServiceError),
     #[error("cannot listen on {addr}: {source}")]
@@ -70,7 +70,7 @@ pub async fn run(
     let brokers = cluster.bootstrap_servers();
     let mut config = match config {
         Some(c) => c,
-        None => Config::parse(BUNDLED_CONFIG).map_err(DemoError::Config)?,
+        None => Config::parse(BUNDLED_CONFIG)?,
     };
     config.kafka.brokers = brokers.clone();
     config.kafka.topics = vec![DEMO_TOPIC.into()];

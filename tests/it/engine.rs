@@ -508,7 +508,8 @@ fn config_without_a_15m_window_still_loads_and_alerts_watch_its_first_window() {
     let err = callpulse::config::Config::parse(
         "[engine]\nwindows = [\"1h\"]\n[alerts]\nwindow = \"15m\"\n",
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("alerts.window"), "{err}");
 }
 

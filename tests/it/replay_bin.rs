@@ -128,3 +128,20 @@ fn check_config_names_the_line_of_a_bad_key() {
     assert!(err.contains("line 5") && err.contains("thirty"), "{err}");
     succeed(callpulse().args(["check-config", "config/callpulse.toml"]));
 }
+
+#[test]
+fn shipped_rules_file_equals_the_generated_rules() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = succeed(
+        Command::new(env!("CARGO_BIN_EXE_callpulse"))
+            .args(["rules", "--config"])
+            .arg(format!("{root}/config/callpulse.toml")),
+    );
+    let shipped = std::fs::read_to_string(format!("{root}/deploy/prometheus/callpulse-rules.yml"))
+        .expect("deploy/prometheus/callpulse-rules.yml");
+    assert!(
+        String::from_utf8_lossy(&out.stdout) == shipped,
+        "deploy/prometheus/callpulse-rules.yml is stale: regenerate it with \
+         `callpulse rules --config config/callpulse.toml > deploy/prometheus/callpulse-rules.yml`"
+    );
+}

@@ -10,7 +10,11 @@ use chrono_tz::Tz;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
-use crate::time::{parse_time_of_day, LocalClock, Span, DAY, SECOND};
+mod file;
+
+use file::*;
+
+use crate::time::{LocalClock, Span, DAY, SECOND};
 
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +27,9 @@ pub enum ConfigError {
     },
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
+    /// Config text (not a file) that does not validate; the message names the key and line.
+    #[error("{0}")]
+    Text(String),
 }
 
 /// The whole validated configuration.
@@ -227,6 +234,23 @@ impl Default for AlertsConfig {
     }
 }
 
+/// The keys `[alerts.severity]` accepts: the windowed and live KPIs, the two burn-rate alerts
+/// and the monitor's own alerts (`callpulse rules` uses exactly these; a test holds them equal).
+pub const SEVERITY_KEYS: [&str; 12] = [
+    "service_level",
+    "abandon",
+    "asa",
+    "aht",
+    "oldest_wait",
+    "service_level_fast_burn",
+    "service_level_slow_burn",
+    "CallpulseDown",
+    "CallpulseNotReady",
+    "CallpulseLagGrowing",
+    "CallpulseRejectsSpiking",
+    "CallpulseNoEvents",
+];
+
 /// Marks `[alerts] window` as not written, to be resolved against `[engine] windows`.
 const UNSET_WINDOW: &str = "\u{0}unset";
 
@@ -267,81 +291,6 @@ fn burn_factor<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
         Err(de::Error::custom(format!(
             "burn factor {v} must be a number above 1.0 (at 1.0 the error budget lasts exactly its period)"
         )))
-    }
-}
-
-// ---- the file as written -------------------------------------------------------------------
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    #[serde(default)]
-    engine: FileEngine,
-    #[serde(default)]
-    defaults: FileQueue,
-    #[serde(default)]
-    queues: BTreeMap<String, FileQueue>,
-    #[serde(default)]
-    kafka: KafkaConfig,
-    #[serde(default)]
-    http: HttpConfig,
-    #[serde(default)]
-    log: LogConfig,
-    #[serde(default = "file_alerts")]
-    alerts: AlertsConfig,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct FileEngine {
-    windows: Option<toml::Spanned<Vec<toml::Spanned<String>>>>,
-    interval: Option<Interval>,
-    allowed_lateness: Option<Span>,
-    max_queues: Option<Positive>,
-    max_open_contacts: Option<Positive>,
-    max_agents: Option<Positive>,
-    contact_timeout: Option<Span>,
-    dedup_horizon: Option<Span>,
-    dedup_capacity: Option<Positive>,
-    survey_horizon: Option<Span>,
-    max_message_bytes: Option<Positive>,
-}
-
-#[derive(Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-struct FileQueue {
-    timezone: Option<Zone>,
-    day_start: Option<TimeOfDay>,
-    sl_threshold: Option<Span>,
-    sl_formula: Option<SlFormula>,
-    short_abandon: Option<Span>,
-    wrapup: Option<bool>,
-    sl_target: Option<Ratio>,
-    abandon_target: Option<Ratio>,
-    asa_target: Option<Span>,
-    aht_target: Option<Span>,
-    oldest_wait_target: Option<Span>,
-    min_volume: Option<u64>,
-}
-
-impl FileQueue {
-    fn over(&self, base: &QueueSettings) -> QueueSettings {
-        QueueSettings {
-            clock: LocalClock {
-                zone: self.timezone.map_or(base.clock.zone, |z| z.0),
-                day_start: self.day_start.map_or(base.clock.day_start, |d| d.0),
-            },
-            sl_threshold: self.sl_threshold.unwrap_or(base.sl_threshold),
-            sl_formula: self.sl_formula.unwrap_or(base.sl_formula),
-            short_abandon: self.short_abandon.unwrap_or(base.short_abandon),
-            wrapup: self.wrapup.unwrap_or(base.wrapup),
-            sl_target: self.sl_target.map_or(base.sl_target, |r| r.0),
-            abandon_target: self.abandon_target.map_or(base.abandon_target, |r| r.0),
-            asa_target: self.asa_target.unwrap_or(base.asa_target),
-            aht_target: self.aht_target.unwrap_or(base.aht_target),
-            oldest_wait_target: self.oldest_wait_target.unwrap_or(base.oldest_wait_target),
-            min_volume: self.min_volume.unwrap_or(base.min_volume),
-        }
     }
 }
 
@@ -401,14 +350,18 @@ impl Config {
             path: path.display().to_string(),
             source,
         })?;
-        Config::parse(&text).map_err(|message| ConfigError::Invalid {
+        Config::parse_text(&text).map_err(|message| ConfigError::Invalid {
             path: path.display().to_string(),
             message,
         })
     }
 
     /// Parses and validates config text; the error names the key and its line.
-    pub fn parse(text: &str) -> Result<Config, String> {
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse_text(text).map_err(ConfigError::Text)
+    }
+
+    fn parse_text(text: &str) -> Result<Config, String> {
         let file: FileConfig =
             toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
         let line_of = |span: std::ops::Range<usize>| {
@@ -496,6 +449,17 @@ impl Config {
                 file.alerts.window
             ));
         }
+        if let Some(key) = file
+            .alerts
+            .severity
+            .keys()
+            .find(|k| !SEVERITY_KEYS.contains(&k.as_str()))
+        {
+            return Err(format!(
+                "alerts.severity: unknown key {key:?}; one of {}",
+                SEVERITY_KEYS.join(", ")
+            ));
+        }
         Ok(Config {
             engine,
             defaults,
@@ -510,77 +474,6 @@ impl Config {
     /// The settings of a queue: its own table over `[defaults]`, or `[defaults]` alone.
     pub fn queue(&self, name: &str) -> &QueueSettings {
         self.queues.get(name).unwrap_or(&self.defaults)
-    }
-}
-
-// ---- value types that validate themselves, so the toml error carries the line --------------
-
-#[derive(Clone, Copy)]
-struct Zone(Tz);
-#[derive(Clone, Copy)]
-struct TimeOfDay(NaiveTime);
-#[derive(Clone, Copy)]
-struct Ratio(f64);
-#[derive(Clone, Copy)]
-struct Positive(usize);
-#[derive(Clone, Copy)]
-struct Interval(Span);
-
-impl<'de> Deserialize<'de> for Zone {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse::<Tz>().map(Zone).map_err(|_| {
-            de::Error::custom(format!(
-                "unknown time zone {s:?} (use an IANA name like \"Europe/Moscow\")"
-            ))
-        })
-    }
-}
-
-impl<'de> Deserialize<'de> for TimeOfDay {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        parse_time_of_day(&s).map(TimeOfDay).ok_or_else(|| {
-            de::Error::custom(format!("invalid time of day {s:?} (write \"HH:MM\")"))
-        })
-    }
-}
-
-impl<'de> Deserialize<'de> for Ratio {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = f64::deserialize(d)?;
-        if (0.0..=1.0).contains(&v) {
-            Ok(Ratio(v))
-        } else {
-            Err(de::Error::custom(format!(
-                "{v} is not a ratio between 0 and 1 (write 80% as 0.80)"
-            )))
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Positive {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = i64::deserialize(d)?;
-        if v >= 1 {
-            Ok(Positive(v as usize))
-        } else {
-            Err(de::Error::custom(format!("{v} must be at least 1")))
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for Interval {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let span = Span::deserialize(d)?;
-        let m = span.millis();
-        if m >= 60 * SECOND && m % (60 * SECOND) == 0 && DAY % m == 0 {
-            Ok(Interval(span))
-        } else {
-            Err(de::Error::custom(format!(
-                "interval {span} must be whole minutes dividing a day (\"15m\", \"30m\" or \"1h\")"
-            )))
-        }
     }
 }
 
@@ -628,21 +521,30 @@ mod tests {
         let err = Config::parse(
             "[engine]\nwindows = [\"5m\"]\n\n[defaults]\ntimezone = \"Mars/Olympus\"\n",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             err.contains("line 5") && err.contains("Mars/Olympus"),
             "{err}"
         );
-        let err = Config::parse("[engine]\ninterval = \"7m\"\n").unwrap_err();
+        let err = Config::parse("[engine]\ninterval = \"7m\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 2") && err.contains("interval"), "{err}");
-        let err = Config::parse("[defaults]\nsl_target = 80\n").unwrap_err();
+        let err = Config::parse("[defaults]\nsl_target = 80\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 2") && err.contains("ratio"), "{err}");
-        let err = Config::parse("[defaults]\nsl_treshold = \"20s\"\n").unwrap_err();
+        let err = Config::parse("[defaults]\nsl_treshold = \"20s\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("line 2") && err.contains("sl_treshold"),
             "{err}"
         );
-        let err = Config::parse("[engine]\nwindows = [\"5m\",\n  \"5x\"]\n").unwrap_err();
+        let err = Config::parse("[engine]\nwindows = [\"5m\",\n  \"5x\"]\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 3") && err.contains("5x"), "{err}");
     }
 
@@ -654,13 +556,16 @@ mod tests {
         assert_eq!((c.alerts.fast_burn, c.alerts.slow_burn), (14.4, 6.0));
         for bad in ["1.0", "1", "0.5", "-3", "nan", "inf"] {
             let err = Config::parse(&format!("[alerts]\nwindow = \"15m\"\nslow_burn = {bad}\n"))
-                .unwrap_err();
+                .unwrap_err()
+                .to_string();
             assert!(
                 err.contains("line 3") && err.contains("above 1.0"),
                 "{bad}: {err}"
             );
         }
-        let err = Config::parse("[alerts]\nfast_burn = \"2\"\n").unwrap_err();
+        let err = Config::parse("[alerts]\nfast_burn = \"2\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 2"), "{err}");
     }
 }
