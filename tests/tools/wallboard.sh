@@ -242,6 +242,19 @@ for q in dom.tiles:
     missing = set(KPIS) - seen.get(q, set())
     if missing:
         hard.append(f"tile {q!r} lacks {sorted(missing)}")
+# red is the server's breach decision alone (callcenter_breach applies min_volume)
+def breached(m, q):
+    return any(num(v) == 1 for (name, labels), v in m.items()
+               if name == "callcenter_breach" and dict(labels).get("queue") == q
+               and dict(labels).get("window") in (WINDOW, "now"))
+for q in dom.tiles:
+    bb, ba = breached(b, q), breached(a, q)
+    red = dom.tiles[q] == "breach"
+    if bb != ba:
+        drift.append(f"tile {q!r}: callcenter_breach changed between the two reads")
+    elif red != bb:
+        hard.append(f"tile {q!r}: data-status {dom.tiles[q]!r}, but callcenter_breach says "
+                    f"{'breached' if bb else 'not breached'}")
 print(f"{len(dom.tiles)} tiles, {checked} values checked")
 for h in hard:
     print("FAIL " + h)
