@@ -47,6 +47,13 @@ pub fn bulk_producer_config<'a>(
     with_properties(c, properties)
 }
 
+/// An admin client or a watermark probe: the brokers only.
+pub fn plain_config(brokers: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", brokers);
+    c
+}
+
 fn with_properties<'a>(
     mut c: ClientConfig,
     properties: impl IntoIterator<Item = (&'a String, &'a String)>,

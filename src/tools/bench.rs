@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::mocking::MockCluster;
@@ -21,7 +20,7 @@ use crate::config::Config;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::wall_now;
-use crate::kafka::consumer_config;
+use crate::kafka::{consumer_config, plain_config};
 use crate::service::ingest::consume;
 use crate::service::state::ServiceState;
 use crate::time::HOUR;
@@ -71,9 +70,7 @@ fn traffic(n: u64) -> Vec<SimEvent> {
 
 /// Creates a topic through the admin API (a real broker; the mock cluster has its own call).
 pub fn create_topic(brokers: &str, topic: &str, partitions: i32) -> Result<(), BenchError> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .create()?;
+    let admin: AdminClient<DefaultClientContext> = plain_config(brokers).create()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -196,9 +193,7 @@ pub fn run(opts: &BenchOptions) -> Result<(), BenchError> {
         bytes as f64 / events.len() as f64
     );
     // The mock cluster keeps at most ~5 MB per partition: count what the topic really holds.
-    let probe: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .create()?;
+    let probe: BaseConsumer = plain_config(&brokers).create()?;
     let mut held = 0u64;
     for part in 0..opts.partitions {
         let (low, high) = probe.fetch_watermarks(&topic, part, Duration::from_secs(10))?;
