@@ -1,5 +1,7 @@
-//! KPI aggregates: the facts a contact contributes, the tallies and distributions a window
-//! holds, and the contract's ratios and means computed from them.
+//! Every KPI definition in one place: the facts a contact contributes, the tallies and
+//! distributions a window holds, the contract's ratios and means, and the breach rules
+//! (`callcenter_breach`, alerts and the wallboard's red all come from [`WindowAgg::breaches`]
+//! and [`oldest_wait_breached`]).
 //!
 //! Everything here can be added *and removed*, so rolling windows slide and late events can
 //! correct a contact's contribution exactly. Durations are integer milliseconds, so sums do not
