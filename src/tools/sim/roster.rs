@@ -24,7 +24,7 @@ const STAFFING_MARGIN: f64 = 1.5;
 /// help a second queue, so for these queues it asks for more agents than the target needs;
 /// planners trim it (Erlang A would model the abandons). Tuned so that the service level of the
 /// healthy queues hovers a little above its target (see `tests/it/sim.rs`).
-const PLAN_TRIM: f64 = 0.84;
+const PLAN_TRIM: f64 = 0.85;
 /// Realistic staffing: breaks, lunch, meetings, training, logging out and back in, which the
 /// headcount must cover on top of the plan (the roster calls in cover for those on a break).
 const PLANNED_SHRINKAGE: f64 = 0.22;
@@ -43,7 +43,7 @@ const PLAN_AHEAD: Millis = 4 * MINUTE;
 /// service-level threshold, the real-time manager recalls agents from off-phone work ...
 const RECALL_AT: f64 = 0.75;
 /// ... this share of the plan more.
-const RECALL_SHARE: f64 = 0.4;
+const RECALL_SHARE: f64 = 0.6;
 /// How often an agent looks at the roster, minutes (min, max): generous, realistic (real-time
 /// management reacts faster).
 const ROSTER_CHECK_MIN: [(f64, f64); 2] = [(10.0, 20.0), (2.0, 6.0)];
