@@ -126,7 +126,8 @@ impl Reason {
             Reason::System => (1.0, 3.0),
             Reason::Relogin => (1.0, 4.0),
             Reason::Lunch => (30.0, 45.0),
-            Reason::Outage => (15.0, 15.0),
+            // Not taken as a break: the outage scenario ends it (`OUTAGE_UNTIL`, then up to 45 s).
+            Reason::Outage => (15.0, 15.75),
         }
     }
 }

@@ -34,7 +34,7 @@ const HEADROOM: f64 = 1.15;
 /// Realistic staffing: the spread (standard deviation) of who shows up in a half-hour, as a
 /// share of the plan.
 const SHOW_UP_SPREAD: f64 = 0.02;
-/// How long who shows up holds: a workforce-management interval.
+/// Realistic staffing: how long who shows up holds (a workforce-management interval).
 const PLAN_INTERVAL: Millis = 30 * MINUTE;
 /// Realistic staffing: the plan follows the load this far ahead (agents need a moment to get
 /// on the phones).
@@ -74,7 +74,9 @@ fn peak_headcount(staffing: Staffing, p: &Profile, erlangs: f64) -> f64 {
 
 impl SimConfig {
     /// Agents needed for this `rate` with this `staffing`: per queue, what the staffing puts on
-    /// the phones at its peak load, plus shrinkage (and, realistic, some headroom).
+    /// the phones at its peak load, plus shrinkage. Realistic: the headcount is a pool with
+    /// headroom to cover breaks and to recall agents from off-phone work, so it is about as
+    /// large as the generous one, but far fewer of it are logged in at any time.
     ///
     /// Handle times are realistic (about 4-5 minutes), so the offered load is large: at the
     /// default rate of 2 contacts/s this is several hundred agents, far more than 40.

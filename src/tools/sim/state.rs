@@ -144,7 +144,8 @@ pub(super) struct QueueModel {
     pub(super) headcount: u32,
     /// Of those, the ones on a break (not ready for any reason but an outage).
     pub(super) on_break: u32,
-    /// The realistic roster's plan: the half-hour it is for and the agents it wants on the phones.
+    /// The realistic roster's plan: the minute (epoch minutes) it is for and the agents it
+    /// wants on the phones.
     pub(super) plan: Option<(i64, f64)>,
 }
 
