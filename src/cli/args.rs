@@ -135,12 +135,15 @@ pub struct SimArgs {
     /// Number of queues.
     #[arg(long, default_value_t = 4)]
     pub queues: usize,
-    /// Number of agents (default: enough for a healthy service level at this rate).
+    /// Number of agents in the pool (default: the headcount the chosen --staffing needs at this rate).
     #[arg(long)]
     pub agents: Option<usize>,
     /// normal | understaffed (SL collapses in the first queue) | outage (agents drop out for a while).
     #[arg(long, default_value = "normal")]
     pub scenario: crate::tools::sim::Scenario,
+    /// realistic (service level hovers around its target) | generous (every queue far above it).
+    #[arg(long, default_value = "realistic")]
+    pub staffing: crate::tools::sim::Staffing,
     /// Random seed (same seed, same traffic).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -157,6 +160,7 @@ impl SimArgs {
             agents: 0,
             rate: self.rate,
             scenario: self.scenario,
+            staffing: self.staffing,
             seed: self.seed,
             start_ms: 0,
             flat: self.flat,

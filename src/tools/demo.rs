@@ -107,10 +107,11 @@ pub async fn run(
         cluster.bootstrap_servers()
     );
     println!(
-        "  simulating {} queues, {} agents, {} contacts/s at peak, scenario {}; the simulated \
-         business day is at {DEMO_BUSINESS_HOUR}:00 now",
+        "  simulating {} queues, {} agents ({} staffing), {} contacts/s at peak, scenario {}; \
+         the simulated business day is at {DEMO_BUSINESS_HOUR}:00 now",
         sim.queues,
         sim.agents,
+        sim.staffing.as_str(),
         sim.rate,
         sim.scenario.as_str()
     );

@@ -6,4 +6,5 @@ mod e2e;
 mod engine;
 mod kafka;
 mod replay_bin;
+mod sim;
 mod support;
