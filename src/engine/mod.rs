@@ -6,6 +6,7 @@
 
 mod agent;
 mod contact;
+mod legs;
 mod memory;
 mod queue;
 
@@ -21,13 +22,10 @@ use crate::snapshot::{QueueSnapshot, Snapshot};
 use crate::time::Millis;
 
 use self::agent::Agents;
-use self::contact::{resolve, survey_fact, Contact, Step};
+use self::contact::{agent_key, resolve, survey_fact, Contact, Step, NO_AGENT, NO_QUEUE};
 use self::memory::{hash_id, Recent};
 pub use self::queue::QueueId;
 use self::queue::QueueState;
-
-/// A queue id that matches no leg: an event naming a queue the engine has never seen.
-const NO_QUEUE: QueueId = QueueId::MAX;
 
 /// Counts the engine keeps about its own work (exported as `callpulse_` self-metrics).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -226,21 +224,18 @@ impl Engine {
     }
 
     fn apply_contact(&mut self, c: &ContactEvent<'_>, ts: Millis) -> Result<(), Reject> {
-        let queue = match (&c.queue, c.step) {
-            (None, _) => None,
-            // An offer or a survey naming a queue brings the queue into being.
-            (Some(name), ContactStep::Offered | ContactStep::Survey) => Some(self.queue_id(name)?),
-            (Some(name), _) => Some(
-                self.queue_ids
-                    .get(name.as_ref())
-                    .copied()
-                    .unwrap_or(NO_QUEUE),
-            ),
+        // Any contact event naming a queue brings the queue into being (or is rejected with
+        // `queue_limit`, as its offer would be): a follow-up that arrives before the offer of a
+        // queue not seen yet must still find that queue's leg once the offer comes.
+        let queue = match &c.queue {
+            Some(name) => self.queue_id(name)?,
+            None => NO_QUEUE,
         };
-        let step = Step::new(ts, c.step, queue, c.wrapup, c.scores);
-        if let (ContactStep::Survey, Some(q)) = (c.step, queue) {
+        let agent = c.agent.as_deref().map_or(NO_AGENT, agent_key);
+        let step = Step::new(ts, c.step, queue, agent, c.wrapup, c.scores);
+        if c.step == ContactStep::Survey && queue != NO_QUEUE {
             // A survey naming its queue needs nothing from the contact.
-            self.queues[q as usize].apply(survey_fact(&step), 1);
+            self.queues[queue as usize].apply(survey_fact(&step), 1);
             return Ok(());
         }
         let slot = match self.contact_ids.get(c.contact_id.as_ref()) {
@@ -258,8 +253,9 @@ impl Engine {
                 self.new_contact(&c.contact_id)
             }
         };
+        let queues = &self.queues;
         if let Some((_, contact)) = &mut self.contacts[slot as usize] {
-            contact.insert(step);
+            contact.insert(step, |q| queues.get(q as usize).map(|q| &*q.name));
         }
         self.refresh(slot);
         Ok(())
@@ -368,7 +364,7 @@ impl Engine {
         } else {
             self.stats.rejected[RejectReason::OutOfOrder.index()] += u64::from(res.unused);
         }
-        if let Some(q) = res.last_queue {
+        if let Some(q) = res.survey_queue {
             self.finished.insert(hash_id(&id), contact.last_at(), q);
         }
         if res.open {

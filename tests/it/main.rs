@@ -5,5 +5,6 @@ mod bank;
 mod e2e;
 mod engine;
 mod kafka;
+mod legs;
 mod replay_bin;
 mod support;
