@@ -71,7 +71,7 @@ impl Step {
 pub type QueueFact = (QueueId, Fact);
 
 /// A contact in memory: its events and what the engine has applied for it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Contact {
     /// In the canonical order of [`Contact::insert`].
     pub steps: Vec<Step>,
@@ -85,9 +85,54 @@ pub struct Contact {
     pub queued_deadline: Millis,
     /// Some leg is still in progress (as of the last resolution).
     pub open: bool,
+    /// What an earlier, finished and forgotten contact of the same id left behind
+    /// (`prior_queue` is `NO_QUEUE` when none): kept as two fields so a contact stays 96 bytes.
+    pub prior_queue: QueueId,
+    pub prior_answered: bool,
+}
+
+impl Default for Contact {
+    fn default() -> Self {
+        Contact {
+            steps: Vec::new(),
+            applied: Vec::new(),
+            waiting: Vec::new(),
+            serial: 0,
+            queued_deadline: Millis::MAX,
+            open: false,
+            prior_queue: NO_QUEUE,
+            prior_answered: false,
+        }
+    }
+}
+
+/// What a finished contact leaves behind for later events of its id (a survey, a callback):
+/// where a survey without queue counts, and whether that is the queue of an answered leg.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prior {
+    pub survey_queue: QueueId,
+    pub answered: bool,
 }
 
 impl Contact {
+    /// A contact whose id already had a contact that finished and was forgotten.
+    pub fn after(&mut self, prior: Prior) {
+        self.prior_queue = prior.survey_queue;
+        self.prior_answered = prior.answered;
+    }
+
+    fn prior(&self) -> Option<Prior> {
+        (self.prior_queue != NO_QUEUE).then_some(Prior {
+            survey_queue: self.prior_queue,
+            answered: self.prior_answered,
+        })
+    }
+
+    /// Runs the rules over this contact's events.
+    pub fn resolve<'s>(&self, settings: impl Fn(QueueId) -> &'s QueueSettings) -> Resolution {
+        resolve_legs(&self.steps, self.prior(), settings, |_, _| {})
+    }
+
     /// Inserts a step in the canonical order: time, then the same-instant order of
     /// [`ContactStep`], then the queue's *name* (queue ids are handed out in arrival order, so
     /// they must not decide anything), the agent and the remaining fields.
@@ -123,20 +168,24 @@ pub struct Resolution {
     /// Events the rules could not use (a second outcome, a hold outside a conversation, ...).
     pub unused: u32,
     pub legs: u16,
-    /// Where a survey without a queue counts: the queue of the last answered leg, else of the
-    /// last leg (remembered for surveys arriving after the contact is gone).
-    pub survey_queue: Option<QueueId>,
+    /// Where a survey without a queue counts: the last answered leg, else the last leg (an
+    /// earlier contact of the id counts as legs before these). Remembered when the contact
+    /// is forgotten, for its id's later events.
+    pub survey: Option<Prior>,
+}
+
+/// Resolves a contact's events (sorted, without a prior contact).
+#[cfg(test)]
+pub fn resolve<'s>(steps: &[Step], settings: impl Fn(QueueId) -> &'s QueueSettings) -> Resolution {
+    resolve_legs(steps, None, settings, |_, _| {})
 }
 
 /// Resolves a contact: one leg per `contact.offered`, each later event attributed to the leg
-/// it continues (events.md, "Legs"), each leg run through its state machine.
-pub fn resolve<'s>(steps: &[Step], settings: impl Fn(QueueId) -> &'s QueueSettings) -> Resolution {
-    resolve_legs(steps, settings, |_, _| {})
-}
-
-/// [`resolve`], telling `attributed` which leg (by offer order) each step went to.
+/// it continues (events.md, "Legs"), each leg run through its state machine; `attributed`
+/// learns which leg (by offer order) each step went to.
 pub(super) fn resolve_legs<'s>(
     steps: &[Step],
+    prior: Option<Prior>,
     settings: impl Fn(QueueId) -> &'s QueueSettings,
     mut attributed: impl FnMut(&Step, Option<usize>),
 ) -> Resolution {
@@ -186,15 +235,23 @@ pub(super) fn resolve_legs<'s>(
             _ => out.open = true,
         }
     }
-    let survey_leg = legs
-        .iter()
-        .rposition(Leg::answered)
-        .or(legs.len().checked_sub(1));
-    out.survey_queue = survey_leg.and_then(|i| legs.get(i)).map(|l| l.queue);
+    let answered = legs.iter().rposition(Leg::answered);
+    let survey_leg = answered.or(legs.len().checked_sub(1));
+    let leg_prior = |i: usize| {
+        legs.get(i).map(|l| Prior {
+            survey_queue: l.queue,
+            answered: l.answered(),
+        })
+    };
+    out.survey = match (answered, prior) {
+        (Some(i), _) => leg_prior(i),
+        (None, Some(p)) if p.answered => Some(p),
+        _ => survey_leg.and_then(leg_prior).or(prior),
+    };
     for s in steps.iter().filter(|s| s.step == ContactStep::Survey) {
         attributed(s, survey_leg);
-        match out.survey_queue {
-            Some(q) => out.facts.push((q, survey_fact(s))),
+        match out.survey {
+            Some(p) => out.facts.push((p.survey_queue, survey_fact(s))),
             None => out.unused += 1,
         }
     }
@@ -420,7 +477,7 @@ mod tests {
             .find(|f| matches!(f.1.kind, FactKind::Survey { .. }))
             .unwrap();
         assert_eq!(s.0, 7, "no leg answered: the last leg's queue");
-        assert_eq!(r.survey_queue, Some(7));
+        assert_eq!(r.survey.map(|p| p.survey_queue), Some(7));
     }
 
     #[test]

@@ -239,6 +239,7 @@ mod tests {
         let mut seen = Vec::new();
         let r = resolve_legs(
             &contact.steps,
+            None,
             |_| &cfg,
             |s, leg| seen.push((s.at / SECOND, s.step, leg)),
         );
@@ -246,8 +247,9 @@ mod tests {
     }
 
     #[test]
-    fn step_stays_24_bytes() {
+    fn steps_and_contacts_stay_as_small_as_before_agents_and_priors() {
         assert!(std::mem::size_of::<Step>() <= 24);
+        assert!(std::mem::size_of::<Contact>() <= 96);
     }
 
     #[test]

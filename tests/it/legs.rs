@@ -258,3 +258,85 @@ fn responded_is_accepted_on_an_answered_leg_and_discarded_before_any_answer() {
         "responses change nothing"
     );
 }
+
+/// Feeds lines in the order given, moving `now` to the watermark after each one (so a closed
+/// contact is forgotten as early as the lateness allows), then evaluates at `now`.
+fn eager(cfg_text: &str, lines: &[String], now: Millis) -> Engine {
+    let mut engine = Engine::new(config(cfg_text));
+    for l in lines {
+        let _ = engine.ingest(l.as_bytes());
+        if let Some(wm) = engine.watermark() {
+            engine.advance(wm.min(now));
+        }
+    }
+    engine.advance(now);
+    engine
+}
+
+fn sorted_by_ts(lines: &[String]) -> Vec<String> {
+    let mut v = lines.to_vec();
+    v.sort_by_key(|l| serde_json::from_str::<Value>(l).unwrap()["ts"].as_i64());
+    v
+}
+
+#[test]
+fn callback_leg_after_the_contact_was_forgotten_counts_as_if_it_were_still_in_memory() {
+    let t0 = at(T0);
+    let cb = t0 + 10 * MINUTE + 20 * SECOND;
+    let tick = offered(t0 + 11 * MINUTE, "tick", "other");
+    // the answer of the callback leg arrives after the first leg was forgotten, ahead of the
+    // callback's offer: it must wait for that offer, not be discarded
+    let late_order = vec![
+        offered(t0, "c1", "sales"),
+        contact(t0 + 10 * SECOND, "contact.abandoned", json!({})),
+        tick.clone(),
+        contact(
+            cb + 10 * SECOND,
+            "contact.answered",
+            json!({"agent": "ann", "queue": "sales"}),
+        ),
+        offered(cb, "c1", "sales"),
+    ];
+    let now = t0 + 15 * MINUTE;
+    let forgotten = eager(LATE, &late_order, now);
+    let in_memory = eager(LATE, &sorted_by_ts(&late_order), now);
+    assert_eq!(
+        exposition(&forgotten.snapshot()),
+        exposition(&in_memory.snapshot())
+    );
+    let snap = forgotten.snapshot();
+    assert_eq!(queue(&snap, "sales").waiting, 0);
+    let w = window(&snap, "sales", "1h");
+    assert_eq!((w.tally.offered, w.tally.answered), (2, 1));
+    assert_eq!(forgotten.stats().rejected(RejectReason::OutOfOrder), 0);
+}
+
+#[test]
+fn survey_after_a_forgotten_contact_and_a_new_leg_counts_in_the_last_answered_queue() {
+    let t0 = at(T0);
+    let cb = t0 + 10 * MINUTE + 20 * SECOND;
+    let late_order = vec![
+        offered(t0, "c1", "sales"),
+        contact(t0 + 5 * SECOND, "contact.answered", json!({"agent": "ann"})),
+        contact(t0 + 60 * SECOND, "contact.ended", json!({"agent": "ann"})),
+        offered(t0 + 12 * MINUTE, "tick", "other"),
+        // a callback into care that is never answered, then a survey naming no queue
+        offered(cb, "c1", "care"),
+        contact(cb + 20 * SECOND, "contact.abandoned", json!({})),
+        contact(cb + 30 * SECOND, "survey.submitted", json!({"csat": 2})),
+    ];
+    let now = t0 + 15 * MINUTE;
+    let forgotten = eager(LATE, &late_order, now);
+    let in_memory = eager(LATE, &sorted_by_ts(&late_order), now);
+    assert_eq!(
+        exposition(&forgotten.snapshot()),
+        exposition(&in_memory.snapshot())
+    );
+    let snap = forgotten.snapshot();
+    assert_eq!(
+        window(&snap, "sales", "1h").csat(),
+        Some(2.0),
+        "sales answered it"
+    );
+    assert_eq!(window(&snap, "care", "1h").csat(), None);
+}
