@@ -2,6 +2,7 @@
 //! and (further modules) Kafka ingest against a mock cluster and end-to-end runs.
 
 mod bank;
+mod disorder;
 mod e2e;
 mod engine;
 mod kafka;
