@@ -153,6 +153,8 @@ pub enum ContactStep {
     Overflowed,
     Held,
     Resumed,
+    /// The agent's first written reply (since 1.1); later ones of the same leg are ignored.
+    Responded,
     Transferred,
     Ended,
     WrapupEnded,
@@ -189,7 +191,8 @@ pub struct ContactEvent<'a> {
     pub queue: Option<Cow<'a, str>>,
     pub agent: Option<Cow<'a, str>>,
     pub channel: Channel,
-    /// `contact.ended`'s `wrapup` flag: whether an after-call-work end will follow.
+    /// `wrapup` of `contact.ended` or `contact.transferred`: whether an after-call-work end
+    /// will follow (`None`: the queue's setting decides).
     pub wrapup: Option<bool>,
     pub scores: Scores,
 }

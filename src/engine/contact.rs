@@ -3,22 +3,42 @@
 //! A contact's facts are a function of the *set* of its events (sorted by time), never of the
 //! order they arrived in; a late event re-resolves the contact and the engine applies only the
 //! difference. A fact at instant `t` depends only on events at or before `t`, so once the
-//! partition's lateness frontier has passed `t` nothing can change it any more.
+//! partition's lateness frontier has passed `t` nothing can change it any more. Which leg
+//! (queue visit) each event continues is the business of [`super::legs`].
 
 use crate::config::QueueSettings;
 use crate::event::{ContactStep, Scores};
 use crate::kpi::{Fact, FactKind, SlOutcome, NO_SCORE};
 use crate::time::Millis;
 
+use super::legs::{continued_by, step_leg, Leg, Phase};
+use super::memory::hash_id;
 use super::queue::QueueId;
 
-/// One accepted event of a contact, without its strings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// The queue of an event that names none.
+pub const NO_QUEUE: QueueId = QueueId::MAX;
+
+/// An agent as a contact's events name it: a 32-bit hash of the name, so a step stays small.
+/// Only the agents of one contact are ever compared, so a collision (odds about 1 in 4 billion
+/// per pair of agents on the same contact) is negligible.
+pub type AgentKey = u32;
+
+/// The agent of an event that names none.
+pub const NO_AGENT: AgentKey = 0;
+
+pub fn agent_key(name: &str) -> AgentKey {
+    (hash_id(name) as AgentKey).max(1)
+}
+
+/// One accepted event of a contact, without its strings (24 bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Step {
     pub at: Millis,
+    /// The queue the event names, or `NO_QUEUE` (always named on `Offered`).
+    pub queue: QueueId,
+    /// The agent the event names, or `NO_AGENT`.
+    pub agent: AgentKey,
     pub step: ContactStep,
-    /// The queue the event names, if any (always on `Offered`).
-    pub queue: Option<QueueId>,
     pub wrapup: Option<bool>,
     pub csat: Option<u8>,
     pub nps: Option<u8>,
@@ -29,14 +49,16 @@ impl Step {
     pub fn new(
         at: Millis,
         step: ContactStep,
-        queue: Option<QueueId>,
+        queue: QueueId,
+        agent: AgentKey,
         wrapup: Option<bool>,
         scores: Scores,
     ) -> Self {
         Step {
             at,
-            step,
             queue,
+            agent,
+            step,
             wrapup,
             csat: scores.csat,
             nps: scores.nps,
@@ -49,9 +71,9 @@ impl Step {
 pub type QueueFact = (QueueId, Fact);
 
 /// A contact in memory: its events and what the engine has applied for it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Contact {
-    /// Sorted by (time, step).
+    /// In the canonical order of [`Contact::insert`].
     pub steps: Vec<Step>,
     /// The facts currently applied to queues.
     pub applied: Vec<QueueFact>,
@@ -63,11 +85,70 @@ pub struct Contact {
     pub queued_deadline: Millis,
     /// Some leg is still in progress (as of the last resolution).
     pub open: bool,
+    /// What an earlier, finished and forgotten contact of the same id left behind
+    /// (`prior_queue` is `NO_QUEUE` when none): kept as two fields so a contact stays 96 bytes.
+    pub prior_queue: QueueId,
+    pub prior_answered: bool,
+}
+
+impl Default for Contact {
+    fn default() -> Self {
+        Contact {
+            steps: Vec::new(),
+            applied: Vec::new(),
+            waiting: Vec::new(),
+            serial: 0,
+            queued_deadline: Millis::MAX,
+            open: false,
+            prior_queue: NO_QUEUE,
+            prior_answered: false,
+        }
+    }
+}
+
+/// What a finished contact leaves behind for later events of its id (a survey, a callback):
+/// where a survey without queue counts, and whether that is the queue of an answered leg.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prior {
+    pub survey_queue: QueueId,
+    pub answered: bool,
 }
 
 impl Contact {
-    pub fn insert(&mut self, step: Step) {
-        let pos = self.steps.partition_point(|s| *s <= step);
+    /// A contact whose id already had a contact that finished and was forgotten.
+    pub fn after(&mut self, prior: Prior) {
+        self.prior_queue = prior.survey_queue;
+        self.prior_answered = prior.answered;
+    }
+
+    fn prior(&self) -> Option<Prior> {
+        (self.prior_queue != NO_QUEUE).then_some(Prior {
+            survey_queue: self.prior_queue,
+            answered: self.prior_answered,
+        })
+    }
+
+    /// Runs the rules over this contact's events.
+    pub fn resolve<'s>(&self, settings: impl Fn(QueueId) -> &'s QueueSettings) -> Resolution {
+        resolve_legs(&self.steps, self.prior(), settings, |_, _| {})
+    }
+
+    /// Inserts a step in the canonical order: time, then the same-instant order of
+    /// [`ContactStep`], then the queue's *name* (queue ids are handed out in arrival order, so
+    /// they must not decide anything), the agent and the remaining fields.
+    pub fn insert<'n>(&mut self, step: Step, queue_name: impl Fn(QueueId) -> Option<&'n str>) {
+        let key = |s: &Step| {
+            (
+                s.at,
+                s.step,
+                queue_name(s.queue),
+                s.agent,
+                s.wrapup,
+                (s.csat, s.nps, s.ces),
+            )
+        };
+        let new = key(&step);
+        let pos = self.steps.partition_point(|s| key(s) <= new);
         self.steps.insert(pos, step);
     }
 
@@ -87,48 +168,35 @@ pub struct Resolution {
     /// Events the rules could not use (a second outcome, a hold outside a conversation, ...).
     pub unused: u32,
     pub legs: u16,
-    /// The queue of the latest leg (surveys arriving after the contact is gone go there).
-    pub last_queue: Option<QueueId>,
+    /// Where a survey without a queue counts: the last answered leg, else the last leg (an
+    /// earlier contact of the id counts as legs before these). Remembered when the contact
+    /// is forgotten, for its id's later events.
+    pub survey: Option<Prior>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
-    Waiting,
-    Talking,
-    Holding(Millis),
-    Wrapping,
-    Done,
-}
-
-#[derive(Debug)]
-struct Leg {
-    queue: QueueId,
-    t0: Millis,
-    phase: Phase,
-    answered_at: Millis,
-    hold: Millis,
-    ended_at: Millis,
-}
-
-/// Resolves a contact: one leg per `contact.offered` (a transfer to another queue is an
-/// overflow there plus a new offer here), events attributed to the latest leg at their time
-/// (or the latest leg in the queue they name), each leg run through its state machine.
+/// Resolves a contact's events (sorted, without a prior contact).
+#[cfg(test)]
 pub fn resolve<'s>(steps: &[Step], settings: impl Fn(QueueId) -> &'s QueueSettings) -> Resolution {
+    resolve_legs(steps, None, settings, |_, _| {})
+}
+
+/// Resolves a contact: one leg per `contact.offered`, each later event attributed to the leg
+/// it continues (events.md, "Legs"), each leg run through its state machine; `attributed`
+/// learns which leg (by offer order) each step went to.
+pub(super) fn resolve_legs<'s>(
+    steps: &[Step],
+    prior: Option<Prior>,
+    settings: impl Fn(QueueId) -> &'s QueueSettings,
+    mut attributed: impl FnMut(&Step, Option<usize>),
+) -> Resolution {
     let mut out = Resolution::default();
     let mut legs: Vec<Leg> = Vec::new();
     for s in steps.iter().filter(|s| s.step != ContactStep::Survey) {
         if s.step == ContactStep::Offered {
-            let queue = s.queue.unwrap_or_default();
-            legs.push(Leg {
-                queue,
-                t0: s.at,
-                phase: Phase::Waiting,
-                answered_at: 0,
-                hold: 0,
-                ended_at: 0,
-            });
+            legs.push(Leg::offered(s.queue, s.at));
+            attributed(s, Some(legs.len() - 1));
             out.facts.push((
-                queue,
+                s.queue,
                 Fact {
                     at: s.at,
                     kind: FactKind::Offered,
@@ -136,11 +204,9 @@ pub fn resolve<'s>(steps: &[Step], settings: impl Fn(QueueId) -> &'s QueueSettin
             ));
             continue;
         }
-        let leg = match s.queue {
-            Some(q) => legs.iter_mut().rev().find(|l| l.queue == q),
-            None => legs.last_mut(),
-        };
-        let Some(leg) = leg else {
+        let found = continued_by(&legs, s);
+        attributed(s, found);
+        let Some(leg) = found.and_then(|i| legs.get_mut(i)) else {
             out.unused += 1;
             continue;
         };
@@ -169,15 +235,27 @@ pub fn resolve<'s>(steps: &[Step], settings: impl Fn(QueueId) -> &'s QueueSettin
             _ => out.open = true,
         }
     }
+    let answered = legs.iter().rposition(Leg::answered);
+    let survey_leg = answered.or(legs.len().checked_sub(1));
+    let leg_prior = |i: usize| {
+        legs.get(i).map(|l| Prior {
+            survey_queue: l.queue,
+            answered: l.answered(),
+        })
+    };
+    out.survey = match (answered, prior) {
+        (Some(i), _) => leg_prior(i),
+        (None, Some(p)) if p.answered => Some(p),
+        _ => survey_leg.and_then(leg_prior).or(prior),
+    };
     for s in steps.iter().filter(|s| s.step == ContactStep::Survey) {
-        let leg = legs.iter().rev().find(|l| l.t0 <= s.at).or(legs.first());
-        match leg {
-            Some(leg) => out.facts.push((leg.queue, survey_fact(s))),
+        attributed(s, survey_leg);
+        match out.survey {
+            Some(p) => out.facts.push((p.survey_queue, survey_fact(s))),
             None => out.unused += 1,
         }
     }
     out.legs = legs.len() as u16;
-    out.last_queue = legs.last().map(|l| l.queue);
     out
 }
 
@@ -193,114 +271,26 @@ pub fn survey_fact(s: &Step) -> Fact {
     }
 }
 
-fn ms(d: Millis) -> u32 {
-    d.clamp(0, u32::MAX as Millis) as u32
-}
-
-/// Runs one event through a leg's state machine; false when the event does not fit.
-fn step_leg(leg: &mut Leg, s: &Step, cfg: &QueueSettings, facts: &mut Vec<QueueFact>) -> bool {
-    let q = leg.queue;
-    let mut push = |at: Millis, kind: FactKind| facts.push((q, Fact { at, kind }));
-    match (leg.phase, s.step) {
-        (
-            Phase::Waiting,
-            ContactStep::Answered | ContactStep::Abandoned | ContactStep::Overflowed,
-        ) => {
-            let wait = s.at - leg.t0;
-            let within = wait <= cfg.sl_threshold.millis();
-            let missed_at = leg.t0.saturating_add(cfg.sl_threshold.millis());
-            match s.step {
-                ContactStep::Answered => {
-                    leg.phase = Phase::Talking;
-                    leg.answered_at = s.at;
-                    push(s.at, FactKind::Answered { wait: ms(wait) });
-                    if within {
-                        push(s.at, FactKind::Sl(SlOutcome::Answered));
-                    } else {
-                        push(missed_at, FactKind::Sl(SlOutcome::Missed));
-                    }
-                }
-                ContactStep::Abandoned => {
-                    leg.phase = Phase::Done;
-                    if wait < cfg.short_abandon.millis() {
-                        // Short abandons count in their own family and in no other KPI.
-                        push(s.at, FactKind::AbandonedShort);
-                    } else {
-                        push(s.at, FactKind::Abandoned);
-                        if within {
-                            push(s.at, FactKind::Sl(SlOutcome::Abandoned));
-                        } else {
-                            push(missed_at, FactKind::Sl(SlOutcome::Missed));
-                        }
-                    }
-                }
-                _ => {
-                    leg.phase = Phase::Done;
-                    push(s.at, FactKind::Overflowed);
-                    push(s.at.min(missed_at), FactKind::Sl(SlOutcome::Missed));
-                }
-            }
-            true
-        }
-        (Phase::Talking, ContactStep::Held) => {
-            leg.phase = Phase::Holding(s.at);
-            true
-        }
-        (Phase::Holding(since), ContactStep::Resumed) => {
-            leg.hold += s.at - since;
-            leg.phase = Phase::Talking;
-            true
-        }
-        (Phase::Talking | Phase::Holding(_), ContactStep::Ended | ContactStep::Transferred) => {
-            if let Phase::Holding(since) = leg.phase {
-                // A hold still open when the conversation ends, ends with it.
-                leg.hold += s.at - since;
-            }
-            leg.ended_at = s.at;
-            if s.step == ContactStep::Transferred {
-                push(s.at, FactKind::Transferred);
-            }
-            let wrapup_expected = s.wrapup.unwrap_or(cfg.wrapup);
-            if wrapup_expected {
-                leg.phase = Phase::Wrapping;
-            } else {
-                leg.phase = Phase::Done;
-                push(s.at, completed(leg, 0));
-            }
-            true
-        }
-        (Phase::Wrapping, ContactStep::WrapupEnded) => {
-            leg.phase = Phase::Done;
-            push(s.at, completed(leg, s.at - leg.ended_at));
-            true
-        }
-        _ => false,
-    }
-}
-
-fn completed(leg: &Leg, wrapup: Millis) -> FactKind {
-    let conversation = leg.ended_at - leg.answered_at;
-    FactKind::Completed {
-        talk: ms(conversation - leg.hold),
-        hold: ms(leg.hold),
-        wrapup: ms(wrapup),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::time::SECOND;
 
     fn st(at_s: i64, step: ContactStep) -> Step {
-        let queue = (step == ContactStep::Offered).then_some(0);
-        Step::new(at_s * SECOND, step, queue, None, Scores::default())
+        let queue = if step == ContactStep::Offered {
+            0
+        } else {
+            NO_QUEUE
+        };
+        Step::new(at_s * SECOND, step, queue, 1, None, Scores::default())
     }
 
     fn facts(steps: &[Step], cfg: &QueueSettings) -> Vec<(Millis, FactKind)> {
-        let mut sorted = steps.to_vec();
-        sorted.sort();
-        let mut f: Vec<_> = resolve(&sorted, |_| cfg)
+        let mut contact = Contact::default();
+        for &s in steps {
+            contact.insert(s, |_| None);
+        }
+        let mut f: Vec<_> = resolve(&contact.steps, |_| cfg)
             .facts
             .into_iter()
             .map(|(_, f)| (f.at / SECOND, f.kind))
@@ -476,7 +466,7 @@ mod tests {
         let mut survey = st(200, Survey);
         survey.csat = Some(4);
         let mut offered_b = st(50, Offered);
-        offered_b.queue = Some(7);
+        offered_b.queue = 7;
         let r = resolve(
             &[st(0, Offered), st(50, Overflowed), offered_b, survey],
             |_| &cfg,
@@ -486,8 +476,8 @@ mod tests {
             .iter()
             .find(|f| matches!(f.1.kind, FactKind::Survey { .. }))
             .unwrap();
-        assert_eq!(s.0, 7, "the latest leg's queue");
-        assert_eq!(r.last_queue, Some(7));
+        assert_eq!(s.0, 7, "no leg answered: the last leg's queue");
+        assert_eq!(r.survey.map(|p| p.survey_queue), Some(7));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 mod agent;
 mod contact;
+mod legs;
 mod memory;
 mod queue;
 
@@ -21,13 +22,10 @@ use crate::snapshot::{QueueSnapshot, Snapshot};
 use crate::time::Millis;
 
 use self::agent::Agents;
-use self::contact::{resolve, survey_fact, Contact, Step};
+use self::contact::{agent_key, survey_fact, Contact, Prior, Step, NO_AGENT, NO_QUEUE};
 use self::memory::{hash_id, Recent};
 pub use self::queue::QueueId;
 use self::queue::QueueState;
-
-/// A queue id that matches no leg: an event naming a queue the engine has never seen.
-const NO_QUEUE: QueueId = QueueId::MAX;
 
 /// Counts the engine keeps about its own work (exported as `callpulse_` self-metrics).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -67,7 +65,8 @@ pub struct Engine {
     /// (deadline, serial, slot): a contact is finished once the frontier reaches its deadline.
     expiry: BinaryHeap<Reverse<(Millis, u64, u32)>>,
     next_serial: u64,
-    finished: Recent<QueueId>,
+    /// Contacts finished and forgotten, for later events of their id (by id hash).
+    finished: Recent<Prior>,
     dedup: Recent<()>,
     agents: Agents,
     watermark: Millis,
@@ -226,40 +225,30 @@ impl Engine {
     }
 
     fn apply_contact(&mut self, c: &ContactEvent<'_>, ts: Millis) -> Result<(), Reject> {
-        let queue = match (&c.queue, c.step) {
-            (None, _) => None,
-            // An offer or a survey naming a queue brings the queue into being.
-            (Some(name), ContactStep::Offered | ContactStep::Survey) => Some(self.queue_id(name)?),
-            (Some(name), _) => Some(
-                self.queue_ids
-                    .get(name.as_ref())
-                    .copied()
-                    .unwrap_or(NO_QUEUE),
-            ),
+        // Any contact event naming a queue brings the queue into being (or is rejected with
+        // `queue_limit`, as its offer would be): a follow-up that arrives before the offer of a
+        // queue not seen yet must still find that queue's leg once the offer comes.
+        let queue = match &c.queue {
+            Some(name) => self.queue_id(name)?,
+            None => NO_QUEUE,
         };
-        let step = Step::new(ts, c.step, queue, c.wrapup, c.scores);
-        if let (ContactStep::Survey, Some(q)) = (c.step, queue) {
+        let agent = c.agent.as_deref().map_or(NO_AGENT, agent_key);
+        let step = Step::new(ts, c.step, queue, agent, c.wrapup, c.scores);
+        if c.step == ContactStep::Survey && queue != NO_QUEUE {
             // A survey naming its queue needs nothing from the contact.
-            self.queues[q as usize].apply(survey_fact(&step), 1);
+            self.queues[queue as usize].apply(survey_fact(&step), 1);
             return Ok(());
         }
         let slot = match self.contact_ids.get(c.contact_id.as_ref()) {
             Some(&slot) => slot,
-            None => {
-                if c.step != ContactStep::Offered {
-                    if let Some(q) = self.finished.get(hash_id(&c.contact_id)) {
-                        if c.step == ContactStep::Survey {
-                            self.queues[q as usize].apply(survey_fact(&step), 1);
-                            return Ok(());
-                        }
-                        return Err(Reject::new(RejectReason::OutOfOrder, "contact_id"));
-                    }
-                }
-                self.new_contact(&c.contact_id)
-            }
+            // A contact id seen before and forgotten starts afresh, carrying what the earlier
+            // contact left behind: its later events (a callback leg, a survey) are held and
+            // judged like any other, so nothing depends on whether it was forgotten yet.
+            None => self.new_contact(&c.contact_id),
         };
+        let queues = &self.queues;
         if let Some((_, contact)) = &mut self.contacts[slot as usize] {
-            contact.insert(step);
+            contact.insert(step, |q| queues.get(q as usize).map(|q| &*q.name));
         }
         self.refresh(slot);
         Ok(())
@@ -276,11 +265,13 @@ impl Engine {
         }
         let serial = self.next_serial;
         self.next_serial += 1;
-        let contact = Contact {
+        let mut contact = Contact {
             serial,
-            queued_deadline: Millis::MAX,
             ..Contact::default()
         };
+        if let Some(prior) = self.finished.get(hash_id(id)) {
+            contact.after(prior);
+        }
         let slot = match self.free_slots.pop() {
             Some(slot) => {
                 self.contacts[slot as usize] = Some((id.into(), contact));
@@ -306,7 +297,7 @@ impl Engine {
             return;
         };
         let queues = &mut self.queues;
-        let res = resolve(&contact.steps, |q| &queues[q as usize].settings);
+        let res = contact.resolve(|q| &queues[q as usize].settings);
         let mut new_facts = res.facts;
         new_facts.sort_unstable();
         diff(&contact.applied, &new_facts, |f, sign| {
@@ -359,17 +350,17 @@ impl Engine {
         let Some((id, contact)) = self.contacts[slot as usize].take() else {
             return;
         };
-        let res = resolve(&contact.steps, |q| &self.queues[q as usize].settings);
+        let res = contact.resolve(|q| &self.queues[q as usize].settings);
         for &(q, t0, leg) in &contact.waiting {
             self.queues[q as usize].wait_ended(t0, slot, leg);
         }
-        if res.legs == 0 {
+        if res.legs == 0 && res.survey.is_none() {
             self.stats.rejected[RejectReason::UnknownContact.index()] += contact.steps.len() as u64;
         } else {
             self.stats.rejected[RejectReason::OutOfOrder.index()] += u64::from(res.unused);
         }
-        if let Some(q) = res.last_queue {
-            self.finished.insert(hash_id(&id), contact.last_at(), q);
+        if let Some(prior) = res.survey {
+            self.finished.insert(hash_id(&id), contact.last_at(), prior);
         }
         if res.open {
             if evicted {

@@ -245,13 +245,14 @@ const OVERFLOW_REASONS: [(&str, OverflowReason); 5] = [
     ("key", OverflowReason::Key),
     ("other", OverflowReason::Other),
 ];
-const STEPS: [(&str, ContactStep); 10] = [
+const STEPS: [(&str, ContactStep); 11] = [
     ("contact.offered", ContactStep::Offered),
     ("contact.answered", ContactStep::Answered),
     ("contact.abandoned", ContactStep::Abandoned),
     ("contact.overflowed", ContactStep::Overflowed),
     ("contact.held", ContactStep::Held),
     ("contact.resumed", ContactStep::Resumed),
+    ("contact.responded", ContactStep::Responded),
     ("contact.transferred", ContactStep::Transferred),
     ("contact.ended", ContactStep::Ended),
     ("contact.wrapup_ended", ContactStep::WrapupEnded),
@@ -334,6 +335,7 @@ impl<'a> Raw<'a> {
                     ContactStep::Answered
                     | ContactStep::Held
                     | ContactStep::Resumed
+                    | ContactStep::Responded
                     | ContactStep::Transferred
                     | ContactStep::Ended
                     | ContactStep::WrapupEnded => {
@@ -347,6 +349,7 @@ impl<'a> Raw<'a> {
                         if step == ContactStep::Transferred {
                             name(self.to_queue, "to_queue", max)?;
                             name(self.to_agent, "to_agent", max)?;
+                            event.wrapup = flag(&self.wrapup, "wrapup")?;
                         }
                     }
                     ContactStep::Overflowed => {
@@ -506,6 +509,63 @@ mod tests {
             "x".repeat(70_000)
         );
         assert_eq!(reason(&big), RejectReason::TooLarge);
+    }
+
+    #[test]
+    fn transferred_carries_its_wrapup_flag() {
+        let flag_of = |s: &str| match dec(s).map(|e| e.body) {
+            Ok(Body::Contact(c)) => c.wrapup,
+            other => panic!("{other:?}"),
+        };
+        let t = r#"{"type":"contact.transferred","ts":1,"contact_id":"c","agent":"a","to_queue":"care""#;
+        assert_eq!(flag_of(&format!("{t},\"wrapup\":true}}")), Some(true));
+        assert_eq!(flag_of(&format!("{t},\"wrapup\":false}}")), Some(false));
+        assert_eq!(
+            flag_of(&format!("{t}}}")),
+            None,
+            "absent: the queue decides"
+        );
+        assert_eq!(
+            reason(&format!("{t},\"wrapup\":1}}")),
+            RejectReason::InvalidValue
+        );
+        assert_eq!(
+            reason(&format!("{t},\"wrapup\":\"true\"}}")),
+            RejectReason::InvalidValue
+        );
+        // the reject-reason order holds: a missing agent is reported before a bad flag
+        assert_eq!(
+            reason(r#"{"type":"contact.transferred","ts":1,"contact_id":"c","wrapup":"x"}"#),
+            RejectReason::MissingField
+        );
+    }
+
+    #[test]
+    fn responded_needs_contact_and_agent() {
+        let e =
+            dec(r#"{"type":"contact.responded","ts":7,"contact_id":"c","agent":"ann"}"#).unwrap();
+        let Body::Contact(c) = e.body else { panic!() };
+        assert_eq!(c.step, ContactStep::Responded);
+        assert_eq!(
+            (c.contact_id.as_ref(), c.agent.as_deref()),
+            ("c", Some("ann"))
+        );
+        assert_eq!(
+            reason(r#"{"type":"contact.responded","ts":7,"contact_id":"c"}"#),
+            RejectReason::MissingField
+        );
+        assert_eq!(
+            reason(r#"{"type":"contact.responded","ts":7,"agent":"ann"}"#),
+            RejectReason::MissingField
+        );
+        assert_eq!(
+            reason(r#"{"type":"contact.responded","ts":7,"contact_id":"c","agent":""}"#),
+            RejectReason::InvalidValue
+        );
+        assert_eq!(
+            reason(r#"{"type":"contact.responded","ts":"soon","contact_id":"c","agent":"a"}"#),
+            RejectReason::BadTimestamp
+        );
     }
 
     #[test]

@@ -1,8 +1,8 @@
-//! The engine called directly: windows, time zones, live gauges, limits, bad input, disorder.
+//! The engine called directly: windows, time zones, live gauges, limits, bad input (disorder:
+//! `disorder.rs`; multi-leg contacts: `legs.rs`).
 
 use callpulse::event::RejectReason;
 use callpulse::time::{Millis, HOUR, MINUTE, SECOND};
-use proptest::prelude::*;
 use serde_json::json;
 
 use crate::support::*;
@@ -373,132 +373,6 @@ fn counters_only_count_final_facts_and_never_decrease() {
     engine.advance(t0 + 2 * MINUTE);
     let c = &engine.snapshot().queues[0].cumulative;
     assert_eq!((c.tally.offered, c.tally.sl_offered), (1, 1));
-}
-
-/// A contact history: (offset ms from its offer, event line builder).
-fn contact_history(i: usize, queue: &str, t0: Millis, shape: u8, d: [u32; 4]) -> Vec<String> {
-    let c = format!("c{i}");
-    let dur = |k: usize| Millis::from(d[k]) * 100;
-    let mut out = vec![offered(t0, &c, queue)];
-    match shape % 6 {
-        0 => out.push(abandoned(t0 + dur(0), &c)),
-        1 => {
-            let ta = t0 + dur(0);
-            out.push(answered(ta, &c));
-            out.push(ev(
-                ta + dur(1),
-                "contact.held",
-                json!({"contact_id": c, "agent": "a1"}),
-            ));
-            out.push(ev(
-                ta + dur(1) + dur(2),
-                "contact.resumed",
-                json!({"contact_id": c, "agent": "a1"}),
-            ));
-            out.push(ev(
-                ta + dur(1) + dur(2) + dur(3),
-                "contact.ended",
-                json!({"contact_id": c, "agent": "a1", "wrapup": true}),
-            ));
-            out.push(ev(
-                ta + dur(1) + dur(2) + dur(3) + dur(0),
-                "contact.wrapup_ended",
-                json!({"contact_id": c, "agent": "a1"}),
-            ));
-            out.push(ev(
-                ta + dur(1) + dur(2) + dur(3) + dur(1),
-                "survey.submitted",
-                json!({"contact_id": c, "csat": d[0] % 5 + 1, "nps": d[1] % 11}),
-            ));
-        }
-        2 => out.push(ev(
-            t0 + dur(0),
-            "contact.overflowed",
-            json!({"contact_id": c, "reason": "timeout"}),
-        )),
-        3 => {
-            out.push(answered(t0 + dur(0), &c));
-            out.push(ev(
-                t0 + dur(0) + dur(1),
-                "contact.held",
-                json!({"contact_id": c, "agent": "a1"}),
-            ));
-            out.push(ev(
-                t0 + dur(0) + dur(1) + dur(2),
-                "contact.transferred",
-                json!({"contact_id": c, "agent": "a1", "to_queue": "x"}),
-            ));
-        }
-        4 => {} // still waiting
-        _ => {
-            out.push(answered(t0 + dur(0), &c));
-            out.push(ended(t0 + dur(0) + dur(1), &c));
-        }
-    }
-    out
-}
-
-fn arb_history() -> impl Strategy<Value = Vec<(Millis, String)>> {
-    let contact = (
-        0u8..6,
-        0usize..3,
-        0i64..600,
-        prop::array::uniform4(0u32..400),
-    );
-    prop::collection::vec(contact, 1..40).prop_map(|contacts| {
-        let base = at(T0);
-        let queues = ["sales", "care", "billing"];
-        let mut all = Vec::new();
-        for (i, (shape, q, start_s, d)) in contacts.into_iter().enumerate() {
-            for line in contact_history(i, queues[q], base + start_s * SECOND, shape, d) {
-                let ts = serde_json::from_str::<serde_json::Value>(&line).unwrap()["ts"]
-                    .as_i64()
-                    .unwrap();
-                all.push((ts, line));
-            }
-        }
-        all.sort_by_key(|(ts, _)| *ts);
-        all
-    })
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
-
-    /// Any disorder within the allowed lateness gives the identical exposition.
-    #[test]
-    fn disorder_within_lateness_gives_identical_exposition(
-        history in arb_history(),
-        jitter_seed in prop::collection::vec(0i64..60_000, 400),
-        dup_every in 2usize..9,
-        eval_after_s in 0i64..1800,
-    ) {
-        let cfg = config("[queues.sales]\nwrapup = true\nsl_formula = \"ignore_abandons\"\n[queues.care]\ntimezone = \"Asia/Kathmandu\"\n");
-        let in_order: Vec<String> = history.iter().map(|(_, l)| l.clone()).collect();
-        // arrival order = ts + jitter with jitter < lateness (60 s): every event is still accepted
-        let mut shuffled: Vec<(Millis, usize, String)> = history
-            .iter()
-            .enumerate()
-            .map(|(i, (ts, l))| (ts + jitter_seed[i % jitter_seed.len()], i, l.clone()))
-            .collect();
-        shuffled.sort();
-        let mut disordered: Vec<String> = Vec::new();
-        for (k, (_, i, l)) in shuffled.into_iter().enumerate() {
-            // give events ids, and deliver some twice (at-least-once): duplicates change nothing
-            let mut v: serde_json::Value = serde_json::from_str(&l).unwrap();
-            v["id"] = json!(format!("e{i}"));
-            disordered.push(v.to_string());
-            if k % dup_every == 0 {
-                disordered.push(v.to_string());
-            }
-        }
-        let last = history.last().unwrap().0;
-        let now = last + eval_after_s * SECOND;
-        let a = run(&cfg, &in_order, now);
-        let b = run(&cfg, &disordered, now);
-        prop_assert_eq!(b.stats().rejected(RejectReason::TooLate), 0);
-        prop_assert_eq!(exposition(&a.snapshot()), exposition(&b.snapshot()));
-    }
 }
 
 #[test]

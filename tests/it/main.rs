@@ -2,9 +2,11 @@
 //! and (further modules) Kafka ingest against a mock cluster and end-to-end runs.
 
 mod bank;
+mod disorder;
 mod e2e;
 mod engine;
 mod kafka;
+mod legs;
 mod replay_bin;
 mod sim;
 mod support;
