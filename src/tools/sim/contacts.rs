@@ -350,6 +350,8 @@ impl Simulator {
             let body = Body {
                 to_queue: to_queue.as_deref(),
                 to_agent: target.is_none().then_some(Supervisor(no % 5 + 1)),
+                // the transferring agent does no after-call work here (events.md 1.1)
+                wrapup: Some(false),
                 ..Body::default()
             };
             self.emit_by_agent(out, "contact.transferred", slot, a, t, body);

@@ -40,10 +40,10 @@
 //!   an `agent.state` event carrying its `queues` list.
 //!
 //! Decisions a producer has to make where the contract is silent:
-//! - `contact.ended` always carries an explicit `wrapup` flag, so results do not depend on the
-//!   monitor's per-queue `wrapup` setting. `contact.transferred` has no such flag, so transfers
-//!   only start in queues without wrap-up: with any config whose queues agree with
-//!   [`Simulator::wrapup_queues`] or that sets no wrap-up at all, no event is rejected.
+//! - `contact.ended` and `contact.transferred` always carry an explicit `wrapup` flag
+//!   (events.md 1.1), so results do not depend on the monitor's per-queue `wrapup` setting.
+//!   Transfers start only in queues without wrap-up ([`Simulator::wrapup_queues`]) and carry
+//!   `wrapup: false`.
 //! - Event ids (`e-<run>-<n>`) and contact ids (`c-<run>-<n>`) carry a run tag derived from
 //!   the seed and `start_ms`, so a restarted producer does not collide with its earlier ids.
 //! - An agent never shows two states in the same millisecond (the monitor would order them by
