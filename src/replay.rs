@@ -1,4 +1,5 @@
-//! `callpulse replay`: the engine over a JSON-lines history, evaluated at one instant.
+//! `callpulse replay`: the engine over a history (one message per line, in any input format),
+//! evaluated at one instant.
 //!
 //! The same engine as the live service, with event time only: windows are evaluated at `--at`
 //! (default: the latest event time rounded up to the next whole second). Events at or after
@@ -7,9 +8,9 @@
 use std::io::BufRead;
 use std::sync::Arc;
 
-use crate::config::Config;
+use crate::config::{Config, InputConfig};
 use crate::engine::{Engine, EngineStats};
-use crate::input::{ingest, Admit, Ingested};
+use crate::input::{Admit, Ingested, Reader};
 use crate::snapshot::Snapshot;
 use crate::time::{Millis, SECOND};
 
@@ -31,13 +32,24 @@ pub fn default_at(latest: Millis) -> Millis {
     (latest.div_euclid(SECOND) + 1) * SECOND
 }
 
-/// Runs a history through a fresh engine and snapshots it at `at`.
+/// Runs a history in the `callpulse` format through a fresh engine and snapshots it at `at`.
 pub fn replay(
     config: Arc<Config>,
     input: impl BufRead,
     at: Option<Millis>,
 ) -> std::io::Result<Replayed> {
+    replay_input(config, &InputConfig::default(), input, at)
+}
+
+/// Runs a history written in `format`'s input format through a fresh engine and snapshots it at `at`.
+pub fn replay_input(
+    config: Arc<Config>,
+    format: &InputConfig,
+    input: impl BufRead,
+    at: Option<Millis>,
+) -> std::io::Result<Replayed> {
     let mut engine = Engine::new(config);
+    let mut reader = Reader::new(format);
     let admit = Admit {
         until: at.unwrap_or(Millis::MAX),
         ..Admit::ALL
@@ -50,15 +62,18 @@ pub fn replay(
             continue;
         }
         lines += 1;
-        if ingest(&mut engine, line, admit) == Ingested::AfterEnd {
-            after_at += 1;
-        }
+        reader.read(&mut engine, line, admit, |o| {
+            after_at += u64::from(o == Ingested::AfterEnd);
+        });
         if lines % ADVANCE_EVERY == 0 {
             if let Some(wm) = engine.watermark() {
                 engine.advance(at.map_or(wm, |at| wm.min(at)));
             }
         }
     }
+    reader.flush(&mut engine, Millis::MAX, admit, |o| {
+        after_at += u64::from(o == Ingested::AfterEnd);
+    });
     let at = at.unwrap_or_else(|| engine.watermark().map_or(0, default_at));
     engine.advance(at);
     engine.finish_input();

@@ -31,8 +31,26 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Prometheus)]
         format: Format,
-        /// Events file, one JSON object per line; `-` or nothing for stdin.
+        /// Input format of the events: callpulse (events.md JSON lines).
+        #[arg(long, default_value = "callpulse")]
+        input: crate::config::InputFormat,
+        /// Time zone of datetime strings written without an offset (platform formats).
+        #[arg(long, default_value = "UTC")]
+        timezone: chrono_tz::Tz,
+        /// Events file, one message per line; `-` or nothing for stdin.
         events: Option<PathBuf>,
+    },
+    /// Print the events.md JSON lines that an input format's records map to (check a mapping,
+    /// or pipe into `replay`). Rejected records are counted on stderr.
+    Convert {
+        /// Input format of the records: callpulse (events.md JSON lines).
+        #[arg(long, default_value = "callpulse")]
+        input: crate::config::InputFormat,
+        /// Time zone of datetime strings written without an offset (platform formats).
+        #[arg(long, default_value = "UTC")]
+        timezone: chrono_tz::Tz,
+        /// Records file, one per line; `-` or nothing for stdin.
+        records: Option<PathBuf>,
     },
     /// Consume events from Kafka and serve /metrics, /healthz, /readyz and the wallboard.
     Run {

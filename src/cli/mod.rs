@@ -7,13 +7,14 @@ pub mod report;
 
 pub use args::{Cli, Command, Format, SimArgs};
 
-use std::io::{BufReader, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::config::{Config, ConfigError, LogFormat};
+use crate::config::{Config, ConfigError, InputConfig, LogFormat};
 use crate::export::{self, Exposition};
-use crate::replay::replay;
+use crate::input::Reader;
+use crate::replay::replay_input;
 use crate::service::{self, ServiceError};
 use crate::tools::bench::{self, BenchError, BenchOptions};
 use crate::tools::demo::{self, DemoError, DemoOptions};
@@ -148,10 +149,30 @@ pub fn run(cli: Cli, init_logging: impl FnOnce(&Logging)) -> Result<(), CliError
             config,
             at,
             format,
+            input,
+            timezone,
             events,
         } => {
             init_logging(&log("warn"));
-            replay_command(config.as_deref(), at.as_deref(), format, events)?;
+            let input = InputConfig {
+                format: input,
+                timezone,
+                ..InputConfig::default()
+            };
+            replay_command(config.as_deref(), at.as_deref(), format, &input, events)?;
+        }
+        Command::Convert {
+            input,
+            timezone,
+            records,
+        } => {
+            init_logging(&log("warn"));
+            let input = InputConfig {
+                format: input,
+                timezone,
+                ..InputConfig::default()
+            };
+            convert_command(&input, records.as_deref())?;
         }
         Command::CheckConfig { file } => {
             init_logging(&log("warn"));
@@ -206,10 +227,23 @@ fn write_events(opts: &ProduceOptions, path: &Path) -> Result<produce::Produced,
     written.map_err(io(what))
 }
 
+/// A file, or standard input for `-` or no path, read line by line.
+fn open_lines(path: Option<&Path>) -> Result<Box<dyn BufRead>, CliError> {
+    match path {
+        Some(p) if p != Path::new("-") => {
+            let file =
+                std::fs::File::open(p).map_err(io(format!("cannot open {}", p.display())))?;
+            Ok(Box::new(BufReader::with_capacity(1 << 20, file)))
+        }
+        _ => Ok(Box::new(std::io::stdin().lock())),
+    }
+}
+
 fn replay_command(
     config: Option<&Path>,
     at: Option<&str>,
     format: Format,
+    input: &InputConfig,
     events: Option<PathBuf>,
 ) -> Result<(), CliError> {
     let config = Arc::new(match config {
@@ -217,16 +251,8 @@ fn replay_command(
         None => Config::default(),
     });
     let at = at.map(report::parse_at).transpose()?;
-    let result = match events.as_deref() {
-        None => replay(config, std::io::stdin().lock(), at),
-        Some(p) if p == Path::new("-") => replay(config, std::io::stdin().lock(), at),
-        Some(p) => {
-            let file =
-                std::fs::File::open(p).map_err(io(format!("cannot open {}", p.display())))?;
-            replay(config, BufReader::with_capacity(1 << 20, file), at)
-        }
-    }
-    .map_err(io("cannot read the events"))?;
+    let result = replay_input(config, input, open_lines(events.as_deref())?, at)
+        .map_err(io("cannot read the events"))?;
     let mut stdout = std::io::stdout().lock();
     let written = match format {
         Format::Prometheus => {
@@ -242,5 +268,35 @@ fn replay_command(
     };
     written.map_err(io("cannot write the exposition"))?;
     eprint!("{}", report::replayed(&result));
+    Ok(())
+}
+
+/// `convert`: every record's events.md JSON lines on stdout, rejects counted on stderr.
+fn convert_command(input: &InputConfig, records: Option<&Path>) -> Result<(), CliError> {
+    let mut reader = Reader::new(input);
+    let limits = crate::event::Limits::default();
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let (mut events, mut rejects) = (Vec::new(), std::collections::BTreeMap::new());
+    let mut write = |events: &mut Vec<String>| -> std::io::Result<()> {
+        for e in events.drain(..) {
+            writeln!(stdout, "{e}")?;
+        }
+        Ok(())
+    };
+    for line in open_lines(records)?.split(b'\n') {
+        let line = line.map_err(io("cannot read the records"))?;
+        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if let Err(reject) = reader.convert(line, &limits, &mut events) {
+            *rejects.entry(reject.reason).or_insert(0u64) += 1;
+        }
+        write(&mut events).map_err(io("cannot write the events"))?;
+    }
+    reader.convert_rest(&mut events);
+    write(&mut events).map_err(io("cannot write the events"))?;
+    stdout.flush().map_err(io("cannot write the events"))?;
+    eprint!("{}", report::converted(&rejects));
     Ok(())
 }

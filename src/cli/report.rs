@@ -102,6 +102,15 @@ pub fn replayed(r: &Replayed) -> String {
     out
 }
 
+/// `convert`'s summary on stderr: rejected records by reason (nothing when none was).
+pub fn converted(rejects: &std::collections::BTreeMap<RejectReason, u64>) -> String {
+    let mut out = String::new();
+    for (reason, n) in rejects {
+        let _ = writeln!(out, "convert: rejected {:<20} {n}", reason.as_str());
+    }
+    out
+}
+
 /// `check-config`: the file is valid, and what every queue resolves to.
 pub fn check_config(file: &Path, config: &Config) -> String {
     let mut out = format!("{}: ok\n", file.display());

@@ -112,6 +112,10 @@ pub struct KafkaConfig {
     pub rebuild: Option<Span>,
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
+    /// `[[kafka.inputs]]`: topics in other formats (`topics` is the shorthand for the
+    /// `callpulse` format). See [`KafkaConfig::inputs`].
+    #[serde(default)]
+    pub inputs: Vec<InputConfig>,
 }
 
 impl Default for KafkaConfig {
@@ -123,8 +127,99 @@ impl Default for KafkaConfig {
             dead_letter_topic: None,
             rebuild: None,
             properties: BTreeMap::new(),
+            inputs: Vec::new(),
         }
     }
+}
+
+impl KafkaConfig {
+    /// Every topic consumed and its input: `topics` in the `callpulse` format, then `[[kafka.inputs]]`.
+    pub fn inputs(&self) -> Vec<InputConfig> {
+        self.topics
+            .iter()
+            .map(|t| InputConfig {
+                topic: t.clone(),
+                ..InputConfig::default()
+            })
+            .chain(self.inputs.iter().cloned())
+            .collect()
+    }
+
+    /// The input of `topic` (the `callpulse` format for a topic not configured).
+    pub fn input_of(&self, topic: &str) -> InputConfig {
+        self.inputs
+            .iter()
+            .find(|i| i.topic == topic)
+            .cloned()
+            .unwrap_or_else(|| InputConfig {
+                topic: topic.into(),
+                ..InputConfig::default()
+            })
+    }
+}
+
+/// The wire format of an input.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputFormat {
+    /// One events.md JSON object per message.
+    #[default]
+    Callpulse,
+}
+
+impl InputFormat {
+    pub const ALL: [InputFormat; 1] = [InputFormat::Callpulse];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputFormat::Callpulse => "callpulse",
+        }
+    }
+}
+
+/// A format name that is not one of [`InputFormat::ALL`].
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown input format {0:?}; one of {known}", known = InputFormat::ALL.map(InputFormat::as_str).join(", "))]
+pub struct UnknownFormat(pub String);
+
+impl std::str::FromStr for InputFormat {
+    type Err = UnknownFormat;
+    fn from_str(s: &str) -> Result<Self, UnknownFormat> {
+        InputFormat::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| UnknownFormat(s.into()))
+    }
+}
+
+/// `[[kafka.inputs]]`: a topic and the format its messages are written in.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InputConfig {
+    pub topic: String,
+    #[serde(default)]
+    pub format: InputFormat,
+    /// Time zone of datetime strings written without an offset (Asterisk realtime rows).
+    #[serde(default = "utc", deserialize_with = "zone")]
+    pub timezone: Tz,
+}
+
+impl Default for InputConfig {
+    fn default() -> Self {
+        InputConfig {
+            topic: String::new(),
+            format: InputFormat::Callpulse,
+            timezone: Tz::UTC,
+        }
+    }
+}
+
+fn utc() -> Tz {
+    Tz::UTC
+}
+
+fn zone<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
+    Zone::deserialize(d).map(|z| z.0)
 }
 
 fn default_brokers() -> String {
@@ -449,6 +544,16 @@ impl Config {
                 file.alerts.window
             ));
         }
+        let mut topics: Vec<&str> = file.kafka.topics.iter().map(String::as_str).collect();
+        for input in &file.kafka.inputs {
+            if topics.contains(&input.topic.as_str()) {
+                return Err(format!(
+                    "kafka.inputs: topic {:?} is listed twice (in kafka.topics or kafka.inputs)",
+                    input.topic
+                ));
+            }
+            topics.push(&input.topic);
+        }
         if let Some(key) = file
             .alerts
             .severity
@@ -567,5 +672,34 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn kafka_inputs_add_topics_in_a_format_and_topics_stay_the_callpulse_shorthand() {
+        let c = Config::parse(
+            "[kafka]\ntopics = [\"a\"]\n[[kafka.inputs]]\ntopic = \"b\"\nformat = \"callpulse\"\ntimezone = \"Europe/Paris\"\n",
+        )
+        .unwrap();
+        let inputs = c.kafka.inputs();
+        assert_eq!(inputs.len(), 2);
+        assert_eq!(
+            (inputs[0].topic.as_str(), inputs[0].format),
+            ("a", InputFormat::Callpulse)
+        );
+        assert_eq!(inputs[1].timezone, chrono_tz::Europe::Paris);
+        assert_eq!(c.kafka.input_of("b").timezone, chrono_tz::Europe::Paris);
+        assert_eq!(c.kafka.input_of("elsewhere").format, InputFormat::Callpulse);
+        let err = Config::parse("[kafka]\ntopics = [\"a\"]\n[[kafka.inputs]]\ntopic = \"a\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("listed twice"), "{err}");
+        let err = Config::parse("[[kafka.inputs]]\ntopic = \"b\"\nformat = \"fax\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("fax") && err.contains("line 3"), "{err}");
+        assert_eq!(
+            "asterix".parse::<InputFormat>().unwrap_err().to_string(),
+            "unknown input format \"asterix\"; one of callpulse"
+        );
     }
 }

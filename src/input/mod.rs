@@ -1,11 +1,15 @@
 //! Input formats: wire formats decoded into the events of [`crate::event`], and the one step
-//! every reader takes with a message — decode, count a reject, apply — written once for the
-//! Kafka partition workers and for `callpulse replay`.
+//! every reader takes with a message — decode (or map a platform's record onto events), count a
+//! reject, apply — written once for the Kafka partition workers, `callpulse replay` and
+//! `callpulse convert`. A new format is a new file here and one arm in [`Reader::new`].
 
 pub mod callpulse;
 
+use std::collections::BTreeMap;
+
+use crate::config::{InputConfig, InputFormat};
 use crate::engine::Engine;
-use crate::event::Reject;
+use crate::event::{Limits, Reject};
 use crate::time::Millis;
 
 /// The event-time range a reader applies: `[from, until)`.
@@ -25,7 +29,7 @@ impl Admit {
     };
 }
 
-/// What became of one message.
+/// What became of one event.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Ingested {
     /// Applied to the engine; `ts` is the event's time.
@@ -52,5 +56,121 @@ pub fn ingest(engine: &mut Engine, payload: &[u8], admit: Admit) -> Ingested {
             Ok(()) => Ingested::Applied { ts: event.ts },
             Err(reject) => Ingested::Rejected(reject),
         },
+    }
+}
+
+/// A platform's record format mapped onto events.md events. Adapters keep per-stream memory
+/// (agents' queue lists, pauses), so each partition has its own.
+pub trait Adapter: Send {
+    /// Maps one record onto zero or more events.md JSON objects appended to `out`; returns the
+    /// record's kind (one of [`Adapter::kinds`]) or why the record is rejected.
+    fn map(&mut self, record: &[u8], out: &mut Vec<String>) -> Result<&'static str, Reject>;
+    /// Emits events held back for a follow-up that never came, stamped before `until`.
+    fn flush(&mut self, until: Millis, out: &mut Vec<String>);
+    /// Every kind `map` returns: the fixed label set of `callpulse_input_records_total`.
+    fn kinds(&self) -> &'static [&'static str];
+}
+
+/// One stream's reader: its format's decoder and, for platform formats, the adapter's memory
+/// and the records counted by kind.
+pub struct Reader {
+    format: InputFormat,
+    adapter: Option<Box<dyn Adapter>>,
+    mapped: Vec<String>,
+    kinds: BTreeMap<&'static str, u64>,
+}
+
+impl Reader {
+    pub fn new(input: &InputConfig) -> Reader {
+        let adapter: Option<Box<dyn Adapter>> = match input.format {
+            InputFormat::Callpulse => None,
+        };
+        let kinds = adapter
+            .as_ref()
+            .map(|a| a.kinds().iter().map(|k| (*k, 0)).collect())
+            .unwrap_or_default();
+        Reader {
+            format: input.format,
+            adapter,
+            mapped: Vec::new(),
+            kinds,
+        }
+    }
+
+    pub fn format(&self) -> InputFormat {
+        self.format
+    }
+
+    /// Records read so far by kind (platform formats; empty for `callpulse`).
+    pub fn kinds(&self) -> &BTreeMap<&'static str, u64> {
+        &self.kinds
+    }
+
+    /// Reads one message and ingests every event it carries, reporting each outcome to `each`.
+    /// A record an adapter rejects is counted in the engine's statistics and reported once.
+    pub fn read(
+        &mut self,
+        engine: &mut Engine,
+        payload: &[u8],
+        admit: Admit,
+        mut each: impl FnMut(Ingested),
+    ) {
+        let Some(adapter) = self.adapter.as_mut() else {
+            each(ingest(engine, payload, admit));
+            return;
+        };
+        self.mapped.clear();
+        match adapter.map(payload, &mut self.mapped) {
+            Ok(kind) => *self.kinds.entry(kind).or_default() += 1,
+            Err(reject) => {
+                engine.count_reject(reject.reason);
+                each(Ingested::Rejected(reject));
+            }
+        }
+        for event in &self.mapped {
+            each(ingest(engine, event.as_bytes(), admit));
+        }
+    }
+
+    /// Emits and ingests what the adapter held back before `until` (call as time moves on).
+    pub fn flush(
+        &mut self,
+        engine: &mut Engine,
+        until: Millis,
+        admit: Admit,
+        mut each: impl FnMut(Ingested),
+    ) {
+        let Some(adapter) = self.adapter.as_mut() else {
+            return;
+        };
+        self.mapped.clear();
+        adapter.flush(until, &mut self.mapped);
+        for event in &self.mapped {
+            each(ingest(engine, event.as_bytes(), admit));
+        }
+    }
+
+    /// `callpulse convert`: the events.md JSON lines one message stands for, or its reject.
+    pub fn convert(
+        &mut self,
+        payload: &[u8],
+        limits: &Limits,
+        out: &mut Vec<String>,
+    ) -> Result<(), Reject> {
+        match self.adapter.as_mut() {
+            Some(adapter) => adapter.map(payload, out).map(|_| ()),
+            None => {
+                callpulse::decode(payload, limits)?;
+                out.push(String::from_utf8_lossy(payload).trim().to_string());
+                Ok(())
+            }
+        }
+    }
+
+    /// `callpulse convert`: what the adapter still holds at the end of the input.
+    pub fn convert_rest(&mut self, out: &mut Vec<String>) {
+        if let Some(adapter) = self.adapter.as_mut() {
+            adapter.flush(Millis::MAX, out);
+        }
     }
 }

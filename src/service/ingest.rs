@@ -316,7 +316,8 @@ pub fn consume(
     };
     let consumer: BaseConsumer<IngestContext> =
         consumer_config(&config).create_with_context(context)?;
-    let topics: Vec<&str> = config.kafka.topics.iter().map(String::as_str).collect();
+    let inputs = config.kafka.inputs();
+    let topics: Vec<&str> = inputs.iter().map(|i| i.topic.as_str()).collect();
     consumer.subscribe(&topics)?;
     tracing::info!(brokers = %config.kafka.brokers, ?topics, group = %config.kafka.group_id, "consuming");
     let mut batch = Vec::with_capacity(POLL_BATCH);

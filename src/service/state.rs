@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::config::Config;
+use crate::config::{Config, InputFormat};
 use crate::engine::{Engine, EngineStats};
 use crate::event::RejectReason;
 use crate::export::{escape_label, render, Exposition};
@@ -41,6 +41,8 @@ pub struct PartView {
     /// Events older than the rebuild horizon, read and skipped after an assignment.
     pub skipped_before_rebuild: u64,
     pub dead_lettered: u64,
+    /// Platform records read, by kind, with the partition's input format.
+    pub input_records: (InputFormat, BTreeMap<&'static str, u64>),
 }
 
 /// Shared between the consumer thread, the partition workers and the HTTP server.
@@ -202,6 +204,7 @@ impl ServiceState {
             out.sample("callpulse_last_event_timestamp_seconds", "", "", "", secs);
         }
         self.render_lag(views, now, out);
+        render_input_records(views, out);
     }
 
     fn render_lag(&self, views: &[(PartitionKey, PartView)], now: Millis, out: &mut Exposition) {
@@ -246,5 +249,26 @@ impl ServiceState {
         for (l, (_, v)) in labels.iter().zip(views) {
             out.sample("callpulse_partition_position", "", l, "", v.position as f64);
         }
+    }
+}
+
+/// `callpulse_input_records_total{format,kind}`: platform records by kind (every kind of every
+/// format consumed, 0 included), summed over partitions.
+fn render_input_records(views: &[(PartitionKey, PartView)], out: &mut Exposition) {
+    let mut sums: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for (_, v) in views {
+        let (format, kinds) = &v.input_records;
+        for (kind, n) in kinds {
+            *sums.entry((format.as_str(), kind)).or_default() += n;
+        }
+    }
+    out.family(
+        "callpulse_input_records_total",
+        "counter",
+        "Records of platform formats read, by format and kind (a kind that maps to no event is counted too).",
+    );
+    for ((format, kind), n) in sums {
+        let labels = format!("format=\"{format}\",kind=\"{kind}\"");
+        out.sample("callpulse_input_records_total", "", &labels, "", n as f64);
     }
 }

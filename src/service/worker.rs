@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::clock::wall_now;
 use crate::engine::Engine;
 use crate::event::Reject;
-use crate::input::{ingest, Admit, Ingested};
+use crate::input::{Admit, Ingested, Reader};
 use crate::kafka::REJECT_HEADER;
 use crate::time::Millis;
 
@@ -56,8 +56,12 @@ pub fn spawn_worker(
     let (data_tx, data_rx) = mpsc::channel(WORKER_QUEUE);
     let (control_tx, control_rx) = mpsc::channel(4);
     let processed = Arc::new(AtomicI64::new(-1));
+    let reader = Reader::new(&state.config().kafka.input_of(&key.0));
     let worker = PartitionWorker {
         engine: Engine::new(state.config().clone()),
+        reader,
+        outcomes: Vec::new(),
+        idle_ticks: 0,
         view: PartView::default(),
         state,
         key,
@@ -80,6 +84,12 @@ pub fn spawn_worker(
 
 struct PartitionWorker {
     engine: Engine,
+    /// The topic's input format, with an adapter's per-stream memory.
+    reader: Reader,
+    /// What became of the events of the message being read (reused).
+    outcomes: Vec<Ingested>,
+    /// Ticks since the last batch: an idle, caught-up partition flushes what an adapter holds.
+    idle_ticks: u32,
     view: PartView,
     state: Arc<ServiceState>,
     key: PartitionKey,
@@ -108,8 +118,17 @@ impl PartitionWorker {
                     let _ = ack.send(self.processed.load(Ordering::Acquire));
                     return;
                 }
-                Some(batch) = data.recv() => self.apply(&batch),
-                _ = tick.tick() => self.publish(),
+                Some(batch) = data.recv() => {
+                    self.idle_ticks = 0;
+                    self.apply(&batch);
+                }
+                _ = tick.tick() => {
+                    self.idle_ticks += 1;
+                    if self.idle_ticks == 2 {
+                        self.flush_held();
+                    }
+                    self.publish();
+                }
                 else => return,
             }
         }
@@ -122,16 +141,24 @@ impl PartitionWorker {
             if let Some(ts) = kafka_ts {
                 self.delays.message(now - ts);
             }
-            match ingest(
-                &mut self.engine,
-                m.payload().unwrap_or_default(),
-                self.admit,
-            ) {
-                Ingested::Applied { ts } => self.delays.event(now - ts),
-                Ingested::Rejected(reject) => self.dead_letter(m, reject),
-                Ingested::BeforeHorizon => self.view.skipped_before_rebuild += 1,
-                Ingested::AfterEnd => {}
+            let mut outcomes = std::mem::take(&mut self.outcomes);
+            let payload = m.payload().unwrap_or_default();
+            self.reader
+                .read(&mut self.engine, payload, self.admit, |o| outcomes.push(o));
+            let mut dead_lettered = false;
+            for outcome in outcomes.drain(..) {
+                match outcome {
+                    Ingested::Applied { ts } => self.delays.event(now - ts),
+                    // a record is copied once, whatever number of its events were rejected
+                    Ingested::Rejected(reject) if !dead_lettered => {
+                        dead_lettered = true;
+                        self.dead_letter(m, reject);
+                    }
+                    Ingested::Rejected(_) | Ingested::AfterEnd => {}
+                    Ingested::BeforeHorizon => self.view.skipped_before_rebuild += 1,
+                }
             }
+            self.outcomes = outcomes;
             self.view.position = m.offset() + 1;
             self.view.last_message_ms = kafka_ts.or(self.view.last_message_ms);
         }
@@ -169,6 +196,19 @@ impl PartitionWorker {
         }
     }
 
+    /// An idle partition (no message for a full publish interval: caught up, or its producer is
+    /// quiet) ingests what its adapter held back for a follow-up that did not come.
+    fn flush_held(&mut self) {
+        let now = wall_now();
+        let (delays, view) = (&mut self.delays, &mut self.view);
+        self.reader
+            .flush(&mut self.engine, Millis::MAX, self.admit, |o| match o {
+                Ingested::Applied { ts } => delays.event(now - ts),
+                Ingested::BeforeHorizon => view.skipped_before_rebuild += 1,
+                Ingested::Rejected(_) | Ingested::AfterEnd => {}
+            });
+    }
+
     fn publish(&mut self) {
         self.engine.advance(wall_now());
         self.view.snapshot = self.engine.snapshot();
@@ -176,6 +216,7 @@ impl PartitionWorker {
         self.view.open_contacts = self.engine.open_contacts();
         self.view.facts_held = self.engine.facts_held();
         self.view.last_event_ms = self.engine.watermark();
+        self.view.input_records = (self.reader.format(), self.reader.kinds().clone());
         self.state.publish(self.key.clone(), self.view.clone());
     }
 }

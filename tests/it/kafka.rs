@@ -118,6 +118,12 @@ fn config(brokers: &str, group: &str, dlq: bool) -> Arc<Config> {
     c.kafka.group_id = group.into();
     if dlq {
         c.kafka.dead_letter_topic = Some("dlq".into());
+        // the same topic through [[kafka.inputs]] instead of the `topics` shorthand
+        c.kafka.topics.clear();
+        c.kafka.inputs = vec![callpulse::config::InputConfig {
+            topic: TOPIC.into(),
+            ..Default::default()
+        }];
     }
     Arc::new(c)
 }

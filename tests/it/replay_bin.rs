@@ -145,3 +145,55 @@ fn shipped_rules_file_equals_the_generated_rules() {
          `callpulse rules --config config/callpulse.toml > deploy/prometheus/callpulse-rules.yml`"
     );
 }
+
+#[test]
+fn convert_prints_the_valid_events_and_counts_rejects() {
+    let out = succeed(callpulse().args([
+        "convert",
+        "--input",
+        "callpulse",
+        "tests/fixtures/replay.jsonl",
+    ]));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    let fixture = std::fs::read_to_string("tests/fixtures/replay.jsonl").unwrap();
+    let valid: Vec<&str> = fixture
+        .lines()
+        .filter(|l| {
+            let limits = callpulse::event::Limits::default();
+            callpulse::input::callpulse::decode(l.as_bytes(), &limits).is_ok()
+        })
+        .collect();
+    assert!(!valid.is_empty() && valid.len() < fixture.lines().count());
+    assert_eq!(text.lines().collect::<Vec<_>>(), valid);
+    assert!(err.contains("convert: rejected"), "{err}");
+    // piped back into replay, the converted events give the same KPIs as the original
+    let converted =
+        std::env::temp_dir().join(format!("callpulse-convert-{}.jsonl", std::process::id()));
+    std::fs::write(&converted, &text).unwrap();
+    let at = [
+        "--at",
+        "2026-11-23T10:30:00Z",
+        "--config",
+        "tests/fixtures/replay.toml",
+    ];
+    let a = succeed(
+        callpulse()
+            .arg("replay")
+            .args(at)
+            .arg("tests/fixtures/replay.jsonl"),
+    );
+    let b = succeed(
+        callpulse()
+            .arg("replay")
+            .args(at)
+            .arg("--input")
+            .arg("callpulse")
+            .arg(&converted),
+    );
+    let _ = std::fs::remove_file(&converted);
+    assert_eq!(
+        String::from_utf8_lossy(&a.stdout),
+        String::from_utf8_lossy(&b.stdout)
+    );
+}
