@@ -1,0 +1,71 @@
+//! `[[kafka.inputs]]`: which topic carries which input format, and the format's settings.
+
+use chrono_tz::Tz;
+use serde::de::Deserializer;
+use serde::Deserialize;
+
+use super::file::Zone;
+
+/// The wire format of an input.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputFormat {
+    /// One events.md JSON object per message.
+    #[default]
+    Callpulse,
+}
+
+impl InputFormat {
+    pub const ALL: [InputFormat; 1] = [InputFormat::Callpulse];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputFormat::Callpulse => "callpulse",
+        }
+    }
+}
+
+/// A format name that is not one of [`InputFormat::ALL`].
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown input format {0:?}; one of {known}", known = InputFormat::ALL.map(InputFormat::as_str).join(", "))]
+pub struct UnknownFormat(pub String);
+
+impl std::str::FromStr for InputFormat {
+    type Err = UnknownFormat;
+    fn from_str(s: &str) -> Result<Self, UnknownFormat> {
+        InputFormat::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| UnknownFormat(s.into()))
+    }
+}
+
+/// `[[kafka.inputs]]`: a topic and the format its messages are written in.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct InputConfig {
+    pub topic: String,
+    #[serde(default)]
+    pub format: InputFormat,
+    /// Time zone of datetime strings written without an offset (Asterisk realtime rows).
+    #[serde(default = "utc", deserialize_with = "zone")]
+    pub timezone: Tz,
+}
+
+impl Default for InputConfig {
+    fn default() -> Self {
+        InputConfig {
+            topic: String::new(),
+            format: InputFormat::Callpulse,
+            timezone: Tz::UTC,
+        }
+    }
+}
+
+fn utc() -> Tz {
+    Tz::UTC
+}
+
+fn zone<'de, D: Deserializer<'de>>(d: D) -> Result<Tz, D::Error> {
+    Zone::deserialize(d).map(|z| z.0)
+}

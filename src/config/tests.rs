@@ -1,0 +1,109 @@
+//! Tests of parsing and validation: every error names its key and line.
+
+use super::*;
+
+#[test]
+fn empty_config_is_the_contract_defaults() {
+    let c = Config::parse("").unwrap();
+    let labels: Vec<_> = c.engine.windows.iter().map(|w| w.label.as_str()).collect();
+    assert_eq!(labels, ["5m", "15m", "1h"]);
+    assert_eq!(c.engine.interval, Span::from_secs(900));
+    assert_eq!(c.engine.allowed_lateness, Span::from_secs(60));
+    assert_eq!(c.defaults.sl_threshold, Span::from_secs(20));
+    assert_eq!(c.defaults.min_volume, 10);
+    assert_eq!(c.http.listen, "127.0.0.1:9898");
+}
+
+#[test]
+fn queue_tables_override_defaults() {
+    let c = Config::parse(
+        "[defaults]\nsl_threshold = \"15s\"\nmin_volume = 3\n[queues.sales]\nsl_threshold = \"30s\"\ntimezone = \"Europe/Moscow\"\n",
+    )
+    .unwrap();
+    let sales = c.queue("sales");
+    assert_eq!(sales.sl_threshold, Span::from_secs(30));
+    assert_eq!(sales.min_volume, 3, "inherits [defaults]");
+    assert_eq!(sales.clock.zone, chrono_tz::Europe::Moscow);
+    assert_eq!(c.queue("unknown").sl_threshold, Span::from_secs(15));
+}
+
+#[test]
+fn errors_name_key_and_line() {
+    let err =
+        Config::parse("[engine]\nwindows = [\"5m\"]\n\n[defaults]\ntimezone = \"Mars/Olympus\"\n")
+            .unwrap_err()
+            .to_string();
+    assert!(
+        err.contains("line 5") && err.contains("Mars/Olympus"),
+        "{err}"
+    );
+    let err = Config::parse("[engine]\ninterval = \"7m\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 2") && err.contains("interval"), "{err}");
+    let err = Config::parse("[defaults]\nsl_target = 80\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 2") && err.contains("ratio"), "{err}");
+    let err = Config::parse("[defaults]\nsl_treshold = \"20s\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("line 2") && err.contains("sl_treshold"),
+        "{err}"
+    );
+    let err = Config::parse("[engine]\nwindows = [\"5m\",\n  \"5x\"]\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 3") && err.contains("5x"), "{err}");
+}
+
+#[test]
+fn burn_factors_default_and_must_exceed_one() {
+    let c = Config::parse("").unwrap();
+    assert_eq!((c.alerts.fast_burn, c.alerts.slow_burn), (2.0, 1.2));
+    let c = Config::parse("[alerts]\nfast_burn = 14.4\nslow_burn = 6\n").unwrap();
+    assert_eq!((c.alerts.fast_burn, c.alerts.slow_burn), (14.4, 6.0));
+    for bad in ["1.0", "1", "0.5", "-3", "nan", "inf"] {
+        let err = Config::parse(&format!("[alerts]\nwindow = \"15m\"\nslow_burn = {bad}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 3") && err.contains("above 1.0"),
+            "{bad}: {err}"
+        );
+    }
+    let err = Config::parse("[alerts]\nfast_burn = \"2\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("line 2"), "{err}");
+}
+
+#[test]
+fn kafka_inputs_add_topics_in_a_format_and_topics_stay_the_callpulse_shorthand() {
+    let c = Config::parse(
+        "[kafka]\ntopics = [\"a\"]\n[[kafka.inputs]]\ntopic = \"b\"\nformat = \"callpulse\"\ntimezone = \"Europe/Paris\"\n",
+    )
+    .unwrap();
+    let inputs = c.kafka.inputs();
+    assert_eq!(inputs.len(), 2);
+    assert_eq!(
+        (inputs[0].topic.as_str(), inputs[0].format),
+        ("a", InputFormat::Callpulse)
+    );
+    assert_eq!(inputs[1].timezone, chrono_tz::Europe::Paris);
+    assert_eq!(c.kafka.input_of("b").timezone, chrono_tz::Europe::Paris);
+    assert_eq!(c.kafka.input_of("elsewhere").format, InputFormat::Callpulse);
+    let err = Config::parse("[kafka]\ntopics = [\"a\"]\n[[kafka.inputs]]\ntopic = \"a\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("listed twice"), "{err}");
+    let err = Config::parse("[[kafka.inputs]]\ntopic = \"b\"\nformat = \"fax\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("fax") && err.contains("line 3"), "{err}");
+    assert_eq!(
+        "asterix".parse::<InputFormat>().unwrap_err().to_string(),
+        "unknown input format \"asterix\"; one of callpulse"
+    );
+}
