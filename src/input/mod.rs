@@ -2,6 +2,7 @@
 //! every reader takes with a message — decode, count a reject, apply — written once for the
 //! Kafka partition workers and for `callpulse replay`.
 
+pub mod asterisk;
 pub mod callpulse;
 
 use crate::engine::Engine;
