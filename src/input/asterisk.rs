@@ -195,17 +195,21 @@ impl Asterisk {
     }
 
     /// Maps the records of one instant (with the wrap-up ends due then), in the fixed order.
-    fn instant(&mut self, at: Millis, mut records: Vec<Record>, out: &mut Vec<String>) {
+    fn instant(&mut self, at: Millis, records: Vec<Record>, out: &mut Vec<String>) {
         self.wrapups_before(at, out);
         self.done = self.done.max(at);
         let mut touched: Vec<String> = Vec::new();
         self.wrapups_at(at, &mut touched, out);
 
-        records.sort_by_cached_key(|r| (phase(r, &self.agents), r.clone()));
+        let mut keyed: Vec<(u8, Record)> = records
+            .into_iter()
+            .map(|r| (phase(&r, &self.agents), r))
+            .collect();
+        keyed.sort_unstable();
         // a record delivered twice is mapped once
-        records.dedup();
-        let wrapup = pair_wrapups(&records);
-        for (rec, secs) in records.iter().zip(wrapup) {
+        keyed.dedup();
+        let wrapup = pair_wrapups(&keyed);
+        for ((_, rec), secs) in keyed.iter().zip(wrapup) {
             self.apply(rec, secs, &mut touched, out);
         }
         // a wrap-up of no time ends at once
@@ -214,8 +218,8 @@ impl Asterisk {
         touched.sort_unstable();
         touched.dedup();
         for name in touched {
-            let agent = self.agents.get(&name);
-            if let Some((state, reason, queues)) = agent.pending_state() {
+            let pending = self.agents.get(&name).and_then(|a| a.pending_state());
+            if let Some((state, reason, queues)) = pending {
                 let id = event_id(&["agent", &name, &at.to_string(), state.as_str()]);
                 push(
                     out,
@@ -254,7 +258,9 @@ impl Asterisk {
                     ..Out::default()
                 },
             );
-            self.agents.get(&w.agent).wrapup_ended(&w.callid);
+            if let Some(agent) = self.agents.get(&w.agent) {
+                agent.wrapup_ended(&w.callid);
+            }
             touched.push(w.agent);
         }
     }
@@ -278,7 +284,9 @@ impl Asterisk {
         if rec.agent.is_empty() {
             return;
         }
-        let agent = self.agents.get(&rec.agent);
+        let Some(agent) = self.agents.get(&rec.agent) else {
+            return;
+        };
         match rec.verb {
             Verb::Connect => {
                 agent.presence = Presence::In;
@@ -443,7 +451,7 @@ fn phase(rec: &Record, agents: &Agents) -> u8 {
             let on_it = agents
                 .by_name
                 .get(&rec.agent)
-                .is_some_and(|a| a.call == Call::Busy(rec.callid.clone()));
+                .is_some_and(|a| matches!(&a.call, Call::Busy(c) if *c == rec.callid));
             if on_it {
                 2
             } else {
@@ -473,8 +481,12 @@ fn ends_conversation(verb: Verb) -> bool {
 /// For each record (in mapping order), the wrap-up seconds of the WRAPUPSTART that follows it:
 /// a WRAPUPSTART of an agent belongs to that agent's conversation ending at the same instant —
 /// the one with its callid when it names one, else the agent's last one.
-fn pair_wrapups(records: &[Record]) -> Vec<Option<i64>> {
+fn pair_wrapups(records: &[(u8, Record)]) -> Vec<Option<i64>> {
     let mut paired = vec![None; records.len()];
+    if !records.iter().any(|(_, r)| r.verb == Verb::WrapupStart) {
+        return paired;
+    }
+    let records: Vec<&Record> = records.iter().map(|(_, r)| r).collect();
     for w in records.iter().filter(|r| r.verb == Verb::WrapupStart) {
         let Ok(secs) = record::wrapup_seconds(&w.data[0]) else {
             continue;
@@ -495,7 +507,12 @@ fn pair_wrapups(records: &[Record]) -> Vec<Option<i64>> {
 /// A deterministic event id from a record's identity: `ast-<parts joined by ->`, or a hash of
 /// them when that would pass the 128-character limit.
 fn event_id(parts: &[&str]) -> String {
-    let id = format!("ast-{}", parts.join("-"));
+    let mut id = String::with_capacity(4 + parts.iter().map(|p| p.len() + 1).sum::<usize>());
+    id.push_str("ast");
+    for p in parts {
+        id.push('-');
+        id.push_str(p);
+    }
     if id.chars().count() <= 128 {
         return id;
     }

@@ -150,8 +150,12 @@ pub struct Agents {
 }
 
 impl Agents {
-    pub fn get(&mut self, name: &str) -> &mut Agent {
-        self.by_name.entry(name.to_owned()).or_default()
+    /// The agent's memory, created empty on first sight (always `Some`).
+    pub fn get(&mut self, name: &str) -> Option<&mut Agent> {
+        if !self.by_name.contains_key(name) {
+            self.by_name.insert(name.to_owned(), Agent::default());
+        }
+        self.by_name.get_mut(name)
     }
 
     /// Forgets logged-out agents when more than `max` are held; returns how many.

@@ -1,6 +1,8 @@
 //! One queue_log record as read: the verbs the adapter knows, both spellings (the file line and
 //! the realtime/ODBC JSON row), the record's time in either spelling, and agent names.
 
+use std::borrow::Cow;
+
 use chrono::{LocalResult, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 use serde::Deserialize;
@@ -113,7 +115,8 @@ pub struct Record {
     pub queue: String,
     /// Normalised (technology and `@context` removed); empty when none.
     pub agent: String,
-    pub data: [String; 5],
+    /// data1 and data2 (the later fields mean nothing to the mapping).
+    pub data: [String; 2],
 }
 
 /// A record read: the verb's kind label and, for verbs that produce something, the record.
@@ -154,17 +157,17 @@ pub fn read(bytes: &[u8], tz: Tz, limits: &Limits) -> Result<Read, Reject> {
     fields.judge(limits)
 }
 
-/// The fields of a record before they are judged.
-struct Fields {
+/// The fields of a record before they are judged (borrowed from a file line).
+struct Fields<'a> {
     at: Millis,
-    callid: String,
-    queue: String,
-    agent: String,
-    verb: String,
-    data: [String; 5],
+    callid: Cow<'a, str>,
+    queue: Cow<'a, str>,
+    agent: Cow<'a, str>,
+    verb: Cow<'a, str>,
+    data: [Cow<'a, str>; 2],
 }
 
-fn line_fields(text: &str) -> Result<Fields, Reject> {
+fn line_fields(text: &str) -> Result<Fields<'_>, Reject> {
     let mut parts = text.split('|');
     let epoch = parts.next().unwrap_or_default().trim();
     let at = if epoch.is_empty() {
@@ -172,7 +175,7 @@ fn line_fields(text: &str) -> Result<Fields, Reject> {
     } else {
         epoch_seconds(epoch, false)?
     };
-    let mut next = || parts.next().map(str::to_owned);
+    let mut next = || parts.next().map(Cow::Borrowed);
     let callid = next().ok_or_else(|| missing("callid"))?;
     let queue = next().ok_or_else(|| missing("queuename"))?;
     let agent = next().ok_or_else(|| missing("agent"))?;
@@ -225,7 +228,7 @@ fn column(v: Value, field: &'static str) -> Result<String, Reject> {
     }
 }
 
-fn row_fields(text: &str, tz: Tz) -> Result<Fields, Reject> {
+fn row_fields(text: &str, tz: Tz) -> Result<Fields<'static>, Reject> {
     let row: Row = serde_json::from_str(text).map_err(|e| {
         let reason = match e.classify() {
             serde_json::error::Category::Data => RejectReason::InvalidValue,
@@ -243,28 +246,28 @@ fn row_fields(text: &str, tz: Tz) -> Result<Fields, Reject> {
         Value::String(s) => row_time(s.trim(), tz)?,
         _ => return Err(bad_time()),
     };
-    let mut data: [String; 5] = Default::default();
+    let mut data: [Cow<'static, str>; 2] = Default::default();
     let split = [row.data1, row.data2, row.data3, row.data4, row.data5];
     if split.iter().all(Value::is_null) {
         let joined = column(row.data, "data")?;
         for (slot, part) in data.iter_mut().zip(joined.split('|')) {
-            *slot = part.to_owned();
+            *slot = Cow::Owned(part.to_owned());
         }
     } else {
-        for (slot, (v, field)) in data.iter_mut().zip(
-            split
-                .into_iter()
-                .zip(["data1", "data2", "data3", "data4", "data5"]),
-        ) {
-            *slot = column(v, field)?;
+        let fields = ["data1", "data2", "data3", "data4", "data5"];
+        for (i, (v, field)) in split.into_iter().zip(fields).enumerate() {
+            let text = column(v, field)?;
+            if let Some(slot) = data.get_mut(i) {
+                *slot = Cow::Owned(text);
+            }
         }
     }
     Ok(Fields {
         at: in_range(at)?,
-        callid: column(row.callid, "callid")?,
-        queue: column(row.queuename, "queuename")?,
-        agent: column(row.agent, "agent")?,
-        verb: column(row.event, "event")?,
+        callid: Cow::Owned(column(row.callid, "callid")?),
+        queue: Cow::Owned(column(row.queuename, "queuename")?),
+        agent: Cow::Owned(column(row.agent, "agent")?),
+        verb: Cow::Owned(column(row.event, "event")?),
         data,
     })
 }
@@ -330,6 +333,15 @@ pub fn agent_name(member: &str) -> &str {
     }
 }
 
+/// The field without blanks, or empty when it holds no value.
+fn keep(s: &str) -> &str {
+    if present(s) {
+        s.trim()
+    } else {
+        ""
+    }
+}
+
 /// `NONE` and blank mean "no value" in queue_log.
 fn present(s: &str) -> bool {
     let s = s.trim();
@@ -344,7 +356,7 @@ fn within(s: &str, max: usize, field: &'static str) -> Result<(), Reject> {
     }
 }
 
-impl Fields {
+impl Fields<'_> {
     fn judge(self, limits: &Limits) -> Result<Read, Reject> {
         let verb_text = self.verb.trim();
         if verb_text.is_empty() {
@@ -396,17 +408,10 @@ impl Fields {
                 | JoinEmpty
                 | SysCompat
         );
-        let keep = |s: String| {
-            if present(&s) {
-                s.trim().to_owned()
-            } else {
-                String::new()
-            }
-        };
-        let callid = keep(self.callid);
-        let queue = keep(self.queue);
-        let raw_agent = keep(self.agent);
-        let agent = agent_name(&raw_agent).to_owned();
+        let callid = keep(&self.callid);
+        let queue = keep(&self.queue);
+        let raw_agent = keep(&self.agent);
+        let agent = agent_name(raw_agent);
         if needs_call && callid.is_empty() {
             return Err(missing("callid"));
         }
@@ -419,9 +424,9 @@ impl Fields {
         if needs_agent && agent.is_empty() {
             return Err(invalid("agent"));
         }
-        within(&callid, max, "callid")?;
-        within(&queue, max, "queuename")?;
-        within(&agent, max, "agent")?;
+        within(callid, max, "callid")?;
+        within(queue, max, "queuename")?;
+        within(agent, max, "agent")?;
         if verb == WrapupStart {
             wrapup_seconds(&self.data[0])?;
         }
@@ -432,10 +437,10 @@ impl Fields {
                 at: self.at,
                 verb,
                 kind,
-                callid,
-                queue,
-                agent,
-                data: self.data,
+                callid: callid.to_owned(),
+                queue: queue.to_owned(),
+                agent: agent.to_owned(),
+                data: self.data.map(Cow::into_owned),
             }),
         })
     }
