@@ -15,7 +15,7 @@ mod record;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono_tz::Tz;
 use serde::Serialize;
@@ -220,7 +220,12 @@ impl Asterisk {
         for name in touched {
             let pending = self.agents.get(&name).and_then(|a| a.pending_state());
             if let Some((state, reason, queues)) = pending {
-                let id = event_id(&["agent", &name, &at.to_string(), state.as_str()]);
+                let id = event_id(&[
+                    "agent",
+                    &name,
+                    itoa::Buffer::new().format(at),
+                    state.as_str(),
+                ]);
                 push(
                     out,
                     Out {
@@ -303,7 +308,7 @@ impl Asterisk {
                     self.serial += 1;
                     let id = event_id(&[
                         &rec.callid,
-                        &rec.at.to_string(),
+                        itoa::Buffer::new().format(rec.at),
                         "wrapupend",
                         &rec.queue,
                         "0",
@@ -349,8 +354,9 @@ impl Asterisk {
 
     /// The contact events of one record (none for agent verbs and WRAPUPSTART).
     fn contact_events(&self, rec: &Record, wrapup: Option<i64>, out: &mut Vec<String>) {
-        let at = rec.at.to_string();
-        let id = |n: &str| event_id(&[&rec.callid, &at, rec.kind, &rec.queue, n]);
+        let mut at = itoa::Buffer::new();
+        let at = at.format(rec.at);
+        let id = |n: &str| event_id(&[&rec.callid, at, rec.kind, &rec.queue, n]);
         let base = Out {
             ts: rec.at,
             contact_id: Some(&rec.callid),
@@ -486,18 +492,23 @@ fn pair_wrapups(records: &[(u8, Record)]) -> Vec<Option<i64>> {
     if !records.iter().any(|(_, r)| r.verb == Verb::WrapupStart) {
         return paired;
     }
-    let records: Vec<&Record> = records.iter().map(|(_, r)| r).collect();
-    for w in records.iter().filter(|r| r.verb == Verb::WrapupStart) {
+    // each agent's conversation ends, in mapping order
+    let mut ends: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, (_, r)) in records.iter().enumerate() {
+        if ends_conversation(r.verb) {
+            ends.entry(r.agent.as_str()).or_default().push(i);
+        }
+    }
+    for (_, w) in records.iter().filter(|(_, r)| r.verb == Verb::WrapupStart) {
         let Ok(secs) = record::wrapup_seconds(&w.data[0]) else {
             continue;
         };
-        let candidates = || {
-            records.iter().enumerate().filter(|(i, r)| {
-                ends_conversation(r.verb) && r.agent == w.agent && paired[*i].is_none()
-            })
+        let Some(own) = ends.get(w.agent.as_str()) else {
+            continue;
         };
-        let by_call = candidates().rfind(|(_, r)| r.callid == w.callid);
-        if let Some((i, _)) = by_call.or_else(|| candidates().next_back()) {
+        let free = || own.iter().copied().filter(|&i| paired[i].is_none());
+        let by_call = free().rfind(|&i| records[i].1.callid == w.callid);
+        if let Some(i) = by_call.or_else(|| free().next_back()) {
             paired[i] = Some(secs);
         }
     }
