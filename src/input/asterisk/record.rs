@@ -109,7 +109,6 @@ pub const UNKNOWN: &str = "unknown";
 pub struct Record {
     pub at: Millis,
     pub verb: Verb,
-    pub kind: &'static str,
     /// Empty when the record has none (`NONE` or blank).
     pub callid: String,
     pub queue: String,
@@ -117,6 +116,8 @@ pub struct Record {
     pub agent: String,
     /// data1 and data2 (the later fields mean nothing to the mapping).
     pub data: [String; 2],
+    /// Last, so that ordering records never compares it (it follows from `verb`).
+    pub kind: &'static str,
 }
 
 /// A record read: the verb's kind label and, for verbs that produce something, the record.
@@ -292,9 +293,12 @@ fn epoch_seconds(text: &str, fraction: bool) -> Result<Millis, Reject> {
         return Err(bad_time());
     }
     let secs: i64 = whole.parse().map_err(|_| bad_time())?;
-    let ms: i64 = format!("{:0<3}", &frac[..frac.len().min(3)])
-        .parse()
-        .map_err(|_| bad_time())?;
+    // milliseconds from the fraction's first three digits (later ones truncated)
+    let ms = frac
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(3)
+        .fold(0, |ms, digit| ms * 10 + i64::from(digit - b'0'));
     in_range(secs * 1000 + ms)
 }
 
