@@ -157,6 +157,10 @@ fn datetime_strings_are_read_in_the_configured_zone() {
     );
     // an offset in the string wins over the zone
     assert_eq!(at("2026-11-23T12:00:00+02:00", Tz::America__New_York), utc);
+    assert_eq!(
+        at("2026-11-23 11:00:00.25+01", Tz::America__New_York),
+        utc + 250
+    );
     // epoch seconds as text, with a fraction
     assert_eq!(at(&format!("{T}.25"), Tz::Europe__Berlin), utc + 250);
     // the repeated hour when clocks go back: the earlier instant

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use chrono::{LocalResult, NaiveDateTime, TimeZone};
+use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_json::Value;
@@ -302,7 +302,7 @@ fn epoch_seconds(text: &str, fraction: bool) -> Result<Millis, Reject> {
     in_range(secs * 1000 + ms)
 }
 
-/// `time` of a row as a string: epoch seconds, RFC 3339 with an offset, or a local datetime
+/// `time` of a row as a string: epoch seconds, RFC 3339 (or PostgreSQL) with an offset, or a local datetime
 /// (`2026-11-23 10:00:00[.fraction]`, also with `T`) in `tz`. An ambiguous local time (the
 /// repeated hour when clocks go back) is read as the earlier instant; a skipped one is bad.
 fn row_time(text: &str, tz: Tz) -> Result<Millis, Reject> {
@@ -311,6 +311,10 @@ fn row_time(text: &str, tz: Tz) -> Result<Millis, Reject> {
     }
     if let Some(ms) = parse_rfc3339(text) {
         return in_range(ms);
+    }
+    // PostgreSQL's spelling of `timestamp with time zone`: `2026-11-23 11:00:00.25+01`
+    if let Ok(t) = DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%#z") {
+        return in_range(t.timestamp_millis());
     }
     let naive = ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"]
         .iter()
@@ -444,7 +448,15 @@ impl Fields<'_> {
                 callid: callid.to_owned(),
                 queue: queue.to_owned(),
                 agent: agent.to_owned(),
-                data: self.data.map(Cow::into_owned),
+                // a longer data field means nothing to the mapping (a caller id or pause
+                // reason past the limit is left out): it is not held
+                data: self.data.map(|d| {
+                    if within(&d, max, "data").is_ok() {
+                        d.into_owned()
+                    } else {
+                        String::new()
+                    }
+                }),
             }),
         })
     }
