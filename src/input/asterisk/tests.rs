@@ -98,6 +98,18 @@ fn enterqueue_offers_the_call_with_its_caller_id() {
     // no caller id: no customer
     let ev = run(&[line(0, "1700.1", "sales", "NONE", "ENTERQUEUE", "|")]);
     assert!(ev[0].get("customer").is_none());
+    // a caller id past the 128-character limit is left out, the call still offered
+    let long = "5".repeat(129);
+    let ev = run(&[line(
+        0,
+        "1700.1",
+        "sales",
+        "NONE",
+        "ENTERQUEUE",
+        &format!("|{long}|1"),
+    )]);
+    assert_eq!(ev.len(), 1);
+    assert!(ev[0].get("customer").is_none());
 }
 
 #[test]
@@ -531,4 +543,35 @@ fn long_ids_are_hashed_within_the_limit() {
     assert!(id.starts_with("ast-h") && id.len() <= 128, "{id}");
     let again = run(&[line(0, &callid, "sales", "NONE", "ENTERQUEUE", "|")]);
     assert_eq!(again[0]["id"], ev[0]["id"]);
+}
+
+#[test]
+fn a_record_older_than_the_held_instant_goes_out_as_its_own_instant() {
+    let mut a = Asterisk::new(AsteriskSettings::default());
+    let mut out = Vec::new();
+    a.map(
+        line(10, "c2", "sales", "NONE", "ENTERQUEUE", "|").as_bytes(),
+        &mut out,
+    )
+    .ok();
+    assert!(out.is_empty());
+    // older than the held second, newer than anything mapped: mapped at once, with its state
+    a.map(
+        line(5, "c1", "sales", "SIP/7", "CONNECT", "1|x|1").as_bytes(),
+        &mut out,
+    )
+    .ok();
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert!(out[1].contains(r#""state":"busy""#));
+    // now the fifth second is past: a record of it is late, its contact events only
+    a.map(
+        line(5, "c1", "sales", "SIP/7", "COMPLETECALLER", "1|0|1").as_bytes(),
+        &mut out,
+    )
+    .ok();
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert!(out[2].contains("contact.ended"));
+    a.flush(Millis::MAX, &mut out);
+    assert_eq!(out.len(), 4);
+    assert!(out[3].contains("contact.offered"));
 }
