@@ -202,3 +202,36 @@ fn a_call_leaving_a_queue_without_enterqueue_changes_no_kpi() {
     let (without_events, _) = adapt(&without, Tz::UTC);
     assert_eq!(evaluate(&with_events).0, evaluate(&without_events).0);
 }
+
+#[test]
+fn a_transfer_with_wrapup_is_wrapped_up_on_its_own_leg() {
+    let records: Vec<String> = [
+        "1795428000|NONE|sales|PJSIP/3001|ADDMEMBER|",
+        "1795428010|c1|sales|NONE|ENTERQUEUE||5551001|1",
+        "1795428012|c1|sales|PJSIP/3001|CONNECT|2|c1b|1",
+        "1795428070|c1|sales|PJSIP/3001|ATTENDEDTRANSFER|BRIDGE|b1|2|58|1",
+        "1795428070|NONE|sales|PJSIP/3001|WRAPUPSTART|30",
+        "1795428070|c1|support|NONE|ENTERQUEUE||5551001|1",
+        "1795428080|c1|support|NONE|ABANDON|1|1|10",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let (events, _) = adapt(&records, Tz::UTC);
+    assert!(events.iter().any(|e| e.contains(r#""wrapup":true"#)));
+    assert!(events.iter().any(|e| e.contains("contact.wrapup_ended")));
+    let (_, mut engine) = evaluate(&events);
+    let later = at(T0) + 9 * HOUR;
+    engine
+        .ingest(offered(later, "tick", "other").as_bytes())
+        .expect("a later offer");
+    engine.advance(later);
+    assert_eq!(engine.stats().rejected_total(), 0, "{:?}", engine.stats());
+    let snap = engine.snapshot();
+    let sales = &window(&snap, "sales", "today").tally;
+    assert_eq!(
+        (sales.offered, sales.answered, sales.transferred),
+        (1, 1, 1)
+    );
+    let support = &window(&snap, "support", "today").tally;
+    assert_eq!((support.offered, support.abandoned), (1, 1));
+}
