@@ -2,11 +2,13 @@
 //! rows) mapped onto events.md JSON, as `shared/spec/inputs.md` says, with the agent memory
 //! (queue list, pause, call, wrap-up) that synthesizes `agent.state` events.
 //!
-//! Records are held until their instant is complete — until a record with a later time
-//! arrives, or [`Asterisk::flush`] says the instant is past — and an instant's records are then
-//! mapped in a fixed order (see [`phase`]), so the same records in any order within their second
-//! give the same events; each agent gets at most one `agent.state` per instant (its state after
-//! the instant), so the engine never has to order one agent's same-millisecond states.
+//! Records are held until their second is complete — until a record of a later second arrives,
+//! or [`Asterisk::flush`] says their time is past — and a second's records are then mapped
+//! together in time order and, within one instant, in a fixed order (see [`phase`]): the same
+//! records in any order within their second give the same events, a WRAPUPSTART finds the
+//! conversation its agent ended in that second, and each agent gets at most one `agent.state`
+//! per batch (its state after it, at the time of its latest record that moves it), so the
+//! engine never has to order one agent's same-millisecond states.
 
 mod agents;
 #[cfg(test)]
@@ -14,11 +16,11 @@ mod read_tests;
 mod record;
 #[cfg(test)]
 mod tests;
+mod write;
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono_tz::Tz;
-use serde::Serialize;
 
 use crate::event::{Limits, Reject};
 use crate::time::{Millis, SECOND};
@@ -26,6 +28,7 @@ use crate::time::{Millis, SECOND};
 use self::agents::{Agents, Call, Presence};
 pub use self::record::agent_name;
 use self::record::{Record, Verb};
+use self::write::{event_id, push, Out};
 
 /// Settings of one `asterisk` input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,10 +113,10 @@ struct Wrapup {
 pub struct Asterisk {
     settings: AsteriskSettings,
     limits: Limits,
-    /// Records of the instant `held_at`, not yet mapped.
+    /// Records of the second `held_sec`, not yet mapped.
     held: Vec<Record>,
-    held_at: Millis,
-    /// The latest instant already mapped; a record at or before it is late.
+    held_sec: i64,
+    /// The latest time already mapped; a record at or before it is late.
     done: Millis,
     agents: Agents,
     /// Wrap-up ends by (time, serial).
@@ -127,7 +130,7 @@ impl Asterisk {
             settings,
             limits: Limits::default(),
             held: Vec::new(),
-            held_at: Millis::MIN,
+            held_sec: i64::MIN,
             done: Millis::MIN,
             agents: Agents::default(),
             wrapups: BTreeMap::new(),
@@ -142,21 +145,22 @@ impl Asterisk {
     /// the `Reject` of a malformed record.
     pub fn map(&mut self, record: &[u8], out: &mut Vec<String>) -> Result<&'static str, Reject> {
         let read = record::read(record, self.settings.timezone, &self.limits)?;
-        self.release_before(read.at, out);
+        let sec = second(read.at);
+        self.release_seconds_before(sec, out);
         if let Some(rec) = read.record {
             if rec.at <= self.done {
-                // late: its instant already went out; the agent memory is past it
+                // late: its time already went out; the agent memory is past it
                 self.late(rec, out);
-            } else if !self.held.is_empty() && rec.at < self.held_at {
-                // older than the held instant, newer than anything mapped: its own instant
-                self.instant(rec.at, vec![rec], out);
+            } else if !self.held.is_empty() && sec < self.held_sec {
+                // older than the held second, newer than anything mapped: mapped at once
+                self.batch(sec, vec![rec], (sec + 1) * SECOND, out);
             } else {
                 if self.held.is_empty() {
-                    self.held_at = rec.at;
+                    self.held_sec = sec;
                 }
                 self.held.push(rec);
                 if self.held.len() >= MAX_HELD {
-                    self.release_held(out);
+                    self.release_held((sec + 1) * SECOND, out);
                 }
             }
         }
@@ -164,66 +168,85 @@ impl Asterisk {
     }
 
     /// Events held back for a follow-up that never came (e.g. a COMPLETE* waiting to see whether
-    /// a WRAPUPSTART of that agent follows at the same instant), whose time is before `until`:
-    /// emit them now.
+    /// a WRAPUPSTART of that agent follows in the same second), whose time is before `until`:
+    /// emit them now. (Call it with an `until` no record will come before; a second's records
+    /// pair up only when they go out together, so an `until` on a whole second is best.)
     pub fn flush(&mut self, until: Millis, out: &mut Vec<String>) {
-        self.release_before(until, out);
-    }
-
-    /// Maps the held instant when it is before `t`, then the wrap-up ends before `t`.
-    fn release_before(&mut self, t: Millis, out: &mut Vec<String>) {
-        if !self.held.is_empty() && self.held_at < t {
-            self.release_held(out);
+        let sec = second(until);
+        self.release_seconds_before(sec, out);
+        let held_before = self.held.iter().all(|r| r.at < until);
+        if !self.held.is_empty() && self.held_sec == sec && held_before {
+            self.release_held(until, out);
         }
-        self.wrapups_before(t, out);
+        // wrap-up ends of a second whose records are still held go out with them
+        let held_here = !self.held.is_empty() && self.held_sec == sec;
+        if !held_here && self.wrapups.keys().next().is_some_and(|&(w, _)| w < until) {
+            self.batch(sec, Vec::new(), until, out);
+        }
     }
 
-    fn release_held(&mut self, out: &mut Vec<String>) {
-        let records = std::mem::take(&mut self.held);
-        let at = self.held_at;
-        self.instant(at, records, out);
-    }
-
-    /// Wrap-up ends before `t`, each instant on its own.
-    fn wrapups_before(&mut self, t: Millis, out: &mut Vec<String>) {
-        while let Some((&(at, _), _)) = self.wrapups.first_key_value() {
-            if at >= t {
+    /// Maps every second before `sec` that holds records or wrap-up ends, in time order.
+    fn release_seconds_before(&mut self, sec: i64, out: &mut Vec<String>) {
+        loop {
+            let held = (!self.held.is_empty()).then_some(self.held_sec);
+            let wrapup = self.wrapups.keys().next().map(|&(w, _)| second(w));
+            let next = match (held, wrapup) {
+                (Some(h), Some(w)) => h.min(w),
+                (Some(h), None) => h,
+                (None, Some(w)) => w,
+                (None, None) => break,
+            };
+            if next >= sec {
                 break;
             }
-            self.instant(at, Vec::new(), out);
+            if held == Some(next) {
+                self.release_held((next + 1) * SECOND, out);
+            } else {
+                self.batch(next, Vec::new(), (next + 1) * SECOND, out);
+            }
         }
     }
 
-    /// Maps the records of one instant (with the wrap-up ends due then), in the fixed order.
-    fn instant(&mut self, at: Millis, records: Vec<Record>, out: &mut Vec<String>) {
-        self.wrapups_before(at, out);
-        self.done = self.done.max(at);
-        let mut touched: Vec<String> = Vec::new();
-        self.wrapups_at(at, &mut touched, out);
+    fn release_held(&mut self, limit: Millis, out: &mut Vec<String>) {
+        let records = std::mem::take(&mut self.held);
+        self.batch(self.held_sec, records, limit, out);
+    }
 
-        let mut keyed: Vec<(u8, Record)> = records
+    /// Maps one second's records (all after `done`) with the wrap-up ends due in that second
+    /// before `limit`: wrap-up ends first, then the records in time order and, within one
+    /// instant, in the fixed order of [`phase`]; then each touched agent's one `agent.state`,
+    /// at the latest time of its records in the batch (a WRAPUPSTART moves no agent itself).
+    fn batch(&mut self, sec: i64, records: Vec<Record>, limit: Millis, out: &mut Vec<String>) {
+        let mut touched: Vec<(String, Millis)> = Vec::new();
+        self.wrapups_in(sec, limit, &mut touched, out);
+
+        let mut keyed: Vec<(Millis, u8, Record)> = records
             .into_iter()
-            .map(|r| (phase(&r, &self.agents), r))
+            .map(|r| (r.at, phase(&r, &self.agents), r))
             .collect();
         keyed.sort_unstable();
         // a record delivered twice is mapped once
         keyed.dedup();
         let wrapup = pair_wrapups(&keyed);
-        for ((_, rec), secs) in keyed.iter().zip(wrapup) {
-            self.apply(rec, secs, &mut touched, out);
+        for ((_, _, rec), ends) in keyed.iter().zip(wrapup) {
+            self.apply(rec, ends, &mut touched, out);
         }
         // a wrap-up of no time ends at once
-        self.wrapups_at(at, &mut touched, out);
+        self.wrapups_in(sec, limit, &mut touched, out);
 
         touched.sort_unstable();
-        touched.dedup();
-        for name in touched {
-            let pending = self.agents.get(&name).and_then(|a| a.pending_state());
+        let mut last = Millis::MIN;
+        for (i, (name, at)) in touched.iter().enumerate() {
+            last = last.max(*at);
+            if touched.get(i + 1).is_some_and(|(next, _)| next == name) {
+                continue; // the same agent's latest time comes last
+            }
+            let pending = self.agents.get(name).and_then(|a| a.pending_state());
             if let Some((state, reason, queues)) = pending {
                 let id = event_id(&[
                     "agent",
-                    &name,
-                    itoa::Buffer::new().format(at),
+                    name,
+                    itoa::Buffer::new().format(*at),
                     state.as_str(),
                 ]);
                 push(
@@ -231,8 +254,8 @@ impl Asterisk {
                     Out {
                         id: &id,
                         kind: "agent.state",
-                        ts: at,
-                        agent: Some(&name),
+                        ts: *at,
+                        agent: Some(name),
                         state: Some(state.as_str()),
                         reason: reason.as_deref(),
                         queues: queues.as_deref(),
@@ -241,13 +264,24 @@ impl Asterisk {
                 );
             }
         }
+        if let Some((at, _, _)) = keyed.last() {
+            last = last.max(*at);
+        }
+        self.done = self.done.max(last);
         self.agents.trim(MAX_AGENTS);
     }
 
-    /// The wrap-up ends due exactly at `at`.
-    fn wrapups_at(&mut self, at: Millis, touched: &mut Vec<String>, out: &mut Vec<String>) {
+    /// The wrap-up ends due in second `sec`, before `limit`.
+    fn wrapups_in(
+        &mut self,
+        sec: i64,
+        limit: Millis,
+        touched: &mut Vec<(String, Millis)>,
+        out: &mut Vec<String>,
+    ) {
         while let Some(entry) = self.wrapups.first_entry() {
-            if entry.key().0 != at {
+            let at = entry.key().0;
+            if second(at) != sec || at >= limit {
                 break;
             }
             let w = entry.remove();
@@ -266,7 +300,7 @@ impl Asterisk {
             if let Some(agent) = self.agents.get(&w.agent) {
                 agent.wrapup_ended(&w.callid);
             }
-            touched.push(w.agent);
+            touched.push((w.agent, at));
         }
     }
 
@@ -280,11 +314,11 @@ impl Asterisk {
     fn apply(
         &mut self,
         rec: &Record,
-        wrapup_secs: Option<i64>,
-        touched: &mut Vec<String>,
+        wrapup_end: Option<Millis>,
+        touched: &mut Vec<(String, Millis)>,
         out: &mut Vec<String>,
     ) {
-        let wrapup = wrapup_secs.filter(|_| self.wrapups.len() < MAX_WRAPUPS);
+        let wrapup = wrapup_end.filter(|_| self.wrapups.len() < MAX_WRAPUPS);
         self.contact_events(rec, wrapup, out);
         if rec.agent.is_empty() {
             return;
@@ -304,7 +338,7 @@ impl Asterisk {
             | Verb::BlindTransfer
             | Verb::AttendedTransfer => {
                 agent.conversation_ended(&rec.callid, wrapup.is_some());
-                if let Some(secs) = wrapup {
+                if let Some(end) = wrapup {
                     self.serial += 1;
                     let id = event_id(&[
                         &rec.callid,
@@ -314,7 +348,7 @@ impl Asterisk {
                         "0",
                     ]);
                     self.wrapups.insert(
-                        (rec.at + secs * SECOND, self.serial),
+                        (end.max(rec.at), self.serial),
                         Wrapup {
                             callid: rec.callid.clone(),
                             queue: rec.queue.clone(),
@@ -349,11 +383,11 @@ impl Asterisk {
             }
             _ => return,
         }
-        touched.push(rec.agent.clone());
+        touched.push((rec.agent.clone(), rec.at));
     }
 
     /// The contact events of one record (none for agent verbs and WRAPUPSTART).
-    fn contact_events(&self, rec: &Record, wrapup: Option<i64>, out: &mut Vec<String>) {
+    fn contact_events(&self, rec: &Record, wrapup: Option<Millis>, out: &mut Vec<String>) {
         let mut at = itoa::Buffer::new();
         let at = at.format(rec.at);
         let id = |n: &str| event_id(&[&rec.callid, at, rec.kind, &rec.queue, n]);
@@ -484,22 +518,26 @@ fn ends_conversation(verb: Verb) -> bool {
     )
 }
 
-/// For each record (in mapping order), the wrap-up seconds of the WRAPUPSTART that follows it:
-/// a WRAPUPSTART of an agent belongs to that agent's conversation ending at the same instant —
-/// the one with its callid when it names one, else the agent's last one.
-fn pair_wrapups(records: &[(u8, Record)]) -> Vec<Option<i64>> {
+/// For each record (in mapping order), when the wrap-up that follows it ends: a WRAPUPSTART of
+/// an agent belongs to that agent's conversation ending in the same second — the one with its
+/// callid when it names one, else the agent's last one — and the wrap-up ends at the
+/// WRAPUPSTART's time + data1 seconds.
+fn pair_wrapups(records: &[(Millis, u8, Record)]) -> Vec<Option<Millis>> {
     let mut paired = vec![None; records.len()];
-    if !records.iter().any(|(_, r)| r.verb == Verb::WrapupStart) {
+    if !records.iter().any(|(_, _, r)| r.verb == Verb::WrapupStart) {
         return paired;
     }
     // each agent's conversation ends, in mapping order
     let mut ends: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, (_, r)) in records.iter().enumerate() {
+    for (i, (_, _, r)) in records.iter().enumerate() {
         if ends_conversation(r.verb) {
             ends.entry(r.agent.as_str()).or_default().push(i);
         }
     }
-    for (_, w) in records.iter().filter(|(_, r)| r.verb == Verb::WrapupStart) {
+    for (_, _, w) in records
+        .iter()
+        .filter(|(_, _, r)| r.verb == Verb::WrapupStart)
+    {
         let Ok(secs) = record::wrapup_seconds(&w.data[0]) else {
             continue;
         };
@@ -507,66 +545,15 @@ fn pair_wrapups(records: &[(u8, Record)]) -> Vec<Option<i64>> {
             continue;
         };
         let free = || own.iter().copied().filter(|&i| paired[i].is_none());
-        let by_call = free().rfind(|&i| records[i].1.callid == w.callid);
+        let by_call = free().rfind(|&i| records[i].2.callid == w.callid);
         if let Some(i) = by_call.or_else(|| free().next_back()) {
-            paired[i] = Some(secs);
+            paired[i] = Some(w.at + secs * SECOND);
         }
     }
     paired
 }
 
-/// A deterministic event id from a record's identity: `ast-<parts joined by ->`, or a hash of
-/// them when that would pass the 128-character limit.
-fn event_id(parts: &[&str]) -> String {
-    let mut id = String::with_capacity(4 + parts.iter().map(|p| p.len() + 1).sum::<usize>());
-    id.push_str("ast");
-    for p in parts {
-        id.push('-');
-        id.push_str(p);
-    }
-    if id.chars().count() <= 128 {
-        return id;
-    }
-    // FNV-1a, twice with different offsets, for a stable 128-bit digest
-    let mut digest = [0xcbf2_9ce4_8422_2325_u64, 0x6c62_272e_07bb_0142_u64];
-    for h in &mut digest {
-        for b in id.bytes() {
-            *h ^= u64::from(b);
-            *h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    format!("ast-h{:016x}{:016x}", digest[0], digest[1])
-}
-
-/// One events.md event as written.
-#[derive(Serialize, Default, Clone, Copy)]
-struct Out<'a> {
-    id: &'a str,
-    #[serde(rename = "type")]
-    kind: &'a str,
-    ts: Millis,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    contact_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    queue: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    agent: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    channel: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    customer: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    wrapup: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    state: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    queues: Option<&'a [String]>,
-}
-
-fn push(out: &mut Vec<String>, event: Out<'_>) {
-    if let Ok(json) = serde_json::to_string(&event) {
-        out.push(json);
-    }
+/// The whole second of an instant.
+fn second(at: Millis) -> i64 {
+    at.div_euclid(SECOND)
 }

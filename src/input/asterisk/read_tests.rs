@@ -177,3 +177,61 @@ fn datetime_strings_are_read_in_the_configured_zone() {
     .map(r.as_bytes(), &mut out);
     assert_eq!(got.map_err(|r| r.reason), Err(RejectReason::BadTimestamp));
 }
+
+/// A realtime row at `T + ms` milliseconds, as a datetime string with a fraction.
+fn row_ms(ms: i64, callid: &str, agent: &str, verb: &str, data1: &str) -> String {
+    let t = chrono::DateTime::from_timestamp_millis(T * 1000 + ms)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S%.6f").to_string())
+        .unwrap_or_default();
+    json!({"time": t, "callid": callid, "queuename": "sales", "agent": agent,
+        "event": verb, "data1": data1})
+    .to_string()
+}
+
+#[test]
+fn rows_with_fractions_pair_and_order_within_their_second() {
+    let rows = [
+        row_ms(9_500, "c1", "SIP/7", "CONNECT", "9"),
+        row_ms(60_120, "c1", "SIP/7", "COMPLETECALLER", "9"),
+        row_ms(60_125, "NONE", "SIP/7", "WRAPUPSTART", "15"),
+        row_ms(60_100, "NONE", "SIP/8", "PAUSEALL", "break"),
+        row_ms(60_900, "NONE", "SIP/8", "UNPAUSEALL", ""),
+    ];
+    let ev = run(&rows);
+    // the WRAPUPSTART 5 ms later is the same second's: the call is wrapped up
+    let ended = of_type(&ev, "contact.ended");
+    assert_eq!(ended[0]["wrapup"], true);
+    assert_eq!(ended[0]["ts"], T * 1000 + 60_120);
+    let end = of_type(&ev, "contact.wrapup_ended");
+    assert_eq!(
+        end[0]["ts"],
+        T * 1000 + 75_125,
+        "WRAPUPSTART's time + data1"
+    );
+    let st: Vec<(i64, String, String)> = of_type(&ev, "agent.state")
+        .iter()
+        .map(|e| {
+            (
+                e["ts"].as_i64().unwrap_or_default() - T * 1000,
+                e["agent"].as_str().unwrap_or_default().to_owned(),
+                e["state"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let s = |ms: i64, a: &str, st: &str| (ms, a.to_owned(), st.to_owned());
+    assert_eq!(
+        st,
+        vec![
+            s(9_500, "7", "busy"),
+            // one state per agent for the second, at its latest record that moves it
+            s(60_120, "7", "wrapup"),
+            // paused, then unpaused 800 ms later: the later one holds
+            s(60_900, "8", "available"),
+            s(75_125, "7", "available"),
+        ]
+    );
+    // the second's rows in another order: the same events
+    let mut shuffled = rows.to_vec();
+    shuffled[1..].reverse();
+    assert_eq!(run(&shuffled), ev);
+}
