@@ -304,7 +304,7 @@ impl Asterisk {
         }
     }
 
-    /// A record whose instant already went out: its contact events only (the agent memory is
+    /// A record no later than what already went out: its contact events only (the agent memory is
     /// already past it, so it changes no agent state; a COMPLETE* goes out `wrapup: false`).
     fn late(&mut self, rec: Record, out: &mut Vec<String>) {
         self.contact_events(&rec, None, out);
