@@ -1,7 +1,10 @@
 //! Engine benchmarks: decode + engine over 1M generated events across 50 queues (vs decode
-//! alone), /metrics render time for 1,000 queues × 5 windows, and bytes per open contact.
+//! alone), /metrics render time for 1,000 queues × 5 windows, bytes per open contact, and the
+//! `asterisk` input (queue_log records mapped, decoded and applied) against the same events
+//! given as events.md JSON.
 //!
-//! `cargo bench --bench engine` (criterion); the memory figure is printed once at start.
+//! `cargo bench --bench engine` (criterion); the memory figure is printed once at start;
+//! `cargo bench --bench engine -- asterisk` for the adapter alone.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -11,6 +14,7 @@ use callpulse::config::Config;
 use callpulse::engine::Engine;
 use callpulse::event::Limits;
 use callpulse::export::{render, Exposition};
+use callpulse::input::asterisk::{Asterisk, AsteriskSettings};
 use callpulse::input::callpulse::decode;
 use callpulse::input::{ingest, Admit};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
@@ -164,5 +168,128 @@ fn benches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(engine, benches);
+/// A queue_log of `calls` calls (20 per second) across 50 queues and 400 agents, in time
+/// order: ENTERQUEUE, a ring no-answer now and then, then ABANDON (1 in 10) or CONNECT and
+/// COMPLETECALLER with a WRAPUPSTART of 20 s at the same second; agents log in first.
+fn generate_queue_log(calls: usize) -> Vec<Vec<u8>> {
+    let start = START / 1000;
+    let mut out: Vec<(i64, usize, String)> = Vec::with_capacity(calls * 4 + 400);
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut rnd = |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    for a in 0..400 {
+        let line = format!(
+            "{start}|NONE|q{:02}|Local/{a}@from-queue/n|ADDMEMBER|",
+            a % 50
+        );
+        out.push((start, out.len(), line));
+    }
+    for i in 0..calls {
+        let q = rnd(50);
+        let t0 = start + 1 + (i as i64) / 20;
+        let c = format!("{t0}.{i}");
+        let wait = rnd(60) as i64;
+        let mut push = |t: i64, line: String| out.push((t, out.len(), line));
+        push(t0, format!("{t0}|{c}|q{q:02}|NONE|ENTERQUEUE||555{i:07}|1"));
+        if rnd(10) == 0 {
+            let t = t0 + wait;
+            push(t, format!("{t}|{c}|q{q:02}|NONE|ABANDON|1|1|{wait}"));
+            continue;
+        }
+        let agent = q + 50 * rnd(8);
+        let ta = t0 + wait;
+        if rnd(4) == 0 {
+            push(
+                ta,
+                format!("{ta}|{c}|q{q:02}|SIP/{}|RINGNOANSWER|15000", agent + 1),
+            );
+        }
+        push(
+            ta,
+            format!("{ta}|{c}|q{q:02}|SIP/{agent}|CONNECT|{wait}|{c}1|2"),
+        );
+        let te = ta + 30 + rnd(300) as i64;
+        push(
+            te,
+            format!(
+                "{te}|{c}|q{q:02}|SIP/{agent}|COMPLETECALLER|{wait}|{}|1",
+                te - ta
+            ),
+        );
+        push(te, format!("{te}|NONE|q{q:02}|SIP/{agent}|WRAPUPSTART|20"));
+    }
+    out.sort_by_key(|e| (e.0, e.1));
+    out.into_iter().map(|(_, _, s)| s.into_bytes()).collect()
+}
+
+/// Maps every record and applies the events it gives, as a reader of an `asterisk` topic does.
+fn run_asterisk(cfg: &Arc<Config>, records: &[Vec<u8>]) -> Engine {
+    let mut engine = Engine::new(cfg.clone());
+    let mut adapter = Asterisk::new(AsteriskSettings::default());
+    let mut out = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        let _ = adapter.map(r, &mut out);
+        for e in out.drain(..) {
+            let _ = ingest(&mut engine, e.as_bytes(), Admit::ALL);
+        }
+        if i % 4096 == 4095 {
+            if let Some(wm) = engine.watermark() {
+                engine.advance(wm);
+            }
+        }
+    }
+    adapter.flush(i64::MAX, &mut out);
+    for e in out.drain(..) {
+        let _ = ingest(&mut engine, e.as_bytes(), Admit::ALL);
+    }
+    engine
+}
+
+fn asterisk_benches(c: &mut Criterion) {
+    let cfg = Arc::new(Config::default());
+    let records = generate_queue_log(250_000);
+    let mut adapter = Asterisk::new(AsteriskSettings::default());
+    let mut events = Vec::new();
+    for r in &records {
+        let _ = adapter.map(r, &mut events);
+    }
+    adapter.flush(i64::MAX, &mut events);
+    let events: Vec<Vec<u8>> = events.into_iter().map(String::into_bytes).collect();
+    println!(
+        "asterisk input: {} queue_log records -> {} events.md events ({:.2} per record)",
+        records.len(),
+        events.len(),
+        events.len() as f64 / records.len() as f64
+    );
+    let mut g = c.benchmark_group("asterisk");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(records.len() as u64));
+    g.bench_function("map_only", |b| {
+        b.iter(|| {
+            let mut adapter = Asterisk::new(AsteriskSettings::default());
+            let mut out = Vec::new();
+            let mut n = 0;
+            for r in &records {
+                let _ = adapter.map(r, &mut out);
+                n += out.len();
+                out.clear();
+            }
+            n
+        })
+    });
+    g.bench_function("map_decode_engine", |b| {
+        b.iter(|| run_asterisk(&cfg, &records).stats().accepted)
+    });
+    // the same events, given as events.md JSON: per record of the queue_log above
+    g.bench_function("same_events_as_json_decode_engine", |b| {
+        b.iter(|| run_engine(&cfg, &events).stats().accepted)
+    });
+    g.finish();
+}
+
+criterion_group!(engine, benches, asterisk_benches);
 criterion_main!(engine);

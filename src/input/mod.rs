@@ -3,6 +3,7 @@
 //! reject, apply — written once for the Kafka partition workers, `callpulse replay` and
 //! `callpulse convert`. A new format is a new file here and one arm in [`Reader::new`].
 
+pub mod asterisk;
 pub mod callpulse;
 
 use std::collections::BTreeMap;

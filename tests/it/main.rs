@@ -1,6 +1,7 @@
 //! The one integration-test binary: the engine driven directly, the real binary on fixtures,
 //! and (further modules) Kafka ingest against a mock cluster and end-to-end runs.
 
+mod asterisk;
 mod bank;
 mod disorder;
 mod e2e;

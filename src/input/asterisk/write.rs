@@ -1,0 +1,61 @@
+//! Writing the events of the `asterisk` input: events.md JSON objects and their deterministic ids.
+
+use serde::Serialize;
+
+use crate::time::Millis;
+
+/// A deterministic event id from a record's identity: `ast-<parts joined by ->`, or a hash of
+/// them when that would pass the 128-character limit.
+pub fn event_id(parts: &[&str]) -> String {
+    let mut id = String::with_capacity(4 + parts.iter().map(|p| p.len() + 1).sum::<usize>());
+    id.push_str("ast");
+    for p in parts {
+        id.push('-');
+        id.push_str(p);
+    }
+    if id.chars().count() <= 128 {
+        return id;
+    }
+    // FNV-1a, twice with different offsets, for a stable 128-bit digest
+    let mut digest = [0xcbf2_9ce4_8422_2325_u64, 0x6c62_272e_07bb_0142_u64];
+    for h in &mut digest {
+        for b in id.bytes() {
+            *h ^= u64::from(b);
+            *h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    format!("ast-h{:016x}{:016x}", digest[0], digest[1])
+}
+
+/// One events.md event as written.
+#[derive(Serialize, Default, Clone, Copy)]
+pub struct Out<'a> {
+    pub id: &'a str,
+    #[serde(rename = "type")]
+    pub kind: &'a str,
+    pub ts: Millis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wrapup: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queues: Option<&'a [String]>,
+}
+
+pub fn push(out: &mut Vec<String>, event: Out<'_>) {
+    if let Ok(json) = serde_json::to_string(&event) {
+        out.push(json);
+    }
+}
