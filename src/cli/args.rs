@@ -31,7 +31,7 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Prometheus)]
         format: Format,
-        /// Input format of the events: callpulse (events.md JSON lines).
+        /// Input format of the events: callpulse (events.md JSON lines) | asterisk (queue_log).
         #[arg(long, default_value = "callpulse")]
         input: crate::config::InputFormat,
         /// Time zone of datetime strings written without an offset (platform formats).
@@ -43,7 +43,7 @@ pub enum Command {
     /// Print the events.md JSON lines that an input format's records map to (check a mapping,
     /// or pipe into `replay`). Rejected records are counted on stderr.
     Convert {
-        /// Input format of the records: callpulse (events.md JSON lines).
+        /// Input format of the records: callpulse (events.md JSON lines) | asterisk (queue_log).
         #[arg(long, default_value = "callpulse")]
         input: crate::config::InputFormat,
         /// Time zone of datetime strings written without an offset (platform formats).

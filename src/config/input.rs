@@ -13,14 +13,17 @@ pub enum InputFormat {
     /// One events.md JSON object per message.
     #[default]
     Callpulse,
+    /// Asterisk app_queue `queue_log` records (inputs.md), file lines or realtime JSON rows.
+    Asterisk,
 }
 
 impl InputFormat {
-    pub const ALL: [InputFormat; 1] = [InputFormat::Callpulse];
+    pub const ALL: [InputFormat; 2] = [InputFormat::Callpulse, InputFormat::Asterisk];
 
     pub fn as_str(self) -> &'static str {
         match self {
             InputFormat::Callpulse => "callpulse",
+            InputFormat::Asterisk => "asterisk",
         }
     }
 }

@@ -104,6 +104,6 @@ fn kafka_inputs_add_topics_in_a_format_and_topics_stay_the_callpulse_shorthand()
     assert!(err.contains("fax") && err.contains("line 3"), "{err}");
     assert_eq!(
         "asterix".parse::<InputFormat>().unwrap_err().to_string(),
-        "unknown input format \"asterix\"; one of callpulse"
+        "unknown input format \"asterix\"; one of callpulse, asterisk"
     );
 }

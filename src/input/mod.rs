@@ -12,6 +12,7 @@ use crate::config::{InputConfig, InputFormat};
 use crate::engine::Engine;
 use crate::event::{Limits, Reject};
 use crate::time::Millis;
+use asterisk::{Asterisk, AsteriskSettings};
 
 /// The event-time range a reader applies: `[from, until)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +86,9 @@ impl Reader {
     pub fn new(input: &InputConfig) -> Reader {
         let adapter: Option<Box<dyn Adapter>> = match input.format {
             InputFormat::Callpulse => None,
+            InputFormat::Asterisk => Some(Box::new(Asterisk::new(AsteriskSettings {
+                timezone: input.timezone,
+            }))),
         };
         let kinds = adapter
             .as_ref()
@@ -173,5 +177,17 @@ impl Reader {
         if let Some(adapter) = self.adapter.as_mut() {
             adapter.flush(Millis::MAX, out);
         }
+    }
+}
+
+impl Adapter for Asterisk {
+    fn map(&mut self, record: &[u8], out: &mut Vec<String>) -> Result<&'static str, Reject> {
+        Asterisk::map(self, record, out)
+    }
+    fn flush(&mut self, until: Millis, out: &mut Vec<String>) {
+        Asterisk::flush(self, until, out)
+    }
+    fn kinds(&self) -> &'static [&'static str] {
+        asterisk::KINDS
     }
 }

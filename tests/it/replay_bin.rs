@@ -197,3 +197,41 @@ fn convert_prints_the_valid_events_and_counts_rejects() {
         String::from_utf8_lossy(&b.stdout)
     );
 }
+
+#[test]
+fn replay_input_asterisk_equals_the_same_calls_in_events_json_in_both_spellings() {
+    let fixtures = "tests/fixtures/asterisk";
+    let at = ["--at", "2026-11-23T10:10:00Z"];
+    let replay = |args: &[&str]| {
+        let out = succeed(callpulse().arg("replay").args(at).args(args));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let by_hand = replay(&[&format!("{fixtures}/calls.events.jsonl")]);
+    let file = replay(&["--input", "asterisk", &format!("{fixtures}/calls.log")]);
+    let rows = replay(&[
+        "--input",
+        "asterisk",
+        "--timezone",
+        "Europe/Berlin",
+        &format!("{fixtures}/calls.realtime.jsonl"),
+    ]);
+    assert!(
+        by_hand.contains("callcenter_contacts_offered{queue=\"sales\""),
+        "{by_hand}"
+    );
+    assert_eq!(file, by_hand, "queue_log file lines");
+    assert_eq!(rows, by_hand, "realtime rows");
+    // convert prints the mapped events; replayed, they give the same numbers
+    let out = succeed(callpulse().args([
+        "convert",
+        "--input",
+        "asterisk",
+        &format!("{fixtures}/calls.log"),
+    ]));
+    let converted =
+        std::env::temp_dir().join(format!("callpulse-ast-{}.jsonl", std::process::id()));
+    std::fs::write(&converted, &out.stdout).unwrap();
+    let again = replay(&[converted.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&converted);
+    assert_eq!(again, by_hand, "convert | replay");
+}
