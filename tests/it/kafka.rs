@@ -358,3 +358,94 @@ fn producer_serves_delivery_reports_as_it_sends() {
     let pending = producer.in_flight_count();
     assert!(pending < 30, "{pending} of 300 messages still held");
 }
+
+/// An Asterisk queue_log topic consumed by the service gives what `replay --input asterisk` gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asterisk_topic_equals_replay_of_the_same_records() {
+    // the fixture's calls, moved so that they happened between about 5 and 2 minutes ago
+    let fixture = std::fs::read_to_string("tests/fixtures/asterisk/calls.log").unwrap();
+    let last: i64 = fixture
+        .lines()
+        .filter_map(|l| l.split('|').next()?.parse().ok())
+        .max()
+        .unwrap();
+    let shift = (wall_now() / 1000 - 120) - last;
+    let records: Vec<String> = fixture
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let (epoch, rest) = l.split_once('|').unwrap();
+            format!("{}|{rest}", epoch.parse::<i64>().unwrap() + shift)
+        })
+        .collect();
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("pbx", 1, 1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    for r in &records {
+        producer
+            .send(BaseRecord::<str, str>::to("pbx").key("pbx1").payload(r))
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+    let mut c = Config::parse("[engine]\nallowed_lateness = \"10m\"\n").unwrap();
+    c.kafka.brokers = brokers;
+    c.kafka.group_id = "it-asterisk".into();
+    c.kafka.topics.clear();
+    let input = callpulse::config::InputConfig {
+        topic: "pbx".into(),
+        format: callpulse::config::InputFormat::Asterisk,
+        ..Default::default()
+    };
+    c.kafka.inputs = vec![input.clone()];
+    let cfg = Arc::new(c);
+    let service = start(cfg.clone()).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let text = loop {
+        let text = service.metrics().await;
+        let read: f64 = text
+            .lines()
+            .filter(|l| l.starts_with("callpulse_input_records_total{format=\"asterisk\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        if read >= records.len() as f64 {
+            // idle for a while: the held-back last second is flushed and published
+            tokio::time::sleep(callpulse::service::PUBLISH_EVERY * 6).await;
+            break service.metrics().await;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "read {read} of {} records",
+            records.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    service.stop().await;
+    let r = callpulse::replay::replay_input(
+        cfg.clone(),
+        &input,
+        records.join("\n").as_bytes(),
+        Some(wall_now()),
+    )
+    .unwrap();
+    let mut out = Exposition::new();
+    render(&r.snapshot, &mut out);
+    let expected = out.finish();
+    assert_eq!(stable_windows(&text), stable_windows(&expected));
+    assert!(
+        sample(
+            &text,
+            "callcenter_contacts_answered{queue=\"sales\",window=\"15m\"}"
+        )
+        .is_some_and(|n| n > 0.0),
+        "{text}"
+    );
+    assert!(
+        text.contains("callpulse_input_records_total{format=\"asterisk\",kind=\"enterqueue\"}"),
+        "{text}"
+    );
+}
