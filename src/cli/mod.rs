@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::config::{Config, ConfigError, InputConfig, LogFormat};
+use crate::config::{Config, ConfigError, InputConfig, InputFormat, LogFormat};
 use crate::export::{self, Exposition};
 use crate::input::Reader;
 use crate::replay::replay_input;
@@ -154,11 +154,7 @@ pub fn run(cli: Cli, init_logging: impl FnOnce(&Logging)) -> Result<(), CliError
             events,
         } => {
             init_logging(&log("warn"));
-            let input = InputConfig {
-                format: input,
-                timezone,
-                ..InputConfig::default()
-            };
+            let input = input_of(input, timezone);
             replay_command(config.as_deref(), at.as_deref(), format, &input, events)?;
         }
         Command::Convert {
@@ -167,12 +163,7 @@ pub fn run(cli: Cli, init_logging: impl FnOnce(&Logging)) -> Result<(), CliError
             records,
         } => {
             init_logging(&log("warn"));
-            let input = InputConfig {
-                format: input,
-                timezone,
-                ..InputConfig::default()
-            };
-            convert_command(&input, records.as_deref())?;
+            convert_command(&input_of(input, timezone), records.as_deref())?;
         }
         Command::CheckConfig { file } => {
             init_logging(&log("warn"));
@@ -181,6 +172,15 @@ pub fn run(cli: Cli, init_logging: impl FnOnce(&Logging)) -> Result<(), CliError
         }
     }
     Ok(())
+}
+
+/// `--input` and `--timezone` of `replay` and `convert`.
+fn input_of(format: InputFormat, timezone: chrono_tz::Tz) -> InputConfig {
+    InputConfig {
+        format,
+        timezone,
+        ..InputConfig::default()
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {

@@ -10,8 +10,8 @@ use crate::event::ContactStep;
 use crate::kpi::{Fact, FactKind, SlOutcome};
 use crate::time::Millis;
 
-use super::contact::{AgentKey, QueueFact, Step, NO_AGENT};
 use super::queue::QueueId;
+use super::step::{AgentKey, QueueFact, Step, NO_AGENT};
 
 /// The step of a leg that an [`Step`] may move it on from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,7 +66,7 @@ impl Leg {
 /// The leg a follow-up event (anything but an offer or a survey) continues, by the Legs rules;
 /// `None` when it continues none. `legs` are in offer order and hold every event before this one.
 pub(super) fn continued_by(legs: &[Leg], s: &Step) -> Option<usize> {
-    let named = s.queue != super::contact::NO_QUEUE;
+    let named = s.queue != super::step::NO_QUEUE;
     let in_queue = |l: &Leg| !named || l.queue == s.queue;
     let last = |pred: &dyn Fn(&Leg) -> bool| legs.iter().rposition(pred);
     match s.step {
@@ -215,7 +215,8 @@ fn completed(leg: &Leg, wrapup: Millis) -> FactKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::contact::{resolve_legs, Contact, NO_QUEUE};
+    use crate::engine::contact::{resolve_legs, Contact};
+    use crate::engine::step::NO_QUEUE;
     use crate::event::Scores;
     use crate::time::SECOND;
     use ContactStep::*;

@@ -9,6 +9,7 @@ mod contact;
 mod legs;
 mod memory;
 mod queue;
+mod step;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -22,10 +23,11 @@ use crate::snapshot::{QueueSnapshot, Snapshot};
 use crate::time::Millis;
 
 use self::agent::Agents;
-use self::contact::{agent_key, survey_fact, Contact, Prior, Step, NO_AGENT, NO_QUEUE};
+use self::contact::{survey_fact, Contact, Prior};
 use self::memory::{hash_id, Recent};
 pub use self::queue::QueueId;
 use self::queue::QueueState;
+use self::step::{agent_key, Step, NO_AGENT, NO_QUEUE};
 
 /// Counts the engine keeps about its own work (exported as `callpulse_` self-metrics).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
