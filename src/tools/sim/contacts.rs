@@ -61,15 +61,15 @@ impl Simulator {
     }
 
     /// How long this customer waits before giving up (`Millis::MAX`: until routing gives up).
-    fn patience(&mut self, channel: Channel) -> Millis {
+    fn patience(&mut self, channel: Channel, factor: f64) -> Millis {
         match channel {
             Channel::Voice if self.rng.random_bool(0.08) => self.uniform_ms(0.5, 5.0),
             // Some callers hold on for a long time (they meet the 10-minute overflow).
             // The rest listen to the welcome message before they give up.
             Channel::Voice if self.rng.random_bool(0.12) => 8 * SECOND + self.exp_ms(600.0),
-            Channel::Voice => 8 * SECOND + self.exp_ms(90.0),
+            Channel::Voice => 8 * SECOND + self.exp_ms(90.0 * factor),
             Channel::Chat if self.rng.random_bool(0.03) => self.uniform_ms(1.0, 5.0),
-            Channel::Chat => 5 * SECOND + self.exp_ms(240.0),
+            Channel::Chat => 5 * SECOND + self.exp_ms(240.0 * factor),
             // E-mail and callbacks wait until routing gives up.
             Channel::Email | Channel::Callback => Millis::MAX,
         }
@@ -78,7 +78,7 @@ impl Simulator {
     /// The contact enters queue `q`: `contact.offered`, its deadline, then routing.
     pub(super) fn offer(&mut self, slot: u32, q: u16, t: Millis, out: &mut Vec<SimEvent>) {
         let channel = self.contacts[slot as usize].channel;
-        let patience = self.patience(channel);
+        let patience = self.patience(channel, self.queues[q as usize].patience_factor);
         let (wait_end, wait_limit) = if self.queues[q as usize].logged_in == 0 {
             let announce = self.uniform_ms(3.0, 8.0);
             if patience < announce {

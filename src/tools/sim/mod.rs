@@ -284,6 +284,7 @@ impl Simulator {
                     peak_erlangs: rate * weights[i] * p.aht_s(),
                     aht_s: p.aht_s(),
                     sl_threshold_s: p.sl_threshold_s,
+                    patience_factor: p.patience_factor,
                     idle: Default::default(),
                     waiting: Default::default(),
                     logged_in: 0,

@@ -153,7 +153,14 @@ pub(super) struct Profile {
     /// The service-level threshold the realistic roster is planned for, seconds (the bundled
     /// config's: 30 s for sales, 20 s elsewhere; the target is [`SL_TARGET`]).
     pub(super) sl_threshold_s: f64,
+    /// How much longer than the average caller this queue's callers wait before giving up:
+    /// callers who want to buy wait longer (and a 30-second threshold makes them wait longer).
+    pub(super) patience_factor: f64,
 }
+
+/// Patience of the first queue's (sales) callers relative to the others: with its 30-second
+/// threshold and the same patience it ran above a 5 % abandonment target for most of the peak.
+const SALES_PATIENCE: f64 = 1.6;
 
 /// The service-level target the realistic roster is planned for (the contract's 80 %).
 pub(super) const SL_TARGET: f64 = 0.80;
@@ -173,6 +180,7 @@ pub(super) fn profile(i: usize) -> Profile {
         transfers,
         mix,
         sl_threshold_s,
+        patience_factor: if i == 0 { SALES_PATIENCE } else { 1.0 },
     }
 }
 

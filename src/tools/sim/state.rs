@@ -135,6 +135,8 @@ pub(super) struct QueueModel {
     pub(super) aht_s: f64,
     /// The service-level threshold the realistic roster plans for, seconds.
     pub(super) sl_threshold_s: f64,
+    /// Callers' patience relative to the average caller.
+    pub(super) patience_factor: f64,
     /// Idle agents serving this queue, longest idle first.
     pub(super) idle: BTreeSet<(Millis, u32)>,
     /// Contacts waiting (slot, generation), oldest first; stale entries are skipped.
