@@ -478,7 +478,7 @@ fn understaffed_and_outage_are_clearly_worse_than_normal() {
 /// Runs of consecutive 5-minute samples in which `kpi` was breached, in minutes.
 fn breach_runs(d: &QueueDay, kpi: &str) -> Vec<i64> {
     let (mut runs, mut last): (Vec<i64>, Option<Millis>) = (Vec::new(), None);
-    for (t, kpis) in d.breached.iter().filter(|(_, k)| k.contains(&kpi)) {
+    for (t, _) in d.breached.iter().filter(|(_, k)| k.contains(&kpi)) {
         match (last, runs.last_mut()) {
             (Some(l), Some(run)) if *t - l <= 5 * MINUTE => *run += 5,
             _ => runs.push(5),
