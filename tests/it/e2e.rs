@@ -229,3 +229,67 @@ fn e2e_tansu_run_simulate_stop_kill_restart() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An Asterisk queue_log topic on a real broker through `callpulse run` equals
+/// `callpulse replay --input asterisk` of the same records.
+#[test]
+#[ignore = "needs a tansu broker process: run by scripts/test with CALLPULSE_TANSU set"]
+fn e2e_tansu_asterisk_topic_equals_replay_input_asterisk() {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+    let (_broker, brokers) = start_tansu();
+    callpulse::tools::bench::create_topic(&brokers, "pbx1.queue_log", 1).expect("create topic");
+    let dir = std::env::temp_dir().join(format!("callpulse-e2e-ast-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let records = crate::support::queue_log_ending_ago(120);
+    let file = dir.join("queue_log");
+    std::fs::write(&file, records.join("\n") + "\n").unwrap();
+    let producer: BaseProducer = callpulse::kafka::plain_config(&brokers).create().unwrap();
+    for r in &records {
+        producer
+            .send(
+                BaseRecord::<str, str>::to("pbx1.queue_log")
+                    .key("pbx1")
+                    .payload(r),
+            )
+            .map_err(|(e, _)| e)
+            .unwrap();
+        producer.poll(Duration::ZERO);
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
+
+    let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let config = dir.join("callpulse.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[engine]\nallowed_lateness = \"10m\"\n[kafka]\nbrokers = \"{brokers}\"\ntopics = []\ngroup_id = \"e2e-ast\"\n[[kafka.inputs]]\ntopic = \"pbx1.queue_log\"\nformat = \"asterisk\"\n[http]\nlisten = \"{http}\"\n"
+        ),
+    )
+    .unwrap();
+    let _run = start_run(&config, http, &dir.join("run.log"));
+    let mut text = String::new();
+    wait_until(
+        "every record read and /readyz",
+        Duration::from_secs(120),
+        || {
+            text = http_get(http, "/metrics").1;
+            crate::support::input_records(&text) >= records.len() as f64
+                && http_get(http, "/readyz").0 == 200
+        },
+    );
+    // idle: the held-back last second is flushed and published
+    std::thread::sleep(callpulse::service::PUBLISH_EVERY * 6);
+    let live = http_get(http, "/metrics").1;
+    let replayed = succeed(
+        callpulse()
+            .args(["replay", "--input", "asterisk", "--config"])
+            .arg(&config)
+            .args(["--at", &format_rfc3339(wall_now())])
+            .arg(&file),
+    );
+    let expected = String::from_utf8(replayed.stdout).unwrap();
+    assert!(hour_window(&live).len() > 50, "{live}");
+    assert_eq!(hour_window(&live), hour_window(&expected));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -363,21 +363,7 @@ fn producer_serves_delivery_reports_as_it_sends() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asterisk_topic_equals_replay_of_the_same_records() {
     // the fixture's calls, moved so that they happened between about 5 and 2 minutes ago
-    let fixture = std::fs::read_to_string("tests/fixtures/asterisk/calls.log").unwrap();
-    let last: i64 = fixture
-        .lines()
-        .filter_map(|l| l.split('|').next()?.parse().ok())
-        .max()
-        .unwrap();
-    let shift = (wall_now() / 1000 - 120) - last;
-    let records: Vec<String> = fixture
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let (epoch, rest) = l.split_once('|').unwrap();
-            format!("{}|{rest}", epoch.parse::<i64>().unwrap() + shift)
-        })
-        .collect();
+    let records = crate::support::queue_log_ending_ago(120);
     let cluster = MockCluster::new(1).unwrap();
     cluster.create_topic("pbx", 1, 1).unwrap();
     let brokers = cluster.bootstrap_servers();
@@ -407,11 +393,7 @@ async fn asterisk_topic_equals_replay_of_the_same_records() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let text = loop {
         let text = service.metrics().await;
-        let read: f64 = text
-            .lines()
-            .filter(|l| l.starts_with("callpulse_input_records_total{format=\"asterisk\""))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum();
+        let read = crate::support::input_records(&text);
         if read >= records.len() as f64 {
             // idle for a while: the held-back last second is flushed and published
             tokio::time::sleep(callpulse::service::PUBLISH_EVERY * 6).await;

@@ -125,3 +125,32 @@ pub fn succeed(cmd: &mut std::process::Command) -> std::process::Output {
     );
     out
 }
+
+/// The queue_log fixture's records (file spelling), moved in time so that the last one was
+/// written `ago_s` seconds before now (live services skip history older than their horizon).
+pub fn queue_log_ending_ago(ago_s: i64) -> Vec<String> {
+    let fixture = std::fs::read_to_string("tests/fixtures/asterisk/calls.log")
+        .expect("tests/fixtures/asterisk/calls.log");
+    let epoch = |l: &str| l.split('|').next().and_then(|e| e.parse::<i64>().ok());
+    let last = fixture.lines().filter_map(epoch).max().expect("records");
+    let shift = (callpulse::clock::wall_now() / 1000 - ago_s) - last;
+    fixture
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let (e, rest) = l.split_once('|').expect("a queue_log line");
+            format!(
+                "{}|{rest}",
+                e.parse::<i64>().expect("epoch seconds") + shift
+            )
+        })
+        .collect()
+}
+
+/// Records of platform formats read, per `callpulse_input_records_total`.
+pub fn input_records(text: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with("callpulse_input_records_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
