@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::config::{Config, InputConfig};
 use crate::engine::{Engine, EngineStats};
-use crate::input::{Admit, Ingested, Reader};
+use crate::input::{messages, Admit, Ingested, Reader};
 use crate::snapshot::Snapshot;
 use crate::time::{Millis, SECOND};
 
@@ -55,14 +55,10 @@ pub fn replay_input(
         ..Admit::ALL
     };
     let (mut lines, mut after_at) = (0u64, 0u64);
-    for line in input.split(b'\n') {
+    for line in messages(input) {
         let line = line?;
-        let line = line.strip_suffix(b"\r").unwrap_or(&line);
-        if line.iter().all(|b| b.is_ascii_whitespace()) {
-            continue;
-        }
         lines += 1;
-        reader.read(&mut engine, line, admit, |o| {
+        reader.read(&mut engine, &line, admit, |o| {
             after_at += u64::from(o == Ingested::AfterEnd);
         });
         if lines % ADVANCE_EVERY == 0 {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::config::{Config, ConfigError, InputConfig, InputFormat, LogFormat};
 use crate::export::{self, Exposition};
-use crate::input::Reader;
+use crate::input::{messages, Reader};
 use crate::replay::replay_input;
 use crate::service::{self, ServiceError};
 use crate::tools::bench::{self, BenchError, BenchOptions};
@@ -283,13 +283,9 @@ fn convert_command(input: &InputConfig, records: Option<&Path>) -> Result<(), Cl
         }
         Ok(())
     };
-    for line in open_lines(records)?.split(b'\n') {
+    for line in messages(open_lines(records)?) {
         let line = line.map_err(io("cannot read the records"))?;
-        let line = line.strip_suffix(b"\r").unwrap_or(&line);
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        if let Err(reject) = reader.convert(line, &limits, &mut events) {
+        if let Err(reject) = reader.convert(&line, &limits, &mut events) {
             *rejects.entry(reject.reason).or_insert(0u64) += 1;
         }
         write(&mut events).map_err(io("cannot write the events"))?;

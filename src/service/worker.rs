@@ -145,18 +145,14 @@ impl PartitionWorker {
             let payload = m.payload().unwrap_or_default();
             self.reader
                 .read(&mut self.engine, payload, self.admit, |o| outcomes.push(o));
-            let mut dead_lettered = false;
-            for outcome in outcomes.drain(..) {
-                match outcome {
-                    Ingested::Applied { ts } => self.delays.event(now - ts),
-                    // a record is copied once, whatever number of its events were rejected
-                    Ingested::Rejected(reject) if !dead_lettered => {
-                        dead_lettered = true;
-                        self.dead_letter(m, reject);
-                    }
-                    Ingested::Rejected(_) | Ingested::AfterEnd => {}
-                    Ingested::BeforeHorizon => self.view.skipped_before_rebuild += 1,
-                }
+            // a record is copied to the dead-letter topic once, whatever number of its events
+            // were rejected
+            let rejected = outcomes
+                .drain(..)
+                .filter_map(|o| count(&mut self.delays, &mut self.view, now, o))
+                .fold(None, |first, r| first.or(Some(r)));
+            if let Some(reject) = rejected {
+                self.dead_letter(m, reject);
             }
             self.outcomes = outcomes;
             self.view.position = m.offset() + 1;
@@ -202,10 +198,9 @@ impl PartitionWorker {
         let now = wall_now();
         let (delays, view) = (&mut self.delays, &mut self.view);
         self.reader
-            .flush(&mut self.engine, Millis::MAX, self.admit, |o| match o {
-                Ingested::Applied { ts } => delays.event(now - ts),
-                Ingested::BeforeHorizon => view.skipped_before_rebuild += 1,
-                Ingested::Rejected(_) | Ingested::AfterEnd => {}
+            .flush(&mut self.engine, Millis::MAX, self.admit, |o| {
+                // its events have no message of their own to copy to the dead-letter topic
+                let _ = count(delays, view, now, o);
             });
     }
 
@@ -219,4 +214,20 @@ impl PartitionWorker {
         self.view.input_records = (self.reader.format(), self.reader.kinds().clone());
         self.state.publish(self.key.clone(), self.view.clone());
     }
+}
+
+/// Counts what became of one event at wall-clock `now`; hands back its reject, if any.
+fn count(
+    delays: &mut BatchDelays,
+    view: &mut PartView,
+    now: Millis,
+    o: Ingested,
+) -> Option<Reject> {
+    match o {
+        Ingested::Applied { ts } => delays.event(now - ts),
+        Ingested::BeforeHorizon => view.skipped_before_rebuild += 1,
+        Ingested::AfterEnd => {}
+        Ingested::Rejected(reject) => return Some(reject),
+    }
+    None
 }
