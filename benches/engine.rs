@@ -1,10 +1,13 @@
 //! Engine benchmarks: decode + engine over 1M generated events across 50 queues (vs decode
 //! alone), /metrics render time for 1,000 queues × 5 windows, bytes per open contact, and the
-//! `asterisk` input (queue_log records mapped, decoded and applied) against the same events
-//! given as events.md JSON.
+//! `asterisk` and `connect` inputs (platform records mapped, decoded and applied) against the
+//! same events given as events.md JSON.
 //!
 //! `cargo bench --bench engine` (criterion); the memory figure is printed once at start;
-//! `cargo bench --bench engine -- asterisk` for the adapter alone.
+//! `cargo bench --bench engine -- asterisk` (or `-- connect`) for one adapter alone.
+
+#[path = "engine/connect.rs"]
+mod connect;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -16,7 +19,8 @@ use callpulse::event::Limits;
 use callpulse::export::{render, Exposition};
 use callpulse::input::asterisk::{Asterisk, AsteriskSettings};
 use callpulse::input::callpulse::decode;
-use callpulse::input::{ingest, Admit};
+use callpulse::input::connect::{Connect, ConnectSettings};
+use callpulse::input::{ingest, Adapter, Admit};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 /// Counts live heap bytes, for the bytes-per-open-contact figure.
@@ -226,10 +230,9 @@ fn generate_queue_log(calls: usize) -> Vec<Vec<u8>> {
     out.into_iter().map(|(_, _, s)| s.into_bytes()).collect()
 }
 
-/// Maps every record and applies the events it gives, as a reader of an `asterisk` topic does.
-fn run_asterisk(cfg: &Arc<Config>, records: &[Vec<u8>]) -> Engine {
+/// Maps every record and applies the events it gives, as a reader of a platform's topic does.
+fn run_adapter(cfg: &Arc<Config>, adapter: &mut dyn Adapter, records: &[Vec<u8>]) -> Engine {
     let mut engine = Engine::new(cfg.clone());
-    let mut adapter = Asterisk::new(AsteriskSettings::default());
     let mut out = Vec::new();
     for (i, r) in records.iter().enumerate() {
         let _ = adapter.map(r, &mut out);
@@ -249,32 +252,39 @@ fn run_asterisk(cfg: &Arc<Config>, records: &[Vec<u8>]) -> Engine {
     engine
 }
 
-fn asterisk_benches(c: &mut Criterion) {
+/// One input format's group: map only, map + decode + engine, and the events it maps to given
+/// as events.md JSON (decode + engine), all per record of the platform's stream.
+fn adapter_group(
+    c: &mut Criterion,
+    name: &str,
+    records: &[Vec<u8>],
+    adapter: fn() -> Box<dyn Adapter>,
+) {
     let cfg = Arc::new(Config::default());
-    let records = generate_queue_log(250_000);
-    let mut adapter = Asterisk::new(AsteriskSettings::default());
     let mut events = Vec::new();
-    for r in &records {
-        let _ = adapter.map(r, &mut events);
+    let mut a = adapter();
+    for r in records {
+        let _ = a.map(r, &mut events);
     }
-    adapter.flush(i64::MAX, &mut events);
+    a.flush(i64::MAX, &mut events);
     let events: Vec<Vec<u8>> = events.into_iter().map(String::into_bytes).collect();
     println!(
-        "asterisk input: {} queue_log records -> {} events.md events ({:.2} per record)",
+        "{name} input: {} records ({} bytes each on average) -> {} events.md events ({:.2} per record)",
         records.len(),
+        records.iter().map(Vec::len).sum::<usize>() / records.len().max(1),
         events.len(),
         events.len() as f64 / records.len() as f64
     );
-    let mut g = c.benchmark_group("asterisk");
+    let mut g = c.benchmark_group(name);
     g.sample_size(10);
     g.throughput(Throughput::Elements(records.len() as u64));
     g.bench_function("map_only", |b| {
         b.iter(|| {
-            let mut adapter = Asterisk::new(AsteriskSettings::default());
+            let mut a = adapter();
             let mut out = Vec::new();
             let mut n = 0;
-            for r in &records {
-                let _ = adapter.map(r, &mut out);
+            for r in records {
+                let _ = a.map(r, &mut out);
                 n += out.len();
                 out.clear();
             }
@@ -282,14 +292,29 @@ fn asterisk_benches(c: &mut Criterion) {
         })
     });
     g.bench_function("map_decode_engine", |b| {
-        b.iter(|| run_asterisk(&cfg, &records).stats().accepted)
+        b.iter(|| {
+            run_adapter(&cfg, adapter().as_mut(), records)
+                .stats()
+                .accepted
+        })
     });
-    // the same events, given as events.md JSON: per record of the queue_log above
     g.bench_function("same_events_as_json_decode_engine", |b| {
         b.iter(|| run_engine(&cfg, &events).stats().accepted)
     });
     g.finish();
 }
 
-criterion_group!(engine, benches, asterisk_benches);
+fn asterisk_benches(c: &mut Criterion) {
+    adapter_group(c, "asterisk", &generate_queue_log(250_000), || {
+        Box::new(Asterisk::new(AsteriskSettings::default()))
+    });
+}
+
+fn connect_benches(c: &mut Criterion) {
+    adapter_group(c, "connect", &connect::contact_events(100_000), || {
+        Box::new(Connect::new(ConnectSettings::default()))
+    });
+}
+
+criterion_group!(engine, benches, asterisk_benches, connect_benches);
 criterion_main!(engine);

@@ -31,24 +31,16 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Prometheus)]
         format: Format,
-        /// Input format of the events: callpulse (events.md JSON lines) | asterisk (queue_log).
-        #[arg(long, default_value = "callpulse")]
-        input: crate::config::InputFormat,
-        /// Time zone of datetime strings written without an offset (platform formats).
-        #[arg(long, default_value = "UTC")]
-        timezone: chrono_tz::Tz,
+        #[command(flatten)]
+        input: InputArgs,
         /// Events file, one message per line; `-` or nothing for stdin.
         events: Option<PathBuf>,
     },
     /// Print the events.md JSON lines that an input format's records map to (check a mapping,
     /// or pipe into `replay`). Rejected records are counted on stderr.
     Convert {
-        /// Input format of the records: callpulse (events.md JSON lines) | asterisk (queue_log).
-        #[arg(long, default_value = "callpulse")]
-        input: crate::config::InputFormat,
-        /// Time zone of datetime strings written without an offset (platform formats).
-        #[arg(long, default_value = "UTC")]
-        timezone: chrono_tz::Tz,
+        #[command(flatten)]
+        input: InputArgs,
         /// Records file, one per line; `-` or nothing for stdin.
         records: Option<PathBuf>,
     },
@@ -186,5 +178,38 @@ impl SimArgs {
         };
         c.agents = self.agents.unwrap_or_else(|| c.recommended_agents());
         c
+    }
+}
+
+/// The input format of `replay` and `convert`, and its settings (as `[[kafka.inputs]]` has them).
+#[derive(clap::Args, Debug, Clone)]
+pub struct InputArgs {
+    /// Input format: callpulse (events.md JSON lines) | asterisk (queue_log) | connect (Amazon
+    /// Connect contact events, agent events, contact records).
+    #[arg(long, default_value = "callpulse")]
+    pub input: crate::config::InputFormat,
+    /// Time zone of datetime strings written without an offset (asterisk realtime rows).
+    #[arg(long, default_value = "UTC")]
+    pub timezone: chrono_tz::Tz,
+    /// A queue's name for the id its ARN ends with (connect), repeatable.
+    #[arg(long = "queue-name", value_name = "ID=NAME", value_parser = queue_name)]
+    pub queue_names: Vec<(String, String)>,
+}
+
+impl InputArgs {
+    pub fn config(self) -> crate::config::InputConfig {
+        crate::config::InputConfig {
+            format: self.input,
+            timezone: self.timezone,
+            queue_names: self.queue_names.into_iter().collect(),
+            ..crate::config::InputConfig::default()
+        }
+    }
+}
+
+fn queue_name(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((id, name)) if !id.is_empty() && !name.is_empty() => Ok((id.into(), name.into())),
+        _ => Err(format!("{s:?} is not ID=NAME")),
     }
 }

@@ -11,7 +11,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::config::{Config, ConfigError, InputConfig, InputFormat, LogFormat};
+use crate::config::{Config, ConfigError, InputConfig, LogFormat};
 use crate::export::{self, Exposition};
 use crate::input::{messages, Reader};
 use crate::replay::replay_input;
@@ -150,20 +150,20 @@ pub fn run(cli: Cli, init_logging: impl FnOnce(&Logging)) -> Result<(), CliError
             at,
             format,
             input,
-            timezone,
             events,
         } => {
             init_logging(&log("warn"));
-            let input = input_of(input, timezone);
-            replay_command(config.as_deref(), at.as_deref(), format, &input, events)?;
+            replay_command(
+                config.as_deref(),
+                at.as_deref(),
+                format,
+                &input.config(),
+                events,
+            )?;
         }
-        Command::Convert {
-            input,
-            timezone,
-            records,
-        } => {
+        Command::Convert { input, records } => {
             init_logging(&log("warn"));
-            convert_command(&input_of(input, timezone), records.as_deref())?;
+            convert_command(&input.config(), records.as_deref())?;
         }
         Command::CheckConfig { file } => {
             init_logging(&log("warn"));
@@ -172,15 +172,6 @@ pub fn run(cli: Cli, init_logging: impl FnOnce(&Logging)) -> Result<(), CliError
         }
     }
     Ok(())
-}
-
-/// `--input` and `--timezone` of `replay` and `convert`.
-fn input_of(format: InputFormat, timezone: chrono_tz::Tz) -> InputConfig {
-    InputConfig {
-        format,
-        timezone,
-        ..InputConfig::default()
-    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {

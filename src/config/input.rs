@@ -1,5 +1,7 @@
 //! `[[kafka.inputs]]`: which topic carries which input format, and the format's settings.
 
+use std::collections::BTreeMap;
+
 use chrono_tz::Tz;
 use serde::de::Deserializer;
 use serde::Deserialize;
@@ -15,15 +17,22 @@ pub enum InputFormat {
     Callpulse,
     /// Asterisk app_queue `queue_log` records (inputs.md), file lines or realtime JSON rows.
     Asterisk,
+    /// Amazon Connect contact events, agent event stream records and contact records (inputs.md).
+    Connect,
 }
 
 impl InputFormat {
-    pub const ALL: [InputFormat; 2] = [InputFormat::Callpulse, InputFormat::Asterisk];
+    pub const ALL: [InputFormat; 3] = [
+        InputFormat::Callpulse,
+        InputFormat::Asterisk,
+        InputFormat::Connect,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             InputFormat::Callpulse => "callpulse",
             InputFormat::Asterisk => "asterisk",
+            InputFormat::Connect => "connect",
         }
     }
 }
@@ -53,6 +62,10 @@ pub struct InputConfig {
     /// Time zone of datetime strings written without an offset (Asterisk realtime rows).
     #[serde(default = "utc", deserialize_with = "zone")]
     pub timezone: Tz,
+    /// Names of queues by the id their ARN ends with (Amazon Connect records name queues by
+    /// ARN); a queue not listed is called by its id.
+    #[serde(default)]
+    pub queue_names: BTreeMap<String, String>,
 }
 
 impl Default for InputConfig {
@@ -61,6 +74,7 @@ impl Default for InputConfig {
             topic: String::new(),
             format: InputFormat::Callpulse,
             timezone: Tz::UTC,
+            queue_names: BTreeMap::new(),
         }
     }
 }

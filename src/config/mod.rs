@@ -438,7 +438,19 @@ impl Config {
             .map_or(engine.max_open_contacts, |p| p.0);
         engine.max_agents = e.max_agents.map_or(engine.max_agents, |p| p.0);
         engine.contact_timeout = e.contact_timeout.unwrap_or(engine.contact_timeout);
-        engine.dedup_horizon = e.dedup_horizon.unwrap_or(engine.dedup_horizon);
+        // a repeated id is recognised as long as its event could still be applied: the
+        // horizon covers the lateness (a CTR seen after its contact events counts once)
+        engine.dedup_horizon = match e.dedup_horizon {
+            Some(h) if h < engine.allowed_lateness => {
+                return Err(format!(
+                    "engine.dedup_horizon ({h}) is shorter than engine.allowed_lateness ({}): \
+                     a repeated event within the lateness would count twice",
+                    engine.allowed_lateness
+                ))
+            }
+            Some(h) => h,
+            None => engine.dedup_horizon.max(engine.allowed_lateness),
+        };
         engine.dedup_capacity = e.dedup_capacity.map_or(engine.dedup_capacity, |p| p.0);
         engine.survey_horizon = e.survey_horizon.unwrap_or(engine.survey_horizon);
         engine.max_message_bytes = e

@@ -104,6 +104,34 @@ fn kafka_inputs_add_topics_in_a_format_and_topics_stay_the_callpulse_shorthand()
     assert!(err.contains("fax") && err.contains("line 3"), "{err}");
     assert_eq!(
         "asterix".parse::<InputFormat>().unwrap_err().to_string(),
-        "unknown input format \"asterix\"; one of callpulse, asterisk"
+        "unknown input format \"asterix\"; one of callpulse, asterisk, connect"
     );
+}
+
+#[test]
+fn a_connect_input_names_its_queues_by_arn_id() {
+    let c = Config::parse(
+        "[[kafka.inputs]]\ntopic = \"connect.contact-events\"\nformat = \"connect\"\n\
+         [kafka.inputs.queue_names]\n\"5e2c8f6a-a001\" = \"sales\"\n",
+    )
+    .unwrap();
+    let input = c.kafka.input_of("connect.contact-events");
+    assert_eq!(input.format, InputFormat::Connect);
+    assert_eq!(input.queue_names["5e2c8f6a-a001"], "sales");
+    let err = Config::parse("[[kafka.inputs]]\ntopic = \"t\"\nformat = \"genesys\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("connect"), "{err}");
+}
+
+#[test]
+fn the_dedup_horizon_covers_the_lateness() {
+    let c = Config::parse("[engine]\nallowed_lateness = \"2h\"\n").unwrap();
+    assert_eq!(c.engine.dedup_horizon, Span::from_secs(7200));
+    let c = Config::parse("[engine]\nallowed_lateness = \"1m\"\n").unwrap();
+    assert_eq!(c.engine.dedup_horizon, Span::from_secs(900));
+    let err = Config::parse("[engine]\nallowed_lateness = \"2h\"\ndedup_horizon = \"15m\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("dedup_horizon"), "{err}");
 }

@@ -16,7 +16,6 @@ mod read_tests;
 mod record;
 #[cfg(test)]
 mod tests;
-mod write;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -28,7 +27,7 @@ use crate::time::{Millis, SECOND};
 use self::agents::{Agents, Call, Presence};
 pub use self::record::agent_name;
 use self::record::{Record, Verb};
-use self::write::{event_id, push, Out};
+use super::write::{event_id, push, Out};
 
 /// Settings of one `asterisk` input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,6 +88,9 @@ pub const KINDS: &[&str] = &[
     "outtransfer",
     record::UNKNOWN,
 ];
+
+/// The prefix of the ids of the events this input writes.
+const PREFIX: &str = "ast";
 
 /// Records of one instant held at most; beyond it the instant goes out early (a flood of
 /// records at one instant does not grow memory without end).
@@ -243,12 +245,15 @@ impl Asterisk {
             }
             let pending = self.agents.get(name).and_then(|a| a.pending_state());
             if let Some((state, reason, queues)) = pending {
-                let id = event_id(&[
-                    "agent",
-                    name,
-                    itoa::Buffer::new().format(*at),
-                    state.as_str(),
-                ]);
+                let id = event_id(
+                    PREFIX,
+                    &[
+                        "agent",
+                        name,
+                        itoa::Buffer::new().format(*at),
+                        state.as_str(),
+                    ],
+                );
                 push(
                     out,
                     Out {
@@ -340,13 +345,16 @@ impl Asterisk {
                 agent.conversation_ended(&rec.callid, wrapup.is_some());
                 if let Some(end) = wrapup {
                     self.serial += 1;
-                    let id = event_id(&[
-                        &rec.callid,
-                        itoa::Buffer::new().format(rec.at),
-                        "wrapupend",
-                        &rec.queue,
-                        "0",
-                    ]);
+                    let id = event_id(
+                        PREFIX,
+                        &[
+                            &rec.callid,
+                            itoa::Buffer::new().format(rec.at),
+                            "wrapupend",
+                            &rec.queue,
+                            "0",
+                        ],
+                    );
                     self.wrapups.insert(
                         (end.max(rec.at), self.serial),
                         Wrapup {
@@ -390,7 +398,7 @@ impl Asterisk {
     fn contact_events(&self, rec: &Record, wrapup: Option<Millis>, out: &mut Vec<String>) {
         let mut at = itoa::Buffer::new();
         let at = at.format(rec.at);
-        let id = |n: &str| event_id(&[&rec.callid, at, rec.kind, &rec.queue, n]);
+        let id = |n: &str| event_id(PREFIX, &[&rec.callid, at, rec.kind, &rec.queue, n]);
         let base = Out {
             ts: rec.at,
             contact_id: Some(&rec.callid),

@@ -5,6 +5,8 @@
 
 pub mod asterisk;
 pub mod callpulse;
+pub mod connect;
+mod write;
 
 use std::collections::BTreeMap;
 
@@ -13,6 +15,7 @@ use crate::engine::Engine;
 use crate::event::{Limits, Reject};
 use crate::time::Millis;
 use asterisk::{Asterisk, AsteriskSettings};
+use connect::{Connect, ConnectSettings};
 
 /// The event-time range a reader applies: `[from, until)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,6 +105,9 @@ impl Reader {
             InputFormat::Callpulse => None,
             InputFormat::Asterisk => Some(Box::new(Asterisk::new(AsteriskSettings {
                 timezone: input.timezone,
+            }))),
+            InputFormat::Connect => Some(Box::new(Connect::new(ConnectSettings {
+                queue_names: input.queue_names.clone(),
             }))),
         };
         let kinds = adapter
@@ -203,5 +209,17 @@ impl Adapter for Asterisk {
     }
     fn kinds(&self) -> &'static [&'static str] {
         asterisk::KINDS
+    }
+}
+
+impl Adapter for Connect {
+    fn map(&mut self, record: &[u8], out: &mut Vec<String>) -> Result<&'static str, Reject> {
+        Connect::map(self, record, out)
+    }
+    fn flush(&mut self, _until: Millis, _out: &mut Vec<String>) {
+        // a record's events go out with it: nothing is held back
+    }
+    fn kinds(&self) -> &'static [&'static str] {
+        connect::KINDS
     }
 }

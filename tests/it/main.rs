@@ -3,6 +3,7 @@
 
 mod asterisk;
 mod bank;
+mod connect;
 mod disorder;
 mod e2e;
 mod engine;

@@ -235,3 +235,52 @@ fn replay_input_asterisk_equals_the_same_calls_in_events_json_in_both_spellings(
     let _ = std::fs::remove_file(&converted);
     assert_eq!(again, by_hand, "convert | replay");
 }
+
+#[test]
+fn replay_input_connect_equals_the_same_calls_in_events_json() {
+    let fixtures = "tests/fixtures/connect";
+    let dir = std::env::temp_dir().join(format!("callpulse-cx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // contact records come when a contact is over: the lateness must cover the longest contact
+    let config = dir.join("late.toml");
+    std::fs::write(&config, "[engine]\nallowed_lateness = \"15m\"\n").unwrap();
+    let records = dir.join("records.jsonl");
+    let mut text = String::new();
+    for name in ["agent-events.jsonl", "contact-records.jsonl"] {
+        text += &std::fs::read_to_string(format!("{fixtures}/{name}")).unwrap();
+    }
+    std::fs::write(&records, text).unwrap();
+    let replay = |args: &[&str]| {
+        let out = succeed(
+            callpulse()
+                .arg("replay")
+                .args(["--at", "2026-11-23T10:15:00Z", "--config"])
+                .arg(&config)
+                .args(args),
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let by_hand = replay(&[&format!("{fixtures}/calls.events.jsonl")]);
+    let named = [
+        "--input",
+        "connect",
+        "--queue-name",
+        "5e2c8f6a-0d1b-4c3a-9e8f-00000000a001=sales",
+        "--queue-name",
+        "5e2c8f6a-0d1b-4c3a-9e8f-00000000a002=support",
+    ];
+    let mapped = replay(&[&named[..], &[records.to_str().unwrap()]].concat());
+    // without names the queues are called by their ids
+    let by_id = replay(&["--input", "connect", records.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        by_hand.contains("callcenter_contacts_offered{queue=\"sales\""),
+        "{by_hand}"
+    );
+    assert_eq!(mapped, by_hand);
+    assert!(
+        by_id
+            .contains("callcenter_contacts_offered{queue=\"5e2c8f6a-0d1b-4c3a-9e8f-00000000a001\""),
+        "{by_id}"
+    );
+}

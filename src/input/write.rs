@@ -1,14 +1,17 @@
-//! Writing the events of the `asterisk` input: events.md JSON objects and their deterministic ids.
+//! Writing the events a platform adapter maps a record onto: events.md JSON objects and their
+//! deterministic ids (so a record delivered twice, or one contact seen in two record kinds,
+//! gives the same id and the engine counts it once).
 
 use serde::Serialize;
 
 use crate::time::Millis;
 
-/// A deterministic event id from a record's identity: `ast-<parts joined by ->`, or a hash of
-/// them when that would pass the 128-character limit.
-pub fn event_id(parts: &[&str]) -> String {
-    let mut id = String::with_capacity(4 + parts.iter().map(|p| p.len() + 1).sum::<usize>());
-    id.push_str("ast");
+/// A deterministic event id from a record's identity: `<prefix>-<parts joined by ->`, or
+/// `<prefix>-h<hash>` when that would pass the 128-character limit.
+pub fn event_id(prefix: &str, parts: &[&str]) -> String {
+    let mut id =
+        String::with_capacity(prefix.len() + parts.iter().map(|p| p.len() + 1).sum::<usize>());
+    id.push_str(prefix);
     for p in parts {
         id.push('-');
         id.push_str(p);
@@ -24,7 +27,7 @@ pub fn event_id(parts: &[&str]) -> String {
             *h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }
     }
-    format!("ast-h{:016x}{:016x}", digest[0], digest[1])
+    format!("{prefix}-h{:016x}{:016x}", digest[0], digest[1])
 }
 
 /// One events.md event as written.
