@@ -348,6 +348,7 @@ fn producer_serves_delivery_reports_as_it_sends() {
         key: "q".into(),
         ts_ms: wall_now(),
         json: r#"{"type":"contact.offered","ts":1,"contact_id":"c","queue":"q"}"#.into(),
+        ..SimEvent::default()
     };
     for _ in 0..300 {
         callpulse::tools::produce::send(&producer, TOPIC, &event, event.ts_ms).unwrap();
