@@ -51,12 +51,14 @@
 //!
 //! Files: `model.rs` (profiles, constants, shape, Erlang C), `state.rs` (what is kept between
 //! events), `roster.rs` (staffing and building the agents), `contacts.rs` and `agents.rs` (the
-//! two halves of the event handling), `encode.rs` (the JSON).
+//! two halves of the event handling), `encode.rs` (the JSON), `platform/` (the same traffic
+//! rewritten in a telephony platform's own format, e.g. Asterisk queue_log lines).
 
 mod agents;
 mod contacts;
 mod encode;
 mod model;
+pub mod platform;
 mod roster;
 mod state;
 #[cfg(test)]
