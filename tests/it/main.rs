@@ -10,4 +10,5 @@ mod kafka;
 mod legs;
 mod replay_bin;
 mod sim;
+mod sim_formats;
 mod support;
