@@ -61,6 +61,11 @@ pub enum Command {
         /// Produce this much simulated history (ending now) at start, e.g. "2h", so windows are full at once.
         #[arg(long)]
         backfill: Option<crate::time::Span>,
+        /// The input the demo's topic is read as: callpulse (events.md JSON) | asterisk (the
+        /// simulator writes queue_log lines, the service reads them with the Asterisk adapter) |
+        /// connect (Amazon Connect contact events and agent event stream records).
+        #[arg(long, default_value = "callpulse")]
+        input: crate::tools::sim::platform::SimFormat,
         #[command(flatten)]
         sim: SimArgs,
     },
@@ -69,10 +74,15 @@ pub enum Command {
         /// Kafka bootstrap servers.
         #[arg(long, required_unless_present = "out")]
         brokers: Option<String>,
-        /// Write the events as JSON lines to this file (`-` for stdout) instead of Kafka
-        /// (needs --until or --events; runs as fast as possible).
+        /// Write the messages one per line (JSON, or --format's records) to this file (`-` for
+        /// stdout) instead of Kafka (needs --until or --events; runs as fast as possible).
         #[arg(long, conflicts_with = "brokers")]
         out: Option<PathBuf>,
+        /// The format to write the traffic in: callpulse (events.md JSON, keyed by queue) |
+        /// asterisk (queue_log lines, whole-second clock, keyed by PBX) | connect (Amazon Connect
+        /// contact events and agent event stream records).
+        #[arg(long, default_value = "callpulse")]
+        format: crate::tools::sim::platform::SimFormat,
         /// Topic to produce to.
         #[arg(long, default_value = "callcenter.events")]
         topic: String,
@@ -82,7 +92,7 @@ pub enum Command {
         /// Stop after this much wall time (e.g. "10m"); default: run until interrupted.
         #[arg(long)]
         duration: Option<crate::time::Span>,
-        /// Stop after this many events.
+        /// Stop after this many messages (events, or records with --format).
         #[arg(long)]
         events: Option<u64>,
         /// Start the simulated clock at this RFC 3339 instant (default: now).

@@ -79,6 +79,7 @@ pub fn run(cli: Cli, init_logging: impl FnOnce(&Logging)) -> Result<(), CliError
             listen,
             config,
             backfill,
+            input,
             sim,
         } => {
             init_logging(&log("info"));
@@ -88,6 +89,7 @@ pub fn run(cli: Cli, init_logging: impl FnOnce(&Logging)) -> Result<(), CliError
                 config,
                 sim: sim.to_config(),
                 backfill,
+                input,
             };
             runtime()?.block_on(demo::run(opts, service::shutdown_signal()))?;
         }
@@ -100,6 +102,7 @@ pub fn run(cli: Cli, init_logging: impl FnOnce(&Logging)) -> Result<(), CliError
             start,
             until,
             out,
+            format,
             properties,
             sim,
         } => {
@@ -109,6 +112,7 @@ pub fn run(cli: Cli, init_logging: impl FnOnce(&Logging)) -> Result<(), CliError
                 brokers: brokers.unwrap_or_default(),
                 topic,
                 sim: report::sim_starting(sim.to_config(), start.as_deref())?,
+                format,
                 speed: (speed > 0.0).then_some(speed),
                 duration: duration.map(|d| d.as_std()),
                 max_events: events,
@@ -196,7 +200,8 @@ async fn produce_until_signal(opts: ProduceOptions) -> Result<produce::Produced,
     Ok(joined.map_err(|_| CliError::Panicked)??)
 }
 
-/// `simulate --out`: the simulator's events as JSON lines, up to `--until` / `--events`.
+/// `simulate --out`: the simulator's events as JSON lines (or `--format`'s records, one per
+/// line), up to `--until` / `--events`.
 fn write_events(opts: &ProduceOptions, path: &Path) -> Result<produce::Produced, CliError> {
     if opts.backfill_until.is_none() && opts.max_events.is_none() {
         return Err(CliError::Usage("simulate --out needs --until or --events"));

@@ -123,8 +123,8 @@ impl PartitionWorker {
                     self.apply(&batch);
                 }
                 _ = tick.tick() => {
-                    self.idle_ticks += 1;
-                    if self.idle_ticks == 2 {
+                    self.idle_ticks = self.idle_ticks.saturating_add(1);
+                    if self.idle_ticks >= 2 {
                         self.flush_held();
                     }
                     self.publish();
@@ -193,15 +193,16 @@ impl PartitionWorker {
     }
 
     /// An idle partition (no message for a full publish interval: caught up, or its producer is
-    /// quiet) ingests what its adapter held back for a follow-up that did not come.
+    /// quiet) ingests what its adapter held back for a follow-up that did not come — up to now,
+    /// on every tick while idle: an adapter's events stamped later (an Asterisk wrap-up end)
+    /// wait for their time, so they never move the watermark into the future.
     fn flush_held(&mut self) {
         let now = wall_now();
         let (delays, view) = (&mut self.delays, &mut self.view);
-        self.reader
-            .flush(&mut self.engine, Millis::MAX, self.admit, |o| {
-                // its events have no message of their own to copy to the dead-letter topic
-                let _ = count(delays, view, now, o);
-            });
+        self.reader.flush(&mut self.engine, now, self.admit, |o| {
+            // its events have no message of their own to copy to the dead-letter topic
+            let _ = count(delays, view, now, o);
+        });
     }
 
     fn publish(&mut self) {

@@ -1,5 +1,8 @@
 //! `callpulse demo`: the whole product on one machine with nothing to install — an
 //! in-process Kafka broker (librdkafka's mock cluster), simulated traffic, and the service.
+//! With `--input asterisk` (or `connect`) the simulator writes Asterisk queue_log lines (Amazon
+//! Connect records) and the service reads the topic as `[[kafka.inputs]] format = "asterisk"`
+//! (`"connect"`): the adapter at work in one command.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -7,9 +10,10 @@ use std::sync::Arc;
 use rdkafka::mocking::MockCluster;
 use tokio::net::TcpListener;
 
-use crate::config::Config;
+use crate::config::{Config, InputConfig, InputFormat};
 use crate::service::{serve, ServiceError};
 use crate::tools::produce::{spawn, starting_now, ProduceOptions};
+use crate::tools::sim::platform::SimFormat;
 use crate::tools::sim::SimConfig;
 
 /// The config the demo runs with (the annotated example).
@@ -52,6 +56,8 @@ pub struct DemoOptions {
     pub sim: SimConfig,
     /// Simulated history produced at start, ending now, so windows are full at once.
     pub backfill: Option<crate::time::Span>,
+    /// The format the simulator writes and the service reads the topic in.
+    pub input: SimFormat,
 }
 
 /// Runs the demo until `shutdown`.
@@ -64,6 +70,7 @@ pub async fn run(
         config,
         sim,
         backfill,
+        input,
     } = opts;
     let cluster = MockCluster::new(1)?;
     cluster.create_topic(DEMO_TOPIC, DEMO_PARTITIONS, 1)?;
@@ -73,7 +80,7 @@ pub async fn run(
         None => Config::parse(BUNDLED_CONFIG)?,
     };
     config.kafka.brokers = brokers.clone();
-    config.kafka.topics = vec![DEMO_TOPIC.into()];
+    set_input(&mut config, input);
     config.kafka.group_id = "callpulse-demo".into();
     if let Some(listen) = listen {
         config.http.listen = listen;
@@ -96,6 +103,7 @@ pub async fn run(
         brokers,
         topic: DEMO_TOPIC.into(),
         sim: sim_cfg,
+        format: input,
         speed: Some(1.0),
         duration: None,
         max_events: None,
@@ -105,6 +113,11 @@ pub async fn run(
     println!(
         "callpulse demo: in-process Kafka at {}, topic {DEMO_TOPIC} ({DEMO_PARTITIONS} partitions)",
         cluster.bootstrap_servers()
+    );
+    println!(
+        "  input format {}: {}",
+        input.input().as_str(),
+        input.describe()
     );
     println!(
         "  simulating {} queues, {} agents ({} staffing), {} contacts/s at peak, scenario {}; \
@@ -125,6 +138,23 @@ pub async fn run(
     drop(cluster);
     served?;
     Ok(())
+}
+
+/// The demo's topic, read in `input`'s format: the `topics` shorthand for `callpulse`, one
+/// `[[kafka.inputs]]` entry otherwise (a config's own topics and inputs are replaced).
+fn set_input(config: &mut Config, input: SimFormat) {
+    let format = input.input();
+    if format == InputFormat::Callpulse {
+        config.kafka.topics = vec![DEMO_TOPIC.into()];
+        config.kafka.inputs = Vec::new();
+    } else {
+        config.kafka.topics = Vec::new();
+        config.kafka.inputs = vec![InputConfig {
+            topic: DEMO_TOPIC.into(),
+            format,
+            ..InputConfig::default()
+        }];
+    }
 }
 
 #[cfg(test)]
@@ -149,5 +179,19 @@ mod tests {
                 "now {now}"
             );
         }
+    }
+
+    #[test]
+    fn the_demo_topic_is_read_in_the_simulated_format() {
+        let mut config = Config::parse(BUNDLED_CONFIG).unwrap();
+        set_input(&mut config, SimFormat::Asterisk);
+        let inputs = config.kafka.inputs();
+        assert_eq!(inputs.len(), 1);
+        assert_eq!(inputs[0].topic, DEMO_TOPIC);
+        assert_eq!(inputs[0].format, InputFormat::Asterisk);
+        set_input(&mut config, SimFormat::Callpulse);
+        let inputs = config.kafka.inputs();
+        assert_eq!(inputs.len(), 1);
+        assert_eq!(inputs[0].format, InputFormat::Callpulse);
     }
 }

@@ -1,6 +1,7 @@
 //! `callpulse simulate` and the demo's traffic: the simulator's events produced to Kafka (keyed
-//! by queue) or written as JSON lines, paced by the wall clock (times `speed`) or as fast as
-//! the sink takes them.
+//! by queue) or written as JSON lines — or, with a platform [`SimFormat`], that platform's
+//! records (keyed as it keys them) — paced by the wall clock (times `speed`) or as fast as the
+//! sink takes them.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -11,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::wall_now;
 use crate::kafka::bulk_producer_config;
+use crate::tools::sim::platform::SimFormat;
 use crate::tools::sim::{SimConfig, SimEvent, Simulator};
 
 #[derive(Clone, Debug)]
@@ -18,11 +20,13 @@ pub struct ProduceOptions {
     pub brokers: String,
     pub topic: String,
     pub sim: SimConfig,
+    /// The format the events are written in (a platform's records instead of events.md JSON).
+    pub format: SimFormat,
     /// Simulated seconds per wall second; `None`: as fast as possible.
     pub speed: Option<f64>,
     /// Stop after this much wall time.
     pub duration: Option<Duration>,
-    /// Stop after this many events.
+    /// Stop after this many messages (events, or a platform format's records).
     pub max_events: Option<u64>,
     /// Produce history as fast as possible until the simulated clock reaches this instant,
     /// then go on at `speed` (if `speed` is `None`, stop there).
@@ -33,11 +37,12 @@ pub struct ProduceOptions {
 /// What a producer run did.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Produced {
+    /// Messages written: events, or a platform format's records.
     pub events: u64,
     pub seconds: f64,
 }
 
-/// Where simulated events go: a Kafka topic or a JSON-lines writer.
+/// Where simulated events (or records) go: a Kafka topic or a lines writer.
 pub trait Sink {
     type Error;
     fn put(&mut self, event: &SimEvent) -> Result<(), Self::Error>;
@@ -46,7 +51,8 @@ pub trait Sink {
     fn finish(&mut self) -> Result<(), Self::Error>;
 }
 
-/// Events to a topic, keyed by queue, with their event time as the Kafka timestamp.
+/// Events to a topic, keyed by queue (records: as their format keys them), with their event
+/// time as the Kafka timestamp.
 pub struct KafkaSink {
     producer: BaseProducer,
     topic: String,
@@ -74,7 +80,7 @@ impl Sink for KafkaSink {
     }
 }
 
-/// Events as JSON lines (`simulate --out`).
+/// Events as JSON lines, or records one per line (`simulate --out`).
 pub struct LinesSink<W: Write>(pub W);
 
 impl<W: Write> Sink for LinesSink<W> {
@@ -94,8 +100,9 @@ pub fn produce(opts: &ProduceOptions, stop: &CancellationToken) -> Result<Produc
     simulate_into(opts, stop, &mut sink)
 }
 
-/// Runs the simulator into `sink`: history as fast as possible up to `backfill_until`, then
-/// paced at `speed` (or flat out without one), until the duration, the event count or `stop`.
+/// Runs the simulator into `sink`, in `opts.format`: history as fast as possible up to
+/// `backfill_until`, then paced at `speed` (or flat out without one), until the duration, the
+/// message count or `stop`.
 pub fn simulate_into<S: Sink>(
     opts: &ProduceOptions,
     stop: &CancellationToken,
@@ -104,6 +111,8 @@ pub fn simulate_into<S: Sink>(
     let mut sim = Simulator::new(opts.sim.clone());
     let started = Instant::now();
     let mut buf: Vec<SimEvent> = Vec::with_capacity(4096);
+    let mut writer = opts.format.writer();
+    let mut records: Vec<SimEvent> = Vec::new();
     let mut produced = 0u64;
     let step_ms = 60_000; // simulated time per round when running flat out
     let mut sim_until = opts.sim.start_ms;
@@ -125,7 +134,19 @@ pub fn simulate_into<S: Sink>(
         };
         buf.clear();
         sim.advance(sim_until, &mut buf);
-        for e in &buf {
+        let batch = match writer.as_mut() {
+            None => &buf,
+            Some(w) => {
+                records.clear();
+                for e in &buf {
+                    w.write(e, &mut records);
+                }
+                // every event before `sim_until` is written
+                w.flush(sim_until, &mut records);
+                &records
+            }
+        };
+        for e in batch {
             if opts.max_events.is_some_and(|m| produced >= m) {
                 break 'outer;
             }

@@ -348,6 +348,7 @@ fn producer_serves_delivery_reports_as_it_sends() {
         key: "q".into(),
         ts_ms: wall_now(),
         json: r#"{"type":"contact.offered","ts":1,"contact_id":"c","queue":"q"}"#.into(),
+        ..SimEvent::default()
     };
     for _ in 0..300 {
         callpulse::tools::produce::send(&producer, TOPIC, &event, event.ts_ms).unwrap();
@@ -428,6 +429,64 @@ async fn asterisk_topic_equals_replay_of_the_same_records() {
     );
     assert!(
         text.contains("callpulse_input_records_total{format=\"asterisk\",kind=\"enterqueue\"}"),
+        "{text}"
+    );
+}
+
+/// An idle partition flushes what its Asterisk adapter holds up to now only: the last second's
+/// records go out, a wrap-up that ends in the future keeps its agent in wrap-up (its end would
+/// move the watermark ahead, and later records would be too late).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_asterisk_partition_keeps_a_wrapup_that_ends_later() {
+    let now = wall_now() / 1000;
+    let records = [
+        format!("{}|NONE|sales|PJSIP/7001|ADDMEMBER|", now - 120),
+        format!("{}|c1|sales|NONE|ENTERQUEUE||5551001|1", now - 100),
+        format!("{}|c1|sales|PJSIP/7001|CONNECT|5", now - 95),
+        format!("{}|c1|sales|PJSIP/7001|COMPLETECALLER|5|80|1", now - 15),
+        format!("{}|c1|sales|PJSIP/7001|WRAPUPSTART|600", now - 15),
+    ];
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("pbx", 1, 1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    for r in &records {
+        producer
+            .send(BaseRecord::<str, str>::to("pbx").key("pbx1").payload(r))
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+    let mut c = Config::default();
+    c.kafka.brokers = brokers;
+    c.kafka.group_id = "it-asterisk-idle".into();
+    c.kafka.topics.clear();
+    c.kafka.inputs = vec![callpulse::config::InputConfig {
+        topic: "pbx".into(),
+        format: callpulse::config::InputFormat::Asterisk,
+        ..Default::default()
+    }];
+    let service = start(Arc::new(c)).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while crate::support::input_records(&service.metrics().await) < records.len() as f64 {
+        assert!(Instant::now() < deadline, "records not read");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // idle for several ticks: held records are flushed, on every tick
+    tokio::time::sleep(callpulse::service::PUBLISH_EVERY * 6).await;
+    let text = service.metrics().await;
+    service.stop().await;
+    let s = |series: &str| sample(&text, series).unwrap_or_else(|| panic!("{series}\n{text}"));
+    assert_eq!(
+        s("callcenter_contacts_answered{queue=\"sales\",window=\"15m\"}"),
+        1.0
+    );
+    assert_eq!(
+        s("callcenter_agents{queue=\"sales\",state=\"wrapup\"}"),
+        1.0,
         "{text}"
     );
 }

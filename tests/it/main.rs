@@ -11,4 +11,5 @@ mod kafka;
 mod legs;
 mod replay_bin;
 mod sim;
+mod sim_formats;
 mod support;

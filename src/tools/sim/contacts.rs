@@ -376,6 +376,7 @@ impl Simulator {
             resolved: (no % 3 != 0).then_some(resolved),
             ..Body::default()
         };
+        let ended = out.len();
         self.emit_by_agent(out, "contact.ended", slot, a, t, body);
         self.free_contact(slot);
         if self.rng.random_bool(SURVEY_SHARE) {
@@ -387,6 +388,10 @@ impl Simulator {
             self.agents[a].acw = Some((no, q));
             self.set_state(a, Activity::Wrapup, t, out);
             let acw = self.lognormal_ms(WRAPUP_MEAN_S, 0.4).max(5 * SECOND);
+            // drawn after the survey (a seed's traffic stays what it was), told on the end
+            if let Some(e) = out.get_mut(ended) {
+                e.wrapup_ms = Some(acw);
+            }
             let token = self.agents[a].token;
             self.schedule(t + acw, Timer::Agent(a as u32, token, AgentTimer::AcwEnd));
         } else {

@@ -179,6 +179,7 @@ impl Encoder {
             key: key.to_string(),
             ts_ms: t,
             json,
+            wrapup_ms: None,
         });
     }
 }

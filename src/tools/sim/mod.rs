@@ -51,12 +51,14 @@
 //!
 //! Files: `model.rs` (profiles, constants, shape, Erlang C), `state.rs` (what is kept between
 //! events), `roster.rs` (staffing and building the agents), `contacts.rs` and `agents.rs` (the
-//! two halves of the event handling), `encode.rs` (the JSON).
+//! two halves of the event handling), `encode.rs` (the JSON), `platform/` (the same traffic
+//! rewritten in a telephony platform's own format, e.g. Asterisk queue_log lines).
 
 mod agents;
 mod contacts;
 mod encode;
 mod model;
+pub mod platform;
 mod roster;
 mod state;
 #[cfg(test)]
@@ -217,14 +219,19 @@ impl Default for SimConfig {
 /// The most queues a simulator creates (the monitor's default `max_queues`).
 pub const MAX_QUEUES: usize = 1000;
 
-/// One event: the Kafka key, its instant and its JSON.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// One event: the Kafka key, its instant and its JSON (or, after a [`platform`] writer, one
+/// record of a platform's format).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SimEvent {
     /// The queue name (the Kafka key); for agent events the agent's first queue.
     pub key: String,
     pub ts_ms: i64,
-    /// One spec-v1 JSON object.
+    /// One spec-v1 JSON object (a platform writer's record: its message text).
     pub json: String,
+    /// On a `contact.ended` with `wrapup: true`: how long the after-call work lasts (its
+    /// `contact.wrapup_ended` follows that much later). Platforms that announce wrap-up when the
+    /// conversation ends (Asterisk's WRAPUPSTART) need it then. `None` elsewhere.
+    pub wrapup_ms: Option<i64>,
 }
 
 /// The traffic simulator; see the module documentation.
