@@ -16,7 +16,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::mocking::MockCluster;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -360,11 +360,13 @@ fn producer_serves_delivery_reports_as_it_sends() {
     assert!(pending < 30, "{pending} of 300 messages still held");
 }
 
-/// An Asterisk queue_log topic consumed by the service gives what `replay --input asterisk` gives.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn asterisk_topic_equals_replay_of_the_same_records() {
-    // the fixture's calls, moved so that they happened between about 5 and 2 minutes ago
-    let records = crate::support::queue_log_ending_ago(120);
+/// A mock cluster whose topic `pbx` holds `records` (keyed by one PBX), and `config` set to read
+/// it as the only input, `format = "asterisk"`, in consumer group `group`.
+fn pbx_topic<S: AsRef<str>>(
+    records: &[S],
+    mut config: Config,
+    group: &str,
+) -> (MockCluster<'static, DefaultProducerContext>, Config) {
     let cluster = MockCluster::new(1).unwrap();
     cluster.create_topic("pbx", 1, 1).unwrap();
     let brokers = cluster.bootstrap_servers();
@@ -372,23 +374,39 @@ async fn asterisk_topic_equals_replay_of_the_same_records() {
         .set("bootstrap.servers", &brokers)
         .create()
         .unwrap();
-    for r in &records {
+    for r in records {
         producer
-            .send(BaseRecord::<str, str>::to("pbx").key("pbx1").payload(r))
+            .send(
+                BaseRecord::<str, str>::to("pbx")
+                    .key("pbx1")
+                    .payload(r.as_ref()),
+            )
             .map_err(|(e, _)| e)
             .unwrap();
     }
     producer.flush(Duration::from_secs(10)).unwrap();
-    let mut c = Config::parse("[engine]\nallowed_lateness = \"10m\"\n").unwrap();
-    c.kafka.brokers = brokers;
-    c.kafka.group_id = "it-asterisk".into();
-    c.kafka.topics.clear();
-    let input = callpulse::config::InputConfig {
+    config.kafka.brokers = brokers;
+    config.kafka.group_id = group.into();
+    config.kafka.topics.clear();
+    config.kafka.inputs = vec![callpulse::config::InputConfig {
         topic: "pbx".into(),
         format: callpulse::config::InputFormat::Asterisk,
         ..Default::default()
-    };
-    c.kafka.inputs = vec![input.clone()];
+    }];
+    (cluster, config)
+}
+
+/// An Asterisk queue_log topic consumed by the service gives what `replay --input asterisk` gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asterisk_topic_equals_replay_of_the_same_records() {
+    // the fixture's calls, moved so that they happened between about 5 and 2 minutes ago
+    let records = crate::support::queue_log_ending_ago(120);
+    let (_cluster, c) = pbx_topic(
+        &records,
+        Config::parse("[engine]\nallowed_lateness = \"10m\"\n").unwrap(),
+        "it-asterisk",
+    );
+    let input = c.kafka.inputs[0].clone();
     let cfg = Arc::new(c);
     let service = start(cfg.clone()).await;
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -446,29 +464,7 @@ async fn an_idle_asterisk_partition_keeps_a_wrapup_that_ends_later() {
         format!("{}|c1|sales|PJSIP/7001|COMPLETECALLER|5|80|1", now - 15),
         format!("{}|c1|sales|PJSIP/7001|WRAPUPSTART|600", now - 15),
     ];
-    let cluster = MockCluster::new(1).unwrap();
-    cluster.create_topic("pbx", 1, 1).unwrap();
-    let brokers = cluster.bootstrap_servers();
-    let producer: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .create()
-        .unwrap();
-    for r in &records {
-        producer
-            .send(BaseRecord::<str, str>::to("pbx").key("pbx1").payload(r))
-            .map_err(|(e, _)| e)
-            .unwrap();
-    }
-    producer.flush(Duration::from_secs(10)).unwrap();
-    let mut c = Config::default();
-    c.kafka.brokers = brokers;
-    c.kafka.group_id = "it-asterisk-idle".into();
-    c.kafka.topics.clear();
-    c.kafka.inputs = vec![callpulse::config::InputConfig {
-        topic: "pbx".into(),
-        format: callpulse::config::InputFormat::Asterisk,
-        ..Default::default()
-    }];
+    let (_cluster, c) = pbx_topic(&records, Config::default(), "it-asterisk-idle");
     let service = start(Arc::new(c)).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     while crate::support::input_records(&service.metrics().await) < records.len() as f64 {
