@@ -378,10 +378,10 @@ fn self_group(config: &Config, y: &mut Yaml) {
         (
             "CallpulseRejectsSpiking",
             "ticket",
-            "sum by (job) (rate(callpulse_events_rejected_total[5m])) > 1\nor\nsum by (job) (rate(callpulse_events_rejected_total[5m]))\n  > 0.05 * sum by (job) (rate(callpulse_events_accepted_total[5m]))",
+            "sum by (job) (rate(callpulse_events_rejected_total{reason!=\"duplicate\"}[5m])) > 1\nor\nsum by (job) (rate(callpulse_events_rejected_total{reason!=\"duplicate\"}[5m]))\n  > 0.05 * sum by (job) (rate(callpulse_events_accepted_total[5m]))",
             "5m",
             "callpulse rejects many events",
-            "callpulse has rejected {{ $value | humanize }} events/s for 5m, more than 1/s or 5% of the accepted events: see callpulse_events_rejected_total by reason (and the dead-letter topic when configured).".into(),
+            "callpulse has rejected {{ $value | humanize }} events/s for 5m (duplicates not counted), more than 1/s or 5% of the accepted events: see callpulse_events_rejected_total by reason (and the dead-letter topic when configured).".into(),
             "",
         ),
         (
