@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::config::QueueSettings;
-use crate::kpi::WindowAgg;
+use crate::kpi::{AgentTime, WindowAgg};
 use crate::time::Millis;
 
 #[derive(Clone, Debug, Default)]
@@ -28,6 +28,8 @@ pub struct QueueSnapshot {
     pub oldest_wait_ms: Millis,
     /// By `AgentState::EXPORTED`.
     pub agents: [i64; 4],
+    /// Agent time by state, per window (same order as `windows`).
+    pub agent_time: Vec<AgentTime>,
 }
 
 impl QueueSnapshot {
@@ -40,6 +42,9 @@ impl QueueSnapshot {
         self.oldest_wait_ms = self.oldest_wait_ms.max(other.oldest_wait_ms);
         for (a, o) in self.agents.iter_mut().zip(other.agents) {
             *a += o;
+        }
+        for (t, o) in self.agent_time.iter_mut().zip(&other.agent_time) {
+            t.merge(o);
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Agents: each one's latest state and queue list, as its latest `agent.state` event says.
 //!
-//! State and queue list are tracked with their own timestamps, so an event without `queues`
-//! arriving before an older event with `queues` gives the same result as the in-order stream.
+//! State and queue list are tracked with their own timestamps (each agent's [`History`]), so an
+//! event without `queues` arriving before an older event with `queues` gives the same result as
+//! the in-order stream.
 //! The table is bounded: past `max_agents`, agents logged out the longest are forgotten once no
 //! late event can change them any more (a real center stays far below the bound; a producer
 //! inventing agent names does not grow memory without end).
@@ -11,15 +12,8 @@ use std::collections::HashMap;
 use crate::event::AgentState;
 use crate::time::Millis;
 
+use super::history::{Delta, History, QueueList};
 use super::queue::QueueId;
-
-#[derive(Debug)]
-pub struct Agent {
-    pub state: AgentState,
-    state_key: (Millis, AgentState),
-    pub queues: Vec<QueueId>,
-    queues_key: (Millis, Vec<QueueId>),
-}
 
 /// The change an event makes: the agent's (state, queues) before and after.
 pub struct Change {
@@ -29,44 +23,31 @@ pub struct Change {
 
 #[derive(Debug, Default)]
 pub struct Agents {
-    by_name: HashMap<Box<str>, Agent>,
+    by_name: HashMap<Box<str>, History>,
 }
 
 impl Agents {
-    /// Records an event; returns the change when the agent's effective state or queues moved.
-    /// Same-instant events for one agent resolve by a fixed order (state, then queue list), so
-    /// the result never depends on arrival order.
+    /// Records an event; returns the change when the agent's latest state or queues moved, and
+    /// pushes onto `deltas` the changes it makes to the agent counts of its queues over time
+    /// (see [`History::record`]; `frontier`: no later event is older). Same-instant events for
+    /// one agent resolve by a fixed order (greatest state; the list whose names hash higher),
+    /// so the result never depends on arrival order.
     pub fn update(
         &mut self,
         name: &str,
         at: Millis,
         state: AgentState,
-        queues: Option<Vec<QueueId>>,
+        queues: Option<QueueList>,
+        frontier: Millis,
+        deltas: &mut Vec<Delta>,
     ) -> Option<Change> {
         let agent = match self.by_name.get_mut(name) {
             Some(a) => a,
-            None => self.by_name.entry(name.into()).or_insert(Agent {
-                state: AgentState::LoggedOut,
-                state_key: (Millis::MIN, AgentState::LoggedOut),
-                queues: Vec::new(),
-                queues_key: (Millis::MIN, Vec::new()),
-            }),
+            None => self.by_name.entry(name.into()).or_default(),
         };
-        let before = (agent.state, agent.queues.clone());
-        if (at, state) > agent.state_key {
-            agent.state_key = (at, state);
-            agent.state = state;
-        }
-        if let Some(mut qs) = queues {
-            qs.sort_unstable();
-            qs.dedup();
-            let key = (at, qs);
-            if key > agent.queues_key {
-                agent.queues = key.1.clone();
-                agent.queues_key = key;
-            }
-        }
-        let after = (agent.state, agent.queues.clone());
+        let before = (agent.state(), agent.queues().to_vec());
+        agent.record(at, state, queues, frontier, deltas);
+        let after = (agent.state(), agent.queues().to_vec());
         (before != after).then_some(Change { before, after })
     }
 
@@ -85,12 +66,8 @@ impl Agents {
         let mut idle: Vec<(Millis, &str)> = self
             .by_name
             .iter()
-            .filter(|(_, a)| {
-                a.state == AgentState::LoggedOut
-                    && a.state_key.0 < final_before
-                    && a.queues_key.0 < final_before
-            })
-            .map(|(name, a)| (a.state_key.0, &**name))
+            .filter(|(_, a)| a.state() == AgentState::LoggedOut && a.last_at() < final_before)
+            .map(|(name, a)| (a.last_at(), &**name))
             .collect();
         idle.sort_unstable();
         let forget: Vec<Box<str>> = idle.iter().take(excess).map(|&(_, n)| n.into()).collect();

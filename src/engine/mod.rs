@@ -6,10 +6,12 @@
 
 mod agent;
 mod contact;
+mod history;
 mod legs;
 mod memory;
 mod queue;
 mod step;
+mod workforce;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -17,13 +19,14 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::event::{
-    AgentState, Body, ContactEvent, ContactStep, Event, Limits, Reject, RejectReason,
+    AgentEvent, AgentState, Body, ContactEvent, ContactStep, Event, Limits, Reject, RejectReason,
 };
 use crate::snapshot::{QueueSnapshot, Snapshot};
 use crate::time::Millis;
 
 use self::agent::Agents;
 use self::contact::{survey_fact, Contact, Prior};
+use self::history::QueueList;
 use self::memory::{hash_id, Recent};
 pub use self::queue::QueueId;
 use self::queue::QueueState;
@@ -181,28 +184,44 @@ impl Engine {
         }
         match &event.body {
             Body::Contact(c) => self.apply_contact(c, event.ts)?,
-            Body::Agent(a) => {
-                let queues = match &a.queues {
-                    Some(names) => Some(
-                        names
-                            .iter()
-                            .map(|n| self.queue_id(n))
-                            .collect::<Result<Vec<_>, _>>()?,
-                    ),
-                    None => None,
-                };
-                if let Some(change) = self.agents.update(&a.agent, event.ts, a.state, queues) {
-                    for &q in &change.before.1 {
-                        self.queues[q as usize].agent_moved(change.before.0, AgentState::LoggedOut);
-                    }
-                    for &q in &change.after.1 {
-                        self.queues[q as usize].agent_moved(AgentState::LoggedOut, change.after.0);
-                    }
-                }
-            }
+            Body::Agent(a) => self.apply_agent(a, event.ts)?,
         }
         if let Some(h) = id_hash {
             self.dedup.insert(h, event.ts, ());
+        }
+        Ok(())
+    }
+
+    /// An `agent.state` event: the live agent counts, and the agent time of every queue the
+    /// agent served or serves from `ts` on.
+    fn apply_agent(&mut self, a: &AgentEvent<'_>, ts: Millis) -> Result<(), Reject> {
+        let queues = match &a.queues {
+            Some(names) => {
+                let ids = names
+                    .iter()
+                    .map(|n| self.queue_id(n))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Some(QueueList::new(names, ids))
+            }
+            None => None,
+        };
+        let frontier = self.frontier();
+        let mut deltas = Vec::new();
+        let change = self
+            .agents
+            .update(&a.agent, ts, a.state, queues, frontier, &mut deltas);
+        if let Some(change) = change {
+            for &q in &change.before.1 {
+                self.queues[q as usize].agent_moved(change.before.0, AgentState::LoggedOut);
+            }
+            for &q in &change.after.1 {
+                self.queues[q as usize].agent_moved(AgentState::LoggedOut, change.after.0);
+            }
+        }
+        for d in deltas {
+            self.queues[d.queue as usize]
+                .workforce
+                .apply(d.at, d.state, d.count);
         }
         Ok(())
     }
@@ -470,6 +489,7 @@ impl Engine {
                     waiting,
                     oldest_wait_ms,
                     agents: q.agents,
+                    agent_time: q.workforce.times(),
                 }
             })
             .collect();

@@ -14,6 +14,8 @@ use crate::event::AgentState;
 use crate::kpi::{Fact, WindowAgg};
 use crate::time::{Millis, MINUTE};
 
+use super::workforce::Workforce;
+
 pub type QueueId = u32;
 
 /// A window's edges `[start, end)` and what it holds.
@@ -54,6 +56,8 @@ pub struct QueueState {
     waiting: BTreeSet<(Millis, u32, u16)>,
     /// Agents serving this queue, by exported state.
     pub agents: [i64; 4],
+    /// Agent time by state in each window.
+    pub workforce: Workforce,
 }
 
 impl QueueState {
@@ -81,8 +85,10 @@ impl QueueState {
             today_start: 0,
             waiting: BTreeSet::new(),
             agents: [0; 4],
+            workforce: Workforce::default(),
         };
         let (starts, _) = q.starts(now, engine);
+        q.workforce = Workforce::new(&starts, now);
         for (w, s) in q.windows.iter_mut().zip(starts) {
             w.start = s;
             w.end = now;
@@ -181,6 +187,7 @@ impl QueueState {
     /// nothing needs any more.
     pub fn advance(&mut self, now: Millis, final_before: Millis, engine: &EngineConfig) {
         let (starts, rolling_start) = self.starts(now, engine);
+        self.workforce.advance(&starts, now, rolling_start);
         let timeline = &self.timeline;
         for ((w, start), rule) in self.windows.iter_mut().zip(starts).zip(&self.rules) {
             let start = start.max(w.start);
@@ -248,7 +255,7 @@ impl QueueState {
 
     /// Facts held in memory (for self-metrics and the memory benchmark).
     pub fn facts_held(&self) -> usize {
-        self.timeline.len()
+        self.timeline.len() + self.workforce.changes_held()
     }
 }
 

@@ -8,8 +8,10 @@
 //! depend on the order facts arrive in.
 
 mod distribution;
+mod workforce;
 
 pub use distribution::Distribution;
+pub use workforce::AgentTime;
 
 use crate::config::{QueueSettings, SlFormula};
 use crate::time::Millis;
