@@ -50,6 +50,7 @@ pub fn to_json(snap: &Snapshot) -> Value {
             o.insert("breach".into(), Value::Object(breaches));
             windows.insert(label.clone(), Value::Object(o));
         }
+        super::workforce::add_json(&mut windows, &snap.window_labels, &q.agent_time);
         let agents: Map<String, Value> = AgentState::EXPORTED
             .iter()
             .zip(q.agents)

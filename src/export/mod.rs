@@ -7,6 +7,7 @@
 
 mod exposition;
 mod json;
+mod workforce;
 
 pub use exposition::{escape_label, Exposition};
 pub use json::to_json;
@@ -305,6 +306,7 @@ pub fn render(snap: &Snapshot, out: &mut Exposition) {
             out.sample(name, "_count", l, "", d.count() as f64);
         });
     }
+    workforce::render(snap, &window_labels, out);
 
     out.family(
         "callcenter_contacts_waiting",

@@ -21,7 +21,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::support::sample;
+use crate::support::{moves_with_now, sample};
 
 const TOPIC: &str = "events";
 
@@ -195,6 +195,7 @@ fn stable_windows(text: &str) -> Vec<String> {
             l.starts_with("callcenter_")
                 && (l.contains("window=\"15m\"") || l.contains("window=\"1h\""))
                 && !l.starts_with("callcenter_breach")
+                && !moves_with_now(l)
         })
         .map(String::from)
         .collect();

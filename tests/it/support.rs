@@ -154,3 +154,10 @@ pub fn input_records(text: &str) -> f64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+/// Whether an exposition line belongs to a family that grows with `now` alone (agent time and
+/// occupancy keep counting while agents stay in a state), so two instances evaluated at
+/// different instants differ there even on the same events.
+pub fn moves_with_now(line: &str) -> bool {
+    line.starts_with("callcenter_agent_seconds") || line.starts_with("callcenter_occupancy_ratio")
+}

@@ -1,0 +1,81 @@
+//! The workforce families (kpis.md 1.1) of a snapshot, `{queue, window}`: one table row per
+//! family over a window's [`AgentTime`], rendered as Prometheus text and as JSON.
+
+use serde_json::{json, Map, Value};
+
+use super::Exposition;
+use crate::event::AgentState;
+use crate::kpi::AgentTime;
+use crate::snapshot::Snapshot;
+
+/// What a family reads from a window's agent time.
+pub(crate) enum Read {
+    /// One sample per exported state (label `state`), 0 included.
+    ByState(fn(&AgentTime, AgentState) -> f64),
+    /// One sample, absent when `None` (a zero denominator).
+    One(fn(&AgentTime) -> Option<f64>),
+}
+
+pub(crate) const FAMILIES: [(&str, &str, Read); 2] = [
+    (
+        "callcenter_agent_seconds",
+        "Seconds within the window that agents serving the queue spent in the state (an agent serving two queues counts in both).",
+        Read::ByState(AgentTime::seconds),
+    ),
+    (
+        "callcenter_occupancy_ratio",
+        "(busy + wrapup) / (available + busy + wrapup) agent-seconds in the window; absent when no agent was available, busy or in wrap-up.",
+        Read::One(AgentTime::occupancy),
+    ),
+];
+
+/// Renders every family for every queue and window; `labels[q][w]` is the pre-rendered
+/// `queue="..",window=".."` of queue `q` and window `w`.
+pub(crate) fn render(snap: &Snapshot, labels: &[Vec<String>], out: &mut Exposition) {
+    let states = AgentState::EXPORTED.map(|s| (s, format!("state=\"{}\"", s.as_str())));
+    for (name, help, read) in &FAMILIES {
+        out.family(name, "gauge", help);
+        for (q, labels) in snap.queues.iter().zip(labels) {
+            for (t, l) in q.agent_time.iter().zip(labels) {
+                match read {
+                    Read::ByState(get) => {
+                        for (s, label) in &states {
+                            out.sample(name, "", l, label, get(t, *s));
+                        }
+                    }
+                    Read::One(get) => {
+                        if let Some(v) = get(t) {
+                            out.sample(name, "", l, "", v);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds the families to each window's JSON object (`windows`: by label, from `labels` and
+/// `times` in the same order): `agent_seconds` as `{state: seconds}`, `occupancy_ratio` as a
+/// number or `null`.
+pub(crate) fn add_json(windows: &mut Map<String, Value>, labels: &[String], times: &[AgentTime]) {
+    for (label, t) in labels.iter().zip(times) {
+        if let Some(Value::Object(window)) = windows.get_mut(label) {
+            add_json_window(window, t);
+        }
+    }
+}
+
+fn add_json_window(window: &mut Map<String, Value>, t: &AgentTime) {
+    for (name, _, read) in &FAMILIES {
+        let value = match read {
+            Read::ByState(get) => Value::Object(
+                AgentState::EXPORTED
+                    .iter()
+                    .map(|&s| (s.as_str().to_string(), json!(get(t, s))))
+                    .collect(),
+            ),
+            Read::One(get) => json!(get(t)),
+        };
+        window.insert(name.trim_start_matches("callcenter_").into(), value);
+    }
+}
