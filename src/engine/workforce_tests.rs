@@ -78,6 +78,20 @@ fn a_state_held_across_the_window_edge_counts_only_inside() {
 }
 
 #[test]
+fn a_change_at_a_boundary_belongs_to_the_window_it_starts() {
+    let mut e = engine("[engine]\nwindows = [\"5m\"]\n");
+    let t0 = t(T0);
+    e.advance(t0 + 10 * MINUTE);
+    agent(&mut e, t0 + 15 * MINUTE - 1, "a", Available, Some(&["q"]));
+    agent(&mut e, t0 + 15 * MINUTE, "a", Busy, None);
+    e.advance(t0 + 16 * MINUTE);
+    // interval [10:15, 10:16): the available millisecond is before it, busy all of it
+    assert_eq!(secs(&e, "q", "interval", Available), 0.0);
+    assert_eq!(secs(&e, "q", "interval", Busy), 60.0);
+    assert_eq!(secs(&e, "q", "5m", Available), 0.001);
+}
+
+#[test]
 fn a_queue_list_change_mid_window_splits_the_seconds() {
     let mut e = engine("[engine]\nwindows = [\"5m\"]\n");
     let t0 = t(T0);

@@ -1,5 +1,6 @@
 //! The order-independence property: any disorder within the allowed lateness (and duplicate
-//! deliveries) gives the exposition of the in-order stream, for one-leg and multi-leg contacts.
+//! deliveries) gives the exposition of the in-order stream, for one-leg and multi-leg contacts
+//! and for agents' states and queue lists (agent time, occupancy).
 
 use callpulse::event::RejectReason;
 use callpulse::time::{Millis, SECOND};
@@ -315,5 +316,92 @@ proptest! {
         let snap = a.snapshot();
         prop_assert_eq!(snap.queues.iter().map(|q| q.waiting).sum::<i64>(), waiting);
         prop_assert_eq!(exposition(&snap), exposition(&b.snapshot()));
+    }
+}
+
+const STATES: [&str; 5] = ["logged_out", "available", "not_ready", "busy", "wrapup"];
+
+/// `agent.state` events of a few agents: steps of 0 to 5 minutes (a quarter of them at the same
+/// instant as the previous one), any state, and now and then a new list of the three queues.
+fn arb_agents() -> impl Strategy<Value = Vec<(Millis, String)>> {
+    let step = (
+        0i64..300_000,
+        0u8..4,
+        0usize..5,
+        prop::option::weighted(0.3, 0u8..8),
+    );
+    let agent = (0i64..600, prop::collection::vec(step, 1..25));
+    prop::collection::vec(agent, 1..6).prop_map(|agents| {
+        let queues = ["sales", "care", "billing"];
+        let mut all = Vec::new();
+        for (i, (start_s, steps)) in agents.into_iter().enumerate() {
+            let mut t = at(T0) - 20 * 60 * SECOND + start_s * SECOND;
+            for (k, (gap, same, state, list)) in steps.into_iter().enumerate() {
+                if k > 0 && same != 0 {
+                    t += gap;
+                }
+                let mut f = json!({ "agent": format!("ag{i}"), "state": STATES[state] });
+                if let Some(mask) = list.or((k == 0).then_some(1)) {
+                    let names: Vec<&str> = (0..3)
+                        .filter(|b| mask & (1 << b) != 0)
+                        .map(|b| queues[b])
+                        .collect();
+                    f["queues"] = json!(names);
+                }
+                all.push((t, ev(t, "agent.state", f)));
+            }
+        }
+        all
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    /// Agents' states and queue lists in any order within the lateness (same-instant events of
+    /// one agent included, duplicates delivered), among contact events: the same agent time and
+    /// occupancy in every window as the in-order stream.
+    #[test]
+    fn agent_states_in_any_order_within_lateness_give_the_same_agent_seconds(
+        (contacts, _) in arb_history(),
+        agents in arb_agents(),
+        jitter_seed in prop::collection::vec(0i64..60_000, 400),
+        dup_every in 2usize..9,
+        eval_after_s in 0i64..1800,
+    ) {
+        let cfg = config("[engine]\nwindows = [\"30s\", \"15m\"]\n[queues.care]\ntimezone = \"Asia/Kathmandu\"\n");
+        let mut history = contacts;
+        history.extend(agents);
+        history.sort_by_key(|(ts, _)| *ts);
+        let in_order: Vec<String> = history.iter().map(|(_, l)| l.clone()).collect();
+        let mut shuffled: Vec<(Millis, usize, String)> = history
+            .iter()
+            .enumerate()
+            .map(|(i, (ts, l))| (ts + jitter_seed[i % jitter_seed.len()], i, l.clone()))
+            .collect();
+        shuffled.sort();
+        let mut disordered: Vec<String> = Vec::new();
+        for (k, (_, i, l)) in shuffled.into_iter().enumerate() {
+            let mut v: serde_json::Value = serde_json::from_str(&l).unwrap();
+            v["id"] = json!(format!("e{i}"));
+            disordered.push(v.to_string());
+            if k % dup_every == 0 {
+                disordered.push(v.to_string());
+            }
+        }
+        let now = history.last().unwrap().0 + eval_after_s * SECOND;
+        let snap = run(&cfg, &in_order, now).snapshot();
+        let a = exposition(&snap);
+        let b = run(&cfg, &disordered, now);
+        prop_assert_eq!(b.stats().rejected(RejectReason::TooLate), 0);
+        let b = exposition(&b.snapshot());
+        let workforce = |text: &str| -> Vec<String> {
+            text.lines().filter(|l| moves_with_now(l)).map(String::from).collect()
+        };
+        // every state of every window of every queue, and occupancy where someone worked
+        let seconds = workforce(&a).iter().filter(|l| l.starts_with("callcenter_agent_seconds")).count();
+        prop_assert_eq!(seconds, snap.queues.len() * snap.window_labels.len() * 4);
+        prop_assert_eq!(workforce(&a), workforce(&b));
+        prop_assert_eq!(a, b);
     }
 }

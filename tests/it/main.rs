@@ -13,3 +13,4 @@ mod replay_bin;
 mod sim;
 mod sim_formats;
 mod support;
+mod workforce;
