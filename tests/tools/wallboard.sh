@@ -123,6 +123,7 @@ KPIS = {
     "aht": ("callcenter_aht_seconds", {}, True),
     "csat": ("callcenter_csat_score", {}, True),
     "nps": ("callcenter_nps_score", {}, True),
+    "occupancy": ("callcenter_occupancy_ratio", {}, True),
 }
 
 class Dom(HTMLParser):
@@ -217,7 +218,7 @@ for rec in dom.values:
         continue
     # the displayed text follows the value (to the digits shown)
     shown_num, step = None, None
-    if kpi in ("service_level", "sl_target", "abandon"):
+    if kpi in ("service_level", "sl_target", "abandon", "occupancy"):
         m = re.fullmatch(r"(\d+(?:\.\d)?)%", text)
         digits = 1 if kpi == "abandon" else 0
         if m and len(m.group(1).partition(".")[2]) == digits:
