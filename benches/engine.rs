@@ -4,10 +4,13 @@
 //! same events given as events.md JSON.
 //!
 //! `cargo bench --bench engine` (criterion); the memory figure is printed once at start;
-//! `cargo bench --bench engine -- asterisk` (or `-- connect`) for one adapter alone.
+//! `cargo bench --bench engine -- asterisk` (or `-- connect`) for one adapter alone;
+//! `-- workforce` for `agent.state` events alone (agent time), in order and late.
 
 #[path = "engine/connect.rs"]
 mod connect;
+#[path = "engine/workforce.rs"]
+mod workforce;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -316,5 +319,36 @@ fn connect_benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(engine, benches, asterisk_benches, connect_benches);
+/// Agent time: `agent.state` events alone, in order and up to 30 s late (each late one rewrites
+/// the agent's counts up to its next known change).
+fn workforce_benches(c: &mut Criterion) {
+    let cfg = Arc::new(Config::default());
+    let in_order = workforce::agent_states(1_000_000, START, false);
+    let late = workforce::agent_states(1_000_000, START, true);
+    let engine = run_engine(&cfg, &in_order);
+    println!(
+        "workforce: {} agent events, {} agents, {} count changes held at the end",
+        in_order.len(),
+        engine.agent_count(),
+        engine.facts_held()
+    );
+    let mut g = c.benchmark_group("workforce");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(in_order.len() as u64));
+    g.bench_function("agent_states_1M_in_order", |b| {
+        b.iter(|| run_engine(&cfg, &in_order).stats().accepted)
+    });
+    g.bench_function("agent_states_1M_up_to_30s_late", |b| {
+        b.iter(|| run_engine(&cfg, &late).stats().accepted)
+    });
+    g.finish();
+}
+
+criterion_group!(
+    engine,
+    benches,
+    asterisk_benches,
+    connect_benches,
+    workforce_benches
+);
 criterion_main!(engine);

@@ -11,12 +11,14 @@
 //!
 //! Memory follows the rolling windows, as for facts: changes are kept from the earliest
 //! rolling start (or `now`) on, so a rolling window can move them into `level` at its left
-//! edge; older ones are summed into `base`. `interval` and `today` start afresh at a boundary
-//! after the previous `now`, with `level` = `base` + the kept changes before it, and need no
-//! change one by one after that. Cost per change: O(windows) plus a B-tree insertion; one
-//! entry (~40 bytes) per (instant, state) for as long as the longest rolling window.
+//! edge. `interval` and `today` start afresh at a boundary after the previous `now`, with
+//! `level` = the counts after every change (`total`) minus the changes from the boundary on
+//! (few: they are recent), and need no change one by one after that. Cost per change:
+//! O(windows), plus an insertion into a time-ordered deque that is O(1) in order (a late
+//! change shifts only the changes after it); one entry (24 bytes) per (instant, state) for as
+//! long as the longest rolling window.
 
-use std::collections::BTreeMap;
+use std::collections::VecDeque;
 
 use crate::kpi::AgentTime;
 use crate::time::Millis;
@@ -51,13 +53,22 @@ impl Integral {
     }
 }
 
+/// The net change of the count of agents in `state` at instant `at`.
+#[derive(Clone, Copy, Debug)]
+struct Change {
+    at: Millis,
+    state: usize,
+    count: i64,
+}
+
 /// Agent time of one queue in each of its windows (same order as the queue's windows).
 #[derive(Clone, Debug, Default)]
 pub struct Workforce {
-    /// Net changes of the counts by (instant, state), every one at or after `kept_from`.
-    changes: BTreeMap<(Millis, usize), i64>,
-    /// The counts at `kept_from`: the net of every change before it.
-    base: [i64; 4],
+    /// Net changes of the counts, none zero, sorted by (instant, state), one per pair, every
+    /// one at or after `kept_from`.
+    changes: VecDeque<Change>,
+    /// The counts after every change (the net of all changes ever applied).
+    total: [i64; 4],
     kept_from: Millis,
     windows: Vec<Integral>,
 }
@@ -66,8 +77,8 @@ impl Workforce {
     /// Windows starting at `starts` and ending at `now`, holding nothing yet.
     pub fn new(starts: &[Millis], now: Millis) -> Self {
         Workforce {
-            changes: BTreeMap::new(),
-            base: [0; 4],
+            changes: VecDeque::new(),
+            total: [0; 4],
             kept_from: Millis::MIN,
             windows: starts
                 .iter()
@@ -85,17 +96,56 @@ impl Workforce {
         for w in &mut self.windows {
             w.add(at, state, count);
         }
+        self.total[state] += count;
         if at < self.kept_from {
-            // Only a change older than every rolling window can land here; it counts in the
-            // level of every later boundary.
-            self.base[state] += count;
+            // Only a change older than every rolling window can land here: no window slides
+            // over it any more, and `total` carries it into every later boundary.
             return;
         }
-        let entry = self.changes.entry((at, state)).or_insert(0);
-        *entry += count;
-        if *entry == 0 {
-            self.changes.remove(&(at, state));
+        let key = (at, state);
+        let len = self.changes.len();
+        // In order, a change lands at the end: look there first.
+        let pos = (0..len.min(32))
+            .map(|back| len - back)
+            .find(|&i| (self.changes[i - 1].at, self.changes[i - 1].state) <= key)
+            .unwrap_or_else(|| self.changes.partition_point(|c| (c.at, c.state) <= key));
+        match pos.checked_sub(1).map(|i| (i, self.changes[i])) {
+            Some((i, c)) if (c.at, c.state) == key => {
+                if c.count + count == 0 {
+                    self.changes.remove(i);
+                } else {
+                    self.changes[i].count += count;
+                }
+            }
+            _ => self.changes.insert(pos, Change { at, state, count }),
         }
+    }
+
+    /// Where the first change at or after `t` is held. Searched from the end, galloping:
+    /// window edges lie near it (`now`, the previous `now`, short windows' starts).
+    fn index(&self, t: Millis) -> usize {
+        let at = |i: usize| self.changes[i].at;
+        // every change from `hi` on is at or after `t`
+        let (mut hi, mut step) = (self.changes.len(), 1);
+        while hi > 0 {
+            let probe = hi.saturating_sub(step);
+            if at(probe) < t {
+                // the first one at or after `t` is in (probe, hi]
+                let (mut a, mut b) = (probe + 1, hi);
+                while a < b {
+                    let m = a + (b - a) / 2;
+                    if at(m) < t {
+                        a = m + 1;
+                    } else {
+                        b = m;
+                    }
+                }
+                return a;
+            }
+            hi = probe;
+            step *= 2;
+        }
+        0
     }
 
     /// Moves every window to its start in `starts` (never backwards) and to `now`; then forgets
@@ -117,39 +167,38 @@ impl Workforce {
                 };
             } else if start > w.start {
                 // A rolling window's left edge: changes leaving it make up its level.
-                let (from, w) = (w.start, &mut self.windows[i]);
-                for (&(at, s), &count) in self.changes.range((from, 0)..(start, 0)) {
-                    w.level[s] += count;
-                    w.held[s] -= count;
-                    w.weighted[s] -= i128::from(count) * i128::from(at);
+                let range = self.index(w.start)..self.index(start);
+                let w = &mut self.windows[i];
+                for c in self.changes.range(range) {
+                    w.level[c.state] += c.count;
+                    w.held[c.state] -= c.count;
+                    w.weighted[c.state] -= i128::from(c.count) * i128::from(c.at);
                 }
                 w.start = start;
             }
+            let end = now.max(self.windows[i].end);
+            let range = self.index(self.windows[i].end)..self.index(end);
             let w = &mut self.windows[i];
-            let end = now.max(w.end);
-            for (&(at, s), &count) in self.changes.range((w.end, 0)..(end, 0)) {
-                w.held[s] += count;
-                w.weighted[s] += i128::from(count) * i128::from(at);
+            for c in self.changes.range(range) {
+                w.held[c.state] += c.count;
+                w.weighted[c.state] += i128::from(c.count) * i128::from(c.at);
             }
             w.end = end;
         }
         let keep = rolling_start.min(now);
-        while let Some(entry) = self.changes.first_entry() {
-            if entry.key().0 >= keep {
-                break;
-            }
-            let ((_, s), count) = entry.remove_entry();
-            self.base[s] += count;
+        while self.changes.front().is_some_and(|c| c.at < keep) {
+            self.changes.pop_front();
         }
         self.kept_from = self.kept_from.max(keep);
     }
 
-    /// The counts just before `t` (`t` at or after `kept_from`).
+    /// The counts just before `t` (`t` at or after `kept_from`, so every change from `t` on
+    /// is still held).
     fn level_before(&self, t: Millis) -> [i64; 4] {
         debug_assert!(t >= self.kept_from, "the changes before {t} are forgotten");
-        let mut level = self.base;
-        for (&(_, s), &count) in self.changes.range(..(t, 0)) {
-            level[s] += count;
+        let mut level = self.total;
+        for c in self.changes.range(self.index(t)..) {
+            level[c.state] -= c.count;
         }
         level
     }

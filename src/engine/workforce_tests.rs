@@ -248,3 +248,18 @@ fn memory_follows_the_longest_rolling_window() {
     assert_eq!(day, 5990.0);
     assert_eq!(secs(&e, "q", "15m", Busy), 300.0);
 }
+
+#[test]
+fn the_galloping_search_finds_what_a_binary_search_finds() {
+    use super::Workforce;
+    let mut w = Workforce::new(&[0], 0);
+    for i in 0..300i64 {
+        // instants with repeats and gaps, two states at some
+        w.apply(i / 3 * 7, (i % 2) as usize, 1);
+    }
+    for t in -5..(300 / 3 * 7 + 5) {
+        let want = w.changes.partition_point(|c| c.at < t);
+        assert_eq!(w.index(t), want, "t = {t}");
+    }
+    assert_eq!(Workforce::new(&[0], 0).index(5), 0);
+}
