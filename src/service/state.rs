@@ -156,7 +156,7 @@ impl ServiceState {
             ("callpulse_contacts_expired_total", "counter", "Contacts dropped unfinished: stale after contact_timeout or evicted at max_open_contacts.", |v| v.stats.contacts_expired + v.stats.contacts_evicted),
             ("callpulse_agents_forgotten_total", "counter", "Logged-out agents forgotten because max_agents agents were held.", |v| v.stats.agents_forgotten),
             ("callpulse_open_contacts", "gauge", "Contacts held in memory.", |v| v.open_contacts as u64),
-            ("callpulse_facts_held", "gauge", "KPI facts held in memory: what the rolling windows hold plus what is not final yet.", |v| v.facts_held as u64),
+            ("callpulse_facts_held", "gauge", "KPI facts and agent-count changes held in memory: what the rolling windows hold plus what is not final yet.", |v| v.facts_held as u64),
         ];
         out.family("callpulse_up", "gauge", "1 while the process runs.");
         out.sample("callpulse_up", "", "", "", 1.0);
