@@ -132,7 +132,7 @@ pub fn check_config(file: &Path, config: &Config) -> String {
     {
         let _ = writeln!(
             out,
-            "{name}: tz {} day_start {} sl {} within {} ({}) target {} abandon<= {} asa<= {} aht<= {} oldest<= {} min_volume {} wrapup {}",
+            "{name}: tz {} day_start {} sl {} within {} ({}) target {} abandon<= {} asa<= {} aht<= {} oldest<= {} first_response<= {} min_volume {} wrapup {}",
             q.clock.zone,
             q.clock.day_start.format("%H:%M"),
             q.sl_formula,
@@ -143,6 +143,8 @@ pub fn check_config(file: &Path, config: &Config) -> String {
             q.asa_target,
             q.aht_target,
             q.oldest_wait_target,
+            q.first_response_target
+                .map_or_else(|| "-".to_string(), |t| t.to_string()),
             q.min_volume,
             q.wrapup
         );

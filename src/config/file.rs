@@ -61,6 +61,7 @@ pub(super) struct FileQueue {
     pub(super) aht_target: Option<Span>,
     pub(super) oldest_wait_target: Option<Span>,
     pub(super) min_volume: Option<u64>,
+    pub(super) first_response_target: Option<Span>,
 }
 
 impl FileQueue {
@@ -80,6 +81,7 @@ impl FileQueue {
             aht_target: self.aht_target.unwrap_or(base.aht_target),
             oldest_wait_target: self.oldest_wait_target.unwrap_or(base.oldest_wait_target),
             min_volume: self.min_volume.unwrap_or(base.min_volume),
+            first_response_target: self.first_response_target.or(base.first_response_target),
         }
     }
 }

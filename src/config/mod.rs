@@ -95,6 +95,8 @@ pub struct QueueSettings {
     pub aht_target: Span,
     pub oldest_wait_target: Span,
     pub min_volume: u64,
+    /// Target (maximum) of the mean first response (kpis.md 1.1); no default: no breach.
+    pub first_response_target: Option<Span>,
 }
 
 /// `[kafka]`: where events come from. Every entry of `properties` goes to librdkafka unchanged.
@@ -270,11 +272,12 @@ impl Default for AlertsConfig {
 
 /// The keys `[alerts.severity]` accepts: the windowed and live KPIs, the two burn-rate alerts
 /// and the monitor's own alerts (`callpulse rules` uses exactly these; a test holds them equal).
-pub const SEVERITY_KEYS: [&str; 12] = [
+pub const SEVERITY_KEYS: [&str; 13] = [
     "service_level",
     "abandon",
     "asa",
     "aht",
+    "first_response",
     "oldest_wait",
     "service_level_fast_burn",
     "service_level_slow_burn",
@@ -346,6 +349,7 @@ impl Default for QueueSettings {
             aht_target: Span::from_secs(360),
             oldest_wait_target: Span::from_secs(120),
             min_volume: 10,
+            first_response_target: None,
         }
     }
 }

@@ -235,7 +235,7 @@ impl Engine {
             None => NO_QUEUE,
         };
         let agent = c.agent.as_deref().map_or(NO_AGENT, agent_key);
-        let step = Step::new(ts, c.step, queue, agent, c.wrapup, c.scores);
+        let step = Step::of(ts, queue, agent, c);
         if c.step == ContactStep::Survey && queue != NO_QUEUE {
             // A survey naming its queue needs nothing from the contact.
             self.queues[queue as usize].apply(survey_fact(&step), 1);

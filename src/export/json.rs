@@ -45,7 +45,7 @@ pub fn to_json(snap: &Snapshot) -> Value {
             let breaches: Map<String, Value> = w
                 .breaches(&q.settings)
                 .iter()
-                .map(|(k, b)| (k.to_string(), json!(b)))
+                .filter_map(|(k, b)| Some((k.to_string(), json!((*b)?))))
                 .collect();
             o.insert("breach".into(), Value::Object(breaches));
             windows.insert(label.clone(), Value::Object(o));

@@ -59,7 +59,7 @@ const fn total(total: (&'static str, &'static str), get: Count) -> CountFamily {
     }
 }
 
-pub(crate) const COUNTS: [CountFamily; 17] = [
+pub(crate) const COUNTS: [CountFamily; 19] = [
     both(
         (
             "callcenter_contacts_offered",
@@ -153,6 +153,25 @@ pub(crate) const COUNTS: [CountFamily; 17] = [
         ),
         |w| w.tally.sl_abandoned,
     ),
+    both(
+        (
+            "callcenter_contacts_resolution_reported",
+            "Contacts completed in the window whose contact.ended reported resolved.",
+        ),
+        (
+            "callcenter_contacts_resolution_reported_total",
+            "Contacts completed with resolved reported.",
+        ),
+        |w| w.tally.resolution_reported,
+    ),
+    both(
+        ("callcenter_contacts_resolved", "Of those, resolved: true."),
+        (
+            "callcenter_contacts_resolved_total",
+            "Contacts completed with resolved: true.",
+        ),
+        |w| w.tally.resolved,
+    ),
     total(
         (
             "callcenter_contacts_completed_total",
@@ -199,7 +218,7 @@ pub(crate) const COUNTS: [CountFamily; 17] = [
     ),
 ];
 
-pub(crate) const RATIOS: [(&str, &str, Ratio); 7] = [
+pub(crate) const RATIOS: [(&str, &str, Ratio); 8] = [
     (
         "callcenter_service_level_ratio",
         "Service level by the queue's sl_formula; absent when nothing was decided in the window.",
@@ -235,14 +254,20 @@ pub(crate) const RATIOS: [(&str, &str, Ratio); 7] = [
         "Mean customer effort score (1..7) of surveys submitted in the window.",
         |w, _| w.ces(),
     ),
+    (
+        "callcenter_fcr_ratio",
+        "First-contact resolution: resolved / resolution reported, of contacts completed in the window.",
+        |w, _| w.fcr(),
+    ),
 ];
 
-const SUMMARY_HELP: [&str; 5] = [
+const SUMMARY_HELP: [&str; 6] = [
     "Wait of contacts answered in the window.",
     "Handle time of contacts completed in the window.",
     "Talk time of contacts completed in the window.",
     "Hold time of contacts completed in the window.",
     "Wrap-up (after-call work) time of contacts completed in the window.",
+    "First response minus offer, of contacts whose first response falls in the window (a voice or callback contact responds when answered; a chat or e-mail at its first contact.responded).",
 ];
 
 /// Renders the contract's families for every queue of the snapshot.
@@ -385,6 +410,17 @@ fn render_targets(snap: &Snapshot, queue_labels: &[String], out: &mut Exposition
             out.sample(name, "", l, "", value(q));
         }
     }
+    let name = "callcenter_first_response_target_seconds";
+    out.family(
+        name,
+        "gauge",
+        "The queue's first-response target (maximum of the mean); only for queues that set one.",
+    );
+    for (q, l) in snap.queues.iter().zip(queue_labels) {
+        if let Some(t) = q.settings.first_response_target {
+            out.sample(name, "", l, "", t.as_secs_f64());
+        }
+    }
     out.family(
         "callcenter_min_volume",
         "gauge",
@@ -408,7 +444,7 @@ fn render_breaches(snap: &Snapshot, queue_labels: &[String], out: &mut Expositio
         "1 while the KPI is on the wrong side of its target in the window and the window holds at least min_volume contacts.",
     );
     // `kpi="...",window="..."` for every windowed KPI of every window, in breaches() order.
-    let kpi_window: Vec<[String; 4]> = snap
+    let kpi_window: Vec<[String; 5]> = snap
         .window_labels
         .iter()
         .map(|w| WINDOW_KPIS.map(|k| format!("kpi=\"{k}\",window=\"{w}\"")))
@@ -416,6 +452,9 @@ fn render_breaches(snap: &Snapshot, queue_labels: &[String], out: &mut Expositio
     for (q, ql) in snap.queues.iter().zip(queue_labels) {
         for (w, labels) in q.windows.iter().zip(&kpi_window) {
             for ((_, breached), label) in w.breaches(&q.settings).into_iter().zip(labels) {
+                let Some(breached) = breached else {
+                    continue;
+                };
                 out.sample(
                     "callcenter_breach",
                     "",

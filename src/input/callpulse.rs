@@ -316,6 +316,7 @@ impl<'a> Raw<'a> {
                     agent,
                     channel: Channel::Voice,
                     wrapup: None,
+                    resolved: None,
                     scores: Scores::default(),
                 };
                 match step {
@@ -343,7 +344,7 @@ impl<'a> Raw<'a> {
                             return Err(missing("agent"));
                         }
                         if step == ContactStep::Ended {
-                            flag(&self.resolved, "resolved")?;
+                            event.resolved = flag(&self.resolved, "resolved")?;
                             event.wrapup = flag(&self.wrapup, "wrapup")?;
                         }
                         if step == ContactStep::Transferred {

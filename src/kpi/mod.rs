@@ -46,6 +46,14 @@ pub enum FactKind {
         nps: u8,
         ces: u8,
     },
+    /// A leg's first response, `ms` after its offer (kpis.md 1.1, "First response").
+    FirstResponse {
+        ms: u32,
+    },
+    /// A completed leg whose `contact.ended` reported `resolved`.
+    Resolution {
+        resolved: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -96,6 +104,9 @@ tally! {
     nps_count,
     ces_sum,
     ces_count,
+    /// Legs completed whose `contact.ended` carried `resolved`, and of those `resolved: true`.
+    resolution_reported,
+    resolved,
 }
 
 /// Which distribution a duration belongs to.
@@ -106,15 +117,18 @@ pub enum Measure {
     Talk = 2,
     Hold = 3,
     Wrapup = 4,
+    /// First response minus offer (kpis.md 1.1).
+    FirstResponse = 5,
 }
 
 impl Measure {
-    pub const ALL: [Measure; 5] = [
+    pub const ALL: [Measure; 6] = [
         Measure::Wait,
         Measure::Handle,
         Measure::Talk,
         Measure::Hold,
         Measure::Wrapup,
+        Measure::FirstResponse,
     ];
 
     /// The summary family of the contract.
@@ -125,6 +139,7 @@ impl Measure {
             Measure::Talk => "callcenter_talk_seconds",
             Measure::Hold => "callcenter_hold_seconds",
             Measure::Wrapup => "callcenter_wrapup_seconds",
+            Measure::FirstResponse => "callcenter_first_response_seconds",
         }
     }
 
@@ -136,6 +151,7 @@ impl Measure {
             Measure::Talk => "callcenter_talk_duration_seconds",
             Measure::Hold => "callcenter_hold_duration_seconds",
             Measure::Wrapup => "callcenter_wrapup_duration_seconds",
+            Measure::FirstResponse => "callcenter_first_response_duration_seconds",
         }
     }
 }
@@ -144,7 +160,7 @@ impl Measure {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WindowAgg {
     pub tally: Tally,
-    pub dists: [Distribution; 5],
+    pub dists: [Distribution; 6],
 }
 
 impl WindowAgg {
@@ -193,6 +209,15 @@ impl WindowAgg {
                 if ces != NO_SCORE {
                     t.ces_sum += sign * i64::from(ces - 1);
                     t.ces_count += sign;
+                }
+            }
+            FactKind::FirstResponse { ms } => {
+                self.dists[Measure::FirstResponse as usize].apply(ms, sign);
+            }
+            FactKind::Resolution { resolved } => {
+                t.resolution_reported += sign;
+                if resolved {
+                    t.resolved += sign;
                 }
             }
         }
@@ -259,33 +284,62 @@ impl WindowAgg {
         ratio(self.tally.ces_sum, self.tally.ces_count)
     }
 
+    /// First-contact resolution: resolved / resolution reported.
+    pub fn fcr(&self) -> Option<f64> {
+        ratio(self.tally.resolved, self.tally.resolution_reported)
+    }
+
+    /// Mean first response, seconds.
+    pub fn first_response(&self) -> Option<f64> {
+        self.dist(Measure::FirstResponse).mean_seconds()
+    }
+
     /// Which KPIs are on the wrong side of their targets, guarded by `min_volume`; in the order
-    /// of [`WINDOW_KPIS`].
-    pub fn breaches(&self, s: &QueueSettings) -> [(&'static str, bool); 4] {
+    /// of [`WINDOW_KPIS`]. `None` for a KPI the queue sets no target for (`first_response`).
+    pub fn breaches(&self, s: &QueueSettings) -> [(&'static str, Option<bool>); 5] {
         let enough = |volume: i64| volume >= s.min_volume as i64;
         let t = &self.tally;
-        let [sl, abandon, asa, aht] = WINDOW_KPIS;
+        let [sl, abandon, asa, aht, first_response] = WINDOW_KPIS;
+        let responses = self.dist(Measure::FirstResponse).count();
         [
             (
                 sl,
-                enough(t.sl_offered)
-                    && self
-                        .service_level(s.sl_formula)
-                        .is_some_and(|v| v < s.sl_target),
+                Some(
+                    enough(t.sl_offered)
+                        && self
+                            .service_level(s.sl_formula)
+                            .is_some_and(|v| v < s.sl_target),
+                ),
             ),
             (
                 abandon,
-                enough(self.outcomes())
-                    && self.abandon_ratio().is_some_and(|v| v > s.abandon_target),
+                Some(
+                    enough(self.outcomes())
+                        && self.abandon_ratio().is_some_and(|v| v > s.abandon_target),
+                ),
             ),
             (
                 asa,
-                enough(t.answered) && self.asa().is_some_and(|v| v > s.asa_target.as_secs_f64()),
+                Some(
+                    enough(t.answered)
+                        && self.asa().is_some_and(|v| v > s.asa_target.as_secs_f64()),
+                ),
             ),
             (
                 aht,
-                enough(self.completed())
-                    && self.aht().is_some_and(|v| v > s.aht_target.as_secs_f64()),
+                Some(
+                    enough(self.completed())
+                        && self.aht().is_some_and(|v| v > s.aht_target.as_secs_f64()),
+                ),
+            ),
+            (
+                first_response,
+                s.first_response_target.map(|target| {
+                    enough(responses)
+                        && self
+                            .first_response()
+                            .is_some_and(|v| v > target.as_secs_f64())
+                }),
             ),
         ]
     }
@@ -297,8 +351,9 @@ pub fn oldest_wait_breached(oldest_wait_ms: Millis, s: &QueueSettings) -> bool {
     oldest_wait_ms > s.oldest_wait_target.millis()
 }
 
-/// The windowed KPIs `callcenter_breach` reports (`oldest_wait` is live, not windowed).
-pub const WINDOW_KPIS: [&str; 4] = ["service_level", "abandon", "asa", "aht"];
+/// The windowed KPIs `callcenter_breach` reports (`oldest_wait` is live, not windowed;
+/// `first_response` only for queues with a `first_response_target`).
+pub const WINDOW_KPIS: [&str; 5] = ["service_level", "abandon", "asa", "aht", "first_response"];
 
 fn ratio(num: i64, den: i64) -> Option<f64> {
     (den > 0).then(|| num as f64 / den as f64)

@@ -13,7 +13,8 @@
 //! them: a breach signalled by any instance fires once per queue, and counters are summed.
 //!
 //! Severity: `page` for `service_level` and `oldest_wait`, `ticket` otherwise; `[alerts.severity]`
-//! overrides it by kpi name (`service_level`, `abandon`, `asa`, `aht`, `oldest_wait`), by
+//! overrides it by kpi name (`service_level`, `abandon`, `asa`, `aht`, `first_response`,
+//! `oldest_wait`), by
 //! `service_level_fast_burn` / `service_level_slow_burn`, or by alert name for the monitor's own
 //! alerts (`CallpulseDown`, ...). An empty `alerts.window` leaves out the windowed KPI alerts.
 //!
@@ -81,6 +82,8 @@ struct KpiAlert {
     default_severity: &'static str,
     /// Metric holding the KPI's value (`window`-labelled unless `live`).
     value_metric: &'static str,
+    /// Divides `value_metric` (a mean from a summary's `_sum` and `_count`).
+    per: Option<&'static str>,
     /// `min` when lower is worse, `max` when higher is worse.
     worst: &'static str,
     /// `callcenter_oldest_wait_seconds` has no window: its breach uses `window="now"`.
@@ -94,12 +97,13 @@ struct KpiAlert {
     side: &'static str,
 }
 
-const KPI_ALERTS: [KpiAlert; 5] = [
+const KPI_ALERTS: [KpiAlert; 6] = [
     KpiAlert {
         alert: "CallcenterServiceLevelBreach",
         kpi: "service_level",
         default_severity: "page",
         value_metric: "callcenter_service_level_ratio",
+        per: None,
         worst: "min",
         live: false,
         humanize: "humanizePercentage",
@@ -112,6 +116,7 @@ const KPI_ALERTS: [KpiAlert; 5] = [
         kpi: "abandon",
         default_severity: "ticket",
         value_metric: "callcenter_abandon_ratio",
+        per: None,
         worst: "max",
         live: false,
         humanize: "humanizePercentage",
@@ -124,6 +129,7 @@ const KPI_ALERTS: [KpiAlert; 5] = [
         kpi: "asa",
         default_severity: "ticket",
         value_metric: "callcenter_asa_seconds",
+        per: None,
         worst: "max",
         live: false,
         humanize: "humanizeDuration",
@@ -136,6 +142,7 @@ const KPI_ALERTS: [KpiAlert; 5] = [
         kpi: "aht",
         default_severity: "ticket",
         value_metric: "callcenter_aht_seconds",
+        per: None,
         worst: "max",
         live: false,
         humanize: "humanizeDuration",
@@ -144,10 +151,24 @@ const KPI_ALERTS: [KpiAlert; 5] = [
         side: "above the queue's target (callcenter_aht_target_seconds)",
     },
     KpiAlert {
+        alert: "CallcenterFirstResponseBreach",
+        kpi: "first_response",
+        default_severity: "ticket",
+        value_metric: "callcenter_first_response_seconds_sum",
+        per: Some("callcenter_first_response_seconds_count"),
+        worst: "max",
+        live: false,
+        humanize: "humanizeDuration",
+        summary: "Mean first response above target in queue {{ $labels.queue }}",
+        what: "mean first response",
+        side: "above the queue's target (callcenter_first_response_target_seconds)",
+    },
+    KpiAlert {
         alert: "CallcenterOldestWaitBreach",
         kpi: "oldest_wait",
         default_severity: "page",
         value_metric: "callcenter_oldest_wait_seconds",
+        per: None,
         worst: "max",
         live: true,
         humanize: "humanizeDuration",
@@ -230,7 +251,13 @@ fn kpi_group(config: &Config, y: &mut Yaml) {
         let value = if k.live {
             k.value_metric.to_string()
         } else {
-            format!("{}{{window={w}}}", k.value_metric)
+            match k.per {
+                Some(per) => format!(
+                    "{m}{{window={w}}}\n    / on (queue, instance, job)\n  {per}{{window={w}}}",
+                    m = k.value_metric
+                ),
+                None => format!("{}{{window={w}}}", k.value_metric),
+            }
         };
         let expr = format!(
             "{worst} by (queue) (\n  {value}\n    and on (queue, instance, job)\n  callcenter_breach{{kpi=\"{kpi}\",window={w}}} == 1\n)",

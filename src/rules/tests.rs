@@ -2,11 +2,12 @@
 
 use super::*;
 
-const ALERTS: [&str; 12] = [
+const ALERTS: [&str; 13] = [
     "CallcenterServiceLevelBreach",
     "CallcenterAbandonRateBreach",
     "CallcenterAsaBreach",
     "CallcenterAhtBreach",
+    "CallcenterFirstResponseBreach",
     "CallcenterOldestWaitBreach",
     "CallcenterServiceLevelFastBurn",
     "CallcenterServiceLevelSlowBurn",

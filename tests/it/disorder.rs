@@ -1,5 +1,6 @@
 //! The order-independence property: any disorder within the allowed lateness (and duplicate
-//! deliveries) gives the exposition of the in-order stream, for one-leg and multi-leg contacts.
+//! deliveries) gives the exposition of the in-order stream, for one-leg and multi-leg contacts,
+//! including the first responses of chats and the resolutions of kpis.md 1.1.
 
 use callpulse::event::RejectReason;
 use callpulse::time::{Millis, SECOND};
@@ -136,7 +137,8 @@ fn contact_history(
             let tb = te + dur(3);
             out.push(of(&c, tb, "contact.answered", json!({"agent": b})));
             let w2 = flag(0);
-            let f = with_wrapup(json!({"agent": b}), w2);
+            // resolution reported, counted when the leg completes (after its wrap-up)
+            let f = with_wrapup(json!({"agent": b, "resolved": d[1] % 2 == 0}), w2);
             out.push(of(&c, tb + dur(1), "contact.ended", f));
             if expects(w2, other) {
                 let t = tb + dur(1) + dur(2);
@@ -151,7 +153,9 @@ fn contact_history(
             let ta = t0 + dur(0);
             out.push(of(&c, ta, "contact.answered", json!({"agent": a})));
             let t2 = ta + dur(1);
-            out.push(offered(t2, &c, other));
+            // a chat: its first response is its first contact.responded
+            let chat = json!({"queue": other, "channel": "chat"});
+            out.push(of(&c, t2, "contact.offered", chat));
             out.push(of(&c, t2 + dur(2) / 3, "contact.held", json!({"agent": a})));
             out.push(of(
                 &c,
@@ -199,7 +203,7 @@ fn contact_history(
                 "contact.answered",
                 json!({"agent": a, "queue": queue}),
             ));
-            let f = json!({"agent": a, "wrapup": false});
+            let f = json!({"agent": a, "wrapup": false, "resolved": d[3] % 2 == 1});
             out.push(of(&c, ta + dur(2), "contact.ended", f));
         }
         _ => {

@@ -7,6 +7,7 @@ mod connect;
 mod disorder;
 mod e2e;
 mod engine;
+mod first_response;
 mod kafka;
 mod legs;
 mod replay_bin;

@@ -268,6 +268,12 @@ impl Simulator {
             && self.queues.len() > 1
             && transfers == 0
             && self.rng.random_bool(TRANSFER_SHARE);
+        if !channel.is_call() {
+            // the first written reply: a chat within the first eighth of the conversation, an
+            // e-mail within its first quarter (no random draw, so a seed's traffic is unchanged)
+            let share = if channel == Channel::Chat { 8 } else { 4 };
+            self.schedule(t + (talk / share).max(SECOND), Timer::Respond(slot, gen));
+        }
         let c = &mut self.contacts[slot as usize];
         c.state = ContactState::Talking(a as u32);
         c.wait = t - offered_at;
@@ -318,6 +324,25 @@ impl Simulator {
         self.emit_by_agent(out, "contact.held", slot, a as usize, t, Body::default());
         self.contacts[slot as usize].state = ContactState::Holding(a);
         self.schedule(t + hold, Timer::Resume(slot, gen));
+    }
+
+    /// The agent's first written reply, if the conversation is still on.
+    pub(super) fn respond(&mut self, slot: u32, gen: u32, t: Millis, out: &mut Vec<SimEvent>) {
+        let c = &self.contacts[slot as usize];
+        let ContactState::Talking(a) = c.state else {
+            return;
+        };
+        if c.gen != gen {
+            return;
+        }
+        self.emit_by_agent(
+            out,
+            "contact.responded",
+            slot,
+            a as usize,
+            t,
+            Body::default(),
+        );
     }
 
     pub(super) fn resume(&mut self, slot: u32, gen: u32, t: Millis, out: &mut Vec<SimEvent>) {

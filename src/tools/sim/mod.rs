@@ -442,6 +442,7 @@ impl Simulator {
             Timer::Deadline(slot, gen) => self.deadline(slot, gen, t, out),
             Timer::Answer(slot, gen) => self.answer(slot, gen, t, out),
             Timer::Hold(slot, gen) => self.hold(slot, gen, t, out),
+            Timer::Respond(slot, gen) => self.respond(slot, gen, t, out),
             Timer::Resume(slot, gen) => self.resume(slot, gen, t, out),
             Timer::End(slot, gen) => self.end(slot, gen, t, out),
             Timer::Reoffer(slot, gen, q) => {

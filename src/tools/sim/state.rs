@@ -169,6 +169,8 @@ pub(super) enum Timer {
     Deadline(u32, u32),
     Answer(u32, u32),
     Hold(u32, u32),
+    /// The agent's first written reply on a chat or e-mail.
+    Respond(u32, u32),
     Resume(u32, u32),
     End(u32, u32),
     Reoffer(u32, u32, u16),
