@@ -198,6 +198,8 @@ pub struct ContactEvent<'a> {
     /// `resolved` of `contact.ended`: whether the customer's issue was resolved (`None`: not
     /// reported).
     pub resolved: Option<bool>,
+    /// `customer` of `contact.offered` (personal data: the engine keeps only a keyed hash).
+    pub customer: Option<Cow<'a, str>>,
     pub scores: Scores,
 }
 

@@ -132,7 +132,7 @@ pub fn check_config(file: &Path, config: &Config) -> String {
     {
         let _ = writeln!(
             out,
-            "{name}: tz {} day_start {} sl {} within {} ({}) target {} abandon<= {} asa<= {} aht<= {} oldest<= {} first_response<= {} min_volume {} wrapup {}",
+            "{name}: tz {} day_start {} sl {} within {} ({}) target {} abandon<= {} asa<= {} aht<= {} oldest<= {} first_response<= {} min_volume {} wrapup {} repeat_window {} callback_window {}",
             q.clock.zone,
             q.clock.day_start.format("%H:%M"),
             q.sl_formula,
@@ -146,7 +146,9 @@ pub fn check_config(file: &Path, config: &Config) -> String {
             q.first_response_target
                 .map_or_else(|| "-".to_string(), |t| t.to_string()),
             q.min_volume,
-            q.wrapup
+            q.wrapup,
+            q.repeat_window,
+            q.callback_window
         );
     }
     out

@@ -39,6 +39,7 @@ pub(super) struct FileEngine {
     pub(super) max_queues: Option<Positive>,
     pub(super) max_open_contacts: Option<Positive>,
     pub(super) max_agents: Option<Positive>,
+    pub(super) max_customers: Option<Positive>,
     pub(super) contact_timeout: Option<Span>,
     pub(super) dedup_horizon: Option<Span>,
     pub(super) dedup_capacity: Option<Positive>,
@@ -62,6 +63,8 @@ pub(super) struct FileQueue {
     pub(super) oldest_wait_target: Option<Span>,
     pub(super) min_volume: Option<u64>,
     pub(super) first_response_target: Option<Span>,
+    pub(super) repeat_window: Option<Span>,
+    pub(super) callback_window: Option<Span>,
 }
 
 impl FileQueue {
@@ -82,6 +85,8 @@ impl FileQueue {
             oldest_wait_target: self.oldest_wait_target.unwrap_or(base.oldest_wait_target),
             min_volume: self.min_volume.unwrap_or(base.min_volume),
             first_response_target: self.first_response_target.or(base.first_response_target),
+            repeat_window: self.repeat_window.unwrap_or(base.repeat_window),
+            callback_window: self.callback_window.unwrap_or(base.callback_window),
         }
     }
 }

@@ -65,6 +65,9 @@ pub struct EngineConfig {
     pub max_open_contacts: usize,
     /// Agents remembered; beyond it agents logged out for longest (and final) are forgotten.
     pub max_agents: usize,
+    /// Customer histories (one per customer and queue) held at most; beyond, the least
+    /// recently active are forgotten (counted in `callpulse_customers_forgotten_total`).
+    pub max_customers: usize,
     pub contact_timeout: Span,
     pub dedup_horizon: Span,
     pub dedup_capacity: usize,
@@ -97,6 +100,10 @@ pub struct QueueSettings {
     pub min_volume: u64,
     /// Target (maximum) of the mean first response (kpis.md 1.1); no default: no breach.
     pub first_response_target: Option<Span>,
+    /// How far back an earlier contact of the same customer makes a repeat (kpis.md 1.1).
+    pub repeat_window: Span,
+    /// How long an abandoning customer has to get through to count as recovered.
+    pub callback_window: Span,
 }
 
 /// `[kafka]`: where events come from. Every entry of `properties` goes to librdkafka unchanged.
@@ -350,6 +357,8 @@ impl Default for QueueSettings {
             oldest_wait_target: Span::from_secs(120),
             min_volume: 10,
             first_response_target: None,
+            repeat_window: Span::from_secs(24 * 3600),
+            callback_window: Span::from_secs(3600),
         }
     }
 }
@@ -369,6 +378,7 @@ impl Default for EngineConfig {
             max_queues: 1_000,
             max_open_contacts: 1_000_000,
             max_agents: 100_000,
+            max_customers: 1_000_000,
             contact_timeout: Span::from_secs(8 * 3600),
             dedup_horizon: Span::from_secs(900),
             dedup_capacity: 1_000_000,
@@ -441,6 +451,7 @@ impl Config {
             .max_open_contacts
             .map_or(engine.max_open_contacts, |p| p.0);
         engine.max_agents = e.max_agents.map_or(engine.max_agents, |p| p.0);
+        engine.max_customers = e.max_customers.map_or(engine.max_customers, |p| p.0);
         engine.contact_timeout = e.contact_timeout.unwrap_or(engine.contact_timeout);
         // a repeated id is recognised as long as its event could still be applied: the
         // horizon covers the lateness (a CTR seen after its contact events counts once)

@@ -59,7 +59,7 @@ const fn total(total: (&'static str, &'static str), get: Count) -> CountFamily {
     }
 }
 
-pub(crate) const COUNTS: [CountFamily; 19] = [
+pub(crate) const COUNTS: [CountFamily; 23] = [
     both(
         (
             "callcenter_contacts_offered",
@@ -172,6 +172,50 @@ pub(crate) const COUNTS: [CountFamily; 19] = [
         ),
         |w| w.tally.resolved,
     ),
+    both(
+        (
+            "callcenter_contacts_identified",
+            "Contacts offered in the window with a customer.",
+        ),
+        (
+            "callcenter_contacts_identified_total",
+            "Contacts offered with a customer.",
+        ),
+        |w| w.tally.identified,
+    ),
+    both(
+        (
+            "callcenter_contacts_repeat",
+            "Of those, contacts whose customer had another contact in the queue within repeat_window before.",
+        ),
+        (
+            "callcenter_contacts_repeat_total",
+            "Repeat contacts.",
+        ),
+        |w| w.tally.repeat,
+    ),
+    both(
+        (
+            "callcenter_abandoned_recovered",
+            "Abandons (not short, with a customer) whose customer got through within callback_window, by the answer's time.",
+        ),
+        (
+            "callcenter_abandoned_recovered_total",
+            "Abandoned customers who got through within callback_window.",
+        ),
+        |w| w.tally.abandoned_recovered,
+    ),
+    both(
+        (
+            "callcenter_abandoned_lost",
+            "Abandons (not short, with a customer) whose customer did not get through within callback_window, at its end.",
+        ),
+        (
+            "callcenter_abandoned_lost_total",
+            "Abandoned customers who did not get through within callback_window.",
+        ),
+        |w| w.tally.abandoned_lost,
+    ),
     total(
         (
             "callcenter_contacts_completed_total",
@@ -218,7 +262,7 @@ pub(crate) const COUNTS: [CountFamily; 19] = [
     ),
 ];
 
-pub(crate) const RATIOS: [(&str, &str, Ratio); 8] = [
+pub(crate) const RATIOS: [(&str, &str, Ratio); 10] = [
     (
         "callcenter_service_level_ratio",
         "Service level by the queue's sl_formula; absent when nothing was decided in the window.",
@@ -258,6 +302,16 @@ pub(crate) const RATIOS: [(&str, &str, Ratio); 8] = [
         "callcenter_fcr_ratio",
         "First-contact resolution: resolved / resolution reported, of contacts completed in the window.",
         |w, _| w.fcr(),
+    ),
+    (
+        "callcenter_repeat_ratio",
+        "Repeat contacts / contacts with a customer, offered in the window.",
+        |w, _| w.repeat_ratio(),
+    ),
+    (
+        "callcenter_lost_customer_ratio",
+        "Lost / (lost + recovered): of the customers who gave up, the share who did not get through within callback_window.",
+        |w, _| w.lost_customer_ratio(),
     ),
 ];
 

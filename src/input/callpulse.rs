@@ -317,6 +317,7 @@ impl<'a> Raw<'a> {
                     channel: Channel::Voice,
                     wrapup: None,
                     resolved: None,
+                    customer: None,
                     scores: Scores::default(),
                 };
                 match step {
@@ -326,9 +327,11 @@ impl<'a> Raw<'a> {
                         }
                         event.channel = enumerated(&self.channel, "channel", &CHANNELS)?
                             .unwrap_or(Channel::Voice);
-                        if !matches!(self.customer, Scalar::Null | Scalar::Str(_)) {
-                            return Err(invalid("customer"));
-                        }
+                        // an empty caller id is no customer, not a broken offer
+                        event.customer = match self.customer {
+                            Scalar::Str(text) if text.is_empty() => None,
+                            other => name(other, "customer", max)?,
+                        };
                         if !matches!(self.priority, Scalar::Null | Scalar::Int(_)) {
                             return Err(invalid("priority"));
                         }

@@ -54,6 +54,16 @@ pub enum FactKind {
     Resolution {
         resolved: bool,
     },
+    /// A leg offered with a customer (kpis.md 1.1, "Customers").
+    Identified,
+    /// Of those, one whose customer had a leg of another contact in the queue within
+    /// `repeat_window` before.
+    Repeat,
+    /// A non-short abandon with a customer who got through within `callback_window` (at the
+    /// answer that decides it).
+    Recovered,
+    /// One who did not (at the abandon plus `callback_window`).
+    Lost,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -107,6 +117,12 @@ tally! {
     /// Legs completed whose `contact.ended` carried `resolved`, and of those `resolved: true`.
     resolution_reported,
     resolved,
+    /// Legs offered with a customer, and of those repeats (kpis.md 1.1).
+    identified,
+    repeat,
+    /// Non-short abandons with a customer: recovered or lost, by decision time.
+    abandoned_recovered,
+    abandoned_lost,
 }
 
 /// Which distribution a duration belongs to.
@@ -220,6 +236,10 @@ impl WindowAgg {
                     t.resolved += sign;
                 }
             }
+            FactKind::Identified => t.identified += sign,
+            FactKind::Repeat => t.repeat += sign,
+            FactKind::Recovered => t.abandoned_recovered += sign,
+            FactKind::Lost => t.abandoned_lost += sign,
         }
     }
 
@@ -287,6 +307,17 @@ impl WindowAgg {
     /// First-contact resolution: resolved / resolution reported.
     pub fn fcr(&self) -> Option<f64> {
         ratio(self.tally.resolved, self.tally.resolution_reported)
+    }
+
+    /// Repeat contacts / identified contacts.
+    pub fn repeat_ratio(&self) -> Option<f64> {
+        ratio(self.tally.repeat, self.tally.identified)
+    }
+
+    /// Of the customers who gave up, the share who did not get through in `callback_window`.
+    pub fn lost_customer_ratio(&self) -> Option<f64> {
+        let t = &self.tally;
+        ratio(t.abandoned_lost, t.abandoned_lost + t.abandoned_recovered)
     }
 
     /// Mean first response, seconds.

@@ -1,6 +1,7 @@
 //! The order-independence property: any disorder within the allowed lateness (and duplicate
 //! deliveries) gives the exposition of the in-order stream, for one-leg and multi-leg contacts,
-//! including the first responses of chats and the resolutions of kpis.md 1.1.
+//! including the first responses of chats, the resolutions and the customers' repeats,
+//! recoveries and losses of kpis.md 1.1.
 
 use callpulse::event::RejectReason;
 use callpulse::time::{Millis, SECOND};
@@ -41,7 +42,13 @@ fn contact_history(
         }
         f
     };
-    let mut out = vec![offered(t0, &c, queue)];
+    // half the contacts name one of four customers: repeats, recoveries and losses across
+    // contacts
+    let mut first = json!({ "queue": queue });
+    if d[0] % 2 == 0 {
+        first["customer"] = json!(format!("cust{}", i % 4));
+    }
+    let mut out = vec![of(&c, t0, "contact.offered", first)];
     match shape % 11 {
         0 => out.push(abandoned(t0 + dur(0), &c)),
         1 => {
@@ -292,7 +299,7 @@ proptest! {
         dup_every in 2usize..9,
         eval_after_s in 0i64..1800,
     ) {
-        let cfg = config("[queues.sales]\nwrapup = true\nsl_formula = \"ignore_abandons\"\n[queues.care]\ntimezone = \"Asia/Kathmandu\"\n");
+        let cfg = config("[defaults]\nrepeat_window = \"5m\"\ncallback_window = \"4m\"\n[queues.sales]\nwrapup = true\nsl_formula = \"ignore_abandons\"\n[queues.care]\ntimezone = \"Asia/Kathmandu\"\n");
         let in_order: Vec<String> = history.iter().map(|(_, l)| l.clone()).collect();
         // arrival order = ts + jitter with jitter < lateness (60 s): every event is still accepted
         let mut shuffled: Vec<(Millis, usize, String)> = history

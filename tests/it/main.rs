@@ -4,6 +4,7 @@
 mod asterisk;
 mod bank;
 mod connect;
+mod customers;
 mod disorder;
 mod e2e;
 mod engine;

@@ -75,6 +75,18 @@ impl Simulator {
         }
     }
 
+    /// The customer of contact number `no`: one in five is the customer of one of the 40
+    /// contacts before it (calling again, often after giving up), the rest someone new. Derived
+    /// from the numbers, not drawn, so a seed's traffic is otherwise unchanged.
+    fn customer_of(&self, no: u64) -> u64 {
+        let own = splitmix(self.cfg.seed ^ no);
+        if (own >> 4) % 5 == 0 && no > 40 {
+            splitmix(self.cfg.seed ^ (no - 1 - (own >> 12) % 40))
+        } else {
+            own
+        }
+    }
+
     /// The contact enters queue `q`: `contact.offered`, its deadline, then routing.
     pub(super) fn offer(&mut self, slot: u32, q: u16, t: Millis, out: &mut Vec<SimEvent>) {
         let channel = self.contacts[slot as usize].channel;
@@ -96,7 +108,7 @@ impl Simulator {
         } else {
             (WaitEnd::Timeout, channel.overflow_after())
         };
-        let customer = splitmix(self.cfg.seed ^ self.contacts[slot as usize].no);
+        let customer = self.customer_of(self.contacts[slot as usize].no);
         let (gen, no) = {
             let c = &mut self.contacts[slot as usize];
             // A new generation: entries and timers of an earlier offer no longer match.
