@@ -65,7 +65,9 @@ fn generate(events: usize, queues: usize, customers: Option<u64>) -> Vec<Vec<u8>
         let t0 = START + (i as i64) * 20; // 50 contacts per second
         let c = format!("c{i}");
         let wait = rnd(60_000) as i64;
-        let customer = customers.map_or(String::new(), |n| format!(r#","customer":"+1555{:07}""#, rnd(n)));
+        let customer = customers.map_or(String::new(), |n| {
+            format!(r#","customer":"+1555{:07}""#, rnd(n))
+        });
         out.push((t0, format!(r#"{{"type":"contact.offered","ts":{t0},"id":"o{i}","contact_id":"{c}","queue":"q{q:02}","channel":"voice"{customer}}}"#)));
         if rnd(10) == 0 {
             out.push((t0 + wait, format!(r#"{{"type":"contact.abandoned","ts":{},"id":"b{i}","contact_id":"{c}","queue":"q{q:02}"}}"#, t0 + wait)));
@@ -140,8 +142,16 @@ fn bytes_per_customer() {
         );
         let before = LIVE.load(Ordering::Relaxed);
         for i in 0..100_000 {
-            let customer = if with { format!(r#","customer":"+1555{i:07}""#) } else { String::new() };
-            let l = format!(r#"{{"type":"contact.offered","ts":{},"contact_id":"contact-{i:08}","queue":"q{:02}"{customer}}}"#, START + i, i % 50);
+            let customer = if with {
+                format!(r#","customer":"+1555{i:07}""#)
+            } else {
+                String::new()
+            };
+            let l = format!(
+                r#"{{"type":"contact.offered","ts":{},"contact_id":"contact-{i:08}","queue":"q{:02}"{customer}}}"#,
+                START + i,
+                i % 50
+            );
             let _ = ingest(&mut engine, l.as_bytes(), Admit::ALL);
         }
         let bytes = LIVE.load(Ordering::Relaxed) - before;

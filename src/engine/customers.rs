@@ -10,8 +10,9 @@
 //! (a repeat on earlier offers, a recovery on the answer that decides it, a loss on everything up
 //! to `tb + callback_window`), so facts before the frontier are final and never touched again.
 
+use std::cmp::Reverse;
 use std::collections::hash_map::RandomState;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::hash::BuildHasher;
 
 use crate::config::QueueSettings;
@@ -43,8 +44,8 @@ struct History {
     items: Vec<Item>,
     /// The facts applied and not yet final.
     applied: Vec<Fact>,
-    /// The latest moment, for eviction.
-    last: Millis,
+    /// When its moments can no longer change a fact that is not final.
+    expires: Millis,
 }
 
 /// What one contact registered: its customer-naming offers and the moments it contributed.
@@ -66,8 +67,11 @@ pub struct Customers {
     /// Finished and forgotten contacts' first customer-naming offer, by keyed hash of the
     /// contact id: a later leg of the id (a callback) is still that customer's.
     finished: Recent<(Millis, u64)>,
-    /// (latest moment, key) in the order histories were touched, for eviction.
-    order: VecDeque<(Millis, Key)>,
+    /// (expiry, key): when a history's moments can no longer change a fact that is not final
+    /// (its latest moment plus the longer of `repeat_window` and `callback_window`). Stale
+    /// entries (the history was touched since) are skipped. The earliest expiry is also the
+    /// least recently active history, which goes first when `max_customers` is reached.
+    expiry: BinaryHeap<Reverse<(Millis, Key)>>,
     capacity: usize,
     /// Histories forgotten because `max_customers` was reached.
     pub evicted: u64,
@@ -80,7 +84,7 @@ impl Customers {
             histories: HashMap::new(),
             registrations: HashMap::new(),
             finished: Recent::new(capacity),
-            order: VecDeque::new(),
+            expiry: BinaryHeap::new(),
             capacity,
             evicted: 0,
         }
@@ -107,6 +111,7 @@ impl Customers {
             }
         };
         let pos = reg.named.partition_point(|n| *n <= (at, hash));
+        reg.named.reserve_exact(1);
         reg.named.insert(pos, (at, hash));
     }
 
@@ -165,14 +170,16 @@ impl Customers {
             })
             .collect();
         items.sort_unstable();
+        // most contacts and customers have one or two moments: no spare capacity
+        items.shrink_to_fit();
         let mut touched: HashSet<Key> = HashSet::new();
         super::diff(&reg.items, &items, |&(key, item), sign| {
             touched.insert(key);
             let h = self.histories.entry(key).or_default();
             if sign > 0 {
                 let pos = h.items.partition_point(|i| *i <= item);
+                h.items.reserve_exact(1);
                 h.items.insert(pos, item);
-                h.last = h.last.max(item.0);
             } else if let Some(pos) = h.items.iter().position(|i| *i == item) {
                 h.items.remove(pos);
             }
@@ -182,15 +189,25 @@ impl Customers {
             let Some(h) = self.histories.get_mut(&key) else {
                 continue;
             };
-            let mut facts = facts_of(&h.items, settings(key.0));
+            let s = settings(key.0);
+            // moments that can no longer change a fact that is not final go first
+            h.items
+                .retain(|&(at, m)| at >= frontier.saturating_sub(keep(m, s)));
+            let mut facts = facts_of(&h.items, s);
             // facts before the frontier are final: they stay applied, untouched
             facts.retain(|f| f.at >= frontier);
             h.applied.retain(|f| f.at >= frontier);
+            facts.shrink_to_fit();
             super::diff(&h.applied, &facts, |&f, sign| {
                 changes.push((key.0, f, sign))
             });
             h.applied = facts;
-            self.order.push_back((h.last, key));
+            let last = h.items.last().map_or(Millis::MIN, |i| i.0);
+            let expires = last.saturating_add(s.repeat_window.max(s.callback_window).millis());
+            if expires != h.expires {
+                h.expires = expires;
+                self.expiry.push(Reverse((expires, key)));
+            }
         }
         self.evict();
     }
@@ -206,50 +223,66 @@ impl Customers {
         }
     }
 
-    /// Drops what can no longer change a fact: applied facts before `frontier` (final), moments
-    /// older than the longest window they can still matter to, and empty histories.
-    pub fn advance<'s>(
-        &mut self,
-        frontier: Millis,
-        finished_horizon: Millis,
-        settings: impl Fn(QueueId) -> &'s QueueSettings,
-    ) {
+    /// Drops the histories that can no longer change a fact (all their facts are final), and
+    /// forgotten contacts' customers older than `finished_horizon`.
+    pub fn advance(&mut self, frontier: Millis, finished_horizon: Millis) {
         self.finished.forget_before(finished_horizon);
-        self.histories.retain(|key, h| {
-            let s = settings(key.0);
-            let (repeat, callback) = (s.repeat_window.millis(), s.callback_window.millis());
-            h.applied.retain(|f| f.at >= frontier);
-            h.items.retain(|(at, m)| {
-                let keep = match m {
-                    Moment::Offer(_) => repeat,
-                    Moment::Answer | Moment::Abandon => callback,
-                };
-                *at >= frontier.saturating_sub(keep)
-            });
-            !h.items.is_empty() || !h.applied.is_empty()
-        });
-        let histories = &self.histories;
-        self.order
-            .retain(|(last, key)| histories.get(key).is_some_and(|h| h.last == *last));
+        // a history whose latest moment is a window behind the frontier changes nothing
+        // any more: every moment is useless and every fact final
+        while let Some(&Reverse((expires, key))) = self.expiry.peek() {
+            if expires >= frontier {
+                break;
+            }
+            self.expiry.pop();
+            if self
+                .histories
+                .get(&key)
+                .is_some_and(|h| h.expires == expires)
+            {
+                self.histories.remove(&key);
+            }
+        }
+        self.compact();
+    }
+
+    /// Drops stale expiry entries once they outnumber the histories.
+    fn compact(&mut self) {
+        if self.expiry.len() > 2 * self.histories.len() + 1024 {
+            self.expiry = self
+                .histories
+                .iter()
+                .map(|(&key, h)| Reverse((h.expires, key)))
+                .collect();
+        }
     }
 
     /// Forgets the least recently active histories beyond the capacity (counted); their facts
     /// stay applied, final or not.
     fn evict(&mut self) {
         while self.histories.len() > self.capacity {
-            let Some((last, key)) = self.order.pop_front() else {
+            let Some(Reverse((expires, key))) = self.expiry.pop() else {
                 break;
             };
-            if self.histories.get(&key).is_some_and(|h| h.last == last) {
+            if self
+                .histories
+                .get(&key)
+                .is_some_and(|h| h.expires == expires)
+            {
                 self.histories.remove(&key);
                 self.evicted += 1;
             }
         }
-        if self.order.len() > 2 * self.capacity.max(16) {
-            let histories = &self.histories;
-            self.order
-                .retain(|(last, key)| histories.get(key).is_some_and(|h| h.last == *last));
-        }
+        self.compact();
+    }
+}
+
+/// How long behind the frontier a moment can still change a fact that is not final: an offer
+/// makes later offers repeats for `repeat_window`; an abandon is decided within
+/// `callback_window`, by answers up to that long after it.
+fn keep(m: Moment, s: &QueueSettings) -> Millis {
+    match m {
+        Moment::Offer(_) => s.repeat_window.millis(),
+        Moment::Answer | Moment::Abandon => s.callback_window.millis(),
     }
 }
 

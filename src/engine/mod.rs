@@ -449,13 +449,10 @@ impl Engine {
             .agents
             .forget_logged_out(self.config.engine.max_agents, final_before);
         self.stats.agents_forgotten += forgotten as u64;
-        let queues = &self.queues;
         let finished_horizon = self
             .watermark
             .saturating_sub(self.config.engine.survey_horizon.millis());
-        self.customers.advance(final_before, finished_horizon, |q| {
-            &queues[q as usize].settings
-        });
+        self.customers.advance(final_before, finished_horizon);
         self.stats.customers_forgotten = self.customers.evicted;
         self.stats.customers = self.customers.len() as u64;
         for q in &mut self.queues {

@@ -123,6 +123,10 @@ KPIS = {
     "aht": ("callcenter_aht_seconds", {}, True),
     "csat": ("callcenter_csat_score", {}, True),
     "nps": ("callcenter_nps_score", {}, True),
+    "lost_customers": ("callcenter_lost_customer_ratio", {}, True),
+    "repeat": ("callcenter_repeat_ratio", {}, True),
+    "fcr": ("callcenter_fcr_ratio", {}, True),
+    "first_response": ("callcenter_first_response_seconds", {"quantile": "0.5"}, True),
 }
 
 class Dom(HTMLParser):
@@ -217,12 +221,12 @@ for rec in dom.values:
         continue
     # the displayed text follows the value (to the digits shown)
     shown_num, step = None, None
-    if kpi in ("service_level", "sl_target", "abandon"):
+    if kpi in ("service_level", "sl_target", "abandon", "lost_customers", "repeat", "fcr"):
         m = re.fullmatch(r"(\d+(?:\.\d)?)%", text)
         digits = 1 if kpi == "abandon" else 0
         if m and len(m.group(1).partition(".")[2]) == digits:
             shown_num, step, v = float(m.group(1)), 10 ** -digits, v * 100
-    elif kpi in ("oldest_wait", "asa", "aht"):
+    elif kpi in ("oldest_wait", "asa", "aht", "first_response"):
         m = re.fullmatch(r"(?:(\d+):)?(\d\d):(\d\d)", text)
         if m:
             shown_num, step = int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + int(m.group(3)), 1
