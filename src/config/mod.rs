@@ -70,6 +70,20 @@ pub struct EngineConfig {
     pub dedup_capacity: usize,
     pub survey_horizon: Span,
     pub max_message_bytes: usize,
+    /// The rolling window the forecast reads (`forecast_window`); `None` without rolling windows.
+    pub forecast_window: Option<RollingWindow>,
+}
+
+impl EngineConfig {
+    /// Where the forecast window stands among the rolling windows (which come first in a
+    /// snapshot's windows), and its length.
+    pub fn forecast(&self) -> Option<(usize, Span)> {
+        let f = self.forecast_window.as_ref()?;
+        self.windows
+            .iter()
+            .position(|w| w == f)
+            .map(|i| (i, f.span))
+    }
 }
 
 /// How the service level ratio treats abandoned contacts.
@@ -352,14 +366,16 @@ impl Default for QueueSettings {
 
 impl Default for EngineConfig {
     fn default() -> Self {
+        let windows: Vec<RollingWindow> = ["5m", "15m", "1h"]
+            .iter()
+            .map(|l| RollingWindow {
+                label: l.to_string(),
+                span: l.parse().unwrap_or(Span::from_secs(300)),
+            })
+            .collect();
         EngineConfig {
-            windows: ["5m", "15m", "1h"]
-                .iter()
-                .map(|l| RollingWindow {
-                    label: l.to_string(),
-                    span: l.parse().unwrap_or(Span::from_secs(300)),
-                })
-                .collect(),
+            forecast_window: default_forecast_window(&windows),
+            windows,
             interval: Span::from_secs(900),
             allowed_lateness: Span::from_secs(60),
             max_queues: 1_000,
@@ -372,6 +388,23 @@ impl Default for EngineConfig {
             max_message_bytes: 64 * 1024,
         }
     }
+}
+
+/// The contract's default forecast window.
+const FORECAST_WINDOW: Span = Span::from_secs(15 * 60);
+
+/// `forecast_window` left out: the rolling window of 15 minutes, else the one closest to it
+/// (the longer on a tie), else none (no rolling window: no forecast).
+fn default_forecast_window(windows: &[RollingWindow]) -> Option<RollingWindow> {
+    windows
+        .iter()
+        .min_by_key(|w| {
+            (
+                (w.span.millis() - FORECAST_WINDOW.millis()).abs(),
+                std::cmp::Reverse(w.span),
+            )
+        })
+        .cloned()
 }
 
 /// Longest rolling window accepted: exact to the second, memory bounded by what the window holds.
@@ -429,6 +462,10 @@ impl Config {
             }
             engine.windows = list;
         }
+        engine.forecast_window = match &file.engine.forecast_window {
+            None => default_forecast_window(&engine.windows),
+            Some(f) => Some(forecast_window(f, &engine.windows, line_of(f.span()))?),
+        };
         let e = &file.engine;
         engine.interval = e.interval.map_or(engine.interval, |i| i.0);
         engine.allowed_lateness = e.allowed_lateness.unwrap_or(engine.allowed_lateness);
@@ -531,6 +568,31 @@ impl Config {
     pub fn queue(&self, name: &str) -> &QueueSettings {
         self.queues.get(name).unwrap_or(&self.defaults)
     }
+}
+
+/// `forecast_window` as written: one of the rolling windows, by label or by length.
+fn forecast_window(
+    written: &toml::Spanned<String>,
+    windows: &[RollingWindow],
+    line: usize,
+) -> Result<RollingWindow, String> {
+    let text = written.get_ref();
+    let span: Option<Span> = text.parse().ok();
+    windows
+        .iter()
+        .find(|w| w.label == *text || Some(w.span) == span)
+        .cloned()
+        .ok_or_else(|| {
+            let labels: Vec<&str> = windows.iter().map(|w| w.label.as_str()).collect();
+            format!(
+                "line {line}: engine.forecast_window: {text:?} is not one of the rolling windows (engine.windows: {})",
+                if labels.is_empty() {
+                    "none".to_string()
+                } else {
+                    labels.join(", ")
+                }
+            )
+        })
 }
 
 impl fmt::Display for SlFormula {
