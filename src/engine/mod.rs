@@ -478,6 +478,7 @@ impl Engine {
             at: self.now,
             window_labels,
             queues,
+            forecast_window: self.config.engine.forecast(),
         }
     }
 }

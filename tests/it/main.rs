@@ -7,6 +7,7 @@ mod connect;
 mod disorder;
 mod e2e;
 mod engine;
+mod forecast;
 mod kafka;
 mod legs;
 mod replay_bin;
