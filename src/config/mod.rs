@@ -282,9 +282,10 @@ impl Default for AlertsConfig {
     }
 }
 
-/// The keys `[alerts.severity]` accepts: the windowed and live KPIs, the two burn-rate alerts
-/// and the monitor's own alerts (`callpulse rules` uses exactly these; a test holds them equal).
-pub const SEVERITY_KEYS: [&str; 12] = [
+/// The keys `[alerts.severity]` accepts: the windowed and live KPIs, the two burn-rate alerts,
+/// the predicted service-level breach and the monitor's own alerts (`callpulse rules` uses
+/// exactly these; a test holds them equal).
+pub const SEVERITY_KEYS: [&str; 13] = [
     "service_level",
     "abandon",
     "asa",
@@ -292,6 +293,7 @@ pub const SEVERITY_KEYS: [&str; 12] = [
     "oldest_wait",
     "service_level_fast_burn",
     "service_level_slow_burn",
+    "service_level_predicted",
     "CallpulseDown",
     "CallpulseNotReady",
     "CallpulseLagGrowing",
