@@ -392,23 +392,6 @@ impl Default for EngineConfig {
     }
 }
 
-/// The contract's default forecast window.
-const FORECAST_WINDOW: Span = Span::from_secs(15 * 60);
-
-/// `forecast_window` left out: the rolling window of 15 minutes, else the one closest to it
-/// (the longer on a tie), else none (no rolling window: no forecast).
-fn default_forecast_window(windows: &[RollingWindow]) -> Option<RollingWindow> {
-    windows
-        .iter()
-        .min_by_key(|w| {
-            (
-                (w.span.millis() - FORECAST_WINDOW.millis()).abs(),
-                std::cmp::Reverse(w.span),
-            )
-        })
-        .cloned()
-}
-
 /// Longest rolling window accepted: exact to the second, memory bounded by what the window holds.
 pub const MAX_WINDOW: Span = Span::from_millis(7 * DAY);
 
@@ -570,31 +553,6 @@ impl Config {
     pub fn queue(&self, name: &str) -> &QueueSettings {
         self.queues.get(name).unwrap_or(&self.defaults)
     }
-}
-
-/// `forecast_window` as written: one of the rolling windows, by label or by length.
-fn forecast_window(
-    written: &toml::Spanned<String>,
-    windows: &[RollingWindow],
-    line: usize,
-) -> Result<RollingWindow, String> {
-    let text = written.get_ref();
-    let span: Option<Span> = text.parse().ok();
-    windows
-        .iter()
-        .find(|w| w.label == *text || Some(w.span) == span)
-        .cloned()
-        .ok_or_else(|| {
-            let labels: Vec<&str> = windows.iter().map(|w| w.label.as_str()).collect();
-            format!(
-                "line {line}: engine.forecast_window: {text:?} is not one of the rolling windows (engine.windows: {})",
-                if labels.is_empty() {
-                    "none".to_string()
-                } else {
-                    labels.join(", ")
-                }
-            )
-        })
 }
 
 impl fmt::Display for SlFormula {
