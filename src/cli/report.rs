@@ -127,6 +127,17 @@ pub fn check_config(file: &Path, config: &Config) -> String {
         config.engine.interval
     );
     let _ = writeln!(out, "allowed_lateness: {}", config.engine.allowed_lateness);
+    let _ = writeln!(
+        out,
+        "forecast_window: {}",
+        config
+            .engine
+            .forecast_window
+            .as_ref()
+            .map_or("none (no rolling window: no forecast)", |w| w
+                .label
+                .as_str())
+    );
     for (name, q) in std::iter::once(("[defaults]", &config.defaults))
         .chain(config.queues.iter().map(|(n, q)| (n.as_str(), q)))
     {
@@ -221,5 +232,9 @@ mod tests {
             "{sales}"
         );
         assert!(text.lines().any(|l| l.starts_with("[defaults]:")), "{text}");
+        assert!(text.contains("\nforecast_window: 15m\n"), "{text}");
+        let none = Config::parse("[engine]\nwindows = []\n").unwrap();
+        let text = check_config(Path::new("x.toml"), &none);
+        assert!(text.contains("\nforecast_window: none"), "{text}");
     }
 }

@@ -45,6 +45,7 @@ pub(super) struct FileEngine {
     pub(super) dedup_capacity: Option<Positive>,
     pub(super) survey_horizon: Option<Span>,
     pub(super) max_message_bytes: Option<Positive>,
+    pub(super) forecast_window: Option<toml::Spanned<String>>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -158,4 +159,46 @@ impl<'de> Deserialize<'de> for Interval {
             )))
         }
     }
+}
+
+/// The contract's default forecast window.
+const FORECAST_WINDOW: Span = Span::from_secs(15 * 60);
+
+/// `forecast_window` left out: the rolling window of 15 minutes, else the one closest to it
+/// (the longer on a tie), else none (no rolling window: no forecast).
+pub(super) fn default_forecast_window(windows: &[RollingWindow]) -> Option<RollingWindow> {
+    windows
+        .iter()
+        .min_by_key(|w| {
+            (
+                (w.span.millis() - FORECAST_WINDOW.millis()).abs(),
+                std::cmp::Reverse(w.span),
+            )
+        })
+        .cloned()
+}
+
+/// `forecast_window` as written: one of the rolling windows, by label or by length.
+pub(super) fn forecast_window(
+    written: &toml::Spanned<String>,
+    windows: &[RollingWindow],
+    line: usize,
+) -> Result<RollingWindow, String> {
+    let text = written.get_ref();
+    let span: Option<Span> = text.parse().ok();
+    windows
+        .iter()
+        .find(|w| w.label == *text || Some(w.span) == span)
+        .cloned()
+        .ok_or_else(|| {
+            let labels: Vec<&str> = windows.iter().map(|w| w.label.as_str()).collect();
+            format!(
+                "line {line}: engine.forecast_window: {text:?} is not one of the rolling windows (engine.windows: {})",
+                if labels.is_empty() {
+                    "none".to_string()
+                } else {
+                    labels.join(", ")
+                }
+            )
+        })
 }

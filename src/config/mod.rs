@@ -73,6 +73,20 @@ pub struct EngineConfig {
     pub dedup_capacity: usize,
     pub survey_horizon: Span,
     pub max_message_bytes: usize,
+    /// The rolling window the forecast reads (`forecast_window`); `None` without rolling windows.
+    pub forecast_window: Option<RollingWindow>,
+}
+
+impl EngineConfig {
+    /// Where the forecast window stands among the rolling windows (which come first in a
+    /// snapshot's windows), and its length.
+    pub fn forecast(&self) -> Option<(usize, Span)> {
+        let f = self.forecast_window.as_ref()?;
+        self.windows
+            .iter()
+            .position(|w| w == f)
+            .map(|i| (i, f.span))
+    }
 }
 
 /// How the service level ratio treats abandoned contacts.
@@ -277,9 +291,10 @@ impl Default for AlertsConfig {
     }
 }
 
-/// The keys `[alerts.severity]` accepts: the windowed and live KPIs, the two burn-rate alerts
-/// and the monitor's own alerts (`callpulse rules` uses exactly these; a test holds them equal).
-pub const SEVERITY_KEYS: [&str; 13] = [
+/// The keys `[alerts.severity]` accepts: the windowed and live KPIs, the two burn-rate alerts,
+/// the predicted service-level breach and the monitor's own alerts (`callpulse rules` uses
+/// exactly these; a test holds them equal).
+pub const SEVERITY_KEYS: [&str; 14] = [
     "service_level",
     "abandon",
     "asa",
@@ -288,6 +303,7 @@ pub const SEVERITY_KEYS: [&str; 13] = [
     "oldest_wait",
     "service_level_fast_burn",
     "service_level_slow_burn",
+    "service_level_predicted",
     "CallpulseDown",
     "CallpulseNotReady",
     "CallpulseLagGrowing",
@@ -365,14 +381,16 @@ impl Default for QueueSettings {
 
 impl Default for EngineConfig {
     fn default() -> Self {
+        let windows: Vec<RollingWindow> = ["5m", "15m", "1h"]
+            .iter()
+            .map(|l| RollingWindow {
+                label: l.to_string(),
+                span: l.parse().unwrap_or(Span::from_secs(300)),
+            })
+            .collect();
         EngineConfig {
-            windows: ["5m", "15m", "1h"]
-                .iter()
-                .map(|l| RollingWindow {
-                    label: l.to_string(),
-                    span: l.parse().unwrap_or(Span::from_secs(300)),
-                })
-                .collect(),
+            forecast_window: default_forecast_window(&windows),
+            windows,
             interval: Span::from_secs(900),
             allowed_lateness: Span::from_secs(60),
             max_queues: 1_000,
@@ -443,6 +461,10 @@ impl Config {
             }
             engine.windows = list;
         }
+        engine.forecast_window = match &file.engine.forecast_window {
+            None => default_forecast_window(&engine.windows),
+            Some(f) => Some(forecast_window(f, &engine.windows, line_of(f.span()))?),
+        };
         let e = &file.engine;
         engine.interval = e.interval.map_or(engine.interval, |i| i.0);
         engine.allowed_lateness = e.allowed_lateness.unwrap_or(engine.allowed_lateness);

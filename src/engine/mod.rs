@@ -509,6 +509,7 @@ impl Engine {
             at: self.now,
             window_labels,
             queues,
+            forecast_window: self.config.engine.forecast(),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! samples, too many to build as `prometheus` crate metric objects on every scrape.
 
 mod exposition;
+mod forecast;
 mod json;
 
 pub use exposition::{escape_label, Exposition};
@@ -419,6 +420,7 @@ pub fn render(snap: &Snapshot, out: &mut Exposition) {
         }
     }
 
+    forecast::render_forecast(snap, &queue_labels, out);
     render_targets(snap, &queue_labels, out);
     render_breaches(snap, &queue_labels, out);
     render_cumulative(snap, &queue_labels, out);

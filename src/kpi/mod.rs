@@ -8,6 +8,7 @@
 //! depend on the order facts arrive in.
 
 mod distribution;
+pub mod forecast;
 
 pub use distribution::Distribution;
 

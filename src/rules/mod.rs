@@ -14,9 +14,15 @@
 //!
 //! Severity: `page` for `service_level` and `oldest_wait`, `ticket` otherwise; `[alerts.severity]`
 //! overrides it by kpi name (`service_level`, `abandon`, `asa`, `aht`, `first_response`,
-//! `oldest_wait`), by
-//! `service_level_fast_burn` / `service_level_slow_burn`, or by alert name for the monitor's own
-//! alerts (`CallpulseDown`, ...). An empty `alerts.window` leaves out the windowed KPI alerts.
+//! `oldest_wait`), by `service_level_fast_burn` / `service_level_slow_burn` /
+//! `service_level_predicted`, or by alert name for the monitor's own alerts (`CallpulseDown`,
+//! ...). An empty `alerts.window` leaves out the windowed KPI alerts and the predicted breach
+//! that warns of one.
+//!
+//! `CallcenterServiceLevelPredictedBreach` is the early warning of the service-level alert:
+//! the Erlang C forecast (`callcenter_forecast_service_level_ratio`, from the agents serving
+//! now) is below the queue's target while the service level in the alerts window is not
+//! breached, with at least `min_volume` contacts offered in the forecast window.
 //!
 //! The YAML is written by hand: every value that comes from the config is a double-quoted
 //! scalar, every PromQL expression a literal block whose strings are escaped for PromQL.
@@ -292,6 +298,51 @@ fn kpi_group(config: &Config, y: &mut Yaml) {
         y.kv(10, "window", &window);
         annotations(config, y, k.summary, &description);
     }
+    predicted_breach(config, y);
+}
+
+/// `CallcenterServiceLevelPredictedBreach` (see the module's documentation); left out without
+/// a forecast window or a KPI alert window.
+fn predicted_breach(config: &Config, y: &mut Yaml) {
+    let a = &config.alerts;
+    let Some(forecast) = config.engine.forecast_window.as_ref() else {
+        return;
+    };
+    if a.window.is_empty() {
+        return;
+    }
+    let (w, fw) = (promql_str(&a.window), promql_str(&forecast.label));
+    let expr = format!(
+        "min by (queue) (\n  callcenter_forecast_service_level_ratio\n    < on (queue, instance, job)\n  callcenter_sl_target_ratio\n)\nunless on (queue)\n(\n  max by (queue) (callcenter_breach{{kpi=\"service_level\",window={w}}}) == 1\n)\nand on (queue)\n(\n  sum by (queue) (callcenter_contacts_offered{{window={fw}}})\n    >= on (queue)\n  max by (queue) (callcenter_min_volume)\n)"
+    );
+    let description = format!(
+        "Queue {{{{ $labels.queue }}}}: with the agents available, busy or in wrap-up now, Erlang C forecasts a service level of {{{{ $value | humanizePercentage }}}} at the arrival rate and AHT of the last {}, below the queue's target (callcenter_sl_target_ratio), while the service level over {} is not in breach: callcenter_forecast_agents_required says how many agents it takes. Firing after {}; keeps firing {} after it clears.",
+        forecast.label,
+        window_phrase(config, &a.window),
+        a.r#for,
+        a.keep_firing_for
+    );
+    y.line(6, "- alert: CallcenterServiceLevelPredictedBreach");
+    y.block(8, "expr", &expr);
+    y.line(8, &format!("for: {}", duration(a.r#for)));
+    y.line(
+        8,
+        &format!("keep_firing_for: {}", duration(a.keep_firing_for)),
+    );
+    y.line(8, "labels:");
+    y.kv(
+        10,
+        "severity",
+        severity(config, "service_level_predicted", "ticket"),
+    );
+    y.kv(10, "kpi", "service_level");
+    y.kv(10, "window", &forecast.label);
+    annotations(
+        config,
+        y,
+        "Service level predicted to fall below target in queue {{ $labels.queue }}",
+        &description,
+    );
 }
 
 fn burn_group(config: &Config, y: &mut Yaml) {

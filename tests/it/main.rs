@@ -9,6 +9,7 @@ mod disorder;
 mod e2e;
 mod engine;
 mod first_response;
+mod forecast;
 mod kafka;
 mod legs;
 mod replay_bin;
