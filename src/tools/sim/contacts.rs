@@ -15,7 +15,17 @@ use super::state::{Activity, AgentTimer, Contact, ContactState, Scores, Timer, W
 use super::{SimEvent, Simulator};
 
 impl Simulator {
+    /// A contact arrives in queue `q`: a customer who gave up there and calls again, else a
+    /// new caller (or one calling again, see [`Simulator::customer_of`]).
     pub(super) fn arrive(&mut self, q: u16, t: Millis, out: &mut Vec<SimEvent>) {
+        let recalls = &mut self.queues[q as usize].recalls;
+        let customer = match recalls.front() {
+            Some(&(from, customer)) if from <= t => {
+                recalls.pop_front();
+                Some(customer)
+            }
+            _ => None,
+        };
         let u: f64 = self.rng.random();
         let mix = &self.queues[q as usize].mix;
         let channel = Channel::ALL
@@ -38,6 +48,7 @@ impl Simulator {
             talk_left: 0,
             hold: 0,
             ends_in_transfer: false,
+            customer: customer.unwrap_or_else(|| self.customer_of(no)),
         };
         let slot = match self.free_contacts.pop() {
             Some(slot) => {
@@ -108,7 +119,7 @@ impl Simulator {
         } else {
             (WaitEnd::Timeout, channel.overflow_after())
         };
-        let customer = self.customer_of(self.contacts[slot as usize].no);
+        let customer = self.contacts[slot as usize].customer;
         let (gen, no) = {
             let c = &mut self.contacts[slot as usize];
             // A new generation: entries and timers of an earlier offer no longer match.
@@ -242,6 +253,21 @@ impl Simulator {
             let delay = self.uniform_ms(1.0, 3.0);
             self.schedule(t + delay, Timer::Reoffer(slot, gen, q));
             return;
+        }
+        if wait_end == WaitEnd::Abandon {
+            // half of those who give up call again, one to ten minutes later: the queue's
+            // next arrival from then on is theirs (derived from the contact's number, not
+            // drawn; the traffic stays as it was)
+            let h = splitmix(self.cfg.seed ^ no ^ 0x5eed);
+            if h % 2 == 0 {
+                let customer = self.contacts[slot as usize].customer;
+                let from = t + 60 * SECOND + ((h >> 8) % 540) as Millis * SECOND;
+                let recalls = &mut self.queues[q as usize].recalls;
+                if recalls.len() < 10_000 {
+                    let pos = recalls.partition_point(|r| r.0 <= from);
+                    recalls.insert(pos, (from, customer));
+                }
+            }
         }
         self.free_contact(slot);
         if let Some(a) = ringing {

@@ -294,6 +294,7 @@ impl Simulator {
                     patience_factor: p.patience_factor,
                     idle: Default::default(),
                     waiting: Default::default(),
+                    recalls: Default::default(),
                     logged_in: 0,
                     headcount: 0,
                     on_break: 0,
