@@ -51,8 +51,9 @@ static GLOBAL: Counting = Counting;
 const START: i64 = 1_795_420_800_000; // 2026-11-23T08:00:00Z
 
 /// A day-like stream: each contact is offered, answered or abandoned, ended, sometimes wrap-up
-/// and a survey; ~3.6 events per contact, interleaved in time across `queues` queues.
-fn generate(events: usize, queues: usize) -> Vec<Vec<u8>> {
+/// and a survey; ~3.6 events per contact, interleaved in time across `queues` queues. With
+/// `customers`, every offer names one of that many customers (kpis.md 1.1 customer families).
+fn generate(events: usize, queues: usize, customers: Option<u64>) -> Vec<Vec<u8>> {
     let mut out: Vec<(i64, String)> = Vec::with_capacity(events + 16);
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut rnd = |n: u64| {
@@ -67,7 +68,10 @@ fn generate(events: usize, queues: usize) -> Vec<Vec<u8>> {
         let t0 = START + (i as i64) * 20; // 50 contacts per second
         let c = format!("c{i}");
         let wait = rnd(60_000) as i64;
-        out.push((t0, format!(r#"{{"type":"contact.offered","ts":{t0},"id":"o{i}","contact_id":"{c}","queue":"q{q:02}","channel":"voice"}}"#)));
+        let customer = customers.map_or(String::new(), |n| {
+            format!(r#","customer":"+1555{:07}""#, rnd(n))
+        });
+        out.push((t0, format!(r#"{{"type":"contact.offered","ts":{t0},"id":"o{i}","contact_id":"{c}","queue":"q{q:02}","channel":"voice"{customer}}}"#)));
         if rnd(10) == 0 {
             out.push((t0 + wait, format!(r#"{{"type":"contact.abandoned","ts":{},"id":"b{i}","contact_id":"{c}","queue":"q{q:02}"}}"#, t0 + wait)));
         } else {
@@ -128,10 +132,48 @@ fn bytes_per_open_contact() {
     );
 }
 
+/// Bytes held per remembered customer: the same 100,000 offers with and without a customer
+/// each (all distinct), the difference per customer.
+fn bytes_per_customer() {
+    let cfg = Arc::new(Config::default());
+    let held = |with: bool| {
+        let mut engine = Engine::new(cfg.clone());
+        let _ = ingest(
+            &mut engine,
+            br#"{"type":"agent.state","ts":1795420800000,"agent":"x","state":"available"}"#,
+            Admit::ALL,
+        );
+        let before = LIVE.load(Ordering::Relaxed);
+        for i in 0..100_000 {
+            let customer = if with {
+                format!(r#","customer":"+1555{i:07}""#)
+            } else {
+                String::new()
+            };
+            let l = format!(
+                r#"{{"type":"contact.offered","ts":{},"contact_id":"contact-{i:08}","queue":"q{:02}"{customer}}}"#,
+                START + i,
+                i % 50
+            );
+            let _ = ingest(&mut engine, l.as_bytes(), Admit::ALL);
+        }
+        let bytes = LIVE.load(Ordering::Relaxed) - before;
+        drop(engine);
+        bytes
+    };
+    let (without, with) = (held(false), held(true));
+    println!(
+        "memory: {} bytes per remembered customer (100,000 distinct, while their contacts are open)",
+        (with - without) / 100_000
+    );
+}
+
 fn benches(c: &mut Criterion) {
     bytes_per_open_contact();
+    bytes_per_customer();
     let cfg = Arc::new(Config::default());
-    let lines = generate(1_000_000, 50);
+    let lines = generate(1_000_000, 50, None);
+    let with_customers = generate(1_000_000, 50, Some(100_000));
     let bytes: usize = lines.iter().map(|l| l.len()).sum();
     println!(
         "input: {} events, {:.0} bytes/event on average",
@@ -149,10 +191,14 @@ fn benches(c: &mut Criterion) {
     g.bench_function("decode_and_engine_1M_50q", |b| {
         b.iter(|| run_engine(&cfg, &lines).stats().accepted)
     });
+    // the same traffic, every offer naming one of 100,000 customers
+    g.bench_function("decode_and_engine_1M_50q_customers", |b| {
+        b.iter(|| run_engine(&cfg, &with_customers).stats().accepted)
+    });
     g.finish();
 
     // 1,000 queues, each with traffic in every window
-    let big = generate(200_000, 1000);
+    let big = generate(200_000, 1000, Some(20_000));
     let mut engine = run_engine(&cfg, &big);
     let wm = engine.watermark().unwrap_or(START);
     engine.advance(wm + 1);

@@ -98,8 +98,9 @@ impl Default for Limits {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Channel {
+    #[default]
     Voice,
     Chat,
     Email,
@@ -194,6 +195,11 @@ pub struct ContactEvent<'a> {
     /// `wrapup` of `contact.ended` or `contact.transferred`: whether an after-call-work end
     /// will follow (`None`: the queue's setting decides).
     pub wrapup: Option<bool>,
+    /// `resolved` of `contact.ended`: whether the customer's issue was resolved (`None`: not
+    /// reported).
+    pub resolved: Option<bool>,
+    /// `customer` of `contact.offered` (personal data: the engine keeps only a keyed hash).
+    pub customer: Option<Cow<'a, str>>,
     pub scores: Scores,
 }
 

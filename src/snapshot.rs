@@ -4,8 +4,10 @@
 use std::collections::BTreeMap;
 
 use crate::config::QueueSettings;
+use crate::event::AgentState;
+use crate::kpi::forecast::{forecast, Forecast};
 use crate::kpi::{AgentTime, WindowAgg};
-use crate::time::Millis;
+use crate::time::{Millis, Span};
 
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
@@ -15,6 +17,9 @@ pub struct Snapshot {
     pub window_labels: Vec<String>,
     /// Sorted by queue name.
     pub queues: Vec<QueueSnapshot>,
+    /// The forecast window (`engine.forecast_window`): where it stands in `window_labels` and
+    /// its length; `None`: no forecast.
+    pub forecast_window: Option<(usize, Span)>,
 }
 
 #[derive(Clone, Debug)]
@@ -33,6 +38,29 @@ pub struct QueueSnapshot {
 }
 
 impl QueueSnapshot {
+    /// Agents serving the queue now in `available`, `busy` or `wrapup`: the forecast's `n`.
+    pub fn agents_serving(&self) -> i64 {
+        AgentState::EXPORTED
+            .iter()
+            .zip(self.agents)
+            .filter(|(s, _)| **s != AgentState::NotReady)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// The forecast KPIs at `now` (kpis.md 1.1) from the forecast window `window` (see
+    /// [`Snapshot::forecast_window`]); `None` without one, or while it holds no offered or no
+    /// completed leg. Computed from merged snapshots only: Erlang C does not add up.
+    pub fn forecast(&self, window: Option<(usize, Span)>) -> Option<Forecast> {
+        let (i, span) = window?;
+        forecast(
+            self.windows.get(i)?,
+            span,
+            self.agents_serving(),
+            &self.settings,
+        )
+    }
+
     fn merge(&mut self, other: &QueueSnapshot) {
         for (w, o) in self.windows.iter_mut().zip(&other.windows) {
             w.merge(o);
@@ -61,11 +89,13 @@ impl Snapshot {
     pub fn merge(parts: impl IntoIterator<Item = Snapshot>) -> Snapshot {
         let mut at = Millis::MIN;
         let mut labels = Vec::new();
+        let mut forecast_window = None;
         let mut by_name: BTreeMap<String, QueueSnapshot> = BTreeMap::new();
         for part in parts {
             at = at.max(part.at);
             if labels.is_empty() {
                 labels = part.window_labels;
+                forecast_window = part.forecast_window;
             }
             for q in part.queues {
                 match by_name.get_mut(&q.name) {
@@ -80,6 +110,7 @@ impl Snapshot {
             at,
             window_labels: labels,
             queues: by_name.into_values().collect(),
+            forecast_window,
         }
     }
 }

@@ -127,12 +127,23 @@ pub fn check_config(file: &Path, config: &Config) -> String {
         config.engine.interval
     );
     let _ = writeln!(out, "allowed_lateness: {}", config.engine.allowed_lateness);
+    let _ = writeln!(
+        out,
+        "forecast_window: {}",
+        config
+            .engine
+            .forecast_window
+            .as_ref()
+            .map_or("none (no rolling window: no forecast)", |w| w
+                .label
+                .as_str())
+    );
     for (name, q) in std::iter::once(("[defaults]", &config.defaults))
         .chain(config.queues.iter().map(|(n, q)| (n.as_str(), q)))
     {
         let _ = writeln!(
             out,
-            "{name}: tz {} day_start {} sl {} within {} ({}) target {} abandon<= {} asa<= {} aht<= {} oldest<= {} min_volume {} wrapup {}",
+            "{name}: tz {} day_start {} sl {} within {} ({}) target {} abandon<= {} asa<= {} aht<= {} oldest<= {} first_response<= {} min_volume {} wrapup {} repeat_window {} callback_window {}",
             q.clock.zone,
             q.clock.day_start.format("%H:%M"),
             q.sl_formula,
@@ -143,8 +154,12 @@ pub fn check_config(file: &Path, config: &Config) -> String {
             q.asa_target,
             q.aht_target,
             q.oldest_wait_target,
+            q.first_response_target
+                .map_or_else(|| "-".to_string(), |t| t.to_string()),
             q.min_volume,
-            q.wrapup
+            q.wrapup,
+            q.repeat_window,
+            q.callback_window
         );
     }
     out
@@ -217,5 +232,9 @@ mod tests {
             "{sales}"
         );
         assert!(text.lines().any(|l| l.starts_with("[defaults]:")), "{text}");
+        assert!(text.contains("\nforecast_window: 15m\n"), "{text}");
+        let none = Config::parse("[engine]\nwindows = []\n").unwrap();
+        let text = check_config(Path::new("x.toml"), &none);
+        assert!(text.contains("\nforecast_window: none"), "{text}");
     }
 }

@@ -39,11 +39,13 @@ pub(super) struct FileEngine {
     pub(super) max_queues: Option<Positive>,
     pub(super) max_open_contacts: Option<Positive>,
     pub(super) max_agents: Option<Positive>,
+    pub(super) max_customers: Option<Positive>,
     pub(super) contact_timeout: Option<Span>,
     pub(super) dedup_horizon: Option<Span>,
     pub(super) dedup_capacity: Option<Positive>,
     pub(super) survey_horizon: Option<Span>,
     pub(super) max_message_bytes: Option<Positive>,
+    pub(super) forecast_window: Option<toml::Spanned<String>>,
 }
 
 #[derive(Deserialize, Default, Clone)]
@@ -61,6 +63,9 @@ pub(super) struct FileQueue {
     pub(super) aht_target: Option<Span>,
     pub(super) oldest_wait_target: Option<Span>,
     pub(super) min_volume: Option<u64>,
+    pub(super) first_response_target: Option<Span>,
+    pub(super) repeat_window: Option<Span>,
+    pub(super) callback_window: Option<Span>,
 }
 
 impl FileQueue {
@@ -80,6 +85,9 @@ impl FileQueue {
             aht_target: self.aht_target.unwrap_or(base.aht_target),
             oldest_wait_target: self.oldest_wait_target.unwrap_or(base.oldest_wait_target),
             min_volume: self.min_volume.unwrap_or(base.min_volume),
+            first_response_target: self.first_response_target.or(base.first_response_target),
+            repeat_window: self.repeat_window.unwrap_or(base.repeat_window),
+            callback_window: self.callback_window.unwrap_or(base.callback_window),
         }
     }
 }
@@ -151,4 +159,46 @@ impl<'de> Deserialize<'de> for Interval {
             )))
         }
     }
+}
+
+/// The contract's default forecast window.
+const FORECAST_WINDOW: Span = Span::from_secs(15 * 60);
+
+/// `forecast_window` left out: the rolling window of 15 minutes, else the one closest to it
+/// (the longer on a tie), else none (no rolling window: no forecast).
+pub(super) fn default_forecast_window(windows: &[RollingWindow]) -> Option<RollingWindow> {
+    windows
+        .iter()
+        .min_by_key(|w| {
+            (
+                (w.span.millis() - FORECAST_WINDOW.millis()).abs(),
+                std::cmp::Reverse(w.span),
+            )
+        })
+        .cloned()
+}
+
+/// `forecast_window` as written: one of the rolling windows, by label or by length.
+pub(super) fn forecast_window(
+    written: &toml::Spanned<String>,
+    windows: &[RollingWindow],
+    line: usize,
+) -> Result<RollingWindow, String> {
+    let text = written.get_ref();
+    let span: Option<Span> = text.parse().ok();
+    windows
+        .iter()
+        .find(|w| w.label == *text || Some(w.span) == span)
+        .cloned()
+        .ok_or_else(|| {
+            let labels: Vec<&str> = windows.iter().map(|w| w.label.as_str()).collect();
+            format!(
+                "line {line}: engine.forecast_window: {text:?} is not one of the rolling windows (engine.windows: {})",
+                if labels.is_empty() {
+                    "none".to_string()
+                } else {
+                    labels.join(", ")
+                }
+            )
+        })
 }

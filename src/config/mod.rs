@@ -65,11 +65,28 @@ pub struct EngineConfig {
     pub max_open_contacts: usize,
     /// Agents remembered; beyond it agents logged out for longest (and final) are forgotten.
     pub max_agents: usize,
+    /// Customer histories (one per customer and queue) held at most; beyond, the least
+    /// recently active are forgotten (counted in `callpulse_customers_forgotten_total`).
+    pub max_customers: usize,
     pub contact_timeout: Span,
     pub dedup_horizon: Span,
     pub dedup_capacity: usize,
     pub survey_horizon: Span,
     pub max_message_bytes: usize,
+    /// The rolling window the forecast reads (`forecast_window`); `None` without rolling windows.
+    pub forecast_window: Option<RollingWindow>,
+}
+
+impl EngineConfig {
+    /// Where the forecast window stands among the rolling windows (which come first in a
+    /// snapshot's windows), and its length.
+    pub fn forecast(&self) -> Option<(usize, Span)> {
+        let f = self.forecast_window.as_ref()?;
+        self.windows
+            .iter()
+            .position(|w| w == f)
+            .map(|i| (i, f.span))
+    }
 }
 
 /// How the service level ratio treats abandoned contacts.
@@ -95,6 +112,12 @@ pub struct QueueSettings {
     pub aht_target: Span,
     pub oldest_wait_target: Span,
     pub min_volume: u64,
+    /// Target (maximum) of the mean first response (kpis.md 1.1); no default: no breach.
+    pub first_response_target: Option<Span>,
+    /// How far back an earlier contact of the same customer makes a repeat (kpis.md 1.1).
+    pub repeat_window: Span,
+    /// How long an abandoning customer has to get through to count as recovered.
+    pub callback_window: Span,
 }
 
 /// `[kafka]`: where events come from. Every entry of `properties` goes to librdkafka unchanged.
@@ -268,16 +291,19 @@ impl Default for AlertsConfig {
     }
 }
 
-/// The keys `[alerts.severity]` accepts: the windowed and live KPIs, the two burn-rate alerts
-/// and the monitor's own alerts (`callpulse rules` uses exactly these; a test holds them equal).
-pub const SEVERITY_KEYS: [&str; 12] = [
+/// The keys `[alerts.severity]` accepts: the windowed and live KPIs, the two burn-rate alerts,
+/// the predicted service-level breach and the monitor's own alerts (`callpulse rules` uses
+/// exactly these; a test holds them equal).
+pub const SEVERITY_KEYS: [&str; 14] = [
     "service_level",
     "abandon",
     "asa",
     "aht",
+    "first_response",
     "oldest_wait",
     "service_level_fast_burn",
     "service_level_slow_burn",
+    "service_level_predicted",
     "CallpulseDown",
     "CallpulseNotReady",
     "CallpulseLagGrowing",
@@ -346,25 +372,31 @@ impl Default for QueueSettings {
             aht_target: Span::from_secs(360),
             oldest_wait_target: Span::from_secs(120),
             min_volume: 10,
+            first_response_target: None,
+            repeat_window: Span::from_secs(24 * 3600),
+            callback_window: Span::from_secs(3600),
         }
     }
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
+        let windows: Vec<RollingWindow> = ["5m", "15m", "1h"]
+            .iter()
+            .map(|l| RollingWindow {
+                label: l.to_string(),
+                span: l.parse().unwrap_or(Span::from_secs(300)),
+            })
+            .collect();
         EngineConfig {
-            windows: ["5m", "15m", "1h"]
-                .iter()
-                .map(|l| RollingWindow {
-                    label: l.to_string(),
-                    span: l.parse().unwrap_or(Span::from_secs(300)),
-                })
-                .collect(),
+            forecast_window: default_forecast_window(&windows),
+            windows,
             interval: Span::from_secs(900),
             allowed_lateness: Span::from_secs(60),
             max_queues: 1_000,
             max_open_contacts: 1_000_000,
             max_agents: 100_000,
+            max_customers: 1_000_000,
             contact_timeout: Span::from_secs(8 * 3600),
             dedup_horizon: Span::from_secs(900),
             dedup_capacity: 1_000_000,
@@ -429,6 +461,10 @@ impl Config {
             }
             engine.windows = list;
         }
+        engine.forecast_window = match &file.engine.forecast_window {
+            None => default_forecast_window(&engine.windows),
+            Some(f) => Some(forecast_window(f, &engine.windows, line_of(f.span()))?),
+        };
         let e = &file.engine;
         engine.interval = e.interval.map_or(engine.interval, |i| i.0);
         engine.allowed_lateness = e.allowed_lateness.unwrap_or(engine.allowed_lateness);
@@ -437,6 +473,7 @@ impl Config {
             .max_open_contacts
             .map_or(engine.max_open_contacts, |p| p.0);
         engine.max_agents = e.max_agents.map_or(engine.max_agents, |p| p.0);
+        engine.max_customers = e.max_customers.map_or(engine.max_customers, |p| p.0);
         engine.contact_timeout = e.contact_timeout.unwrap_or(engine.contact_timeout);
         // a repeated id is recognised as long as its event could still be applied: the
         // horizon covers the lateness (a CTR seen after its contact events counts once)

@@ -135,3 +135,46 @@ fn the_dedup_horizon_covers_the_lateness() {
         .to_string();
     assert!(err.contains("dedup_horizon"), "{err}");
 }
+
+#[test]
+fn forecast_window_is_a_rolling_window() {
+    let label = |c: &Config| c.engine.forecast_window.as_ref().map(|w| w.label.clone());
+    let c = Config::parse("").unwrap();
+    assert_eq!(label(&c).as_deref(), Some("15m"));
+    assert_eq!(c.engine.forecast(), Some((1, Span::from_secs(900))));
+    // written: by label, or by length ("900s" is the window 15m)
+    let c = Config::parse("[engine]\nforecast_window = \"1h\"\n").unwrap();
+    assert_eq!(c.engine.forecast(), Some((2, Span::from_secs(3600))));
+    let c = Config::parse("[engine]\nwindows = [\"5m\", \"900s\"]\nforecast_window = \"15m\"\n")
+        .unwrap();
+    assert_eq!(label(&c).as_deref(), Some("900s"));
+    // left out and 15m not a window: the window closest to 15m (the longer on a tie)
+    let c = Config::parse("[engine]\nwindows = [\"5m\", \"30m\", \"2h\"]\n").unwrap();
+    assert_eq!(label(&c).as_deref(), Some("5m"));
+    let c = Config::parse("[engine]\nwindows = [\"10m\", \"20m\", \"1h\"]\n").unwrap();
+    assert_eq!(label(&c).as_deref(), Some("20m"));
+    // no rolling window: no forecast
+    let c = Config::parse("[engine]\nwindows = []\n").unwrap();
+    assert_eq!((label(&c), c.engine.forecast()), (None, None));
+    // written but not a rolling window: an error naming the key, the line and the windows
+    for (text, line) in [
+        (
+            "[engine]\nwindows = [\"5m\", \"1h\"]\n\nforecast_window = \"15m\"\n",
+            4,
+        ),
+        ("[engine]\nforecast_window = \"interval\"\n", 2),
+        ("[engine]\nforecast_window = \"today\"\n", 2),
+        ("[engine]\nwindows = []\nforecast_window = \"15m\"\n", 3),
+    ] {
+        let err = Config::parse(text).unwrap_err().to_string();
+        assert!(
+            err.contains(&format!("line {line}: engine.forecast_window"))
+                && err.contains("is not one of the rolling windows"),
+            "{err}"
+        );
+    }
+    let err = Config::parse("[engine]\nwindows = [\"5m\", \"1h\"]\nforecast_window = \"15m\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("(engine.windows: 5m, 1h)"), "{err}");
+}

@@ -8,7 +8,7 @@
 
 use crate::config::QueueSettings;
 use crate::event::ContactStep;
-use crate::kpi::{Fact, FactKind, SlOutcome, NO_SCORE};
+use crate::kpi::{Fact, FactKind, SlOutcome};
 use crate::time::Millis;
 
 use super::legs::{continued_by, step_leg, Leg, Phase};
@@ -89,7 +89,9 @@ impl Contact {
                 queue_name(s.queue),
                 s.agent,
                 s.wrapup,
-                (s.csat, s.nps, s.ces),
+                s.resolved,
+                s.channel,
+                s.scores,
             )
         };
         let new = key(&step);
@@ -138,7 +140,7 @@ pub(super) fn resolve_legs<'s>(
     let mut legs: Vec<Leg> = Vec::new();
     for s in steps.iter().filter(|s| s.step != ContactStep::Survey) {
         if s.step == ContactStep::Offered {
-            legs.push(Leg::offered(s.queue, s.at));
+            legs.push(Leg::offered(s.queue, s.at, s.channel));
             attributed(s, Some(legs.len() - 1));
             out.facts.push((
                 s.queue,
@@ -205,21 +207,16 @@ pub(super) fn resolve_legs<'s>(
 }
 
 pub fn survey_fact(s: &Step) -> Fact {
-    let plus = |v: Option<u8>| v.map_or(NO_SCORE, |v| v + 1);
+    let [csat, nps, ces] = s.scores;
     Fact {
         at: s.at,
-        kind: FactKind::Survey {
-            csat: plus(s.csat),
-            nps: plus(s.nps),
-            ces: plus(s.ces),
-        },
+        kind: FactKind::Survey { csat, nps, ces },
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Scores;
     use crate::time::SECOND;
 
     fn st(at_s: i64, step: ContactStep) -> Step {
@@ -228,7 +225,7 @@ mod tests {
         } else {
             NO_QUEUE
         };
-        Step::new(at_s * SECOND, step, queue, 1, None, Scores::default())
+        Step::new(at_s * SECOND, step, queue, 1)
     }
 
     fn facts(steps: &[Step], cfg: &QueueSettings) -> Vec<(Millis, FactKind)> {
@@ -410,7 +407,7 @@ mod tests {
     fn survey_without_queue_goes_to_the_contacts_queue() {
         let cfg = QueueSettings::default();
         let mut survey = st(200, Survey);
-        survey.csat = Some(4);
+        survey.scores[0] = 5;
         let mut offered_b = st(50, Offered);
         offered_b.queue = 7;
         let r = resolve(

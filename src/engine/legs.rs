@@ -6,7 +6,7 @@
 //! function of the set of its events and never of their arrival order.
 
 use crate::config::QueueSettings;
-use crate::event::ContactStep;
+use crate::event::{Channel, ContactStep};
 use crate::kpi::{Fact, FactKind, SlOutcome};
 use crate::time::Millis;
 
@@ -37,11 +37,19 @@ pub(super) struct Leg {
     answered_at: Millis,
     hold: Millis,
     ended_at: Millis,
+    channel: Channel,
+    /// `resolved` of the `contact.ended` that closed the conversation.
+    resolved: Option<bool>,
+    /// Its first `contact.responded` was seen.
+    responded: bool,
 }
 
 impl Leg {
-    pub fn offered(queue: QueueId, t0: Millis) -> Self {
+    pub fn offered(queue: QueueId, t0: Millis, channel: Channel) -> Self {
         Leg {
+            channel,
+            resolved: None,
+            responded: false,
             queue,
             t0,
             phase: Phase::Waiting,
@@ -56,6 +64,12 @@ impl Leg {
 
     pub fn answered(&self) -> bool {
         self.answered
+    }
+
+    /// A voice or callback leg responds when it is answered (kpis.md 1.1); a chat or e-mail
+    /// leg at its first `contact.responded`.
+    fn spoken(&self) -> bool {
+        matches!(self.channel, Channel::Voice | Channel::Callback)
     }
 
     fn in_conversation(&self) -> bool {
@@ -135,6 +149,12 @@ pub(super) fn step_leg(
                     leg.answered_at = s.at;
                     leg.agent = s.agent;
                     push(s.at, FactKind::Answered { wait: ms(wait) });
+                    if leg.spoken() {
+                        // A `contact.responded` can only come at or after the answer (it
+                        // continues a conversation), so the answer is the first response.
+                        leg.responded = true;
+                        push(s.at, FactKind::FirstResponse { ms: ms(wait) });
+                    }
                     if within {
                         push(s.at, FactKind::Sl(SlOutcome::Answered));
                     } else {
@@ -172,9 +192,19 @@ pub(super) fn step_leg(
             leg.phase = Phase::Talking;
             true
         }
-        // The first response of an answered leg; later ones are ignored (its KPI comes with
-        // the customer KPIs).
-        (_, ContactStep::Responded) => leg.answered,
+        // The first response of an answered leg; later ones are ignored.
+        (_, ContactStep::Responded) => {
+            if leg.answered && !leg.responded {
+                leg.responded = true;
+                push(
+                    s.at,
+                    FactKind::FirstResponse {
+                        ms: ms(s.at - leg.t0),
+                    },
+                );
+            }
+            leg.answered
+        }
         (Phase::Talking | Phase::Holding(_), ContactStep::Ended | ContactStep::Transferred) => {
             if let Phase::Holding(since) = leg.phase {
                 // A hold still open when the conversation ends, ends with it.
@@ -182,6 +212,7 @@ pub(super) fn step_leg(
             }
             leg.ended_at = s.at;
             leg.ended_by = s.agent;
+            leg.resolved = s.resolved.filter(|_| s.step == ContactStep::Ended);
             if s.step == ContactStep::Transferred {
                 push(s.at, FactKind::Transferred);
             }
@@ -191,12 +222,18 @@ pub(super) fn step_leg(
             } else {
                 leg.phase = Phase::Done;
                 push(s.at, completed(leg, 0));
+                if let Some(resolved) = leg.resolved {
+                    push(s.at, FactKind::Resolution { resolved });
+                }
             }
             true
         }
         (Phase::Wrapping, ContactStep::WrapupEnded) => {
             leg.phase = Phase::Done;
             push(s.at, completed(leg, s.at - leg.ended_at));
+            if let Some(resolved) = leg.resolved {
+                push(s.at, FactKind::Resolution { resolved });
+            }
             true
         }
         _ => false,
@@ -217,7 +254,6 @@ mod tests {
     use super::*;
     use crate::engine::contact::{resolve_legs, Contact};
     use crate::engine::step::NO_QUEUE;
-    use crate::event::Scores;
     use crate::time::SECOND;
     use ContactStep::*;
 
@@ -226,7 +262,7 @@ mod tests {
 
     /// An event at `at_s` seconds, naming `queue` (or `NO_QUEUE`) and agent `agent` (0: none).
     fn ev(at_s: i64, step: ContactStep, queue: QueueId, agent: AgentKey) -> Step {
-        Step::new(at_s * SECOND, step, queue, agent, None, Scores::default())
+        Step::new(at_s * SECOND, step, queue, agent)
     }
 
     /// The leg (by offer order) each event goes to, in the contact's canonical order, and the

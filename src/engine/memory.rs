@@ -55,6 +55,10 @@ impl<V: Copy> Recent<V> {
         self.map.get(&key).map(|e| e.1)
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
     pub fn contains(&self, key: u64) -> bool {
         self.map.contains_key(&key)
     }

@@ -6,6 +6,7 @@
 
 mod agent;
 mod contact;
+mod customers;
 mod history;
 mod legs;
 mod memory;
@@ -26,6 +27,7 @@ use crate::time::Millis;
 
 use self::agent::Agents;
 use self::contact::{survey_fact, Contact, Prior};
+use self::customers::Customers;
 use self::history::QueueList;
 use self::memory::{hash_id, Recent};
 pub use self::queue::QueueId;
@@ -45,6 +47,10 @@ pub struct EngineStats {
     pub contacts_evicted: u64,
     /// Logged-out agents forgotten because `max_agents` was reached.
     pub agents_forgotten: u64,
+    /// Customer histories forgotten because `max_customers` was reached.
+    pub customers_forgotten: u64,
+    /// Customer histories held (one per customer and queue).
+    pub customers: u64,
 }
 
 impl EngineStats {
@@ -74,6 +80,7 @@ pub struct Engine {
     finished: Recent<Prior>,
     dedup: Recent<()>,
     agents: Agents,
+    customers: Customers,
     watermark: Millis,
     now: Millis,
     input_complete: bool,
@@ -100,6 +107,7 @@ impl Engine {
             finished: Recent::new(e.max_open_contacts),
             dedup: Recent::new(e.dedup_capacity),
             agents: Agents::default(),
+            customers: Customers::new(e.max_customers),
             watermark: Millis::MIN,
             now: 0,
             input_complete: false,
@@ -254,7 +262,7 @@ impl Engine {
             None => NO_QUEUE,
         };
         let agent = c.agent.as_deref().map_or(NO_AGENT, agent_key);
-        let step = Step::new(ts, c.step, queue, agent, c.wrapup, c.scores);
+        let step = Step::of(ts, queue, agent, c);
         if c.step == ContactStep::Survey && queue != NO_QUEUE {
             // A survey naming its queue needs nothing from the contact.
             self.queues[queue as usize].apply(survey_fact(&step), 1);
@@ -267,6 +275,9 @@ impl Engine {
             // judged like any other, so nothing depends on whether it was forgotten yet.
             None => self.new_contact(&c.contact_id),
         };
+        if let (ContactStep::Offered, Some(customer)) = (c.step, &c.customer) {
+            self.customers.named(slot, &c.contact_id, ts, customer);
+        }
         let queues = &self.queues;
         if let Some((_, contact)) = &mut self.contacts[slot as usize] {
             contact.insert(step, |q| queues.get(q as usize).map(|q| &*q.name));
@@ -314,7 +325,8 @@ impl Engine {
 
     /// Re-resolves a contact and applies the difference to its queues.
     fn refresh(&mut self, slot: u32) {
-        let Some((_, contact)) = &mut self.contacts[slot as usize] else {
+        let frontier = self.frontier();
+        let Some((id, contact)) = &mut self.contacts[slot as usize] else {
             return;
         };
         let queues = &mut self.queues;
@@ -324,6 +336,18 @@ impl Engine {
         diff(&contact.applied, &new_facts, |f, sign| {
             queues[f.0 as usize].apply(f.1, sign)
         });
+        let mut changes = Vec::new();
+        self.customers.refresh(
+            slot,
+            id,
+            &new_facts,
+            frontier,
+            |q| &queues[q as usize].settings,
+            &mut changes,
+        );
+        for (q, f, sign) in changes {
+            queues[q as usize].apply(f, sign);
+        }
         contact.applied = new_facts;
         let mut waiting = res.waiting;
         waiting.sort_unstable();
@@ -390,6 +414,7 @@ impl Engine {
                 self.stats.contacts_expired += 1;
             }
         }
+        self.customers.forget_contact(slot, &id, contact.last_at());
         self.contact_ids.remove(&id);
         self.free_slots.push(slot);
         self.open_contacts -= 1;
@@ -443,6 +468,12 @@ impl Engine {
             .agents
             .forget_logged_out(self.config.engine.max_agents, final_before);
         self.stats.agents_forgotten += forgotten as u64;
+        let finished_horizon = self
+            .watermark
+            .saturating_sub(self.config.engine.survey_horizon.millis());
+        self.customers.advance(final_before, finished_horizon);
+        self.stats.customers_forgotten = self.customers.evicted;
+        self.stats.customers = self.customers.len() as u64;
         for q in &mut self.queues {
             q.advance(self.now, final_before, &self.config.engine);
         }
@@ -498,12 +529,13 @@ impl Engine {
             at: self.now,
             window_labels,
             queues,
+            forecast_window: self.config.engine.forecast(),
         }
     }
 }
 
 /// Walks two sorted lists and reports what left (`-1`) and what came (`+1`).
-fn diff<T: Ord>(old: &[T], new: &[T], mut apply: impl FnMut(&T, i64)) {
+pub(super) fn diff<T: Ord>(old: &[T], new: &[T], mut apply: impl FnMut(&T, i64)) {
     let (mut i, mut j) = (0, 0);
     while i < old.len() || j < new.len() {
         match (old.get(i), new.get(j)) {

@@ -1,8 +1,8 @@
 //! A step: one accepted event of a contact as the contact rules keep it (time, kind, queue,
 //! agent, flags and scores, without its strings), and the facts those rules produce.
 
-use crate::event::{ContactStep, Scores};
-use crate::kpi::Fact;
+use crate::event::{Channel, ContactEvent, ContactStep};
+use crate::kpi::{Fact, NO_SCORE};
 use crate::time::Millis;
 
 use super::memory::hash_id;
@@ -33,29 +33,38 @@ pub struct Step {
     pub agent: AgentKey,
     pub step: ContactStep,
     pub wrapup: Option<bool>,
-    pub csat: Option<u8>,
-    pub nps: Option<u8>,
-    pub ces: Option<u8>,
+    /// `resolved` of `contact.ended`.
+    pub resolved: Option<bool>,
+    /// The channel of `contact.offered` (`Voice` on other steps).
+    pub channel: Channel,
+    /// CSAT, NPS and CES of a survey, each stored `+1` ([`NO_SCORE`]: not answered).
+    pub scores: [u8; 3],
 }
 
 impl Step {
-    pub fn new(
-        at: Millis,
-        step: ContactStep,
-        queue: QueueId,
-        agent: AgentKey,
-        wrapup: Option<bool>,
-        scores: Scores,
-    ) -> Self {
+    /// A step with no flags, channel `voice` and no scores (tests build these).
+    pub fn new(at: Millis, step: ContactStep, queue: QueueId, agent: AgentKey) -> Self {
         Step {
             at,
             queue,
             agent,
             step,
-            wrapup,
-            csat: scores.csat,
-            nps: scores.nps,
-            ces: scores.ces,
+            wrapup: None,
+            resolved: None,
+            channel: Channel::Voice,
+            scores: [NO_SCORE; 3],
+        }
+    }
+
+    /// The step of an accepted contact event.
+    pub fn of(at: Millis, queue: QueueId, agent: AgentKey, c: &ContactEvent<'_>) -> Self {
+        let plus = |v: Option<u8>| v.map_or(NO_SCORE, |v| v.saturating_add(1));
+        Step {
+            wrapup: c.wrapup,
+            resolved: c.resolved,
+            channel: c.channel,
+            scores: [plus(c.scores.csat), plus(c.scores.nps), plus(c.scores.ces)],
+            ..Step::new(at, c.step, queue, agent)
         }
     }
 }

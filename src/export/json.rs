@@ -2,6 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::forecast::{forecasts, FORECASTS};
 use super::{COUNTS, QUANTILES, RATIOS};
 use crate::event::AgentState;
 use crate::kpi::Measure;
@@ -10,7 +11,8 @@ use crate::snapshot::Snapshot;
 /// The same numbers as JSON: `{"at": ..., "queues": {name: {"windows": {label: {...}}, ...}}}`.
 pub fn to_json(snap: &Snapshot) -> Value {
     let mut queues = Map::new();
-    for q in &snap.queues {
+    let forecasts = forecasts(snap);
+    for (q, forecast) in snap.queues.iter().zip(&forecasts) {
         let mut windows = Map::new();
         for (label, w) in snap.window_labels.iter().zip(&q.windows) {
             let mut o = Map::new();
@@ -45,7 +47,7 @@ pub fn to_json(snap: &Snapshot) -> Value {
             let breaches: Map<String, Value> = w
                 .breaches(&q.settings)
                 .iter()
-                .map(|(k, b)| (k.to_string(), json!(b)))
+                .filter_map(|(k, b)| Some((k.to_string(), json!((*b)?))))
                 .collect();
             o.insert("breach".into(), Value::Object(breaches));
             windows.insert(label.clone(), Value::Object(o));
@@ -56,15 +58,22 @@ pub fn to_json(snap: &Snapshot) -> Value {
             .zip(q.agents)
             .map(|(s, n)| (s.as_str().to_string(), json!(n)))
             .collect();
-        queues.insert(
-            q.name.clone(),
-            json!({
-                "windows": windows,
-                "contacts_waiting": q.waiting,
-                "oldest_wait_seconds": q.oldest_wait_ms as f64 / 1000.0,
-                "agents": agents,
-            }),
-        );
+        let mut queue = json!({
+            "windows": windows,
+            "contacts_waiting": q.waiting,
+            "oldest_wait_seconds": q.oldest_wait_ms as f64 / 1000.0,
+            "agents": agents,
+        });
+        if let Some(o) = queue.as_object_mut() {
+            // the forecast gauges, null while absent (agents required as an integer)
+            let [sl, asa, agents] =
+                FORECASTS.map(|(name, _, _)| name.trim_start_matches("callcenter_").to_string());
+            let f = forecast.as_ref();
+            o.insert(sl, json!(f.map(|f| f.service_level)));
+            o.insert(asa, json!(f.and_then(|f| f.asa)));
+            o.insert(agents, json!(f.and_then(|f| f.agents_required)));
+        }
+        queues.insert(q.name.clone(), queue);
     }
     json!({ "at": crate::time::format_rfc3339(snap.at), "queues": queues })
 }

@@ -6,6 +6,7 @@
 //! samples, too many to build as `prometheus` crate metric objects on every scrape.
 
 mod exposition;
+mod forecast;
 mod json;
 mod workforce;
 
@@ -60,7 +61,7 @@ const fn total(total: (&'static str, &'static str), get: Count) -> CountFamily {
     }
 }
 
-pub(crate) const COUNTS: [CountFamily; 17] = [
+pub(crate) const COUNTS: [CountFamily; 23] = [
     both(
         (
             "callcenter_contacts_offered",
@@ -154,6 +155,69 @@ pub(crate) const COUNTS: [CountFamily; 17] = [
         ),
         |w| w.tally.sl_abandoned,
     ),
+    both(
+        (
+            "callcenter_contacts_resolution_reported",
+            "Contacts completed in the window whose contact.ended reported resolved.",
+        ),
+        (
+            "callcenter_contacts_resolution_reported_total",
+            "Contacts completed with resolved reported.",
+        ),
+        |w| w.tally.resolution_reported,
+    ),
+    both(
+        ("callcenter_contacts_resolved", "Of those, resolved: true."),
+        (
+            "callcenter_contacts_resolved_total",
+            "Contacts completed with resolved: true.",
+        ),
+        |w| w.tally.resolved,
+    ),
+    both(
+        (
+            "callcenter_contacts_identified",
+            "Contacts offered in the window with a customer.",
+        ),
+        (
+            "callcenter_contacts_identified_total",
+            "Contacts offered with a customer.",
+        ),
+        |w| w.tally.identified,
+    ),
+    both(
+        (
+            "callcenter_contacts_repeat",
+            "Of those, contacts whose customer had another contact in the queue within repeat_window before.",
+        ),
+        (
+            "callcenter_contacts_repeat_total",
+            "Repeat contacts.",
+        ),
+        |w| w.tally.repeat,
+    ),
+    both(
+        (
+            "callcenter_abandoned_recovered",
+            "Abandons (not short, with a customer) whose customer got through within callback_window, by the answer's time.",
+        ),
+        (
+            "callcenter_abandoned_recovered_total",
+            "Abandoned customers who got through within callback_window.",
+        ),
+        |w| w.tally.abandoned_recovered,
+    ),
+    both(
+        (
+            "callcenter_abandoned_lost",
+            "Abandons (not short, with a customer) whose customer did not get through within callback_window, at its end.",
+        ),
+        (
+            "callcenter_abandoned_lost_total",
+            "Abandoned customers who did not get through within callback_window.",
+        ),
+        |w| w.tally.abandoned_lost,
+    ),
     total(
         (
             "callcenter_contacts_completed_total",
@@ -200,7 +264,7 @@ pub(crate) const COUNTS: [CountFamily; 17] = [
     ),
 ];
 
-pub(crate) const RATIOS: [(&str, &str, Ratio); 7] = [
+pub(crate) const RATIOS: [(&str, &str, Ratio); 10] = [
     (
         "callcenter_service_level_ratio",
         "Service level by the queue's sl_formula; absent when nothing was decided in the window.",
@@ -236,14 +300,30 @@ pub(crate) const RATIOS: [(&str, &str, Ratio); 7] = [
         "Mean customer effort score (1..7) of surveys submitted in the window.",
         |w, _| w.ces(),
     ),
+    (
+        "callcenter_fcr_ratio",
+        "First-contact resolution: resolved / resolution reported, of contacts completed in the window.",
+        |w, _| w.fcr(),
+    ),
+    (
+        "callcenter_repeat_ratio",
+        "Repeat contacts / contacts with a customer, offered in the window.",
+        |w, _| w.repeat_ratio(),
+    ),
+    (
+        "callcenter_lost_customer_ratio",
+        "Lost / (lost + recovered): of the customers who gave up, the share who did not get through within callback_window.",
+        |w, _| w.lost_customer_ratio(),
+    ),
 ];
 
-const SUMMARY_HELP: [&str; 5] = [
+const SUMMARY_HELP: [&str; 6] = [
     "Wait of contacts answered in the window.",
     "Handle time of contacts completed in the window.",
     "Talk time of contacts completed in the window.",
     "Hold time of contacts completed in the window.",
     "Wrap-up (after-call work) time of contacts completed in the window.",
+    "First response minus offer, of contacts whose first response falls in the window (a voice or callback contact responds when answered; a chat or e-mail at its first contact.responded).",
 ];
 
 /// Renders the contract's families for every queue of the snapshot.
@@ -342,6 +422,7 @@ pub fn render(snap: &Snapshot, out: &mut Exposition) {
         }
     }
 
+    forecast::render_forecast(snap, &queue_labels, out);
     render_targets(snap, &queue_labels, out);
     render_breaches(snap, &queue_labels, out);
     render_cumulative(snap, &queue_labels, out);
@@ -387,6 +468,17 @@ fn render_targets(snap: &Snapshot, queue_labels: &[String], out: &mut Exposition
             out.sample(name, "", l, "", value(q));
         }
     }
+    let name = "callcenter_first_response_target_seconds";
+    out.family(
+        name,
+        "gauge",
+        "The queue's first-response target (maximum of the mean); only for queues that set one.",
+    );
+    for (q, l) in snap.queues.iter().zip(queue_labels) {
+        if let Some(t) = q.settings.first_response_target {
+            out.sample(name, "", l, "", t.as_secs_f64());
+        }
+    }
     out.family(
         "callcenter_min_volume",
         "gauge",
@@ -410,7 +502,7 @@ fn render_breaches(snap: &Snapshot, queue_labels: &[String], out: &mut Expositio
         "1 while the KPI is on the wrong side of its target in the window and the window holds at least min_volume contacts.",
     );
     // `kpi="...",window="..."` for every windowed KPI of every window, in breaches() order.
-    let kpi_window: Vec<[String; 4]> = snap
+    let kpi_window: Vec<[String; 5]> = snap
         .window_labels
         .iter()
         .map(|w| WINDOW_KPIS.map(|k| format!("kpi=\"{k}\",window=\"{w}\"")))
@@ -418,6 +510,9 @@ fn render_breaches(snap: &Snapshot, queue_labels: &[String], out: &mut Expositio
     for (q, ql) in snap.queues.iter().zip(queue_labels) {
         for (w, labels) in q.windows.iter().zip(&kpi_window) {
             for ((_, breached), label) in w.breaches(&q.settings).into_iter().zip(labels) {
+                let Some(breached) = breached else {
+                    continue;
+                };
                 out.sample(
                     "callcenter_breach",
                     "",

@@ -418,8 +418,11 @@ impl Asterisk {
             )
         };
         let offer = |out: &mut Vec<String>| {
+            // only ENTERQUEUE carries the caller id (data2); FULL / JOINEMPTY write other
+            // fields there
             let customer = rec.data[1].trim();
-            let customer = (!customer.is_empty()
+            let customer = (rec.verb == Verb::EnterQueue
+                && !customer.is_empty()
                 && customer.chars().count() <= self.limits.max_string_chars)
                 .then_some(customer);
             let id = id("0");

@@ -316,6 +316,8 @@ impl<'a> Raw<'a> {
                     agent,
                     channel: Channel::Voice,
                     wrapup: None,
+                    resolved: None,
+                    customer: None,
                     scores: Scores::default(),
                 };
                 match step {
@@ -325,9 +327,11 @@ impl<'a> Raw<'a> {
                         }
                         event.channel = enumerated(&self.channel, "channel", &CHANNELS)?
                             .unwrap_or(Channel::Voice);
-                        if !matches!(self.customer, Scalar::Null | Scalar::Str(_)) {
-                            return Err(invalid("customer"));
-                        }
+                        // an empty caller id is no customer, not a broken offer
+                        event.customer = match self.customer {
+                            Scalar::Str(text) if text.is_empty() => None,
+                            other => name(other, "customer", max)?,
+                        };
                         if !matches!(self.priority, Scalar::Null | Scalar::Int(_)) {
                             return Err(invalid("priority"));
                         }
@@ -343,7 +347,7 @@ impl<'a> Raw<'a> {
                             return Err(missing("agent"));
                         }
                         if step == ContactStep::Ended {
-                            flag(&self.resolved, "resolved")?;
+                            event.resolved = flag(&self.resolved, "resolved")?;
                             event.wrapup = flag(&self.wrapup, "wrapup")?;
                         }
                         if step == ContactStep::Transferred {

@@ -8,6 +8,7 @@
 //! depend on the order facts arrive in.
 
 mod distribution;
+pub mod forecast;
 mod workforce;
 
 pub use distribution::Distribution;
@@ -48,6 +49,24 @@ pub enum FactKind {
         nps: u8,
         ces: u8,
     },
+    /// A leg's first response, `ms` after its offer (kpis.md 1.1, "First response").
+    FirstResponse {
+        ms: u32,
+    },
+    /// A completed leg whose `contact.ended` reported `resolved`.
+    Resolution {
+        resolved: bool,
+    },
+    /// A leg offered with a customer (kpis.md 1.1, "Customers").
+    Identified,
+    /// Of those, one whose customer had a leg of another contact in the queue within
+    /// `repeat_window` before.
+    Repeat,
+    /// A non-short abandon with a customer who got through within `callback_window` (at the
+    /// answer that decides it).
+    Recovered,
+    /// One who did not (at the abandon plus `callback_window`).
+    Lost,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -98,6 +117,15 @@ tally! {
     nps_count,
     ces_sum,
     ces_count,
+    /// Legs completed whose `contact.ended` carried `resolved`, and of those `resolved: true`.
+    resolution_reported,
+    resolved,
+    /// Legs offered with a customer, and of those repeats (kpis.md 1.1).
+    identified,
+    repeat,
+    /// Non-short abandons with a customer: recovered or lost, by decision time.
+    abandoned_recovered,
+    abandoned_lost,
 }
 
 /// Which distribution a duration belongs to.
@@ -108,15 +136,18 @@ pub enum Measure {
     Talk = 2,
     Hold = 3,
     Wrapup = 4,
+    /// First response minus offer (kpis.md 1.1).
+    FirstResponse = 5,
 }
 
 impl Measure {
-    pub const ALL: [Measure; 5] = [
+    pub const ALL: [Measure; 6] = [
         Measure::Wait,
         Measure::Handle,
         Measure::Talk,
         Measure::Hold,
         Measure::Wrapup,
+        Measure::FirstResponse,
     ];
 
     /// The summary family of the contract.
@@ -127,6 +158,7 @@ impl Measure {
             Measure::Talk => "callcenter_talk_seconds",
             Measure::Hold => "callcenter_hold_seconds",
             Measure::Wrapup => "callcenter_wrapup_seconds",
+            Measure::FirstResponse => "callcenter_first_response_seconds",
         }
     }
 
@@ -138,6 +170,7 @@ impl Measure {
             Measure::Talk => "callcenter_talk_duration_seconds",
             Measure::Hold => "callcenter_hold_duration_seconds",
             Measure::Wrapup => "callcenter_wrapup_duration_seconds",
+            Measure::FirstResponse => "callcenter_first_response_duration_seconds",
         }
     }
 }
@@ -146,7 +179,7 @@ impl Measure {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WindowAgg {
     pub tally: Tally,
-    pub dists: [Distribution; 5],
+    pub dists: [Distribution; 6],
 }
 
 impl WindowAgg {
@@ -197,6 +230,19 @@ impl WindowAgg {
                     t.ces_count += sign;
                 }
             }
+            FactKind::FirstResponse { ms } => {
+                self.dists[Measure::FirstResponse as usize].apply(ms, sign);
+            }
+            FactKind::Resolution { resolved } => {
+                t.resolution_reported += sign;
+                if resolved {
+                    t.resolved += sign;
+                }
+            }
+            FactKind::Identified => t.identified += sign,
+            FactKind::Repeat => t.repeat += sign,
+            FactKind::Recovered => t.abandoned_recovered += sign,
+            FactKind::Lost => t.abandoned_lost += sign,
         }
     }
 
@@ -261,33 +307,73 @@ impl WindowAgg {
         ratio(self.tally.ces_sum, self.tally.ces_count)
     }
 
+    /// First-contact resolution: resolved / resolution reported.
+    pub fn fcr(&self) -> Option<f64> {
+        ratio(self.tally.resolved, self.tally.resolution_reported)
+    }
+
+    /// Repeat contacts / identified contacts.
+    pub fn repeat_ratio(&self) -> Option<f64> {
+        ratio(self.tally.repeat, self.tally.identified)
+    }
+
+    /// Of the customers who gave up, the share who did not get through in `callback_window`.
+    pub fn lost_customer_ratio(&self) -> Option<f64> {
+        let t = &self.tally;
+        ratio(t.abandoned_lost, t.abandoned_lost + t.abandoned_recovered)
+    }
+
+    /// Mean first response, seconds.
+    pub fn first_response(&self) -> Option<f64> {
+        self.dist(Measure::FirstResponse).mean_seconds()
+    }
+
     /// Which KPIs are on the wrong side of their targets, guarded by `min_volume`; in the order
-    /// of [`WINDOW_KPIS`].
-    pub fn breaches(&self, s: &QueueSettings) -> [(&'static str, bool); 4] {
+    /// of [`WINDOW_KPIS`]. `None` for a KPI the queue sets no target for (`first_response`).
+    pub fn breaches(&self, s: &QueueSettings) -> [(&'static str, Option<bool>); 5] {
         let enough = |volume: i64| volume >= s.min_volume as i64;
         let t = &self.tally;
-        let [sl, abandon, asa, aht] = WINDOW_KPIS;
+        let [sl, abandon, asa, aht, first_response] = WINDOW_KPIS;
+        let responses = self.dist(Measure::FirstResponse).count();
         [
             (
                 sl,
-                enough(t.sl_offered)
-                    && self
-                        .service_level(s.sl_formula)
-                        .is_some_and(|v| v < s.sl_target),
+                Some(
+                    enough(t.sl_offered)
+                        && self
+                            .service_level(s.sl_formula)
+                            .is_some_and(|v| v < s.sl_target),
+                ),
             ),
             (
                 abandon,
-                enough(self.outcomes())
-                    && self.abandon_ratio().is_some_and(|v| v > s.abandon_target),
+                Some(
+                    enough(self.outcomes())
+                        && self.abandon_ratio().is_some_and(|v| v > s.abandon_target),
+                ),
             ),
             (
                 asa,
-                enough(t.answered) && self.asa().is_some_and(|v| v > s.asa_target.as_secs_f64()),
+                Some(
+                    enough(t.answered)
+                        && self.asa().is_some_and(|v| v > s.asa_target.as_secs_f64()),
+                ),
             ),
             (
                 aht,
-                enough(self.completed())
-                    && self.aht().is_some_and(|v| v > s.aht_target.as_secs_f64()),
+                Some(
+                    enough(self.completed())
+                        && self.aht().is_some_and(|v| v > s.aht_target.as_secs_f64()),
+                ),
+            ),
+            (
+                first_response,
+                s.first_response_target.map(|target| {
+                    enough(responses)
+                        && self
+                            .first_response()
+                            .is_some_and(|v| v > target.as_secs_f64())
+                }),
             ),
         ]
     }
@@ -299,8 +385,9 @@ pub fn oldest_wait_breached(oldest_wait_ms: Millis, s: &QueueSettings) -> bool {
     oldest_wait_ms > s.oldest_wait_target.millis()
 }
 
-/// The windowed KPIs `callcenter_breach` reports (`oldest_wait` is live, not windowed).
-pub const WINDOW_KPIS: [&str; 4] = ["service_level", "abandon", "asa", "aht"];
+/// The windowed KPIs `callcenter_breach` reports (`oldest_wait` is live, not windowed;
+/// `first_response` only for queues with a `first_response_target`).
+pub const WINDOW_KPIS: [&str; 5] = ["service_level", "abandon", "asa", "aht", "first_response"];
 
 fn ratio(num: i64, den: i64) -> Option<f64> {
     (den > 0).then(|| num as f64 / den as f64)

@@ -13,9 +13,16 @@
 //! them: a breach signalled by any instance fires once per queue, and counters are summed.
 //!
 //! Severity: `page` for `service_level` and `oldest_wait`, `ticket` otherwise; `[alerts.severity]`
-//! overrides it by kpi name (`service_level`, `abandon`, `asa`, `aht`, `oldest_wait`), by
-//! `service_level_fast_burn` / `service_level_slow_burn`, or by alert name for the monitor's own
-//! alerts (`CallpulseDown`, ...). An empty `alerts.window` leaves out the windowed KPI alerts.
+//! overrides it by kpi name (`service_level`, `abandon`, `asa`, `aht`, `first_response`,
+//! `oldest_wait`), by `service_level_fast_burn` / `service_level_slow_burn` /
+//! `service_level_predicted`, or by alert name for the monitor's own alerts (`CallpulseDown`,
+//! ...). An empty `alerts.window` leaves out the windowed KPI alerts and the predicted breach
+//! that warns of one.
+//!
+//! `CallcenterServiceLevelPredictedBreach` is the early warning of the service-level alert:
+//! the Erlang C forecast (`callcenter_forecast_service_level_ratio`, from the agents serving
+//! now) is below the queue's target while the service level in the alerts window is not
+//! breached, with at least `min_volume` contacts offered in the forecast window.
 //!
 //! The YAML is written by hand: every value that comes from the config is a double-quoted
 //! scalar, every PromQL expression a literal block whose strings are escaped for PromQL.
@@ -81,6 +88,8 @@ struct KpiAlert {
     default_severity: &'static str,
     /// Metric holding the KPI's value (`window`-labelled unless `live`).
     value_metric: &'static str,
+    /// Divides `value_metric` (a mean from a summary's `_sum` and `_count`).
+    per: Option<&'static str>,
     /// `min` when lower is worse, `max` when higher is worse.
     worst: &'static str,
     /// `callcenter_oldest_wait_seconds` has no window: its breach uses `window="now"`.
@@ -94,12 +103,13 @@ struct KpiAlert {
     side: &'static str,
 }
 
-const KPI_ALERTS: [KpiAlert; 5] = [
+const KPI_ALERTS: [KpiAlert; 6] = [
     KpiAlert {
         alert: "CallcenterServiceLevelBreach",
         kpi: "service_level",
         default_severity: "page",
         value_metric: "callcenter_service_level_ratio",
+        per: None,
         worst: "min",
         live: false,
         humanize: "humanizePercentage",
@@ -112,6 +122,7 @@ const KPI_ALERTS: [KpiAlert; 5] = [
         kpi: "abandon",
         default_severity: "ticket",
         value_metric: "callcenter_abandon_ratio",
+        per: None,
         worst: "max",
         live: false,
         humanize: "humanizePercentage",
@@ -124,6 +135,7 @@ const KPI_ALERTS: [KpiAlert; 5] = [
         kpi: "asa",
         default_severity: "ticket",
         value_metric: "callcenter_asa_seconds",
+        per: None,
         worst: "max",
         live: false,
         humanize: "humanizeDuration",
@@ -136,6 +148,7 @@ const KPI_ALERTS: [KpiAlert; 5] = [
         kpi: "aht",
         default_severity: "ticket",
         value_metric: "callcenter_aht_seconds",
+        per: None,
         worst: "max",
         live: false,
         humanize: "humanizeDuration",
@@ -144,10 +157,24 @@ const KPI_ALERTS: [KpiAlert; 5] = [
         side: "above the queue's target (callcenter_aht_target_seconds)",
     },
     KpiAlert {
+        alert: "CallcenterFirstResponseBreach",
+        kpi: "first_response",
+        default_severity: "ticket",
+        value_metric: "callcenter_first_response_seconds_sum",
+        per: Some("callcenter_first_response_seconds_count"),
+        worst: "max",
+        live: false,
+        humanize: "humanizeDuration",
+        summary: "Mean first response above target in queue {{ $labels.queue }}",
+        what: "mean first response",
+        side: "above the queue's target (callcenter_first_response_target_seconds)",
+    },
+    KpiAlert {
         alert: "CallcenterOldestWaitBreach",
         kpi: "oldest_wait",
         default_severity: "page",
         value_metric: "callcenter_oldest_wait_seconds",
+        per: None,
         worst: "max",
         live: true,
         humanize: "humanizeDuration",
@@ -230,7 +257,13 @@ fn kpi_group(config: &Config, y: &mut Yaml) {
         let value = if k.live {
             k.value_metric.to_string()
         } else {
-            format!("{}{{window={w}}}", k.value_metric)
+            match k.per {
+                Some(per) => format!(
+                    "{m}{{window={w}}}\n    / on (queue, instance, job)\n  {per}{{window={w}}}",
+                    m = k.value_metric
+                ),
+                None => format!("{}{{window={w}}}", k.value_metric),
+            }
         };
         let expr = format!(
             "{worst} by (queue) (\n  {value}\n    and on (queue, instance, job)\n  callcenter_breach{{kpi=\"{kpi}\",window={w}}} == 1\n)",
@@ -265,6 +298,51 @@ fn kpi_group(config: &Config, y: &mut Yaml) {
         y.kv(10, "window", &window);
         annotations(config, y, k.summary, &description);
     }
+    predicted_breach(config, y);
+}
+
+/// `CallcenterServiceLevelPredictedBreach` (see the module's documentation); left out without
+/// a forecast window or a KPI alert window.
+fn predicted_breach(config: &Config, y: &mut Yaml) {
+    let a = &config.alerts;
+    let Some(forecast) = config.engine.forecast_window.as_ref() else {
+        return;
+    };
+    if a.window.is_empty() {
+        return;
+    }
+    let (w, fw) = (promql_str(&a.window), promql_str(&forecast.label));
+    let expr = format!(
+        "min by (queue) (\n  callcenter_forecast_service_level_ratio\n    < on (queue, instance, job)\n  callcenter_sl_target_ratio\n)\nunless on (queue)\n(\n  max by (queue) (callcenter_breach{{kpi=\"service_level\",window={w}}}) == 1\n)\nand on (queue)\n(\n  sum by (queue) (callcenter_contacts_offered{{window={fw}}})\n    >= on (queue)\n  max by (queue) (callcenter_min_volume)\n)"
+    );
+    let description = format!(
+        "Queue {{{{ $labels.queue }}}}: with the agents available, busy or in wrap-up now, Erlang C forecasts a service level of {{{{ $value | humanizePercentage }}}} at the arrival rate and AHT of the last {}, below the queue's target (callcenter_sl_target_ratio), while the service level over {} is not in breach: callcenter_forecast_agents_required says how many agents it takes. Firing after {}; keeps firing {} after it clears.",
+        forecast.label,
+        window_phrase(config, &a.window),
+        a.r#for,
+        a.keep_firing_for
+    );
+    y.line(6, "- alert: CallcenterServiceLevelPredictedBreach");
+    y.block(8, "expr", &expr);
+    y.line(8, &format!("for: {}", duration(a.r#for)));
+    y.line(
+        8,
+        &format!("keep_firing_for: {}", duration(a.keep_firing_for)),
+    );
+    y.line(8, "labels:");
+    y.kv(
+        10,
+        "severity",
+        severity(config, "service_level_predicted", "ticket"),
+    );
+    y.kv(10, "kpi", "service_level");
+    y.kv(10, "window", &forecast.label);
+    annotations(
+        config,
+        y,
+        "Service level predicted to fall below target in queue {{ $labels.queue }}",
+        &description,
+    );
 }
 
 fn burn_group(config: &Config, y: &mut Yaml) {

@@ -2,12 +2,14 @@
 
 use super::*;
 
-const ALERTS: [&str; 12] = [
+const ALERTS: [&str; 14] = [
     "CallcenterServiceLevelBreach",
     "CallcenterAbandonRateBreach",
     "CallcenterAsaBreach",
     "CallcenterAhtBreach",
+    "CallcenterFirstResponseBreach",
     "CallcenterOldestWaitBreach",
+    "CallcenterServiceLevelPredictedBreach",
     "CallcenterServiceLevelFastBurn",
     "CallcenterServiceLevelSlowBurn",
     "CallpulseDown",
@@ -141,7 +143,50 @@ fn window_today_and_empty_window() {
     let c = Config::parse("[alerts]\nwindow = \"\"\n").unwrap();
     let y = render(&c);
     assert!(!y.contains("CallcenterServiceLevelBreach"));
+    assert!(!y.contains("CallcenterServiceLevelPredictedBreach"));
     assert!(y.contains("- alert: CallcenterOldestWaitBreach\n"));
+}
+
+#[test]
+fn the_predicted_breach_reads_the_forecast_the_target_and_the_actual_breach() {
+    let c = Config::parse(
+        "[engine]\nwindows = [\"5m\", \"30m\", \"1h\"]\nforecast_window = \"1h\"\n[alerts]\nwindow = \"30m\"\n",
+    )
+    .unwrap();
+    let y = render(&c);
+    let p = section(&y, "CallcenterServiceLevelPredictedBreach");
+    let lines = p
+        .lines()
+        .map(str::trim_start)
+        .collect::<Vec<_>>()
+        .join("\n");
+    // the forecast below the exported target, within one instance; no target copied
+    assert!(
+        lines.contains("callcenter_forecast_service_level_ratio\n< on (queue, instance, job)\ncallcenter_sl_target_ratio\n"),
+        "{p}"
+    );
+    assert!(!p.contains("0.8"), "{p}");
+    // not while the service level of the alerts window is breached (any instance)
+    assert!(
+        lines.contains("unless on (queue)\n(\nmax by (queue) (callcenter_breach{kpi=\"service_level\",window=\"30m\"}) == 1\n)"),
+        "{p}"
+    );
+    // min_volume contacts offered in the forecast window, summed over instances
+    assert!(
+        lines.contains("sum by (queue) (callcenter_contacts_offered{window=\"1h\"})\n>= on (queue)\nmax by (queue) (callcenter_min_volume)"),
+        "{p}"
+    );
+    assert!(
+        p.contains("for: 2m\n") && p.contains("keep_firing_for: 5m\n"),
+        "{p}"
+    );
+    assert!(p.contains("severity: \"ticket\"") && p.contains("kpi: \"service_level\""));
+    assert!(p.contains("window: \"1h\""), "{p}");
+    assert!(p.contains("AHT of the last 1h") && p.contains("over the last 30m is not in breach"));
+    // no rolling window: no forecast, no predicted breach
+    let y = render(&Config::parse("[engine]\nwindows = []\n").unwrap());
+    assert!(!y.contains("PredictedBreach"), "{y}");
+    assert!(y.contains("- alert: CallcenterServiceLevelBreach\n"));
 }
 
 /// The rule of `alert`, up to the next rule.

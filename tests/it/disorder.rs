@@ -1,6 +1,8 @@
 //! The order-independence property: any disorder within the allowed lateness (and duplicate
-//! deliveries) gives the exposition of the in-order stream, for one-leg and multi-leg contacts
-//! and for agents' states and queue lists (agent time, occupancy).
+//! deliveries) gives the exposition of the in-order stream, for one-leg and multi-leg contacts,
+//! including the first responses of chats, the resolutions and the customers' repeats,
+//! recoveries and losses of kpis.md 1.1, and for agents' states and queue lists (agent time,
+//! occupancy).
 
 use callpulse::event::RejectReason;
 use callpulse::time::{Millis, SECOND};
@@ -41,7 +43,13 @@ fn contact_history(
         }
         f
     };
-    let mut out = vec![offered(t0, &c, queue)];
+    // half the contacts name one of four customers: repeats, recoveries and losses across
+    // contacts
+    let mut first = json!({ "queue": queue });
+    if d[0] % 2 == 0 {
+        first["customer"] = json!(format!("cust{}", i % 4));
+    }
+    let mut out = vec![of(&c, t0, "contact.offered", first)];
     match shape % 11 {
         0 => out.push(abandoned(t0 + dur(0), &c)),
         1 => {
@@ -137,7 +145,8 @@ fn contact_history(
             let tb = te + dur(3);
             out.push(of(&c, tb, "contact.answered", json!({"agent": b})));
             let w2 = flag(0);
-            let f = with_wrapup(json!({"agent": b}), w2);
+            // resolution reported, counted when the leg completes (after its wrap-up)
+            let f = with_wrapup(json!({"agent": b, "resolved": d[1] % 2 == 0}), w2);
             out.push(of(&c, tb + dur(1), "contact.ended", f));
             if expects(w2, other) {
                 let t = tb + dur(1) + dur(2);
@@ -152,7 +161,9 @@ fn contact_history(
             let ta = t0 + dur(0);
             out.push(of(&c, ta, "contact.answered", json!({"agent": a})));
             let t2 = ta + dur(1);
-            out.push(offered(t2, &c, other));
+            // a chat: its first response is its first contact.responded
+            let chat = json!({"queue": other, "channel": "chat"});
+            out.push(of(&c, t2, "contact.offered", chat));
             out.push(of(&c, t2 + dur(2) / 3, "contact.held", json!({"agent": a})));
             out.push(of(
                 &c,
@@ -200,7 +211,7 @@ fn contact_history(
                 "contact.answered",
                 json!({"agent": a, "queue": queue}),
             ));
-            let f = json!({"agent": a, "wrapup": false});
+            let f = json!({"agent": a, "wrapup": false, "resolved": d[3] % 2 == 1});
             out.push(of(&c, ta + dur(2), "contact.ended", f));
         }
         _ => {
@@ -289,7 +300,7 @@ proptest! {
         dup_every in 2usize..9,
         eval_after_s in 0i64..1800,
     ) {
-        let cfg = config("[queues.sales]\nwrapup = true\nsl_formula = \"ignore_abandons\"\n[queues.care]\ntimezone = \"Asia/Kathmandu\"\n");
+        let cfg = config("[defaults]\nrepeat_window = \"5m\"\ncallback_window = \"4m\"\n[queues.sales]\nwrapup = true\nsl_formula = \"ignore_abandons\"\n[queues.care]\ntimezone = \"Asia/Kathmandu\"\n");
         let in_order: Vec<String> = history.iter().map(|(_, l)| l.clone()).collect();
         // arrival order = ts + jitter with jitter < lateness (60 s): every event is still accepted
         let mut shuffled: Vec<(Millis, usize, String)> = history

@@ -4,9 +4,12 @@
 mod asterisk;
 mod bank;
 mod connect;
+mod customers;
 mod disorder;
 mod e2e;
 mod engine;
+mod first_response;
+mod forecast;
 mod kafka;
 mod legs;
 mod replay_bin;

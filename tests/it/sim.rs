@@ -177,7 +177,7 @@ fn day(c: &SimConfig) -> BTreeMap<String, QueueDay> {
             let mut kpis: Vec<&'static str> = window
                 .breaches(&q.settings)
                 .into_iter()
-                .filter_map(|(kpi, b)| b.then_some(kpi))
+                .filter_map(|(kpi, b)| (b == Some(true)).then_some(kpi))
                 .collect();
             if oldest_wait_breached(q.oldest_wait_ms, &q.settings) {
                 kpis.push("oldest_wait");

@@ -182,9 +182,11 @@ poll() {
 import json, sys
 tmp, sales = sys.argv[1], sys.argv[2]
 rules = json.load(open(f"{tmp}/rules.json"))["data"]["groups"]
-# The service-level breach alert: the rule on callcenter_breach{kpi="service_level",...}.
+# The service-level breach alert: the rule on callcenter_breach{kpi="service_level",...} (not
+# the predicted breach, which reads that gauge to stay silent once the breach is there).
 names = sorted({r["name"] for g in rules for r in g["rules"]
-                if 'callcenter_breach{kpi="service_level"' in r["query"]})
+                if 'callcenter_breach{kpi="service_level"' in r["query"]
+                and "callcenter_forecast_" not in r["query"]})
 evaluated = any(g.get("lastEvaluation", "").startswith("2") and not g["lastEvaluation"].startswith("0001")
                 for g in rules)
 alerts = json.load(open(f"{tmp}/prom-alerts.json"))["data"]["alerts"]

@@ -123,8 +123,32 @@ KPIS = {
     "aht": ("callcenter_aht_seconds", {}, True),
     "csat": ("callcenter_csat_score", {}, True),
     "nps": ("callcenter_nps_score", {}, True),
+    "lost_customers": ("callcenter_lost_customer_ratio", {}, True),
+    "repeat": ("callcenter_repeat_ratio", {}, True),
+    "fcr": ("callcenter_fcr_ratio", {}, True),
+    "first_response": ("callcenter_first_response_seconds", {"quantile": "0.5"}, True),
+    "forecast_service_level": ("callcenter_forecast_service_level_ratio", {}, False),
+    "agents_required": ("callcenter_forecast_agents_required", {}, False),
     "occupancy": ("callcenter_occupancy_ratio", {}, True),
+    # "have": the forecast's n, a sum of three samples (SUMS)
+    "agents_serving": ("callcenter_agents", {"state": "available+busy+wrapup"}, False),
 }
+SUMS = {"agents_serving": ("callcenter_agents", ("available", "busy", "wrapup"))}
+
+def js_number(v):
+    """A number as JavaScript's String() writes it (integers without a fraction)."""
+    return str(int(v)) if v == int(v) and abs(v) < 1e15 else repr(v)
+
+def lookup(m, kpi, key):
+    """The raw sample a value element shows, or None (a sum: of its parts, all present)."""
+    if kpi not in SUMS:
+        return m.get(key)
+    metric, states = SUMS[kpi]
+    queue = dict(key[1])["queue"]
+    parts = [m.get((metric, frozenset({"queue": queue, "state": st}.items()))) for st in states]
+    if any(p is None or num(p) is None for p in parts):
+        return None
+    return js_number(sum(num(p) for p in parts))
 
 class Dom(HTMLParser):
     def __init__(self):
@@ -193,7 +217,7 @@ for rec in dom.values:
             hard.append(f"{q}/{kpi}: data-window {at.get('data-window')!r}, want {WINDOW!r}")
         labels["window"] = WINDOW
     key = (metric, frozenset(labels.items()))
-    rb, ra = b.get(key), a.get(key)
+    rb, ra = lookup(b, kpi, key), lookup(a, kpi, key)
     # absent or not finite in /metrics -> the page shows "" and "no data"
     want = [r if num(r) is not None else "" for r in (rb, ra)]
     checked += 1
@@ -218,12 +242,12 @@ for rec in dom.values:
         continue
     # the displayed text follows the value (to the digits shown)
     shown_num, step = None, None
-    if kpi in ("service_level", "sl_target", "abandon", "occupancy"):
+    if kpi in ("service_level", "sl_target", "abandon", "forecast_service_level", "lost_customers", "repeat", "fcr", "occupancy"):
         m = re.fullmatch(r"(\d+(?:\.\d)?)%", text)
         digits = 1 if kpi == "abandon" else 0
         if m and len(m.group(1).partition(".")[2]) == digits:
             shown_num, step, v = float(m.group(1)), 10 ** -digits, v * 100
-    elif kpi in ("oldest_wait", "asa", "aht"):
+    elif kpi in ("oldest_wait", "asa", "aht", "first_response"):
         m = re.fullmatch(r"(?:(\d+):)?(\d\d):(\d\d)", text)
         if m:
             shown_num, step = int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + int(m.group(3)), 1

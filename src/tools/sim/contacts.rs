@@ -15,7 +15,17 @@ use super::state::{Activity, AgentTimer, Contact, ContactState, Scores, Timer, W
 use super::{SimEvent, Simulator};
 
 impl Simulator {
+    /// A contact arrives in queue `q`: a customer who gave up there and calls again, else a
+    /// new caller (or one calling again, see [`Simulator::customer_of`]).
     pub(super) fn arrive(&mut self, q: u16, t: Millis, out: &mut Vec<SimEvent>) {
+        let recalls = &mut self.queues[q as usize].recalls;
+        let customer = match recalls.front() {
+            Some(&(from, customer)) if from <= t => {
+                recalls.pop_front();
+                Some(customer)
+            }
+            _ => None,
+        };
         let u: f64 = self.rng.random();
         let mix = &self.queues[q as usize].mix;
         let channel = Channel::ALL
@@ -38,6 +48,7 @@ impl Simulator {
             talk_left: 0,
             hold: 0,
             ends_in_transfer: false,
+            customer: customer.unwrap_or_else(|| self.customer_of(no)),
         };
         let slot = match self.free_contacts.pop() {
             Some(slot) => {
@@ -75,6 +86,18 @@ impl Simulator {
         }
     }
 
+    /// The customer of contact number `no`: one in five is the customer of one of the 40
+    /// contacts before it (calling again, often after giving up), the rest someone new. Derived
+    /// from the numbers, not drawn, so a seed's traffic is otherwise unchanged.
+    fn customer_of(&self, no: u64) -> u64 {
+        let own = splitmix(self.cfg.seed ^ no);
+        if (own >> 4) % 5 == 0 && no > 40 {
+            splitmix(self.cfg.seed ^ (no - 1 - (own >> 12) % 40))
+        } else {
+            own
+        }
+    }
+
     /// The contact enters queue `q`: `contact.offered`, its deadline, then routing.
     pub(super) fn offer(&mut self, slot: u32, q: u16, t: Millis, out: &mut Vec<SimEvent>) {
         let channel = self.contacts[slot as usize].channel;
@@ -96,7 +119,7 @@ impl Simulator {
         } else {
             (WaitEnd::Timeout, channel.overflow_after())
         };
-        let customer = splitmix(self.cfg.seed ^ self.contacts[slot as usize].no);
+        let customer = self.contacts[slot as usize].customer;
         let (gen, no) = {
             let c = &mut self.contacts[slot as usize];
             // A new generation: entries and timers of an earlier offer no longer match.
@@ -231,6 +254,21 @@ impl Simulator {
             self.schedule(t + delay, Timer::Reoffer(slot, gen, q));
             return;
         }
+        if wait_end == WaitEnd::Abandon {
+            // half of those who give up call again, one to ten minutes later: the queue's
+            // next arrival from then on is theirs (derived from the contact's number, not
+            // drawn; the traffic stays as it was)
+            let h = splitmix(self.cfg.seed ^ no ^ 0x5eed);
+            if h % 2 == 0 {
+                let customer = self.contacts[slot as usize].customer;
+                let from = t + 60 * SECOND + ((h >> 8) % 540) as Millis * SECOND;
+                let recalls = &mut self.queues[q as usize].recalls;
+                if recalls.len() < 10_000 {
+                    let pos = recalls.partition_point(|r| r.0 <= from);
+                    recalls.insert(pos, (from, customer));
+                }
+            }
+        }
         self.free_contact(slot);
         if let Some(a) = ringing {
             self.agent_free(a, t, out);
@@ -268,6 +306,12 @@ impl Simulator {
             && self.queues.len() > 1
             && transfers == 0
             && self.rng.random_bool(TRANSFER_SHARE);
+        if !channel.is_call() {
+            // the first written reply: a chat within the first eighth of the conversation, an
+            // e-mail within its first quarter (no random draw, so a seed's traffic is unchanged)
+            let share = if channel == Channel::Chat { 8 } else { 4 };
+            self.schedule(t + (talk / share).max(SECOND), Timer::Respond(slot, gen));
+        }
         let c = &mut self.contacts[slot as usize];
         c.state = ContactState::Talking(a as u32);
         c.wait = t - offered_at;
@@ -318,6 +362,25 @@ impl Simulator {
         self.emit_by_agent(out, "contact.held", slot, a as usize, t, Body::default());
         self.contacts[slot as usize].state = ContactState::Holding(a);
         self.schedule(t + hold, Timer::Resume(slot, gen));
+    }
+
+    /// The agent's first written reply, if the conversation is still on.
+    pub(super) fn respond(&mut self, slot: u32, gen: u32, t: Millis, out: &mut Vec<SimEvent>) {
+        let c = &self.contacts[slot as usize];
+        let ContactState::Talking(a) = c.state else {
+            return;
+        };
+        if c.gen != gen {
+            return;
+        }
+        self.emit_by_agent(
+            out,
+            "contact.responded",
+            slot,
+            a as usize,
+            t,
+            Body::default(),
+        );
     }
 
     pub(super) fn resume(&mut self, slot: u32, gen: u32, t: Millis, out: &mut Vec<SimEvent>) {

@@ -294,6 +294,7 @@ impl Simulator {
                     patience_factor: p.patience_factor,
                     idle: Default::default(),
                     waiting: Default::default(),
+                    recalls: Default::default(),
                     logged_in: 0,
                     headcount: 0,
                     on_break: 0,
@@ -442,6 +443,7 @@ impl Simulator {
             Timer::Deadline(slot, gen) => self.deadline(slot, gen, t, out),
             Timer::Answer(slot, gen) => self.answer(slot, gen, t, out),
             Timer::Hold(slot, gen) => self.hold(slot, gen, t, out),
+            Timer::Respond(slot, gen) => self.respond(slot, gen, t, out),
             Timer::Resume(slot, gen) => self.resume(slot, gen, t, out),
             Timer::End(slot, gen) => self.end(slot, gen, t, out),
             Timer::Reoffer(slot, gen, q) => {

@@ -59,6 +59,8 @@ pub(super) struct Contact {
     pub(super) talk_left: Millis,
     pub(super) hold: Millis,
     pub(super) ends_in_transfer: bool,
+    /// Who calls (see `Simulator::customer_of`).
+    pub(super) customer: u64,
 }
 
 /// What an agent is doing (finer than what it shows).
@@ -141,6 +143,9 @@ pub(super) struct QueueModel {
     pub(super) idle: BTreeSet<(Millis, u32)>,
     /// Contacts waiting (slot, generation), oldest first; stale entries are skipped.
     pub(super) waiting: VecDeque<(u32, u32)>,
+    /// Customers who gave up and will call again: (from when, customer), in time order. The
+    /// queue's next arrival after that instant is theirs (traffic stays as it was).
+    pub(super) recalls: VecDeque<(Millis, u64)>,
     pub(super) logged_in: u32,
     /// Agents whose first queue this is.
     pub(super) headcount: u32,
@@ -169,6 +174,9 @@ pub(super) enum Timer {
     Deadline(u32, u32),
     Answer(u32, u32),
     Hold(u32, u32),
+    /// The agent's first written reply on a chat or e-mail.
+    Respond(u32, u32),
+
     Resume(u32, u32),
     End(u32, u32),
     Reoffer(u32, u32, u16),
