@@ -12,7 +12,7 @@
 
 use std::cmp::Reverse;
 use std::collections::hash_map::RandomState;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap};
 use std::hash::BuildHasher;
 
 use crate::config::QueueSettings;
@@ -172,9 +172,11 @@ impl Customers {
         items.sort_unstable();
         // most contacts and customers have one or two moments: no spare capacity
         items.shrink_to_fit();
-        let mut touched: HashSet<Key> = HashSet::new();
+        let mut touched: Vec<Key> = Vec::new();
         super::diff(&reg.items, &items, |&(key, item), sign| {
-            touched.insert(key);
+            if !touched.contains(&key) {
+                touched.push(key);
+            }
             let h = self.histories.entry(key).or_default();
             if sign > 0 {
                 let pos = h.items.partition_point(|i| *i <= item);

@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::event::{
     AgentEvent, AgentState, Body, ContactEvent, ContactStep, Event, Limits, Reject, RejectReason,
 };
+use crate::kpi::FactKind;
 use crate::snapshot::{QueueSnapshot, Snapshot};
 use crate::time::Millis;
 
@@ -333,20 +334,28 @@ impl Engine {
         let res = contact.resolve(|q| &queues[q as usize].settings);
         let mut new_facts = res.facts;
         new_facts.sort_unstable();
+        // whether an offer, answer or abandon moved: only those matter to customers
+        let mut moments = false;
         diff(&contact.applied, &new_facts, |f, sign| {
+            moments |= matches!(
+                f.1.kind,
+                FactKind::Offered | FactKind::Answered { .. } | FactKind::Abandoned
+            );
             queues[f.0 as usize].apply(f.1, sign)
         });
-        let mut changes = Vec::new();
-        self.customers.refresh(
-            slot,
-            id,
-            &new_facts,
-            frontier,
-            |q| &queues[q as usize].settings,
-            &mut changes,
-        );
-        for (q, f, sign) in changes {
-            queues[q as usize].apply(f, sign);
+        if moments {
+            let mut changes = Vec::new();
+            self.customers.refresh(
+                slot,
+                id,
+                &new_facts,
+                frontier,
+                |q| &queues[q as usize].settings,
+                &mut changes,
+            );
+            for (q, f, sign) in changes {
+                queues[q as usize].apply(f, sign);
+            }
         }
         contact.applied = new_facts;
         let mut waiting = res.waiting;
