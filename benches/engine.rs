@@ -208,6 +208,24 @@ fn benches(c: &mut Criterion) {
         b.iter(|| engine.snapshot().queues.len())
     });
     let snap = engine.snapshot();
+    let text = {
+        let mut out = Exposition::new();
+        render(&snap, &mut out);
+        out.finish()
+    };
+    let gzip = |text: &str| {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let _ = gz.write_all(text.as_bytes());
+        gz.finish().map(|v| v.len()).unwrap_or(0)
+    };
+    println!(
+        "scrape of 1,000 queues: {} lines, {} bytes raw, {} bytes gzip (fast)",
+        text.lines().count(),
+        text.len(),
+        gzip(&text)
+    );
+    g.bench_function("gzip_1000q_5w", |b| b.iter(|| gzip(&text)));
     g.bench_function("render_1000q_5w", |b| {
         b.iter_batched(
             Exposition::new,

@@ -18,6 +18,10 @@ pub fn escape_label(out: &mut String, value: &str) {
 /// A text exposition being written.
 pub struct Exposition {
     out: String,
+    /// Only these families are written (`?family=`); `None`: every family.
+    only: Option<Vec<String>>,
+    /// The current family is left out.
+    skip: bool,
 }
 
 impl Default for Exposition {
@@ -30,15 +34,36 @@ impl Exposition {
     pub fn new() -> Self {
         Exposition {
             out: String::with_capacity(1 << 16),
+            only: None,
+            skip: false,
         }
     }
 
+    /// An exposition that writes only the families named in `families`.
+    pub fn only(families: Vec<String>) -> Self {
+        Exposition {
+            only: Some(families),
+            ..Exposition::new()
+        }
+    }
+
+    /// Starts a family: its `HELP` and `TYPE` lines, and the samples that follow are its own.
     pub fn family(&mut self, name: &str, kind: &str, help: &str) {
+        self.skip = self
+            .only
+            .as_ref()
+            .is_some_and(|only| !only.iter().any(|f| f == name));
+        if self.skip {
+            return;
+        }
         let _ = write!(self.out, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
     }
 
     /// One sample; `labels` is pre-rendered (`queue="x",window="5m"`), may be empty.
     pub fn sample(&mut self, name: &str, suffix: &str, labels: &str, extra: &str, value: f64) {
+        if self.skip {
+            return;
+        }
         self.out.push_str(name);
         self.out.push_str(suffix);
         if !labels.is_empty() || !extra.is_empty() {

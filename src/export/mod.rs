@@ -8,10 +8,12 @@
 mod exposition;
 mod forecast;
 mod json;
+mod select;
 mod workforce;
 
 pub use exposition::{escape_label, Exposition};
 pub use json::to_json;
+pub use select::{shard_of, Selection, SelectionError};
 
 use crate::event::AgentState;
 use crate::kpi::{oldest_wait_breached, Measure, WindowAgg, WINDOW_KPIS};

@@ -1,17 +1,23 @@
-//! The HTTP face: `/metrics` (contract + self-metrics), `/healthz`, `/readyz` and the
-//! built-in wallboard at `/`.
+//! The HTTP face: `/metrics` (contract + self-metrics; a slice by `?queue=`, `?window=`,
+//! `?family=`, `?shard=i/n`; gzip when accepted), `/healthz`, `/readyz` and the built-in
+//! wallboard at `/`.
 
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse};
+use std::io::Write;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use flate2::write::GzEncoder;
+use flate2::Compression;
 use tokio::net::TcpListener;
 
 use crate::clock::wall_now;
+use crate::export::Selection;
 
 use super::state::ServiceState;
 
@@ -27,17 +33,56 @@ pub fn router(state: Arc<ServiceState>) -> Router {
         .with_state(state)
 }
 
-async fn metrics(State(state): State<Arc<ServiceState>>) -> impl IntoResponse {
-    let body = tokio::task::spawn_blocking(move || state.render_metrics(wall_now()))
-        .await
-        .unwrap_or_default();
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        body,
-    )
+/// `/metrics`: the whole exposition, or a slice of it by `?queue=`, `?window=`, `?family=`
+/// and `?shard=i/n`; gzip when the scraper accepts it (Prometheus does).
+async fn metrics(
+    State(state): State<Arc<ServiceState>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let selection = match Selection::parse(query.as_deref().unwrap_or("")) {
+        Ok(s) => s,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
+    };
+    let gzip = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
+    // rendering and compressing take a core for a large center: off the async workers
+    let body = tokio::task::spawn_blocking(move || {
+        let text = state.render_selected(wall_now(), &selection);
+        if gzip {
+            gzipped(text.as_bytes()).map_err(|_| text.into_bytes())
+        } else {
+            Err(text.into_bytes())
+        }
+    })
+    .await
+    .unwrap_or_else(|_| Err(Vec::new()));
+    let content_type = (
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    let vary = (header::VARY, HeaderValue::from_static("accept-encoding"));
+    match body {
+        Ok(zipped) => (
+            [
+                content_type,
+                vary,
+                (header::CONTENT_ENCODING, HeaderValue::from_static("gzip")),
+            ],
+            zipped,
+        )
+            .into_response(),
+        Err(plain) => ([content_type, vary], plain).into_response(),
+    }
+}
+
+fn gzipped(text: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut gz = GzEncoder::new(Vec::with_capacity(text.len() / 8), Compression::fast());
+    gz.write_all(text)?;
+    gz.finish()
 }
 
 async fn readyz(State(state): State<Arc<ServiceState>>) -> impl IntoResponse {

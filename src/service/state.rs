@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::config::{Config, InputFormat};
 use crate::engine::{Engine, EngineStats};
 use crate::event::RejectReason;
-use crate::export::{escape_label, render, Exposition};
+use crate::export::{escape_label, render, Exposition, Selection};
 use crate::snapshot::Snapshot;
 use crate::time::Millis;
 
@@ -124,6 +124,11 @@ impl ServiceState {
 
     /// The full /metrics page at wall-clock instant `now`.
     pub fn render_metrics(&self, now: Millis) -> String {
+        self.render_selected(now, &Selection::default())
+    }
+
+    /// `/metrics` with a scrape-time selection (`?queue=`, `?window=`, `?family=`, `?shard=`).
+    pub fn render_selected(&self, now: Millis, selection: &Selection) -> String {
         let views: Vec<(PartitionKey, PartView)> = lock(&self.parts)
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
@@ -131,13 +136,16 @@ impl ServiceState {
         // Configured queues are exported even while no partition is assigned.
         let mut base = Engine::new(self.config.clone());
         base.advance(now);
-        let snapshot = Snapshot::merge(
+        let mut snapshot = Snapshot::merge(
             std::iter::once(base.snapshot()).chain(views.iter().map(|(_, v)| v.snapshot.clone())),
         );
-        let mut out = Exposition::new();
+        selection.apply(&mut snapshot);
+        let mut out = selection.exposition();
         render(&snapshot, &mut out);
-        self.render_partitions(&views, now, &mut out);
-        self.metrics.render(&mut out);
+        if selection.self_metrics() {
+            self.render_partitions(&views, now, &mut out);
+            self.metrics.render(&mut out);
+        }
         out.finish()
     }
 
