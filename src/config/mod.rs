@@ -506,6 +506,18 @@ impl Config {
                 ));
             }
         }
+        // A short abandon must be decided before the service level is: otherwise a late abandon
+        // could retract a miss already counted final (a counter would decrease).
+        for (name, q) in std::iter::once(("[defaults]".to_string(), &defaults))
+            .chain(queues.iter().map(|(n, q)| (format!("queues.{n}"), q)))
+        {
+            if q.short_abandon > q.sl_threshold {
+                return Err(format!(
+                    "{name}: short_abandon ({}) is longer than sl_threshold ({}); a short abandon must be decided before the service level",
+                    q.short_abandon, q.sl_threshold
+                ));
+            }
+        }
         if queues.len() > engine.max_queues {
             return Err(format!(
                 "queues: {} queues configured but engine.max_queues is {}",

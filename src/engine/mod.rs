@@ -64,6 +64,10 @@ impl EngineStats {
     }
 }
 
+/// Events one contact may have; beyond, its further events are rejected as `too_large` (a real
+/// contact has a few dozen at most: offers, answers, holds, transfers across its legs).
+pub const MAX_EVENTS_PER_CONTACT: usize = 1_000;
+
 pub struct Engine {
     config: Arc<Config>,
     limits: Limits,
@@ -206,11 +210,17 @@ impl Engine {
     fn apply_agent(&mut self, a: &AgentEvent<'_>, ts: Millis) -> Result<(), Reject> {
         let queues = match &a.queues {
             Some(names) => {
-                let ids = names
-                    .iter()
-                    .map(|n| self.queue_id(n))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Some(QueueList::new(names, ids))
+                // Beyond `max_queues` the new queues of the list are left out; the agent's
+                // change for the queues that exist still counts (the event is accepted).
+                let mut known = Vec::with_capacity(names.len());
+                let mut ids = Vec::with_capacity(names.len());
+                for n in names {
+                    if let Ok(id) = self.queue_id(n) {
+                        known.push(n);
+                        ids.push(id);
+                    }
+                }
+                Some(QueueList::new(&known, ids))
             }
             None => None,
         };
@@ -276,6 +286,14 @@ impl Engine {
             // judged like any other, so nothing depends on whether it was forgotten yet.
             None => self.new_contact(&c.contact_id),
         };
+        // Every event re-resolves its contact from all of its events: a producer looping one
+        // contact_id must not make that quadratic without end.
+        if self.contacts[slot as usize]
+            .as_ref()
+            .is_some_and(|(_, contact)| contact.steps.len() >= MAX_EVENTS_PER_CONTACT)
+        {
+            return Err(Reject::new(RejectReason::TooLarge, "contact_id"));
+        }
         if let (ContactStep::Offered, Some(customer)) = (c.step, &c.customer) {
             self.customers.named(slot, &c.contact_id, ts, customer);
         }
@@ -408,11 +426,8 @@ impl Engine {
         for &(q, t0, leg) in &contact.waiting {
             self.queues[q as usize].wait_ended(t0, slot, leg);
         }
-        if res.legs == 0 && res.survey.is_none() {
-            self.stats.rejected[RejectReason::UnknownContact.index()] += contact.steps.len() as u64;
-        } else {
-            self.stats.rejected[RejectReason::OutOfOrder.index()] += u64::from(res.unused);
-        }
+        let (reason, n) = unused(&res, contact.steps.len());
+        self.stats.rejected[reason.index()] += n;
         if let Some(prior) = res.survey {
             self.finished.insert(hash_id(&id), contact.last_at(), prior);
         }
@@ -503,6 +518,13 @@ impl Engine {
         self.input_complete = true;
         let now = self.now;
         self.advance(now);
+        // Contacts still held (their last event within the lateness of the end) count the
+        // events their rules could not use, as a finished contact does: nothing more will come.
+        for (_, contact) in self.contacts.iter().flatten() {
+            let res = contact.resolve(|q| &self.queues[q as usize].settings);
+            let (reason, n) = unused(&res, contact.steps.len());
+            self.stats.rejected[reason.index()] += n;
+        }
     }
 
     /// Everything a scrape needs, at the current `now`.
@@ -544,6 +566,16 @@ impl Engine {
 }
 
 /// Walks two sorted lists and reports what left (`-1`) and what came (`+1`).
+/// The events of a contact its rules could not use, and under which reason they count: all of
+/// them as `unknown_contact` when no offer ever came, else the unused ones as `out_of_order`.
+fn unused(res: &contact::Resolution, steps: usize) -> (RejectReason, u64) {
+    if res.legs == 0 && res.survey.is_none() {
+        (RejectReason::UnknownContact, steps as u64)
+    } else {
+        (RejectReason::OutOfOrder, u64::from(res.unused))
+    }
+}
+
 pub(super) fn diff<T: Ord>(old: &[T], new: &[T], mut apply: impl FnMut(&T, i64)) {
     let (mut i, mut j) = (0, 0);
     while i < old.len() || j < new.len() {

@@ -332,7 +332,10 @@ impl<'a> Raw<'a> {
                             Scalar::Str(text) if text.is_empty() => None,
                             other => name(other, "customer", max)?,
                         };
-                        if !matches!(self.priority, Scalar::Null | Scalar::Int(_)) {
+                        // an integral float (2.0) is an integer, as for `ts` and the scores
+                        let integral =
+                            matches!(self.priority, Scalar::Float(f) if f.fract() == 0.0);
+                        if !integral && !matches!(self.priority, Scalar::Null | Scalar::Int(_)) {
                             return Err(invalid("priority"));
                         }
                     }
