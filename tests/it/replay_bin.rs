@@ -284,3 +284,53 @@ fn replay_input_connect_equals_the_same_calls_in_events_json() {
         "{by_id}"
     );
 }
+
+/// Customer ids are personal data: `replay`'s metrics, JSON and logs (at trace level), with
+/// accepted and rejected events that carry them, never show one.
+#[test]
+fn customer_ids_never_leave_the_engine_in_output_or_logs() {
+    let ids = ["+15550123456", "crm-ann-007"];
+    let lines = [
+        format!(
+            r#"{{"type":"contact.offered","ts":"2026-11-23T10:00:00Z","contact_id":"a","queue":"sales","customer":"{}"}}"#,
+            ids[0]
+        ),
+        r#"{"type":"contact.abandoned","ts":"2026-11-23T10:00:30Z","contact_id":"a"}"#.into(),
+        format!(
+            r#"{{"type":"contact.offered","ts":"2026-11-23T10:01:00Z","contact_id":"b","queue":"sales","customer":"{}"}}"#,
+            ids[1]
+        ),
+        // rejected: a bad timestamp, and a customer that is not a string
+        format!(
+            r#"{{"type":"contact.offered","ts":"soon","contact_id":"c","queue":"sales","customer":"{}"}}"#,
+            ids[0]
+        ),
+        format!(
+            r#"{{"type":"contact.offered","ts":"2026-11-23T10:02:00Z","contact_id":"d","queue":"sales","customer":["{}"]}}"#,
+            ids[1]
+        ),
+    ];
+    let file = std::env::temp_dir().join(format!("callpulse-pii-{}.jsonl", std::process::id()));
+    std::fs::write(&file, lines.join("\n")).unwrap();
+    for format in ["prometheus", "json"] {
+        let out = callpulse()
+            .env("RUST_LOG", "trace")
+            .args(["replay", "--format", format])
+            .arg(&file)
+            .output()
+            .expect("callpulse replay");
+        assert!(out.status.success());
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            all.contains("callcenter_contacts_identified") || all.contains("contacts_identified")
+        );
+        for id in ids {
+            assert!(!all.contains(id), "{format}: {id} in the output:\n{all}");
+        }
+    }
+    let _ = std::fs::remove_file(&file);
+}
