@@ -10,6 +10,7 @@ mod e2e;
 mod engine;
 mod first_response;
 mod forecast;
+mod fuzz;
 mod hardening;
 mod kafka;
 mod legs;
