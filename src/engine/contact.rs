@@ -7,7 +7,7 @@
 //! (queue visit) each event continues is the business of [`super::legs`].
 
 use crate::config::QueueSettings;
-use crate::event::ContactStep;
+use crate::event::{ContactStep, RejectReason};
 use crate::kpi::{Fact, FactKind, SlOutcome};
 use crate::time::Millis;
 
@@ -119,6 +119,19 @@ pub struct Resolution {
     /// earlier contact of the id counts as legs before these). Remembered when the contact
     /// is forgotten, for its id's later events.
     pub survey: Option<Prior>,
+}
+
+impl Resolution {
+    /// The events of the contact its rules could not use, and under which reason they count:
+    /// all of them as `unknown_contact` when no offer ever came, else the unused ones as
+    /// `out_of_order`.
+    pub fn unused_rejects(&self, steps: usize) -> (RejectReason, u64) {
+        if self.legs == 0 && self.survey.is_none() {
+            (RejectReason::UnknownContact, steps as u64)
+        } else {
+            (RejectReason::OutOfOrder, u64::from(self.unused))
+        }
+    }
 }
 
 /// Resolves a contact's events (sorted, without a prior contact).

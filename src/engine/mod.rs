@@ -426,7 +426,7 @@ impl Engine {
         for &(q, t0, leg) in &contact.waiting {
             self.queues[q as usize].wait_ended(t0, slot, leg);
         }
-        let (reason, n) = unused(&res, contact.steps.len());
+        let (reason, n) = res.unused_rejects(contact.steps.len());
         self.stats.rejected[reason.index()] += n;
         if let Some(prior) = res.survey {
             self.finished.insert(hash_id(&id), contact.last_at(), prior);
@@ -522,7 +522,7 @@ impl Engine {
         // events their rules could not use, as a finished contact does: nothing more will come.
         for (_, contact) in self.contacts.iter().flatten() {
             let res = contact.resolve(|q| &self.queues[q as usize].settings);
-            let (reason, n) = unused(&res, contact.steps.len());
+            let (reason, n) = res.unused_rejects(contact.steps.len());
             self.stats.rejected[reason.index()] += n;
         }
     }
@@ -566,16 +566,6 @@ impl Engine {
 }
 
 /// Walks two sorted lists and reports what left (`-1`) and what came (`+1`).
-/// The events of a contact its rules could not use, and under which reason they count: all of
-/// them as `unknown_contact` when no offer ever came, else the unused ones as `out_of_order`.
-fn unused(res: &contact::Resolution, steps: usize) -> (RejectReason, u64) {
-    if res.legs == 0 && res.survey.is_none() {
-        (RejectReason::UnknownContact, steps as u64)
-    } else {
-        (RejectReason::OutOfOrder, u64::from(res.unused))
-    }
-}
-
 pub(super) fn diff<T: Ord>(old: &[T], new: &[T], mut apply: impl FnMut(&T, i64)) {
     let (mut i, mut j) = (0, 0);
     while i < old.len() || j < new.len() {
