@@ -279,6 +279,28 @@ fn arb_history() -> impl Strategy<Value = (Vec<(Millis, String)>, i64)> {
     })
 }
 
+/// The history in an arrival order of `ts + jitter` (jitter below the lateness, 60 s: every
+/// event is still accepted), each event with an id, every `dup_every`-th delivered twice
+/// (at-least-once): what a disordered, redelivering transport makes of it.
+fn disorder(history: &[(Millis, String)], jitter: &[i64], dup_every: usize) -> Vec<String> {
+    let mut shuffled: Vec<(Millis, usize, &String)> = history
+        .iter()
+        .enumerate()
+        .map(|(i, (ts, l))| (ts + jitter[i % jitter.len()], i, l))
+        .collect();
+    shuffled.sort();
+    let mut out = Vec::with_capacity(history.len() * 2);
+    for (k, (_, i, l)) in shuffled.into_iter().enumerate() {
+        let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+        v["id"] = json!(format!("e{i}"));
+        out.push(v.to_string());
+        if k % dup_every == 0 {
+            out.push(v.to_string());
+        }
+    }
+    out
+}
+
 /// Proptest cases: 64, or `PROPTEST_CASES` for a longer run.
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
@@ -302,23 +324,7 @@ proptest! {
     ) {
         let cfg = config("[defaults]\nrepeat_window = \"5m\"\ncallback_window = \"4m\"\n[queues.sales]\nwrapup = true\nsl_formula = \"ignore_abandons\"\n[queues.care]\ntimezone = \"Asia/Kathmandu\"\n");
         let in_order: Vec<String> = history.iter().map(|(_, l)| l.clone()).collect();
-        // arrival order = ts + jitter with jitter < lateness (60 s): every event is still accepted
-        let mut shuffled: Vec<(Millis, usize, String)> = history
-            .iter()
-            .enumerate()
-            .map(|(i, (ts, l))| (ts + jitter_seed[i % jitter_seed.len()], i, l.clone()))
-            .collect();
-        shuffled.sort();
-        let mut disordered: Vec<String> = Vec::new();
-        for (k, (_, i, l)) in shuffled.into_iter().enumerate() {
-            // give events ids, and deliver some twice (at-least-once): duplicates change nothing
-            let mut v: serde_json::Value = serde_json::from_str(&l).unwrap();
-            v["id"] = json!(format!("e{i}"));
-            disordered.push(v.to_string());
-            if k % dup_every == 0 {
-                disordered.push(v.to_string());
-            }
-        }
+        let disordered = disorder(&history, &jitter_seed, dup_every);
         let last = history.last().unwrap().0;
         let now = last + eval_after_s * SECOND;
         let a = run(&cfg, &in_order, now);
@@ -385,21 +391,7 @@ proptest! {
         history.extend(agents);
         history.sort_by_key(|(ts, _)| *ts);
         let in_order: Vec<String> = history.iter().map(|(_, l)| l.clone()).collect();
-        let mut shuffled: Vec<(Millis, usize, String)> = history
-            .iter()
-            .enumerate()
-            .map(|(i, (ts, l))| (ts + jitter_seed[i % jitter_seed.len()], i, l.clone()))
-            .collect();
-        shuffled.sort();
-        let mut disordered: Vec<String> = Vec::new();
-        for (k, (_, i, l)) in shuffled.into_iter().enumerate() {
-            let mut v: serde_json::Value = serde_json::from_str(&l).unwrap();
-            v["id"] = json!(format!("e{i}"));
-            disordered.push(v.to_string());
-            if k % dup_every == 0 {
-                disordered.push(v.to_string());
-            }
-        }
+        let disordered = disorder(&history, &jitter_seed, dup_every);
         let now = history.last().unwrap().0 + eval_after_s * SECOND;
         let snap = run(&cfg, &in_order, now).snapshot();
         let a = exposition(&snap);
