@@ -11,23 +11,12 @@ use crate::support::*;
 const T0: &str = "2026-11-23T08:00:00Z";
 const LATE: &str = "[engine]\nallowed_lateness = \"10m\"\n";
 
-fn of(c: &str, ts: Millis, kind: &str, mut fields: serde_json::Value) -> String {
-    fields["contact_id"] = json!(c);
-    ev(ts, kind, fields)
-}
-
 fn call(c: &str, t0: Millis, queue: &str, customer: Option<&str>) -> String {
     let mut f = json!({"queue": queue});
     if let Some(x) = customer {
         f["customer"] = json!(x);
     }
     of(c, t0, "contact.offered", f)
-}
-
-fn sorted(mut lines: Vec<String>) -> Vec<String> {
-    let ts = |l: &String| serde_json::from_str::<serde_json::Value>(l).unwrap()["ts"].as_i64();
-    lines.sort_by_key(ts);
-    lines
 }
 
 fn total(text: &str, family: &str, queue: &str) -> Option<f64> {
@@ -38,7 +27,7 @@ fn total(text: &str, family: &str, queue: &str) -> Option<f64> {
 fn repeats_count_other_contacts_of_the_customer_in_the_queue_up_to_repeat_window_before() {
     let t0 = at(T0);
     let ann = Some("+15550001");
-    let lines = sorted(vec![
+    let lines = sorted_by_ts(&[
         call("a", t0, "sales", ann),
         // 30 minutes later: a repeat
         call("b", t0 + 30 * MINUTE, "sales", ann),
@@ -101,7 +90,7 @@ fn an_abandoning_customer_is_recovered_by_an_answer_in_the_queue_within_callback
     let t0 = at(T0);
     let (ann, bob, cy) = (Some("ann"), Some("bob"), Some("cy"));
     let s = SECOND;
-    let lines = sorted(vec![
+    let lines = sorted_by_ts(&[
         // ann gives up after 30 s, calls back and is answered 45 m later: recovered at 08:45
         call("a1", t0, "sales", ann),
         of("a1", t0 + 30 * s, "contact.abandoned", json!({})),
@@ -190,7 +179,7 @@ fn customer_facts_do_not_depend_on_arrival_order_within_the_lateness() {
             ));
         }
     }
-    let lines = sorted(lines);
+    let lines = sorted_by_ts(&lines);
     let cfg = config("[engine]\nallowed_lateness = \"10m\"\n[defaults]\ncallback_window = \"3m\"\nrepeat_window = \"5m\"\n");
     let now = t0 + 20 * MINUTE;
     let in_order = exposition(&run(&cfg, &lines, now).snapshot());

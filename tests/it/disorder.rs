@@ -13,15 +13,6 @@ use crate::support::*;
 
 const T0: &str = "2026-11-23T10:00:00Z";
 
-/// One event of contact `c`: `fields` besides its `contact_id`.
-fn of(c: &str, ts: Millis, kind: &str, fields: serde_json::Value) -> String {
-    let mut f = json!({ "contact_id": c });
-    if let (Some(o), serde_json::Value::Object(e)) = (f.as_object_mut(), fields) {
-        o.extend(e);
-    }
-    ev(ts, kind, f)
-}
-
 /// A contact history in `queue` (legs into `other` for the multi-leg shapes); `d` are
 /// durations in tenths of seconds. Queue `sales` expects wrap-up by default (see the config).
 fn contact_history(

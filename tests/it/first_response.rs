@@ -10,11 +10,6 @@ use crate::support::*;
 
 const T0: &str = "2026-11-23T10:00:00Z";
 
-fn of(c: &str, ts: Millis, kind: &str, mut fields: serde_json::Value) -> String {
-    fields["contact_id"] = json!(c);
-    ev(ts, kind, fields)
-}
-
 fn offer(c: &str, ts: Millis, queue: &str, channel: &str) -> String {
     of(
         c,
@@ -35,7 +30,7 @@ fn offer(c: &str, ts: Millis, queue: &str, channel: &str) -> String {
 /// In time order (the legs interleave).
 fn history(t0: Millis) -> Vec<String> {
     let s = SECOND;
-    let mut lines = vec![
+    let lines = vec![
         offer("v", t0, "desk", "voice"),
         of("v", t0 + 20 * s, "contact.answered", json!({"agent": "a1"})),
         of(
@@ -92,9 +87,7 @@ fn history(t0: Millis) -> Vec<String> {
         offer("x", t0, "desk", "chat"),
         of("x", t0 + 10 * s, "contact.abandoned", json!({})),
     ];
-    let ts = |l: &String| serde_json::from_str::<serde_json::Value>(l).unwrap()["ts"].as_i64();
-    lines.sort_by_key(ts);
-    lines
+    sorted_by_ts(&lines)
 }
 
 #[test]
@@ -185,8 +178,7 @@ fn the_first_response_breach_needs_a_target_and_min_volume() {
             json!({"agent": "a"}),
         ));
     }
-    let ts = |l: &String| serde_json::from_str::<serde_json::Value>(l).unwrap()["ts"].as_i64();
-    lines.sort_by_key(ts);
+    let lines = sorted_by_ts(&lines);
     let now = t0 + 10 * MINUTE;
     let target = "[queues.desk]\nfirst_response_target = \"2m\"\nmin_volume = ";
     let breach = "callcenter_breach{queue=\"desk\",kpi=\"first_response\",window=\"15m\"}";

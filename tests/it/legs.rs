@@ -273,12 +273,6 @@ fn eager(cfg_text: &str, lines: &[String], now: Millis) -> Engine {
     engine
 }
 
-fn sorted_by_ts(lines: &[String]) -> Vec<String> {
-    let mut v = lines.to_vec();
-    v.sort_by_key(|l| serde_json::from_str::<Value>(l).unwrap()["ts"].as_i64());
-    v
-}
-
 #[test]
 fn callback_leg_after_the_contact_was_forgotten_counts_as_if_it_were_still_in_memory() {
     let t0 = at(T0);

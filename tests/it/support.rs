@@ -39,6 +39,19 @@ pub fn ev(ts: Millis, kind: &str, extra: Value) -> String {
     v.to_string()
 }
 
+/// One event of contact `c`: `fields` besides its `contact_id`.
+pub fn of(c: &str, ts: Millis, kind: &str, mut fields: Value) -> String {
+    fields["contact_id"] = json!(c);
+    ev(ts, kind, fields)
+}
+
+/// Lines in the order of their `ts` (in order, as a producer writes them).
+pub fn sorted_by_ts(lines: &[String]) -> Vec<String> {
+    let mut v = lines.to_vec();
+    v.sort_by_key(|l| serde_json::from_str::<Value>(l).unwrap()["ts"].as_i64());
+    v
+}
+
 pub fn offered(ts: Millis, contact: &str, queue: &str) -> String {
     ev(
         ts,
