@@ -11,11 +11,14 @@ pub const REJECT_HEADER: &str = "callpulse-reject-reason";
 
 /// The consumer: offsets are stored by the partition workers after they applied a batch
 /// (`enable.auto.offset.store = false`) and committed every second and synchronously on revoke
-/// and shutdown; statistics every second feed readiness and lag.
+/// and shutdown; statistics every second feed readiness and lag. Cooperative-sticky assignment
+/// moves only the partitions that must move (the others keep being consumed through a
+/// rebalance), and `[kafka] instance_id` makes the membership static.
 pub fn consumer_config(config: &Config) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &config.kafka.brokers)
         .set("group.id", &config.kafka.group_id)
+        .set("partition.assignment.strategy", "cooperative-sticky")
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "1000")
         .set("enable.auto.offset.store", "false")
@@ -23,6 +26,35 @@ pub fn consumer_config(config: &Config) -> ClientConfig {
         .set("statistics.interval.ms", "1000")
         .set("enable.partition.eof", "false")
         .set("fetch.wait.max.ms", "100");
+    if let Some(id) = &config.kafka.instance_id {
+        c.set("group.instance.id", id);
+    }
+    with_properties(c, &config.kafka.properties)
+}
+
+/// The checkpoint writer: idempotent, so a checkpoint's chunks land in order and once, before
+/// the manifest that names them.
+pub fn checkpoint_producer_config(config: &Config) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &config.kafka.brokers)
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "20")
+        .set("compression.type", "none");
+    with_properties(c, &config.kafka.properties)
+}
+
+/// The checkpoint reader: assigned by hand (never joins a group), reads from the beginning.
+pub fn checkpoint_reader_config(config: &Config) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", &config.kafka.brokers)
+        .set(
+            "group.id",
+            format!("{}.checkpoint-reader", config.kafka.group_id),
+        )
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "true")
+        .set("fetch.wait.max.ms", "50");
     with_properties(c, &config.kafka.properties)
 }
 

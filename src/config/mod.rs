@@ -12,8 +12,10 @@ use serde::Deserialize;
 
 mod file;
 mod input;
+mod kafka;
 
 pub use input::{InputConfig, InputFormat, UnknownFormat};
+pub use kafka::KafkaConfig;
 
 use file::*;
 
@@ -118,80 +120,6 @@ pub struct QueueSettings {
     pub repeat_window: Span,
     /// How long an abandoning customer has to get through to count as recovered.
     pub callback_window: Span,
-}
-
-/// `[kafka]`: where events come from. Every entry of `properties` goes to librdkafka unchanged.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KafkaConfig {
-    #[serde(default = "default_brokers")]
-    pub brokers: String,
-    #[serde(default = "default_topics")]
-    pub topics: Vec<String>,
-    #[serde(default = "default_group")]
-    pub group_id: String,
-    /// Rejected messages are copied here unchanged, with the reason in header `callpulse-reject-reason`.
-    #[serde(default)]
-    pub dead_letter_topic: Option<String>,
-    /// On (re)assignment, how far back in event time to re-read so windows are complete again.
-    #[serde(default)]
-    pub rebuild: Option<Span>,
-    #[serde(default)]
-    pub properties: BTreeMap<String, String>,
-    /// `[[kafka.inputs]]`: topics in other formats (`topics` is the shorthand for the
-    /// `callpulse` format). See [`KafkaConfig::inputs`].
-    #[serde(default)]
-    pub inputs: Vec<InputConfig>,
-}
-
-impl Default for KafkaConfig {
-    fn default() -> Self {
-        KafkaConfig {
-            brokers: default_brokers(),
-            topics: default_topics(),
-            group_id: default_group(),
-            dead_letter_topic: None,
-            rebuild: None,
-            properties: BTreeMap::new(),
-            inputs: Vec::new(),
-        }
-    }
-}
-
-impl KafkaConfig {
-    /// Every topic consumed and its input: `topics` in the `callpulse` format, then `[[kafka.inputs]]`.
-    pub fn inputs(&self) -> Vec<InputConfig> {
-        self.topics
-            .iter()
-            .map(|t| InputConfig {
-                topic: t.clone(),
-                ..InputConfig::default()
-            })
-            .chain(self.inputs.iter().cloned())
-            .collect()
-    }
-
-    /// The input of `topic` (the `callpulse` format for a topic not configured).
-    pub fn input_of(&self, topic: &str) -> InputConfig {
-        self.inputs
-            .iter()
-            .find(|i| i.topic == topic)
-            .cloned()
-            .unwrap_or_else(|| InputConfig {
-                topic: topic.into(),
-                ..InputConfig::default()
-            })
-    }
-}
-
-fn default_brokers() -> String {
-    "localhost:9092".into()
-}
-fn default_topics() -> Vec<String> {
-    vec!["callcenter.events".into()]
-}
-fn default_group() -> String {
-    "callpulse".into()
 }
 
 /// `[http]`: where /metrics, /healthz, /readyz and the wallboard are served.

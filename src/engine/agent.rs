@@ -21,7 +21,7 @@ pub struct Change {
     pub after: (AgentState, Vec<QueueId>),
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Agents {
     by_name: HashMap<Box<str>, History>,
 }

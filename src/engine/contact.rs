@@ -16,7 +16,7 @@ use super::queue::QueueId;
 use super::step::{QueueFact, Step, NO_QUEUE};
 
 /// A contact in memory: its events and what the engine has applied for it.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Contact {
     /// In the canonical order of [`Contact::insert`].
     pub steps: Vec<Step>,
@@ -53,7 +53,7 @@ impl Default for Contact {
 
 /// What a finished contact leaves behind for later events of its id (a survey, a callback):
 /// where a survey without queue counts, and whether that is the queue of an answered leg.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Prior {
     pub survey_queue: QueueId,
     pub answered: bool,

@@ -11,9 +11,8 @@
 //! to `tb + callback_window`), so facts before the frontier are final and never touched again.
 
 use std::cmp::Reverse;
-use std::collections::hash_map::RandomState;
 use std::collections::{BinaryHeap, HashMap};
-use std::hash::BuildHasher;
+use std::hash::{Hash, Hasher};
 
 use crate::config::QueueSettings;
 use crate::kpi::{Fact, FactKind};
@@ -27,7 +26,9 @@ use super::step::QueueFact;
 type Key = (QueueId, u64);
 
 /// What a moment of a customer's contact is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 enum Moment {
     /// An offer of the contact whose id hashes to this.
     Offer(u32),
@@ -39,7 +40,7 @@ enum Moment {
 /// One moment of a customer in a queue (16 bytes).
 type Item = (Millis, Moment);
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct History {
     items: Vec<Item>,
     /// The facts applied and not yet final.
@@ -49,7 +50,7 @@ struct History {
 }
 
 /// What one contact registered: its customer-naming offers and the moments it contributed.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Registration {
     /// (offer time, customer hash), sorted: the contact's customer at `t` is the one of its
     /// first offer at or before `t` that names one.
@@ -58,10 +59,27 @@ struct Registration {
     contact: u32,
 }
 
+/// SipHash-1-3 under a key drawn per engine (kept in its checkpoint, so a restored engine
+/// still recognizes its customers).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Keyed(u64, u64);
+
+impl Keyed {
+    fn draw() -> Self {
+        Keyed(rand::random(), rand::random())
+    }
+
+    fn hash_one(&self, id: &str) -> u64 {
+        let mut h = siphasher::sip::SipHasher13::new_with_keys(self.0, self.1);
+        id.hash(&mut h);
+        h.finish()
+    }
+}
+
 /// The customer histories of one engine.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Customers {
-    key: RandomState,
+    key: Keyed,
     histories: HashMap<Key, History>,
     registrations: HashMap<u32, Registration>,
     /// Finished and forgotten contacts' first customer-naming offer, by keyed hash of the
@@ -80,7 +98,7 @@ pub struct Customers {
 impl Customers {
     pub fn new(capacity: usize) -> Self {
         Customers {
-            key: RandomState::new(),
+            key: Keyed::draw(),
             histories: HashMap::new(),
             registrations: HashMap::new(),
             finished: Recent::new(capacity),

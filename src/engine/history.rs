@@ -17,7 +17,9 @@ use super::queue::{exported_index, QueueId};
 
 /// From `at` on, `count` more agents (fewer when negative) serve `queue` in `state` (an index
 /// into `AgentState::EXPORTED`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Delta {
     pub at: Millis,
     pub queue: QueueId,
@@ -27,7 +29,7 @@ pub struct Delta {
 
 /// A queue list as an event gave it: sorted, without repeats, with the order-independent key
 /// that decides between two lists of one instant.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct QueueList {
     pub key: u64,
     pub queues: Vec<QueueId>,
@@ -52,7 +54,7 @@ impl QueueList {
 }
 
 /// An agent's states and queue lists, each sorted by time with one entry per instant.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct History {
     states: Vec<(Millis, AgentState)>,
     lists: Vec<(Millis, QueueList)>,

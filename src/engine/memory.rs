@@ -35,7 +35,7 @@ impl Hasher for PreHashed {
 }
 
 /// Remembers keys with a value until they fall behind a horizon or the capacity is reached.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Recent<V> {
     map: HashMap<u64, (Millis, V), BuildHasherDefault<PreHashed>>,
     order: VecDeque<(Millis, u64)>,

@@ -5,6 +5,7 @@
 //! locks, no async: the Kafka shell, `replay`, tests and benchmarks all drive this same code.
 
 mod agent;
+mod checkpoint;
 mod contact;
 mod customers;
 mod history;
@@ -27,6 +28,7 @@ use crate::snapshot::{QueueSnapshot, Snapshot};
 use crate::time::Millis;
 
 use self::agent::Agents;
+pub use self::checkpoint::{fingerprint, StateError};
 use self::contact::{survey_fact, Contact, Prior};
 use self::customers::Customers;
 use self::history::QueueList;
@@ -36,7 +38,7 @@ use self::queue::QueueState;
 use self::step::{agent_key, Step, NO_AGENT, NO_QUEUE};
 
 /// Counts the engine keeps about its own work (exported as `callpulse_` self-metrics).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EngineStats {
     pub accepted: u64,
     /// By `RejectReason::index()`. Includes events accepted on arrival and discarded later
@@ -68,9 +70,14 @@ impl EngineStats {
 /// contact has a few dozen at most: offers, answers, holds, transfers across its legs).
 pub const MAX_EVENTS_PER_CONTACT: usize = 1_000;
 
+/// A checkpoint holds every field but the config and what derives from it (`checkpoint.rs`).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Engine {
+    #[serde(skip)]
     config: Arc<Config>,
+    #[serde(skip)]
     limits: Limits,
+    #[serde(skip)]
     lateness: Millis,
     queues: Vec<QueueState>,
     queue_ids: HashMap<Box<str>, QueueId>,

@@ -19,7 +19,7 @@ use super::workforce::Workforce;
 pub type QueueId = u32;
 
 /// A window's edges `[start, end)` and what it holds.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Window {
     start: Millis,
     end: Millis,
@@ -40,10 +40,14 @@ enum Rule {
     Today,
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct QueueState {
     pub name: Box<str>,
+    /// From the config (a checkpoint keeps neither these nor the window rules: see [`Self::restored`]).
+    #[serde(skip)]
     pub settings: QueueSettings,
     timeline: VecDeque<Fact>,
+    #[serde(skip)]
     rules: Vec<Rule>,
     windows: Vec<Window>,
     /// Facts before `cumulative.end` are final and counted in the cumulative counters.
@@ -60,15 +64,21 @@ pub struct QueueState {
     pub workforce: Workforce,
 }
 
+/// The start rules of a queue's windows: the rolling windows, then `interval` and `today`.
+fn rules(engine: &EngineConfig) -> Vec<Rule> {
+    let mut rules: Vec<Rule> = engine
+        .windows
+        .iter()
+        .map(|w| Rule::Rolling(w.span.millis()))
+        .collect();
+    rules.push(Rule::Interval);
+    rules.push(Rule::Today);
+    rules
+}
+
 impl QueueState {
     pub fn new(name: &str, settings: QueueSettings, engine: &EngineConfig, now: Millis) -> Self {
-        let mut rules: Vec<Rule> = engine
-            .windows
-            .iter()
-            .map(|w| Rule::Rolling(w.span.millis()))
-            .collect();
-        rules.push(Rule::Interval);
-        rules.push(Rule::Today);
+        let rules = rules(engine);
         let mut q = QueueState {
             name: name.into(),
             settings,
@@ -94,6 +104,13 @@ impl QueueState {
             w.end = now;
         }
         q
+    }
+
+    /// Takes back the settings and window rules a checkpoint leaves out (the checkpoint's
+    /// config fingerprint guarantees they are the ones its windows were built with).
+    pub fn restored(&mut self, settings: QueueSettings, engine: &EngineConfig) {
+        self.settings = settings;
+        self.rules = rules(engine);
     }
 
     /// Every window's start at `now`, and the earliest start of a rolling window (`now` when

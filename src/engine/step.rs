@@ -24,7 +24,7 @@ pub fn agent_key(name: &str) -> AgentKey {
 }
 
 /// One accepted event of a contact, without its strings (24 bytes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Step {
     pub at: Millis,
     /// The queue the event names, or `NO_QUEUE` (always named on `Offered`).

@@ -23,7 +23,7 @@ use std::collections::VecDeque;
 use crate::kpi::AgentTime;
 use crate::time::Millis;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Integral {
     start: Millis,
     end: Millis,
@@ -54,7 +54,7 @@ impl Integral {
 }
 
 /// The net change of the count of agents in `state` at instant `at`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 struct Change {
     at: Millis,
     state: usize,
@@ -62,7 +62,7 @@ struct Change {
 }
 
 /// Agent time of one queue in each of its windows (same order as the queue's windows).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Workforce {
     /// Net changes of the counts, none zero, sorted by (instant, state), one per pair, every
     /// one at or after `kept_from`.

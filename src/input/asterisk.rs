@@ -101,7 +101,7 @@ const MAX_WRAPUPS: usize = 100_000;
 const MAX_AGENTS: usize = 100_000;
 
 /// A wrap-up end waiting for its time.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Wrapup {
     callid: String,
     queue: String,
@@ -110,10 +110,12 @@ struct Wrapup {
 }
 
 /// One queue_log stream's adapter: it keeps each agent's queue list, pause and wrap-up state
-/// (per partition).
-#[derive(Debug)]
+/// (per partition). A checkpoint holds all of it but the settings.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Asterisk {
+    #[serde(skip)]
     settings: AsteriskSettings,
+    #[serde(skip)]
     limits: Limits,
     /// Records of the second `held_sec`, not yet mapped.
     held: Vec<Record>,
@@ -138,6 +140,22 @@ impl Asterisk {
             wrapups: BTreeMap::new(),
             serial: 0,
         }
+    }
+
+    /// This stream's memory, for a checkpoint.
+    pub fn save_state(&self) -> Result<Vec<u8>, postcard::Error> {
+        postcard::to_stdvec(self)
+    }
+
+    /// Takes back the memory [`Asterisk::save_state`] saved (the settings stay).
+    pub fn restore_state(&mut self, bytes: &[u8]) -> Result<(), postcard::Error> {
+        let saved: Asterisk = postcard::from_bytes(bytes)?;
+        *self = Asterisk {
+            settings: self.settings,
+            limits: self.limits,
+            ..saved
+        };
+        Ok(())
     }
 
     /// Maps one record (a file line or a realtime JSON row) onto zero or more events.md events,

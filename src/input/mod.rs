@@ -88,6 +88,10 @@ pub trait Adapter: Send {
     fn flush(&mut self, until: Millis, out: &mut Vec<String>);
     /// Every kind `map` returns: the fixed label set of `callpulse_input_records_total`.
     fn kinds(&self) -> &'static [&'static str];
+    /// The adapter's memory, for a checkpoint.
+    fn save_state(&self) -> Result<Vec<u8>, postcard::Error>;
+    /// Takes back the memory `save_state` saved.
+    fn restore_state(&mut self, bytes: &[u8]) -> Result<(), postcard::Error>;
 }
 
 /// One stream's reader: its format's decoder and, for platform formats, the adapter's memory
@@ -129,6 +133,35 @@ impl Reader {
     /// Records read so far by kind (platform formats; empty for `callpulse`).
     pub fn kinds(&self) -> &BTreeMap<&'static str, u64> {
         &self.kinds
+    }
+
+    /// The reader's memory, for a checkpoint: the records counted by kind and the adapter's.
+    pub fn save_state(&self) -> Result<Vec<u8>, postcard::Error> {
+        let adapter = match &self.adapter {
+            Some(a) => a.save_state()?,
+            None => Vec::new(),
+        };
+        let kinds: Vec<(&str, u64)> = self.kinds.iter().map(|(k, n)| (*k, *n)).collect();
+        postcard::to_stdvec(&(kinds, adapter))
+    }
+
+    /// Takes back the memory [`Reader::save_state`] saved (of a reader of the same format).
+    pub fn restore_state(&mut self, bytes: &[u8]) -> Result<(), postcard::Error> {
+        let (kinds, adapter): (Vec<(String, u64)>, Vec<u8>) = postcard::from_bytes(bytes)?;
+        if let Some(a) = self.adapter.as_mut() {
+            a.restore_state(&adapter)?;
+        }
+        for (kind, n) in kinds {
+            if let Some(count) = self
+                .kinds
+                .iter_mut()
+                .find(|(k, _)| **k == kind)
+                .map(|e| e.1)
+            {
+                *count = n;
+            }
+        }
+        Ok(())
     }
 
     /// Reads one message and ingests every event it carries, reporting each outcome to `each`.
@@ -210,6 +243,12 @@ impl Adapter for Asterisk {
     fn kinds(&self) -> &'static [&'static str] {
         asterisk::KINDS
     }
+    fn save_state(&self) -> Result<Vec<u8>, postcard::Error> {
+        Asterisk::save_state(self)
+    }
+    fn restore_state(&mut self, bytes: &[u8]) -> Result<(), postcard::Error> {
+        Asterisk::restore_state(self, bytes)
+    }
 }
 
 impl Adapter for Connect {
@@ -221,5 +260,11 @@ impl Adapter for Connect {
     }
     fn kinds(&self) -> &'static [&'static str] {
         connect::KINDS
+    }
+    fn save_state(&self) -> Result<Vec<u8>, postcard::Error> {
+        Ok(Vec::new()) // stateless: a record's events go out with it
+    }
+    fn restore_state(&mut self, _bytes: &[u8]) -> Result<(), postcard::Error> {
+        Ok(())
     }
 }

@@ -12,7 +12,7 @@
 /// A bucket whose count drops to zero keeps its entry (a sliding window soon fills it again,
 /// and shifting the vector on every removal and re-insertion dominated the engine's profile);
 /// empty entries are swept out once they are the majority.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Distribution {
     /// (bucket index, count), sorted by index; `empty` of them have count 0.
     buckets: Vec<(u32, u32)>,

@@ -18,14 +18,18 @@ use crate::config::{QueueSettings, SlFormula};
 use crate::time::Millis;
 
 /// One contribution of a contact to its queue's KPIs, at an instant of event time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Fact {
     pub at: Millis,
     pub kind: FactKind,
 }
 
 /// What a fact counts. Durations are milliseconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum FactKind {
     Offered,
     /// Answered after waiting `wait` ms.
@@ -69,7 +73,9 @@ pub enum FactKind {
     Lost,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum SlOutcome {
     Answered,
     Abandoned,
@@ -84,7 +90,7 @@ pub const NO_SCORE: u8 = 0;
 macro_rules! tally {
     ($($(#[doc = $doc:literal])* $field:ident),* $(,)?) => {
         /// Counts and sums of one window.
-        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
         pub struct Tally {
             $($(#[doc = $doc])* pub $field: i64,)*
         }
@@ -176,7 +182,7 @@ impl Measure {
 }
 
 /// Everything one window of one queue holds.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WindowAgg {
     pub tally: Tally,
     pub dists: [Distribution; 6],

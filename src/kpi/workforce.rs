@@ -8,7 +8,7 @@ use crate::event::AgentState;
 
 /// Agent-milliseconds one window of one queue holds, by state in `AgentState::EXPORTED` order
 /// (logged-out time counts nowhere).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AgentTime(pub [i64; 4]);
 
 impl AgentTime {

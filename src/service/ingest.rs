@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{Message, OwnedMessage};
 use rdkafka::producer::{DefaultProducerContext, ThreadedProducer};
@@ -28,9 +28,12 @@ use crate::config::Config;
 use crate::kafka::{consumer_config, dead_letter_config};
 use crate::time::{Millis, HOUR};
 
+use super::checkpoint::store::CheckpointStore;
+use super::checkpoint::writer::Checkpointer;
+use super::checkpoint::{fingerprint, lookup};
 use super::self_metrics::{ConsumerError, InternalEvent, PartitionsAssigned, Rebalanced};
-use super::state::{PartitionKey, ServiceState};
-use super::worker::{spawn_worker, Control, DeadLetter, WorkerHandle};
+use super::state::{PartView, PartitionKey, ServiceState};
+use super::worker::{spawn_worker, Control, DeadLetter, Start, WorkerHandle};
 
 /// Messages taken from the client per poll round before they are handed to workers.
 const POLL_BATCH: usize = 1024;
@@ -63,6 +66,7 @@ struct IngestContext {
     runtime: tokio::runtime::Handle,
     workers: Mutex<HashMap<PartitionKey, WorkerHandle>>,
     dead_letter: DeadLetter,
+    checkpoints: Option<Arc<CheckpointStore>>,
 }
 
 impl ClientContext for IngestContext {
@@ -100,7 +104,11 @@ impl ConsumerContext for IngestContext {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 Rebalanced { what: "assign" }.emit(metrics);
                 let assigned = self.start_workers(consumer, tpl);
-                if let Err(error) = consumer.assign(&assigned) {
+                let result = match consumer.rebalance_protocol() {
+                    RebalanceProtocol::Cooperative => consumer.incremental_assign(&assigned),
+                    _ => consumer.assign(&assigned),
+                };
+                if let Err(error) = result {
                     let context = "assign";
                     ConsumerError {
                         error: &error,
@@ -108,16 +116,18 @@ impl ConsumerContext for IngestContext {
                     }
                     .emit(metrics);
                 }
-                PartitionsAssigned {
-                    count: assigned.count(),
-                }
-                .emit(metrics);
+                let count = self.workers.lock().map_or(0, |w| w.len());
+                PartitionsAssigned { count }.emit(metrics);
                 self.state.set_joined(true);
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 Rebalanced { what: "revoke" }.emit(metrics);
                 self.stop_workers(consumer, Some(tpl));
-                if let Err(error) = consumer.unassign() {
+                let result = match consumer.rebalance_protocol() {
+                    RebalanceProtocol::Cooperative => consumer.incremental_unassign(tpl),
+                    _ => consumer.unassign(),
+                };
+                if let Err(error) = result {
                     let context = "unassign";
                     ConsumerError {
                         error: &error,
@@ -125,7 +135,8 @@ impl ConsumerContext for IngestContext {
                     }
                     .emit(metrics);
                 }
-                PartitionsAssigned { count: 0 }.emit(metrics);
+                let count = self.workers.lock().map_or(0, |w| w.len());
+                PartitionsAssigned { count }.emit(metrics);
             }
             other => {
                 Rebalanced { what: "error" }.emit(metrics);
@@ -145,65 +156,78 @@ impl ConsumerContext for IngestContext {
 
 impl IngestContext {
     /// Starts a worker per partition and returns the assignment with each partition's start
-    /// offset: the first message at the rebuild horizon (or the beginning when the broker
-    /// cannot look offsets up by time).
+    /// offset: its checkpoint's, or the first message at the rebuild horizon (the beginning
+    /// when the broker cannot look offsets up by time).
     fn start_workers(
         &self,
         consumer: &BaseConsumer<Self>,
         tpl: &TopicPartitionList,
     ) -> TopicPartitionList {
         let config = self.state.config();
-        let rebuild_from = wall_now() - rebuild_span(config);
-        let mut by_time = TopicPartitionList::new();
-        for e in tpl.elements() {
-            let _ = by_time.add_partition_offset(
-                e.topic(),
-                e.partition(),
-                Offset::Offset(rebuild_from),
-            );
+        let keys: Vec<PartitionKey> = tpl
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_string(), e.partition()))
+            .collect();
+        for key in &keys {
+            // not ready, recovery 0, while its checkpoint loads
+            self.state.publish(key.clone(), PartView::default());
         }
-        let found = consumer
-            .offsets_for_times(by_time, Duration::from_secs(10))
-            .ok();
+        let mut resumes = match &self.checkpoints {
+            Some(store) => lookup(store, config, &keys, self.state.metrics()),
+            None => HashMap::new(),
+        };
+        let rebuild_from = wall_now() - rebuild_span(config);
+        let horizon = offsets_at(consumer, &keys, rebuild_from);
         let committed = consumer
             .committed_offsets(tpl.clone(), Duration::from_secs(10))
             .ok();
         let mut assignment = TopicPartitionList::new();
         let mut workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
-        for e in tpl.elements() {
-            let key: PartitionKey = (e.topic().to_string(), e.partition());
-            let start = found
-                .as_ref()
-                .and_then(|f| f.find_partition(e.topic(), e.partition()))
-                .map(|p| p.offset())
-                .and_then(|o| match o {
-                    Offset::Offset(o) if o >= 0 => Some(Offset::Offset(o)),
-                    _ => None,
-                })
-                .unwrap_or(Offset::Beginning);
+        for key in keys {
+            let (topic, partition) = (key.0.as_str(), key.1);
+            let resume = resumes.remove(&key);
+            let start = match &resume {
+                Some((r, _)) => Offset::Offset(r.next_offset),
+                None => horizon.get(&key).copied().unwrap_or(Offset::Beginning),
+            };
             let committed_at = committed
                 .as_ref()
-                .and_then(|c| c.find_partition(e.topic(), e.partition()))
+                .and_then(|c| c.find_partition(topic, partition))
                 .and_then(|p| match p.offset() {
                     Offset::Offset(o) => Some(o),
                     _ => None,
                 })
                 .unwrap_or(-1);
-            let _ = assignment.add_partition_offset(e.topic(), e.partition(), start);
+            let _ = assignment.add_partition_offset(topic, partition, start);
             tracing::info!(
-                topic = e.topic(),
-                partition = e.partition(),
+                topic,
+                partition,
                 ?start,
                 committed = committed_at,
+                checkpoint = resume.is_some(),
                 "partition assigned; rebuilding windows"
             );
+            let checkpoints = self.checkpoints.as_ref().map(|store| {
+                Checkpointer::new(
+                    store.clone(),
+                    key.clone(),
+                    fingerprint(config, &config.kafka.input_of(topic)),
+                    Duration::from_millis(config.kafka.checkpoint_interval.millis().max(1) as u64),
+                    resume.as_ref().map(|(r, g)| (r.next_offset, *g)),
+                )
+            });
             let worker = spawn_worker(
                 self.state.clone(),
                 &self.runtime,
-                key.clone(),
-                rebuild_from,
-                committed_at,
-                self.dead_letter.clone(),
+                Start {
+                    key: key.clone(),
+                    committed: committed_at,
+                    resume: resume.map(|(r, _)| r),
+                    rebuild_from,
+                    checkpoints,
+                    dead_letter: self.dead_letter.clone(),
+                },
             );
             workers.insert(key, worker);
         }
@@ -308,11 +332,13 @@ pub fn consume(
         )),
         None => None,
     };
+    let checkpoints = CheckpointStore::open(&config, &runtime)?.map(Arc::new);
     let context = IngestContext {
         state: state.clone(),
         runtime,
         workers: Mutex::new(HashMap::new()),
         dead_letter,
+        checkpoints,
     };
     let consumer: BaseConsumer<IngestContext> =
         consumer_config(&config).create_with_context(context)?;
@@ -358,4 +384,29 @@ fn take(
         }
         .emit(state.metrics()),
     }
+}
+
+/// Each partition's first offset at event time `at` (when the broker can tell).
+fn offsets_at<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    keys: &[PartitionKey],
+    at: Millis,
+) -> HashMap<PartitionKey, Offset> {
+    let mut by_time = TopicPartitionList::new();
+    for (topic, partition) in keys {
+        let _ = by_time.add_partition_offset(topic, *partition, Offset::Offset(at));
+    }
+    let Ok(found) = consumer.offsets_for_times(by_time, Duration::from_secs(10)) else {
+        return HashMap::new();
+    };
+    found
+        .elements()
+        .iter()
+        .filter_map(|e| match e.offset() {
+            Offset::Offset(o) if o >= 0 => {
+                Some(((e.topic().to_string(), e.partition()), Offset::Offset(o)))
+            }
+            _ => None,
+        })
+        .collect()
 }

@@ -7,8 +7,12 @@
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use crate::export::Exposition;
+
+use super::checkpoint::{CheckpointError, LoadOutcome};
+use super::state::PartitionKey;
 use crate::time::Millis;
 
 /// Upper bounds (seconds) of `callpulse_event_delay_seconds`.
@@ -30,6 +34,12 @@ pub struct SelfMetrics {
     consumer_errors: AtomicU64,
     dead_letter_errors: AtomicU64,
     messages: AtomicU64,
+    checkpoints_written: AtomicU64,
+    checkpoint_failures: AtomicU64,
+    checkpoint_bytes: AtomicU64,
+    checkpoint_write_us: AtomicU64,
+    /// By `LoadOutcome::ALL` order.
+    checkpoint_loads: [AtomicU64; 4],
     /// Event time to processing: per-bucket counts (last = +Inf) and the sum in microseconds.
     event_delay: [AtomicU64; EVENT_DELAY_BOUNDS.len() + 1],
     event_delay_sum_us: AtomicU64,
@@ -89,6 +99,82 @@ impl InternalEvent for DeadLetterFailed<'_> {
     fn emit(self, m: &SelfMetrics) {
         tracing::warn!(error = %self.error, reason = self.reason, "dead-letter send failed");
         m.dead_letter_errors.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A partition's checkpoint was written.
+pub struct CheckpointWritten<'a> {
+    pub key: &'a PartitionKey,
+    pub next_offset: i64,
+    pub bytes: usize,
+    /// Taking the state on the worker.
+    pub taken: Duration,
+    /// Taking, compressing and writing it.
+    pub total: Duration,
+}
+
+impl InternalEvent for CheckpointWritten<'_> {
+    fn emit(self, m: &SelfMetrics) {
+        tracing::debug!(
+            topic = %self.key.0,
+            partition = self.key.1,
+            next_offset = self.next_offset,
+            bytes = self.bytes,
+            taken_ms = self.taken.as_millis() as u64,
+            total_ms = self.total.as_millis() as u64,
+            "checkpoint written"
+        );
+        m.checkpoints_written.fetch_add(1, Ordering::Relaxed);
+        m.checkpoint_bytes
+            .fetch_add(self.bytes as u64, Ordering::Relaxed);
+        m.checkpoint_write_us
+            .fetch_add(self.total.as_micros() as u64, Ordering::Relaxed);
+    }
+}
+
+/// A partition's checkpoint could not be taken or written (the next one is tried on time).
+pub struct CheckpointFailed<'a> {
+    pub key: &'a PartitionKey,
+    pub error: &'a CheckpointError,
+}
+
+impl InternalEvent for CheckpointFailed<'_> {
+    fn emit(self, m: &SelfMetrics) {
+        tracing::warn!(topic = %self.key.0, partition = self.key.1, error = %self.error, "checkpoint not written");
+        m.checkpoint_failures.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A newly assigned partition looked for its checkpoint.
+pub struct CheckpointLoaded<'a> {
+    pub key: &'a PartitionKey,
+    pub outcome: LoadOutcome,
+    /// Why it is not used, when it is not.
+    pub error: Option<String>,
+    pub next_offset: Option<i64>,
+    pub took: Duration,
+}
+
+impl InternalEvent for CheckpointLoaded<'_> {
+    fn emit(self, m: &SelfMetrics) {
+        let (topic, partition, outcome) = (&self.key.0, self.key.1, self.outcome.as_str());
+        let took_ms = self.took.as_millis() as u64;
+        match (self.outcome, self.error) {
+            (LoadOutcome::Restored, _) => {
+                tracing::info!(%topic, partition, outcome, next_offset = self.next_offset, took_ms, "resuming from checkpoint")
+            }
+            (LoadOutcome::Missing, _) => {
+                tracing::info!(%topic, partition, outcome, took_ms, "no checkpoint; rebuilding from the horizon")
+            }
+            (_, error) => {
+                tracing::warn!(%topic, partition, outcome, error, took_ms, "checkpoint not used; rebuilding from the horizon")
+            }
+        }
+        let i = LoadOutcome::ALL
+            .iter()
+            .position(|o| *o == self.outcome)
+            .unwrap_or(0);
+        m.checkpoint_loads[i].fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -168,6 +254,11 @@ impl Default for SelfMetrics {
             consumer_errors: AtomicU64::new(0),
             dead_letter_errors: AtomicU64::new(0),
             messages: AtomicU64::new(0),
+            checkpoints_written: AtomicU64::new(0),
+            checkpoint_failures: AtomicU64::new(0),
+            checkpoint_bytes: AtomicU64::new(0),
+            checkpoint_write_us: AtomicU64::new(0),
+            checkpoint_loads: std::array::from_fn(|_| AtomicU64::new(0)),
             event_delay: std::array::from_fn(|_| AtomicU64::new(0)),
             event_delay_sum_us: AtomicU64::new(0),
             message_delay: Mutex::new(delay_histogram()),
@@ -236,6 +327,7 @@ impl SelfMetrics {
             out.family(name, kind, help);
             out.sample(name, "", "", "", get(self));
         }
+        self.render_checkpoints(out);
         self.render_delays(out);
         out.family("callpulse_build_info", "gauge", "Build information.");
         out.sample(
@@ -245,6 +337,42 @@ impl SelfMetrics {
             "",
             1.0,
         );
+    }
+
+    fn render_checkpoints(&self, out: &mut Exposition) {
+        type Get = fn(&SelfMetrics) -> f64;
+        const SCALARS: [(&str, &str, Get); 4] = [
+            (
+                "callpulse_checkpoints_written_total",
+                "Partition checkpoints written to the checkpoint topic.",
+                |m| m.checkpoints_written.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "callpulse_checkpoint_failures_total",
+                "Partition checkpoints that could not be taken or written.",
+                |m| m.checkpoint_failures.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "callpulse_checkpoint_bytes_total",
+                "Bytes of checkpoints written (compressed).",
+                |m| m.checkpoint_bytes.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "callpulse_checkpoint_write_seconds_total",
+                "Time spent taking, compressing and writing checkpoints.",
+                |m| m.checkpoint_write_us.load(Ordering::Relaxed) as f64 / 1e6,
+            ),
+        ];
+        for (name, help, get) in SCALARS {
+            out.family(name, "counter", help);
+            out.sample(name, "", "", "", get(self));
+        }
+        let name = "callpulse_checkpoint_loads_total";
+        out.family(name, "counter", "Checkpoint lookups of newly assigned partitions, by outcome (restored, missing, incompatible, unreadable).");
+        for (outcome, n) in LoadOutcome::ALL.iter().zip(&self.checkpoint_loads) {
+            let label = format!("outcome=\"{}\"", outcome.as_str());
+            out.sample(name, "", &label, "", n.load(Ordering::Relaxed) as f64);
+        }
     }
 
     fn render_delays(&self, out: &mut Exposition) {

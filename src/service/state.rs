@@ -25,7 +25,7 @@ pub type PartitionKey = (String, i32);
 pub const READY_LAG: i64 = 1000;
 
 /// The latest published state of one partition worker.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct PartView {
     pub snapshot: Snapshot,
     pub stats: EngineStats,
@@ -38,11 +38,32 @@ pub struct PartView {
     pub last_message_ms: Option<Millis>,
     /// Next offset to process.
     pub position: i64,
+    /// The offset this assignment started reading at: a checkpoint's, or the rebuild
+    /// horizon's (−1 until known).
+    pub recovery_start: i64,
     /// Events older than the rebuild horizon, read and skipped after an assignment.
     pub skipped_before_rebuild: u64,
     pub dead_lettered: u64,
     /// Platform records read, by kind, with the partition's input format.
     pub input_records: (InputFormat, BTreeMap<&'static str, u64>),
+}
+
+impl Default for PartView {
+    fn default() -> Self {
+        PartView {
+            snapshot: Snapshot::default(),
+            stats: EngineStats::default(),
+            open_contacts: 0,
+            facts_held: 0,
+            last_event_ms: None,
+            last_message_ms: None,
+            position: 0,
+            recovery_start: -1,
+            skipped_before_rebuild: 0,
+            dead_lettered: 0,
+            input_records: Default::default(),
+        }
+    }
 }
 
 /// Shared between the consumer thread, the partition workers and the HTTP server.
@@ -258,6 +279,22 @@ impl ServiceState {
         );
         for (l, (_, v)) in labels.iter().zip(views) {
             out.sample("callpulse_partition_position", "", l, "", v.position as f64);
+        }
+        out.family(
+            "callpulse_partition_recovered_ratio",
+            "gauge",
+            "How much of a newly assigned partition is read back: from its checkpoint's offset (or the rebuild horizon) to the high watermark; 1 once caught up, 0 while its checkpoint loads.",
+        );
+        for ((l, lag), (_, v)) in labels.iter().zip(&lags).zip(views) {
+            let ratio = match (lag, v.recovery_start) {
+                (_, -1) | (None, _) => 0.0,
+                (Some(lag), _) if *lag <= READY_LAG => 1.0,
+                (Some(lag), start) => {
+                    let read = (v.position - start).max(0) as f64;
+                    read / (read + *lag as f64)
+                }
+            };
+            out.sample("callpulse_partition_recovered_ratio", "", l, "", ratio);
         }
     }
 }

@@ -17,6 +17,8 @@ use crate::input::{Admit, Ingested, Reader};
 use crate::kafka::REJECT_HEADER;
 use crate::time::Millis;
 
+use super::checkpoint::writer::{Checkpointer, LAST_WRITE};
+use super::checkpoint::Resume;
 use super::self_metrics::{BatchDelays, BatchProcessed, DeadLetterFailed, InternalEvent};
 use super::state::{PartView, PartitionKey, ServiceState};
 
@@ -44,34 +46,58 @@ pub struct WorkerHandle {
     pub committed: i64,
 }
 
-/// Starts the worker of partition `key`, re-reading from `rebuild_from` (event time).
+/// How a newly assigned partition starts.
+pub struct Start {
+    pub key: PartitionKey,
+    /// Committed offset when assigned: offsets are stored only beyond it.
+    pub committed: i64,
+    /// Resume from a checkpoint (read on from its offset, every event admitted), or rebuild:
+    /// read from the horizon, events before `rebuild_from` (event time) skipped.
+    pub resume: Option<Resume>,
+    pub rebuild_from: Millis,
+    pub checkpoints: Option<Checkpointer>,
+    pub dead_letter: DeadLetter,
+}
+
+/// Starts the worker of a newly assigned partition.
 pub fn spawn_worker(
     state: Arc<ServiceState>,
     runtime: &tokio::runtime::Handle,
-    key: PartitionKey,
-    rebuild_from: Millis,
-    committed: i64,
-    dead_letter: DeadLetter,
+    start: Start,
 ) -> WorkerHandle {
     let (data_tx, data_rx) = mpsc::channel(WORKER_QUEUE);
     let (control_tx, control_rx) = mpsc::channel(4);
     let processed = Arc::new(AtomicI64::new(-1));
-    let reader = Reader::new(&state.config().kafka.input_of(&key.0));
+    let mut view = PartView::default();
+    let (engine, reader, from) = match start.resume {
+        Some(r) => {
+            view.position = r.next_offset;
+            view.recovery_start = r.next_offset;
+            (r.engine, r.reader, Millis::MIN)
+        }
+        None => (
+            Engine::new(state.config().clone()),
+            Reader::new(&state.config().kafka.input_of(&start.key.0)),
+            start.rebuild_from,
+        ),
+    };
+    let committed = start.committed;
     let worker = PartitionWorker {
-        engine: Engine::new(state.config().clone()),
+        engine,
         reader,
         outcomes: Vec::new(),
         idle_ticks: 0,
-        view: PartView::default(),
+        view,
         state,
-        key,
+        key: start.key,
         admit: Admit {
-            from: rebuild_from,
+            from,
             until: Millis::MAX,
         },
         processed: processed.clone(),
-        dead_letter,
+        dead_letter: start.dead_letter,
         delays: BatchDelays::default(),
+        checkpoints: start.checkpoints,
     };
     runtime.spawn(worker.run(data_rx, control_rx));
     WorkerHandle {
@@ -97,6 +123,7 @@ struct PartitionWorker {
     processed: Arc<AtomicI64>,
     dead_letter: DeadLetter,
     delays: BatchDelays,
+    checkpoints: Option<Checkpointer>,
 }
 
 impl PartitionWorker {
@@ -115,6 +142,12 @@ impl PartitionWorker {
                         self.apply(&batch);
                     }
                     self.publish();
+                    let last = self.checkpoints.as_mut().and_then(|c| {
+                        c.last(&self.engine, &self.reader, self.view.position, &self.state)
+                    });
+                    if let Some(write) = last {
+                        let _ = tokio::time::timeout(LAST_WRITE, write).await;
+                    }
                     let _ = ack.send(self.processed.load(Ordering::Acquire));
                     return;
                 }
@@ -128,6 +161,9 @@ impl PartitionWorker {
                         self.flush_held();
                     }
                     self.publish();
+                    if let Some(c) = &mut self.checkpoints {
+                        c.tick(&self.engine, &self.reader, self.view.position, &self.state);
+                    }
                 }
                 else => return,
             }
@@ -136,6 +172,9 @@ impl PartitionWorker {
 
     fn apply(&mut self, batch: &[OwnedMessage]) {
         let now = wall_now();
+        if let (-1, Some(first)) = (self.view.recovery_start, batch.first()) {
+            self.view.recovery_start = first.offset();
+        }
         for m in batch {
             let kafka_ts = m.timestamp().to_millis();
             if let Some(ts) = kafka_ts {

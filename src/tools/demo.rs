@@ -82,6 +82,9 @@ pub async fn run(
     config.kafka.brokers = brokers.clone();
     set_input(&mut config, input);
     config.kafka.group_id = "callpulse-demo".into();
+    if !config.kafka.checkpoint_topic.is_empty() {
+        cluster.create_topic(&config.kafka.checkpoint_topic, 1, 1)?;
+    }
     if let Some(listen) = listen {
         config.http.listen = listen;
     }

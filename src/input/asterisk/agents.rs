@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use crate::event::AgentState;
 
 /// Whether the agent is logged in, as far as this stream has told.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Presence {
     /// Nothing seen yet (e.g. a static member of `queues.conf`, which logs no ADDMEMBER).
     Unknown,
@@ -15,14 +15,14 @@ pub enum Presence {
 }
 
 /// The conversation the agent is in, or wrapping up after.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Call {
     None,
     Busy(String),
     Wrapup(String),
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Agent {
     pub queues: Vec<String>,
     pub presence: Presence,
@@ -144,7 +144,7 @@ impl Agent {
 
 /// Every agent of the stream, bounded: past `max`, logged-out agents not on a call are
 /// forgotten (a producer inventing agent names does not grow memory without end).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Agents {
     pub by_name: HashMap<String, Agent>,
 }

@@ -12,7 +12,9 @@ use crate::event::{Limits, Reject, RejectReason};
 use crate::time::{parse_rfc3339, Millis, MAX_MILLIS};
 
 /// What a verb means to the adapter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Verb {
     EnterQueue,
     Connect,
@@ -105,7 +107,7 @@ pub const VERBS: &[(&str, &str, Verb)] = &[
 pub const UNKNOWN: &str = "unknown";
 
 /// A record the adapter acts on, owning its text (it may be held back until its instant is complete).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Record {
     pub at: Millis,
     pub verb: Verb,
@@ -117,7 +119,30 @@ pub struct Record {
     /// data1 and data2 (the later fields mean nothing to the mapping).
     pub data: [String; 2],
     /// Last, so that ordering records never compares it (it follows from `verb`).
-    pub kind: &'static str,
+    #[serde(with = "kind_label")]
+    pub kind: KindLabel,
+}
+
+/// A kind label of the table (an alias: serde would take a literal `&'static str` field for
+/// a string borrowed from the input, which a checkpoint's bytes cannot lend).
+pub type KindLabel = &'static str;
+
+/// A record's kind in a checkpoint: its label, read back as the table's own `&'static str`.
+mod kind_label {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(kind: &&'static str, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(kind)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+        let label = String::deserialize(d)?;
+        Ok(super::VERBS
+            .iter()
+            .map(|v| v.1)
+            .find(|k| *k == label)
+            .unwrap_or(super::UNKNOWN))
+    }
 }
 
 /// A record read: the verb's kind label and, for verbs that produce something, the record.

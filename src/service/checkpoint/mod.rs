@@ -1,0 +1,232 @@
+//! Partition checkpoints: a partition worker's engine and reader state with the input offset
+//! it covers, as bytes (here) and in a compacted Kafka topic ([`store`]), written on a timer
+//! and on revoke ([`writer`]).
+//!
+//! A checkpoint is `CPCK`, the format version, the fingerprint of the configuration it was
+//! built under, the next offset to read, then the deflated state. A newly assigned partition
+//! resumes from its latest checkpoint and reads on from that offset, so what a failover
+//! forgets no longer depends on the rebuild horizon: cumulative counters go on, a survey for a
+//! contact older than the horizon still finds it, customer histories stay. A checkpoint of
+//! another format version or configuration, or one that cannot be read, is not used: the
+//! partition is rebuilt from the horizon as without checkpoints (counted and logged).
+
+pub mod store;
+pub mod writer;
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flate2::read::DeflateDecoder;
+use flate2::write::DeflateEncoder;
+use flate2::Compression;
+
+use crate::config::{Config, InputConfig};
+use crate::engine::{Engine, StateError};
+use crate::input::Reader;
+
+use super::self_metrics::{CheckpointLoaded, InternalEvent, SelfMetrics};
+use super::state::PartitionKey;
+use store::{CheckpointStore, Found, Generation};
+
+/// How long looking up the checkpoints of an assignment may take before the partitions are
+/// rebuilt from the horizon instead.
+const LOOKUP_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Bumped whenever a checkpointed type changes (`tests/it/checkpoint.rs` guards it).
+pub const FORMAT_VERSION: u16 = 1;
+const MAGIC: &[u8; 4] = b"CPCK";
+const HEADER: usize = 4 + 2 + 8 + 8;
+
+/// Why a checkpoint is not used.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("not a callpulse checkpoint")]
+    NotACheckpoint,
+    #[error("checkpoint format version {found}, this build reads {FORMAT_VERSION}")]
+    Version { found: u16 },
+    #[error("checkpoint made under another configuration (engine, queues or input format)")]
+    Configuration,
+    #[error("checkpoint unreadable: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("checkpoint unreadable: {0}")]
+    State(#[from] StateError),
+    #[error("checkpoint unreadable: {0}")]
+    Postcard(#[from] postcard::Error),
+    #[error("checkpoint topic: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("checkpoint incomplete: chunks missing or not matching its manifest")]
+    Damaged,
+}
+
+/// What became of a partition's checkpoint at its assignment (label of
+/// `callpulse_checkpoint_loads_total{outcome}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadOutcome {
+    /// Resumed from it.
+    Restored,
+    /// None was written for this partition (or checkpoints are off).
+    Missing,
+    /// Another format version or configuration: rebuilt from the horizon.
+    Incompatible,
+    /// Damaged, incomplete or not readable in time: rebuilt from the horizon.
+    Unreadable,
+}
+
+impl LoadOutcome {
+    pub const ALL: [LoadOutcome; 4] = [
+        LoadOutcome::Restored,
+        LoadOutcome::Missing,
+        LoadOutcome::Incompatible,
+        LoadOutcome::Unreadable,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadOutcome::Restored => "restored",
+            LoadOutcome::Missing => "missing",
+            LoadOutcome::Incompatible => "incompatible",
+            LoadOutcome::Unreadable => "unreadable",
+        }
+    }
+}
+
+impl CheckpointError {
+    pub fn outcome(&self) -> LoadOutcome {
+        match self {
+            CheckpointError::Version { .. } | CheckpointError::Configuration => {
+                LoadOutcome::Incompatible
+            }
+            _ => LoadOutcome::Unreadable,
+        }
+    }
+}
+
+/// What a partition resumes from.
+pub struct Resume {
+    /// The next offset to read.
+    pub next_offset: i64,
+    pub engine: Engine,
+    pub reader: Reader,
+}
+
+/// A worker's state taken at an offset (on the worker), not yet compressed.
+pub struct Saved {
+    next_offset: i64,
+    state: Vec<u8>,
+}
+
+impl Saved {
+    pub fn next_offset(&self) -> i64 {
+        self.next_offset
+    }
+}
+
+/// The configuration a partition's checkpoint depends on: the engine's, and the partition's
+/// input (its format and the adapter's settings).
+pub fn fingerprint(config: &Config, input: &InputConfig) -> u64 {
+    let mut crc = flate2::Crc::new();
+    crc.update(format!("{input:?}").as_bytes());
+    crate::engine::fingerprint(config) ^ u64::from(crc.sum())
+}
+
+/// Takes the state of a worker that has read everything before `next_offset` (the cheap part,
+/// on the worker; [`encode`] compresses elsewhere).
+pub fn save(engine: &Engine, reader: &Reader, next_offset: i64) -> Result<Saved, CheckpointError> {
+    let state = postcard::to_stdvec(&(engine.save_state()?, reader.save_state()?))?;
+    Ok(Saved { next_offset, state })
+}
+
+/// The checkpoint's bytes.
+pub fn encode(saved: &Saved, fingerprint: u64) -> Result<Vec<u8>, CheckpointError> {
+    let mut out = Vec::with_capacity(HEADER + saved.state.len() / 4);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&fingerprint.to_le_bytes());
+    out.extend_from_slice(&saved.next_offset.to_le_bytes());
+    let mut deflate = DeflateEncoder::new(out, Compression::fast());
+    deflate.write_all(&saved.state)?;
+    Ok(deflate.finish()?)
+}
+
+/// Reads a checkpoint back for a partition of `input` under `config`.
+pub fn decode(
+    bytes: &[u8],
+    config: &Arc<Config>,
+    input: &InputConfig,
+) -> Result<Resume, CheckpointError> {
+    if bytes.len() < HEADER || &bytes[..4] != MAGIC {
+        return Err(CheckpointError::NotACheckpoint);
+    }
+    let field = |at: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&bytes[at..at + 8]);
+        b
+    };
+    let found = u16::from_le_bytes([bytes[4], bytes[5]]);
+    if found != FORMAT_VERSION {
+        return Err(CheckpointError::Version { found });
+    }
+    if u64::from_le_bytes(field(6)) != fingerprint(config, input) {
+        return Err(CheckpointError::Configuration);
+    }
+    let next_offset = i64::from_le_bytes(field(14));
+    let mut state = Vec::new();
+    DeflateDecoder::new(&bytes[HEADER..]).read_to_end(&mut state)?;
+    let (engine, reader): (Vec<u8>, Vec<u8>) = postcard::from_bytes(&state)?;
+    let engine = Engine::restore_state(config.clone(), &engine)?;
+    let mut restored = Reader::new(input);
+    restored.restore_state(&reader)?;
+    Ok(Resume {
+        next_offset,
+        engine,
+        reader: restored,
+    })
+}
+
+/// Looks up the checkpoints of newly assigned partitions: what each one resumes from, if
+/// anything (each lookup is counted by outcome and logged).
+pub fn lookup(
+    store: &CheckpointStore,
+    config: &Arc<Config>,
+    keys: &[PartitionKey],
+    metrics: &SelfMetrics,
+) -> HashMap<PartitionKey, (Resume, Generation)> {
+    if keys.is_empty() {
+        return HashMap::new();
+    }
+    let started = Instant::now();
+    let mut found = store.load(keys, LOOKUP_DEADLINE);
+    let mut resumes = HashMap::new();
+    for key in keys {
+        let result = match &mut found {
+            Err(e) => Err(CheckpointError::Kafka(e.clone())),
+            Ok(found) => match found.remove(key) {
+                None | Some(Found::Missing) => Ok(None),
+                Some(Found::Damaged) => Err(CheckpointError::Damaged),
+                Some(Found::Complete(bytes, generation)) => {
+                    decode(&bytes, config, &config.kafka.input_of(&key.0))
+                        .map(|r| Some((r, generation)))
+                }
+            },
+        };
+        let (outcome, error, next_offset) = match &result {
+            Ok(Some((r, _))) => (LoadOutcome::Restored, None, Some(r.next_offset)),
+            Ok(None) => (LoadOutcome::Missing, None, None),
+            Err(e) => (e.outcome(), Some(e.to_string()), None),
+        };
+        CheckpointLoaded {
+            key,
+            outcome,
+            error,
+            next_offset,
+            took: started.elapsed(),
+        }
+        .emit(metrics);
+        if let Ok(Some(resume)) = result {
+            resumes.insert(key.clone(), resume);
+        }
+    }
+    resumes
+}
