@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::config::QueueSettings;
 use crate::event::AgentState;
 use crate::kpi::forecast::{forecast, Forecast};
-use crate::kpi::{AgentTime, WindowAgg};
+use crate::kpi::{AgentTime, Tally, WindowAgg};
 use crate::time::{Millis, Span};
 
 #[derive(Clone, Debug, Default)]
@@ -59,6 +59,19 @@ impl QueueSnapshot {
             self.agents_serving(),
             &self.settings,
         )
+    }
+
+    /// Whether the partition behind this snapshot holds anything of the queue: a count or
+    /// duration in a window or final, a contact waiting, an agent serving it or agent time.
+    /// Every partition exports the configured queues, most of them with nothing in them.
+    pub fn has_data(&self) -> bool {
+        let held =
+            |w: &WindowAgg| w.tally != Tally::default() || w.dists.iter().any(|d| d.count() != 0);
+        self.waiting != 0
+            || self.agents.iter().any(|&n| n != 0)
+            || held(&self.cumulative)
+            || self.windows.iter().any(held)
+            || self.agent_time.iter().any(|t| *t != AgentTime::default())
     }
 
     fn merge(&mut self, other: &QueueSnapshot) {

@@ -2,15 +2,24 @@
 //! targets, `min_volume` and the alerting policy (`[alerts]`) live in one place.
 //!
 //! The rules never copy a target into PromQL: they read the gauges the monitor exports
-//! (`callcenter_breach`, `callcenter_sl_target_ratio`, `callcenter_min_volume`), so a queue that
-//! only appears in events is covered as well. The config decides the window the KPI alerts
-//! watch, `for` / `keep_firing_for`, severities, the runbook link, and the burn factors
-//! (`fast_burn`, `slow_burn`) and SL formula of the burn-rate rules.
+//! (`callcenter_sl_target_ratio` and the other targets, `callcenter_min_volume`), so a queue
+//! that only appears in events is covered as well. The config decides the window the KPI alerts
+//! watch, `for` / `keep_firing_for`, severities, the runbook link, the burn factors
+//! (`fast_burn`, `slow_burn`), and each queue's SL formula in the recorded service level and
+//! the burn rates.
 //!
-//! Several instances (a consumer group sharing the partitions; configured queues are exported
-//! by every instance, with zero volume where the queue's partition is elsewhere) are handled by
-//! matching `on (queue, instance, job)` inside one instance and aggregating `by (queue)` across
-//! them: a breach signalled by any instance fires once per queue, and counters are summed.
+//! Several instances (a consumer group sharing the partitions; a queue's events may come from
+//! partitions owned by several of them, and configured queues are exported by every instance,
+//! with zero volume where none of its events are) are handled by summing: every ratio and mean
+//! is computed from the counts, `_sum` and `_count` summed `by (queue)` over the instances (the
+//! windowed gauges for the KPI alerts, `increase()` of the cumulative counters for the burn
+//! rates), compared with the target (`max by (queue)`: identical on every instance), and gated
+//! by `min_volume` on the summed denominator, so a queue split over two instances alerts on its
+//! whole numbers, never on one half's ratio. The per-instance `callcenter_breach` gauge (the
+//! wallboard's) is not read; the oldest wait is the maximum of the instances' maxima. The
+//! service level is recorded per queue and window (`queue_window:callcenter_service_level:ratio`,
+//! also read by the Grafana dashboards), because its formula is per queue config. The KPI
+//! group lives in [`kpi`]; `docs/scaling.md` says what is exact across instances.
 //!
 //! Severity: `page` for `service_level` and `oldest_wait`, `ticket` otherwise; `[alerts.severity]`
 //! overrides it by kpi name (`service_level`, `abandon`, `asa`, `aht`, `first_response`,
@@ -27,6 +36,7 @@
 //! The YAML is written by hand: every value that comes from the config is a double-quoted
 //! scalar, every PromQL expression a literal block whose strings are escaped for PromQL.
 
+mod kpi;
 mod yaml;
 
 use yaml::{comment_safe, promql_str, regex_escape, Yaml};
@@ -80,116 +90,12 @@ const NO_EVENTS_RANGE: Span = Span::from_secs(300);
 /// Windows the SL error ratio is recorded over (every short and long window of [`BURNS`]).
 const BURN_WINDOWS: [&str; 4] = ["5m", "30m", "1h", "6h"];
 
-/// A KPI alert on `callcenter_breach`: the value shown is the KPI itself, from the instance
-/// that signals the breach, worst of them when several do.
-struct KpiAlert {
-    alert: &'static str,
-    kpi: &'static str,
-    default_severity: &'static str,
-    /// Metric holding the KPI's value (`window`-labelled unless `live`).
-    value_metric: &'static str,
-    /// Divides `value_metric` (a mean from a summary's `_sum` and `_count`).
-    per: Option<&'static str>,
-    /// `min` when lower is worse, `max` when higher is worse.
-    worst: &'static str,
-    /// `callcenter_oldest_wait_seconds` has no window: its breach uses `window="now"`.
-    live: bool,
-    /// Template filter formatting `$value`.
-    humanize: &'static str,
-    summary: &'static str,
-    /// What is measured, before "is {{ $value }}".
-    what: &'static str,
-    /// After the value.
-    side: &'static str,
-}
-
-const KPI_ALERTS: [KpiAlert; 6] = [
-    KpiAlert {
-        alert: "CallcenterServiceLevelBreach",
-        kpi: "service_level",
-        default_severity: "page",
-        value_metric: "callcenter_service_level_ratio",
-        per: None,
-        worst: "min",
-        live: false,
-        humanize: "humanizePercentage",
-        summary: "Service level below target in queue {{ $labels.queue }}",
-        what: "service level",
-        side: "below the queue's target (callcenter_sl_target_ratio)",
-    },
-    KpiAlert {
-        alert: "CallcenterAbandonRateBreach",
-        kpi: "abandon",
-        default_severity: "ticket",
-        value_metric: "callcenter_abandon_ratio",
-        per: None,
-        worst: "max",
-        live: false,
-        humanize: "humanizePercentage",
-        summary: "Abandon rate above target in queue {{ $labels.queue }}",
-        what: "abandon rate",
-        side: "above the queue's target (callcenter_abandon_target_ratio)",
-    },
-    KpiAlert {
-        alert: "CallcenterAsaBreach",
-        kpi: "asa",
-        default_severity: "ticket",
-        value_metric: "callcenter_asa_seconds",
-        per: None,
-        worst: "max",
-        live: false,
-        humanize: "humanizeDuration",
-        summary: "Average speed of answer above target in queue {{ $labels.queue }}",
-        what: "average speed of answer",
-        side: "above the queue's target (callcenter_asa_target_seconds)",
-    },
-    KpiAlert {
-        alert: "CallcenterAhtBreach",
-        kpi: "aht",
-        default_severity: "ticket",
-        value_metric: "callcenter_aht_seconds",
-        per: None,
-        worst: "max",
-        live: false,
-        humanize: "humanizeDuration",
-        summary: "Average handle time above target in queue {{ $labels.queue }}",
-        what: "average handle time",
-        side: "above the queue's target (callcenter_aht_target_seconds)",
-    },
-    KpiAlert {
-        alert: "CallcenterFirstResponseBreach",
-        kpi: "first_response",
-        default_severity: "ticket",
-        value_metric: "callcenter_first_response_seconds_sum",
-        per: Some("callcenter_first_response_seconds_count"),
-        worst: "max",
-        live: false,
-        humanize: "humanizeDuration",
-        summary: "Mean first response above target in queue {{ $labels.queue }}",
-        what: "mean first response",
-        side: "above the queue's target (callcenter_first_response_target_seconds)",
-    },
-    KpiAlert {
-        alert: "CallcenterOldestWaitBreach",
-        kpi: "oldest_wait",
-        default_severity: "page",
-        value_metric: "callcenter_oldest_wait_seconds",
-        per: None,
-        worst: "max",
-        live: true,
-        humanize: "humanizeDuration",
-        summary: "A contact has waited too long in queue {{ $labels.queue }}",
-        what: "the longest-waiting contact has waited",
-        side: "more than the queue's target (callcenter_oldest_wait_target_seconds)",
-    },
-];
-
 /// The alerting-rules file (Prometheus `rule_files` format) for this configuration.
 pub fn render(config: &Config) -> String {
     let mut y = Yaml::default();
     header(config, &mut y);
     y.line(0, "groups:");
-    kpi_group(config, &mut y);
+    kpi::kpi_group(config, &mut y);
     burn_group(config, &mut y);
     self_group(config, &mut y);
     y.out
@@ -241,110 +147,6 @@ fn header(config: &Config, y: &mut Yaml) {
     }
 }
 
-fn kpi_group(config: &Config, y: &mut Yaml) {
-    let a = &config.alerts;
-    y.line(2, "- name: callpulse-kpi");
-    y.line(4, "rules:");
-    for k in &KPI_ALERTS {
-        let window = if k.live {
-            "now".to_string()
-        } else if a.window.is_empty() {
-            continue;
-        } else {
-            a.window.clone()
-        };
-        let w = promql_str(&window);
-        let value = if k.live {
-            k.value_metric.to_string()
-        } else {
-            match k.per {
-                Some(per) => format!(
-                    "{m}{{window={w}}}\n    / on (queue, instance, job)\n  {per}{{window={w}}}",
-                    m = k.value_metric
-                ),
-                None => format!("{}{{window={w}}}", k.value_metric),
-            }
-        };
-        let expr = format!(
-            "{worst} by (queue) (\n  {value}\n    and on (queue, instance, job)\n  callcenter_breach{{kpi=\"{kpi}\",window={w}}} == 1\n)",
-            worst = k.worst,
-            kpi = k.kpi,
-        );
-        let measured = if k.live {
-            format!("{} {{{{ $value | {} }}}}, {}", k.what, k.humanize, k.side)
-        } else {
-            format!(
-                "{} over {} is {{{{ $value | {} }}}}, {}, with at least min_volume contacts in the window",
-                k.what,
-                window_phrase(config, &window),
-                k.humanize,
-                k.side
-            )
-        };
-        let description = format!(
-            "Queue {{{{ $labels.queue }}}}: {measured}. Firing after {} in breach; keeps firing {} after it clears.",
-            a.r#for, a.keep_firing_for
-        );
-        y.line(6, &format!("- alert: {}", k.alert));
-        y.block(8, "expr", &expr);
-        y.line(8, &format!("for: {}", duration(a.r#for)));
-        y.line(
-            8,
-            &format!("keep_firing_for: {}", duration(a.keep_firing_for)),
-        );
-        y.line(8, "labels:");
-        y.kv(10, "severity", severity(config, k.kpi, k.default_severity));
-        y.kv(10, "kpi", k.kpi);
-        y.kv(10, "window", &window);
-        annotations(config, y, k.summary, &description);
-    }
-    predicted_breach(config, y);
-}
-
-/// `CallcenterServiceLevelPredictedBreach` (see the module's documentation); left out without
-/// a forecast window or a KPI alert window.
-fn predicted_breach(config: &Config, y: &mut Yaml) {
-    let a = &config.alerts;
-    let Some(forecast) = config.engine.forecast_window.as_ref() else {
-        return;
-    };
-    if a.window.is_empty() {
-        return;
-    }
-    let (w, fw) = (promql_str(&a.window), promql_str(&forecast.label));
-    let expr = format!(
-        "min by (queue) (\n  callcenter_forecast_service_level_ratio\n    < on (queue, instance, job)\n  callcenter_sl_target_ratio\n)\nunless on (queue)\n(\n  max by (queue) (callcenter_breach{{kpi=\"service_level\",window={w}}}) == 1\n)\nand on (queue)\n(\n  sum by (queue) (callcenter_contacts_offered{{window={fw}}})\n    >= on (queue)\n  max by (queue) (callcenter_min_volume)\n)"
-    );
-    let description = format!(
-        "Queue {{{{ $labels.queue }}}}: with the agents available, busy or in wrap-up now, Erlang C forecasts a service level of {{{{ $value | humanizePercentage }}}} at the arrival rate and AHT of the last {}, below the queue's target (callcenter_sl_target_ratio), while the service level over {} is not in breach: callcenter_forecast_agents_required says how many agents it takes. Firing after {}; keeps firing {} after it clears.",
-        forecast.label,
-        window_phrase(config, &a.window),
-        a.r#for,
-        a.keep_firing_for
-    );
-    y.line(6, "- alert: CallcenterServiceLevelPredictedBreach");
-    y.block(8, "expr", &expr);
-    y.line(8, &format!("for: {}", duration(a.r#for)));
-    y.line(
-        8,
-        &format!("keep_firing_for: {}", duration(a.keep_firing_for)),
-    );
-    y.line(8, "labels:");
-    y.kv(
-        10,
-        "severity",
-        severity(config, "service_level_predicted", "ticket"),
-    );
-    y.kv(10, "kpi", "service_level");
-    y.kv(10, "window", &forecast.label);
-    annotations(
-        config,
-        y,
-        "Service level predicted to fall below target in queue {{ $labels.queue }}",
-        &description,
-    );
-}
-
 fn burn_group(config: &Config, y: &mut Yaml) {
     let a = &config.alerts;
     y.line(2, "- name: callpulse-sl-burn");
@@ -352,31 +154,12 @@ fn burn_group(config: &Config, y: &mut Yaml) {
     // SL error ratio = 1 - good / total, by the queue's sl_formula (one rule per formula in use).
     for (formula, matcher) in formula_matchers(config) {
         for w in BURN_WINDOWS {
-            let inc = |metric: &str| format!("sum by (queue) (increase({metric}{matcher}[{w}]))");
-            let (good, total) = match formula {
-                SlFormula::AbandonsNegative => (
-                    inc("callcenter_sl_answered_total"),
-                    inc("callcenter_sl_offered_total"),
-                ),
-                SlFormula::IgnoreAbandons => (
-                    inc("callcenter_sl_answered_total"),
-                    format!(
-                        "(\n    {}\n      -\n    {}\n  )",
-                        inc("callcenter_sl_offered_total"),
-                        inc("callcenter_sl_abandoned_total")
-                    ),
-                ),
-                SlFormula::AbandonsPositive => (
-                    format!(
-                        "(\n    {}\n      +\n    {}\n  )",
-                        inc("callcenter_sl_answered_total"),
-                        inc("callcenter_sl_abandoned_total")
-                    ),
-                    inc("callcenter_sl_offered_total"),
-                ),
-            };
+            let (good, total) = sl_terms(formula, |family| {
+                format!("sum by (queue) (increase(callcenter_sl_{family}_total{matcher}[{w}]))")
+            });
+            let ratio = kpi::parens(&format!("{good}\n  /\n{total}"));
             y.line(6, &format!("- record: {}", error_ratio(w)));
-            y.block(8, "expr", &format!("1 - (\n  {good}\n    /\n  {total}\n)"));
+            y.block(8, "expr", &format!("1 - {ratio}"));
             y.line(8, "labels:");
             y.kv(10, "sl_formula", &formula.to_string());
         }
@@ -530,6 +313,19 @@ fn severity<'a>(config: &'a Config, key: &str, default: &'a str) -> &'a str {
 /// Name of the recorded SL error ratio over `window`.
 fn error_ratio(window: &str) -> String {
     format!("queue:callcenter_sl_errors:ratio_increase{window}")
+}
+
+/// The service level's numerator and denominator by `formula`, each count built by `count`
+/// from its family's suffix (`answered`, `offered`, `abandoned` of `callcenter_sl_*`), so the
+/// burn rates and the recorded service level follow the contract's formulas alike.
+fn sl_terms(formula: SlFormula, count: impl Fn(&str) -> String) -> (String, String) {
+    let pair =
+        |a: &str, op: &str, b: &str| format!("(\n  {}\n    {op}\n  {}\n)", count(a), count(b));
+    match formula {
+        SlFormula::AbandonsNegative => (count("answered"), count("offered")),
+        SlFormula::IgnoreAbandons => (count("answered"), pair("offered", "-", "abandoned")),
+        SlFormula::AbandonsPositive => (pair("answered", "+", "abandoned"), count("offered")),
+    }
 }
 
 /// One label matcher per SL formula in use: none when every queue uses the default formula.

@@ -27,8 +27,20 @@ fn defaults_name_every_alert_and_no_tabs() {
     }
     assert!(!y.contains('\t'));
     assert!(y.contains("for: 2m\n") && y.contains("keep_firing_for: 5m\n"));
-    assert!(y.contains("callcenter_breach{kpi=\"service_level\",window=\"15m\"} == 1"));
-    assert!(y.contains("callcenter_breach{kpi=\"oldest_wait\",window=\"now\"} == 1"));
+    // the per-instance breach gauge is never read: a queue's numbers are summed first
+    assert!(!y.contains("callcenter_breach"), "{y}");
+    let sl = section(&y, "CallcenterServiceLevelBreach");
+    assert!(
+        sl.contains("max by (queue) (queue_window:callcenter_service_level:ratio{window=\"15m\"})")
+            && sl.contains("sum by (queue) (callcenter_sl_offered{window=\"15m\"})"),
+        "{sl}"
+    );
+    let oldest = section(&y, "CallcenterOldestWaitBreach");
+    assert!(
+        oldest.contains("max by (queue) (callcenter_oldest_wait_seconds)\n            > on (queue)\n          max by (queue) (callcenter_oldest_wait_target_seconds)"),
+        "{oldest}"
+    );
+    assert!(!oldest.contains("min_volume"), "{oldest}");
     let silent = section(&y, "CallpulseNoEvents");
     assert!(silent.contains("increase(callpulse_events_accepted_total[5m])) == 0"));
     assert!(silent.contains("for: 5m\n"), "{silent}");
@@ -99,7 +111,8 @@ fn alerts_config_drives_for_severity_runbook_and_window() {
     let y = render(&c);
     assert!(y.contains("for: 1m30s\n") && y.contains("keep_firing_for: 10m\n"));
     assert!(!y.contains("for: 2m\n"));
-    assert!(y.contains("callcenter_breach{kpi=\"abandon\",window=\"30m\"} == 1"));
+    assert!(y.contains("sum by (queue) (callcenter_contacts_abandoned{window=\"30m\"})"));
+    assert!(!y.contains("window=\"15m\""), "{y}");
     let silent = section(&y, "CallpulseNoEvents");
     assert!(silent.contains("for: 55m\n"), "{silent}");
     assert!(y.contains("runbook_url: \"https://wiki.example.com/rb?x=\\\"1\\\"\"\n"));
@@ -113,6 +126,44 @@ fn alerts_config_drives_for_severity_runbook_and_window() {
     assert!(asa.contains("severity: \"ticket\""), "{asa}");
 }
 
+/// The KPI alerts of the windowed KPIs: every series they read is summed (counts, `_sum`,
+/// `_count`) or maxed (targets, `min_volume`, the recorded service level: one series per
+/// queue) by queue before any division or comparison, so a queue split over instances is
+/// judged on its whole numbers.
+#[test]
+fn kpi_alerts_aggregate_every_series_by_queue_before_comparing() {
+    let y = render(&Config::default());
+    for alert in &ALERTS[..6] {
+        let expr = section(&y, alert);
+        let expr = &expr[expr.find("expr: |-").unwrap()..expr.find("for: ").unwrap()];
+        assert!(!expr.contains("instance"), "{expr}");
+        let mut series = 0;
+        for (i, _) in expr
+            .match_indices("callcenter_")
+            .chain(expr.match_indices("queue_window:"))
+        {
+            let before = &expr[..i];
+            if before.ends_with(':') {
+                continue; // inside the recorded name
+            }
+            assert!(
+                before.ends_with("sum by (queue) (") || before.ends_with("max by (queue) ("),
+                "{alert}: a series read without aggregating by queue at {}",
+                &expr[i..]
+            );
+            series += 1;
+        }
+        assert!(series >= 2, "{alert}: {expr}");
+        if *alert != "CallcenterOldestWaitBreach" {
+            // a windowed KPI: its volume is summed over instances and checked against min_volume
+            assert!(
+                expr.contains(">= on (queue)\n            max by (queue) (callcenter_min_volume)"),
+                "{expr}"
+            );
+        }
+    }
+}
+
 #[test]
 fn burn_rate_follows_each_queues_sl_formula() {
     let c = Config::parse(
@@ -124,6 +175,15 @@ fn burn_rate_follows_each_queues_sl_formula() {
     assert!(y.contains("{queue=~\"billing\"}"), "{y}");
     assert!(y.contains("{queue=~\"a\\\\.b\\\\|c\"}"), "{y}");
     assert!(y.contains("sl_formula: \"ignore_abandons\""));
+    // the recorded service level: one rule per formula in use, every window at once
+    assert_eq!(
+        y.matches("- record: queue_window:callcenter_service_level:ratio\n")
+            .count(),
+        3
+    );
+    assert!(y.contains(
+        "sum by (queue, window) (callcenter_sl_answered{queue=~\"billing\"})\n            /\n          (\n            sum by (queue, window) (callcenter_sl_offered{queue=~\"billing\"})\n              -\n            sum by (queue, window) (callcenter_sl_abandoned{queue=~\"billing\"})\n          )"
+    ), "{y}");
     // sales (0.95) can reach both burn factors (14.4 and 6), the defaults (0.80) neither
     assert!(y.contains(
         "it cannot fire for: [defaults] (0.8), [queues.a.b|c] (0.8), [queues.billing] (0.8)"
@@ -131,20 +191,25 @@ fn burn_rate_follows_each_queues_sl_formula() {
     assert!(!y.contains("[queues.sales] (0.95)"));
     let one = render(&Config::default());
     assert!(!one.contains("queue=~") && !one.contains("queue!~"));
-    assert_eq!(one.matches("- record: ").count(), BURN_WINDOWS.len());
+    assert_eq!(
+        one.matches("- record: queue:callcenter_sl_errors:").count(),
+        BURN_WINDOWS.len()
+    );
 }
 
 #[test]
 fn window_today_and_empty_window() {
     let c = Config::parse("[alerts]\nwindow = \"today\"\n").unwrap();
     let y = render(&c);
-    assert!(y.contains("callcenter_breach{kpi=\"aht\",window=\"today\"} == 1"));
+    assert!(y.contains("sum by (queue) (callcenter_handle_seconds_count{window=\"today\"})"));
     assert!(y.contains("over today (since the queue's local day start)"));
     let c = Config::parse("[alerts]\nwindow = \"\"\n").unwrap();
     let y = render(&c);
     assert!(!y.contains("CallcenterServiceLevelBreach"));
     assert!(!y.contains("CallcenterServiceLevelPredictedBreach"));
     assert!(y.contains("- alert: CallcenterOldestWaitBreach\n"));
+    // the dashboards still find the service level of every window
+    assert!(y.contains("- record: queue_window:callcenter_service_level:ratio\n"));
 }
 
 #[test]
@@ -166,9 +231,10 @@ fn the_predicted_breach_reads_the_forecast_the_target_and_the_actual_breach() {
         "{p}"
     );
     assert!(!p.contains("0.8"), "{p}");
-    // not while the service level of the alerts window is breached (any instance)
+    // not while the service level of the alerts window, from the counts summed over
+    // instances, is breached
     assert!(
-        lines.contains("unless on (queue)\n(\nmax by (queue) (callcenter_breach{kpi=\"service_level\",window=\"30m\"}) == 1\n)"),
+        lines.contains("unless on (queue)\n(\n(\nmax by (queue) (queue_window:callcenter_service_level:ratio{window=\"30m\"})\n< on (queue)\nmax by (queue) (callcenter_sl_target_ratio)\n)\nand on (queue)\n(\nsum by (queue) (callcenter_sl_offered{window=\"30m\"})\n>= on (queue)\nmax by (queue) (callcenter_min_volume)\n)\n)"),
         "{p}"
     );
     // min_volume contacts offered in the forecast window, summed over instances

@@ -5,6 +5,7 @@
 //! can never drift from the logs. Label sets are fixed (reasons are the reject reasons of
 //! events.md, partitions are the assigned ones).
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -45,6 +46,10 @@ pub struct SelfMetrics {
     event_delay_sum_us: AtomicU64,
     /// Kafka timestamp to processing, microseconds, since start (or the last reset).
     message_delay: Mutex<hdrhistogram::Histogram<u64>>,
+    /// Queues with data in more than one partition of this instance, at the last scrape.
+    queues_split: AtomicI64,
+    /// The queues [`QueuesSplit`] has already warned about (at most one line per queue).
+    split_warned: Mutex<BTreeSet<String>>,
 }
 
 /// Something that happened in the service: logs itself and moves its counters.
@@ -178,6 +183,33 @@ impl InternalEvent for CheckpointLoaded<'_> {
     }
 }
 
+/// Queues whose events this instance read from more than one of its partitions, as a scrape
+/// found them. Within the instance their snapshots are merged exactly; across instances each
+/// one sees only its partitions' part of such a queue, so its ratios, quantiles,
+/// `callcenter_breach` and forecast are partial: the queue's KPIs are exact only from counts
+/// summed over instances (docs/scaling.md). Sets `callpulse_queues_split`; warns once per queue.
+pub struct QueuesSplit<'a> {
+    /// Each split queue and how many partitions hold its data.
+    pub queues: &'a [(&'a str, usize)],
+}
+
+impl InternalEvent for QueuesSplit<'_> {
+    fn emit(self, m: &SelfMetrics) {
+        let mut warned = lock(&m.split_warned);
+        for &(queue, partitions) in self.queues {
+            if warned.insert(queue.to_string()) {
+                tracing::warn!(
+                    queue,
+                    partitions,
+                    "queue's events come from more than one partition: across instances its KPIs are exact only from counts summed by queue (the generated rules and dashboards do); each instance's ratios, quantiles, breach and forecast cover its part"
+                );
+            }
+        }
+        m.queues_split
+            .store(self.queues.len() as i64, Ordering::Relaxed);
+    }
+}
+
 /// A partition worker processed a batch: message count and the delays it measured.
 pub struct BatchProcessed<'a> {
     pub messages: usize,
@@ -262,6 +294,8 @@ impl Default for SelfMetrics {
             event_delay: std::array::from_fn(|_| AtomicU64::new(0)),
             event_delay_sum_us: AtomicU64::new(0),
             message_delay: Mutex::new(delay_histogram()),
+            queues_split: AtomicI64::new(0),
+            split_warned: Mutex::new(BTreeSet::new()),
         }
     }
 }
@@ -291,7 +325,7 @@ impl SelfMetrics {
     /// The instance-wide families (the per-partition ones are rendered by the state).
     pub fn render(&self, out: &mut Exposition) {
         type Get = fn(&SelfMetrics) -> f64;
-        const SCALARS: [(&str, &str, &str, Get); 5] = [
+        const SCALARS: [(&str, &str, &str, Get); 6] = [
             (
                 "callpulse_rebalances_total",
                 "counter",
@@ -321,6 +355,12 @@ impl SelfMetrics {
                 "counter",
                 "Messages handled by the partition workers (applied, rejected or skipped).",
                 |m| m.messages.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                "callpulse_queues_split",
+                "gauge",
+                "Queues whose events came from more than one partition of this instance: across instances, their KPIs are exact only from counts summed by queue.",
+                |m| m.queues_split.load(Ordering::Relaxed) as f64,
             ),
         ];
         for (name, kind, help, get) in SCALARS {

@@ -16,7 +16,7 @@ use crate::export::{escape_label, render, Exposition, Selection};
 use crate::snapshot::Snapshot;
 use crate::time::Millis;
 
-use super::self_metrics::SelfMetrics;
+use super::self_metrics::{InternalEvent, QueuesSplit, SelfMetrics};
 
 /// A partition's identity: topic and partition number.
 pub type PartitionKey = (String, i32);
@@ -225,6 +225,11 @@ impl ServiceState {
             .collect();
         let known = queues.len().max(self.config.queues.len());
         out.sample("callpulse_queues", "", "", "", known as f64);
+        // `callpulse_queues_split` is rendered with the instance-wide families.
+        QueuesSplit {
+            queues: &split_queues(views),
+        }
+        .emit(&self.metrics);
         out.family(
             "callpulse_last_event_timestamp_seconds",
             "gauge",
@@ -299,6 +304,18 @@ impl ServiceState {
     }
 }
 
+/// The queues with data in more than one partition view, and in how many. A configured
+/// queue no event of a partition named is in that partition's snapshot too, empty: not counted.
+fn split_queues(views: &[(PartitionKey, PartView)]) -> Vec<(&str, usize)> {
+    let mut partitions: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, v) in views {
+        for q in v.snapshot.queues.iter().filter(|q| q.has_data()) {
+            *partitions.entry(q.name.as_str()).or_default() += 1;
+        }
+    }
+    partitions.into_iter().filter(|&(_, n)| n > 1).collect()
+}
+
 /// `callpulse_input_records_total{format,kind}`: platform records by kind (every kind of every
 /// format consumed, 0 included), summed over partitions.
 fn render_input_records(views: &[(PartitionKey, PartView)], out: &mut Exposition) {
@@ -317,5 +334,99 @@ fn render_input_records(views: &[(PartitionKey, PartView)], out: &mut Exposition
     for ((format, kind), n) in sums {
         let labels = format!("format=\"{format}\",kind=\"{kind}\"");
         out.sample("callpulse_input_records_total", "", &labels, "", n as f64);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::kpi::FactKind;
+
+    /// Log lines written while the test's subscriber is the default.
+    #[derive(Clone, Default)]
+    struct Logs(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Logs {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            lock(&self.0).extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A partition's view whose snapshot (every configured queue, as an engine exports them)
+    /// holds one offered contact in each of `offered`.
+    fn view(config: &Arc<Config>, offered: &[&str]) -> PartView {
+        let mut snapshot = Engine::new(config.clone()).snapshot();
+        for q in snapshot.queues.iter_mut() {
+            if offered.contains(&q.name.as_str()) {
+                q.windows[0].apply(&FactKind::Offered, 1);
+            }
+        }
+        PartView {
+            snapshot,
+            ..PartView::default()
+        }
+    }
+
+    fn gauge(text: &str) -> &str {
+        text.lines()
+            .find_map(|l| l.strip_prefix("callpulse_queues_split "))
+            .unwrap_or_else(|| panic!("no callpulse_queues_split in\n{text}"))
+    }
+
+    #[test]
+    fn queues_split_counts_a_queue_seen_in_two_partitions_and_warns_once() {
+        let config =
+            Arc::new(Config::parse("[queues.sales]\n[queues.support]\n[queues.idle]\n").unwrap());
+        let state = ServiceState::new(config.clone());
+        let part = |p: i32| ("events".to_string(), p);
+        let logs = Logs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let warnings = || {
+            let text = String::from_utf8(lock(&logs.0).clone()).unwrap();
+            text.lines()
+                .filter(|l| l.contains("more than one partition"))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        tracing::subscriber::with_default(subscriber, || {
+            // sales has contacts in both partitions; support in one; idle (configured) in
+            // neither, though both partitions export it
+            state.publish(part(0), view(&config, &["sales", "support"]));
+            state.publish(part(1), view(&config, &["sales"]));
+            assert_eq!(gauge(&state.render_metrics(0)), "1");
+            assert_eq!(gauge(&state.render_metrics(0)), "1");
+            let w = warnings();
+            assert_eq!(
+                w.len(),
+                1,
+                "one warning for sales, not one per scrape: {w:?}"
+            );
+            assert!(
+                w[0].contains("sales") && w[0].contains("partitions=2"),
+                "{w:?}"
+            );
+
+            // support now in both too: only support is newly warned about
+            state.publish(part(1), view(&config, &["sales", "support"]));
+            assert_eq!(gauge(&state.render_metrics(0)), "2");
+            let w = warnings();
+            assert_eq!(w.len(), 2, "{w:?}");
+            assert!(w[1].contains("support") && !w[1].contains("sales"), "{w:?}");
+
+            // a partition revoked: nothing is split any more
+            state.forget(&part(1));
+            assert_eq!(gauge(&state.render_metrics(0)), "0");
+            assert_eq!(warnings().len(), 2);
+        });
     }
 }

@@ -182,10 +182,11 @@ poll() {
 import json, sys
 tmp, sales = sys.argv[1], sys.argv[2]
 rules = json.load(open(f"{tmp}/rules.json"))["data"]["groups"]
-# The service-level breach alert: the rule on callcenter_breach{kpi="service_level",...} (not
-# the predicted breach, which reads that gauge to stay silent once the breach is there).
+# The service-level breach alert: the rule on the recorded service level summed over instances
+# (queue_window:callcenter_service_level:ratio), not the predicted breach, which reads it too
+# to stay silent once the breach is there.
 names = sorted({r["name"] for g in rules for r in g["rules"]
-                if 'callcenter_breach{kpi="service_level"' in r["query"]
+                if "queue_window:callcenter_service_level:ratio" in r["query"]
                 and "callcenter_forecast_" not in r["query"]})
 evaluated = any(g.get("lastEvaluation", "").startswith("2") and not g["lastEvaluation"].startswith("0001")
                 for g in rules)
@@ -223,7 +224,7 @@ while ((SECONDS < end)); do
     sleep 2
 done
 alert_name="$(python3 -c 'import json,sys; print(",".join(json.loads(sys.argv[1])["names"]))' "$status" 2>/dev/null || true)"
-[ -n "$alert_name" ] || die "no alert rule on callcenter_breach{kpi=\"service_level\"} in the generated rules"
+[ -n "$alert_name" ] || die "no alert rule on queue_window:callcenter_service_level:ratio in the generated rules"
 
 failures=()
 summary=()
