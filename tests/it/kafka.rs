@@ -145,7 +145,7 @@ pub(crate) async fn start(config: Arc<Config>) -> Running {
 }
 
 impl Running {
-    async fn metrics(&self) -> String {
+    pub(crate) async fn metrics(&self) -> String {
         let addr = self.addr;
         tokio::task::spawn_blocking(move || http_get(addr, "/metrics").1)
             .await
@@ -153,7 +153,7 @@ impl Running {
     }
 
     /// Waits until the service has seen `n` messages (accepted + rejected on arrival).
-    async fn wait_for(&self, n: f64) -> String {
+    pub(crate) async fn wait_for(&self, n: f64) -> String {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let text = self.metrics().await;

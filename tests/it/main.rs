@@ -3,6 +3,7 @@
 
 mod asterisk;
 mod bank;
+mod checkpoint;
 mod connect;
 mod customers;
 mod disorder;
@@ -14,6 +15,7 @@ mod fuzz;
 mod hardening;
 mod kafka;
 mod legs;
+mod recovery;
 mod replay_bin;
 mod scrape;
 mod sim;

@@ -14,48 +14,14 @@ use callpulse::kpi::{Measure, WindowAgg};
 use callpulse::replay::{replay_input, Replayed};
 use callpulse::time::{Millis, Span, HOUR};
 use callpulse::tools::demo::{self, DemoOptions};
-use callpulse::tools::produce::{simulate_into, ProduceOptions, Sink};
 use callpulse::tools::sim::platform::SimFormat;
-use callpulse::tools::sim::{Scenario, SimConfig, SimEvent};
-use tokio_util::sync::CancellationToken;
+use callpulse::tools::sim::{Scenario, SimConfig};
 
 use crate::kafka::http_get;
-use crate::support::{input_records, succeed};
+use crate::support::{input_records, simulated, succeed};
 
 /// 2026-11-23T00:00:00Z, a Monday.
 const MONDAY: Millis = 1_795_392_000_000;
-
-/// Messages kept in memory.
-struct Collect(Vec<String>);
-
-impl Sink for Collect {
-    type Error = std::convert::Infallible;
-    fn put(&mut self, e: &SimEvent) -> Result<(), Self::Error> {
-        self.0.push(e.json.clone());
-        Ok(())
-    }
-    fn finish(&mut self) -> Result<(), Self::Error> {
-        Ok(())
-    }
-}
-
-/// The simulator's day up to `until`, written in `format` the way `simulate --out` writes it.
-fn simulated(sim: &SimConfig, until: Millis, format: SimFormat) -> Vec<String> {
-    let opts = ProduceOptions {
-        brokers: String::new(),
-        topic: String::new(),
-        sim: sim.clone(),
-        format,
-        speed: None,
-        duration: None,
-        max_events: None,
-        backfill_until: Some(until),
-        properties: Vec::new(),
-    };
-    let mut sink = Collect(Vec::new());
-    simulate_into(&opts, &CancellationToken::new(), &mut sink).unwrap_or_else(|e| match e {});
-    sink.0
-}
 
 fn replayed(config: &Arc<Config>, format: InputFormat, lines: &[String], at: Millis) -> Replayed {
     let input = InputConfig {

@@ -9,7 +9,11 @@ use callpulse::export::{render, Exposition};
 use callpulse::input::{self, Admit, Ingested};
 use callpulse::snapshot::{QueueSnapshot, Snapshot};
 use callpulse::time::{parse_rfc3339, Millis};
+use callpulse::tools::produce::{simulate_into, ProduceOptions, Sink};
+use callpulse::tools::sim::platform::SimFormat;
+use callpulse::tools::sim::{SimConfig, SimEvent};
 use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
 
 /// The product's one ingest step (`callpulse::input::ingest`), with every event time admitted,
 /// as a `Result` for tests.
@@ -173,4 +177,36 @@ pub fn input_records(text: &str) -> f64 {
 /// different instants differ there even on the same events.
 pub fn moves_with_now(line: &str) -> bool {
     line.starts_with("callcenter_agent_seconds") || line.starts_with("callcenter_occupancy_ratio")
+}
+
+/// Messages kept in memory.
+struct Collect(Vec<String>);
+
+impl Sink for Collect {
+    type Error = std::convert::Infallible;
+    fn put(&mut self, e: &SimEvent) -> Result<(), Self::Error> {
+        self.0.push(e.json.clone());
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// The simulator's day up to `until`, written in `format` the way `simulate --out` writes it.
+pub fn simulated(sim: &SimConfig, until: Millis, format: SimFormat) -> Vec<String> {
+    let opts = ProduceOptions {
+        brokers: String::new(),
+        topic: String::new(),
+        sim: sim.clone(),
+        format,
+        speed: None,
+        duration: None,
+        max_events: None,
+        backfill_until: Some(until),
+        properties: Vec::new(),
+    };
+    let mut sink = Collect(Vec::new());
+    simulate_into(&opts, &CancellationToken::new(), &mut sink).unwrap_or_else(|e| match e {});
+    sink.0
 }
