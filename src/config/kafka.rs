@@ -99,5 +99,5 @@ fn default_checkpoint_topic() -> String {
     "callpulse.checkpoints".into()
 }
 fn default_checkpoint_interval() -> Span {
-    Span::from_secs(60)
+    Span::from_secs(300)
 }

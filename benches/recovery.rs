@@ -1,0 +1,177 @@
+//! Recovery of one partition after a failover: rebuilding from the horizon (every event of
+//! the traffic read again through decode and the engine) against resuming from a checkpoint
+//! (the checkpoint decoded, then the events of one checkpoint interval read), for 1 h and
+//! 24 h of traffic at 1,000 events/s; and what a checkpoint costs: its size, the time it
+//! holds the partition worker (taking the state) and the time to compress it.
+//!
+//! `cargo bench --bench recovery` prints one table row per traffic length (`-- 1` for the
+//! hour alone). Kafka is left out on both sides: reading the messages back costs the same per
+//! message either way (see `callpulse bench` for the consumer's own rate).
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use callpulse::config::{Config, InputConfig};
+use callpulse::engine::Engine;
+use callpulse::input::{Admit, Reader};
+use callpulse::service::checkpoint::{decode, encode, fingerprint, save};
+use callpulse::time::{Millis, HOUR, SECOND};
+
+const START: Millis = 1_795_420_800_000; // 2026-11-23T08:00:00Z
+/// One contact every 4 ms: ~4 events each, ~1,000 events/s.
+const CONTACT_EVERY_US: i64 = 4_000;
+const QUEUES: u64 = 50;
+const CUSTOMERS: u64 = 1_000_000;
+/// `[kafka] checkpoint_interval`'s default: what a resumed partition reads again at most.
+const INTERVAL: Millis = 60 * SECOND;
+
+/// A partition's traffic, in time order: contacts offered, answered or abandoned, ended,
+/// wrapped up and sometimes surveyed, across 50 queues, the offers naming one of a million
+/// customers.
+struct Traffic {
+    next: u64,
+    rng: u64,
+    pending: BinaryHeap<Reverse<(Millis, u64, String)>>,
+    seq: u64,
+}
+
+impl Traffic {
+    fn new() -> Self {
+        Traffic {
+            next: 0,
+            rng: 0x9E37_79B9_7F4A_7C15,
+            pending: BinaryHeap::new(),
+            seq: 0,
+        }
+    }
+
+    fn rnd(&mut self, n: u64) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng % n
+    }
+
+    fn push(&mut self, at: Millis, line: String) {
+        self.seq += 1;
+        self.pending.push(Reverse((at, self.seq, line)));
+    }
+
+    /// The events before `until`, in time order.
+    fn until(&mut self, until: Millis, out: &mut Vec<String>) {
+        loop {
+            let i = self.next;
+            let t0 = START + (i as i64 * CONTACT_EVERY_US) / 1000;
+            while self.pending.peek().is_some_and(|Reverse(e)| e.0 <= t0) {
+                if let Some(Reverse((_, _, line))) = self.pending.pop() {
+                    out.push(line);
+                }
+            }
+            if t0 >= until {
+                return;
+            }
+            self.next += 1;
+            let q = self.rnd(QUEUES);
+            let c = format!("c{i}");
+            let wait = self.rnd(60_000) as i64;
+            let customer = self.rnd(CUSTOMERS);
+            self.push(t0, format!(r#"{{"type":"contact.offered","ts":{t0},"id":"o{i}","contact_id":"{c}","queue":"q{q:02}","channel":"voice","customer":"+1555{customer:07}"}}"#));
+            if self.rnd(10) == 0 {
+                self.push(t0 + wait, format!(r#"{{"type":"contact.abandoned","ts":{},"id":"b{i}","contact_id":"{c}","queue":"q{q:02}"}}"#, t0 + wait));
+                continue;
+            }
+            let ta = t0 + wait;
+            let te = ta + 30_000 + self.rnd(300_000) as i64;
+            let agent = self.rnd(2_000);
+            self.push(ta, format!(r#"{{"type":"contact.answered","ts":{ta},"id":"a{i}","contact_id":"{c}","queue":"q{q:02}","agent":"ag{agent}"}}"#));
+            self.push(te, format!(r#"{{"type":"contact.ended","ts":{te},"id":"e{i}","contact_id":"{c}","agent":"ag{agent}","wrapup":true}}"#));
+            self.push(te + 20_000, format!(r#"{{"type":"contact.wrapup_ended","ts":{},"id":"w{i}","contact_id":"{c}","agent":"ag{agent}"}}"#, te + 20_000));
+            if self.rnd(5) == 0 {
+                let (csat, nps) = (self.rnd(5) + 1, self.rnd(11));
+                self.push(te + 60_000, format!(r#"{{"type":"survey.submitted","ts":{},"id":"s{i}","contact_id":"{c}","csat":{csat},"nps":{nps}}}"#, te + 60_000));
+            }
+        }
+    }
+}
+
+/// Reads `lines` like a partition worker; returns the time spent.
+fn read(engine: &mut Engine, reader: &mut Reader, lines: &[String]) -> Duration {
+    let started = Instant::now();
+    for (i, line) in lines.iter().enumerate() {
+        reader.read(engine, line.as_bytes(), Admit::ALL, |_| {});
+        if i % 4096 == 4095 {
+            if let Some(wm) = engine.watermark() {
+                engine.advance(wm);
+            }
+        }
+    }
+    started.elapsed()
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+fn row(hours: i64) {
+    let cfg = Arc::new(Config::default());
+    let input = InputConfig::default();
+    let mut traffic = Traffic::new();
+    let (mut engine, mut reader) = (Engine::new(cfg.clone()), Reader::new(&input));
+    let (mut events, mut rebuild) = (0usize, Duration::ZERO);
+    let mut lines = Vec::new();
+    let end = START + hours * HOUR;
+    // the traffic up to one checkpoint interval before the end, then the last interval
+    let mut at = START;
+    while at < end - INTERVAL {
+        at = (at + 10 * 60 * SECOND).min(end - INTERVAL);
+        lines.clear();
+        traffic.until(at, &mut lines);
+        events += lines.len();
+        rebuild += read(&mut engine, &mut reader, &lines);
+    }
+    let started = Instant::now();
+    let saved = save(&engine, &reader, events as i64).expect("save");
+    let taken = started.elapsed();
+    let started = Instant::now();
+    let bytes = encode(&saved, fingerprint(&cfg, &input)).expect("encode");
+    let encoded = started.elapsed();
+    let mut tail = Vec::new();
+    traffic.until(end, &mut tail);
+    events += tail.len();
+    rebuild += read(&mut engine, &mut reader, &tail);
+    drop((engine, reader));
+
+    let started = Instant::now();
+    let resumed = decode(&bytes, &cfg, &input).expect("decode");
+    let restored = started.elapsed();
+    let (mut engine, mut reader) = (resumed.engine, resumed.reader);
+    let replayed = read(&mut engine, &mut reader, &tail);
+    println!(
+        "| {hours} h | {:.1} M | {} ({:.2} M events/s) | {:.1} MB | {} | {} | {} + {} = **{}** | {:.0} × |",
+        events as f64 / 1e6,
+        secs(rebuild),
+        events as f64 / rebuild.as_secs_f64() / 1e6,
+        bytes.len() as f64 / 1e6,
+        secs(taken),
+        secs(encoded),
+        secs(restored),
+        secs(replayed),
+        secs(restored + replayed),
+        rebuild.as_secs_f64() / (restored + replayed).as_secs_f64(),
+    );
+}
+
+fn main() {
+    let only: Option<i64> = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok());
+    println!("| traffic at 1,000 events/s | events | rebuild from the horizon | checkpoint | taking it (on the worker) | compressing it | resuming: decode + one interval of events | rebuild / resume |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for hours in [1, 24] {
+        if only.is_none_or(|h| h == hours) {
+            row(hours);
+        }
+    }
+}
