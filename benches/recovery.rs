@@ -164,9 +164,7 @@ fn row(hours: i64) {
 }
 
 fn main() {
-    let only: Option<i64> = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok());
+    let only: Option<i64> = std::env::args().skip(1).find_map(|a| a.parse().ok());
     println!("| traffic at 1,000 events/s | events | rebuild from the horizon | checkpoint | taking it (on the worker) | compressing it | resuming: decode + one interval of events | rebuild / resume |");
     println!("|---|---|---|---|---|---|---|---|");
     for hours in [1, 24] {

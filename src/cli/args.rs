@@ -49,6 +49,10 @@ pub enum Command {
         /// Config file (TOML).
         #[arg(long)]
         config: PathBuf,
+        /// Static group membership for this instance (overrides `[kafka] instance_id`): a name
+        /// unique and stable per instance, e.g. a StatefulSet pod's name.
+        #[arg(long, env = "CALLPULSE_INSTANCE_ID")]
+        instance_id: Option<String>,
     },
     /// Everything on one machine: in-process Kafka, simulated traffic, the live service.
     Demo {

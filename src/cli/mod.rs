@@ -67,8 +67,15 @@ pub fn run(cli: Cli, init_logging: impl FnOnce(&Logging)) -> Result<(), CliError
         level: level.into(),
     };
     match cli.command {
-        Command::Run { config } => {
-            let config = Arc::new(Config::load(&config)?);
+        Command::Run {
+            config,
+            instance_id,
+        } => {
+            let mut config = Config::load(&config)?;
+            if let Some(id) = instance_id.filter(|id| !id.is_empty()) {
+                config.kafka.instance_id = Some(id);
+            }
+            let config = Arc::new(config);
             init_logging(&Logging {
                 json: json || config.log.format == LogFormat::Json,
                 level: config.log.level.clone(),
@@ -172,6 +179,9 @@ pub fn run(cli: Cli, init_logging: impl FnOnce(&Logging)) -> Result<(), CliError
         Command::CheckConfig { file } => {
             init_logging(&log("warn"));
             let config = Config::load(&file)?;
+            if let Some(web) = &config.http.web_config_file {
+                service::web::Web::load(web).map_err(ServiceError::from)?;
+            }
             print!("{}", report::check_config(&file, &config));
         }
     }

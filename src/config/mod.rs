@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveTime;
 use chrono_tz::Tz;
@@ -128,12 +128,17 @@ pub struct QueueSettings {
 pub struct HttpConfig {
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// TLS and basic auth, in the Prometheus exporter-toolkit web configuration format (the
+    /// file node_exporter takes as `--web.config.file`); plain HTTP when left out.
+    #[serde(default)]
+    pub web_config_file: Option<PathBuf>,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: default_listen(),
+            web_config_file: None,
         }
     }
 }

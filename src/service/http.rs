@@ -1,6 +1,7 @@
 //! The HTTP face: `/metrics` (contract + self-metrics; a slice by `?queue=`, `?window=`,
 //! `?family=`, `?shard=i/n`; gzip when accepted), `/healthz`, `/readyz` and the built-in
-//! wallboard at `/`.
+//! wallboard at `/`; over TLS and behind basic auth when `[http] web_config_file` says so
+//! ([`super::web`]).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,9 +10,11 @@ use std::io::Write;
 
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::from_fn_with_state;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use axum_server::tls_rustls::RustlsConfig;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use tokio::net::TcpListener;
@@ -20,17 +23,22 @@ use crate::clock::wall_now;
 use crate::export::Selection;
 
 use super::state::ServiceState;
+use super::web::{require_basic_auth, Web};
 
 /// The wallboard page: self-contained, no external assets.
 pub const WALLBOARD: &str = include_str!("wallboard.html");
 
-pub fn router(state: Arc<ServiceState>) -> Router {
-    Router::new()
+pub fn router(state: Arc<ServiceState>, web: &Web) -> Router {
+    let router = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/", get(|| async { Html(WALLBOARD) }))
-        .with_state(state)
+        .with_state(state);
+    match &web.auth {
+        Some(auth) => router.layer(from_fn_with_state(auth.clone(), require_basic_auth)),
+        None => router,
+    }
 }
 
 /// `/metrics`: the whole exposition, or a slice of it by `?queue=`, `?window=`, `?family=`
@@ -93,13 +101,27 @@ async fn readyz(State(state): State<Arc<ServiceState>>) -> impl IntoResponse {
     }
 }
 
-/// Serves until `shutdown` completes.
+/// Serves until `shutdown` completes: over TLS and behind basic auth when `web` says so.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<ServiceState>,
+    web: Web,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+    let app = router(state, &web);
+    let Some(tls) = web.tls else {
+        return axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+    };
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+    });
+    axum_server::from_tcp_rustls(listener.into_std()?, RustlsConfig::from_config(tls))?
+        .handle(handle)
+        .serve(app.into_make_service())
         .await
 }

@@ -7,6 +7,7 @@ pub mod http;
 pub mod ingest;
 pub mod self_metrics;
 pub mod state;
+pub mod web;
 pub mod worker;
 
 use std::future::Future;
@@ -35,6 +36,8 @@ pub enum ServiceError {
     Ingest(#[from] IngestError),
     #[error("consumer thread panicked")]
     Panicked,
+    #[error(transparent)]
+    Web(#[from] web::WebError),
 }
 
 /// Binds `[http] listen` and runs until `shutdown` completes.
@@ -56,9 +59,14 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServiceError> {
+    let web = match &config.http.web_config_file {
+        Some(path) => web::Web::load(path)?,
+        None => web::Web::default(),
+    };
     let state = ServiceState::new(config);
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!("serving http://{addr}/metrics (wallboard at http://{addr}/)");
+        let scheme = if web.tls.is_some() { "https" } else { "http" };
+        tracing::info!("serving {scheme}://{addr}/metrics (wallboard at {scheme}://{addr}/)");
     }
     let stop = CancellationToken::new();
     let consumer = spawn_consumer(state.clone(), stop.clone()).map_err(ServiceError::Http)?;
@@ -66,6 +74,7 @@ pub async fn serve(
     let http = tokio::spawn(http::serve(
         listener,
         state.clone(),
+        web,
         http_stop.clone().cancelled_owned(),
     ));
     shutdown.await;

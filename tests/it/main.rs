@@ -21,4 +21,5 @@ mod scrape;
 mod sim;
 mod sim_formats;
 mod support;
+mod tls;
 mod workforce;
