@@ -15,6 +15,7 @@ mod hardening;
 mod kafka;
 mod legs;
 mod replay_bin;
+mod scale;
 mod scrape;
 mod sim;
 mod sim_formats;
