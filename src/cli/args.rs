@@ -131,6 +131,21 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         steady_seconds: u64,
     },
+    /// librdkafka's mock Kafka cluster in a process of its own, for tests of several `run`
+    /// processes in one consumer group: prints its bootstrap servers as the first line on
+    /// stdout and serves until SIGINT, SIGTERM or the end of stdin.
+    #[command(hide = true)]
+    MockBroker {
+        /// Brokers in the cluster.
+        #[arg(long, default_value_t = 1)]
+        brokers: i32,
+        /// A topic to create (repeatable).
+        #[arg(long = "topic", value_name = "NAME")]
+        topics: Vec<String>,
+        /// Partitions of each topic.
+        #[arg(long, default_value_t = 4)]
+        partitions: i32,
+    },
     /// Print Prometheus alerting rules generated from the config's targets.
     Rules {
         /// Config file (TOML).

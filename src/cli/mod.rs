@@ -18,6 +18,7 @@ use crate::replay::replay_input;
 use crate::service::{self, ServiceError};
 use crate::tools::bench::{self, BenchError, BenchOptions};
 use crate::tools::demo::{self, DemoError, DemoOptions};
+use crate::tools::mock_broker::{self, MockBrokerError, MockBrokerOptions};
 use crate::tools::produce::{self, LinesSink, ProduceOptions};
 
 /// Why a command failed.
@@ -31,6 +32,8 @@ pub enum CliError {
     Demo(#[from] DemoError),
     #[error(transparent)]
     Bench(#[from] BenchError),
+    #[error(transparent)]
+    MockBroker(#[from] MockBrokerError),
     #[error("kafka: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error(transparent)]
@@ -151,6 +154,19 @@ pub fn run(cli: Cli, init_logging: impl FnOnce(&Logging)) -> Result<(), CliError
                 steady_rate,
                 steady_seconds,
             })?;
+        }
+        Command::MockBroker {
+            brokers,
+            topics,
+            partitions,
+        } => {
+            init_logging(&log("warn"));
+            let opts = MockBrokerOptions {
+                brokers,
+                topics,
+                partitions,
+            };
+            runtime()?.block_on(mock_broker::run(&opts, service::shutdown_signal()))?;
         }
         Command::Rules { config } => {
             init_logging(&log("warn"));

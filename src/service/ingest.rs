@@ -8,7 +8,7 @@
 //! rebuild horizon, so numbers after a failover equal numbers without one.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -67,6 +67,8 @@ struct IngestContext {
     workers: Mutex<HashMap<PartitionKey, WorkerHandle>>,
     dead_letter: DeadLetter,
     checkpoints: Option<Arc<CheckpointStore>>,
+    /// Rebalances so far: a message is tagged with the epoch it was polled in.
+    epoch: AtomicU64,
 }
 
 impl ClientContext for IngestContext {
@@ -100,6 +102,7 @@ impl ConsumerContext for IngestContext {
         tpl: &mut TopicPartitionList,
     ) {
         let metrics = self.state.metrics();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 Rebalanced { what: "assign" }.emit(metrics);
@@ -217,7 +220,7 @@ impl IngestContext {
                     resume.as_ref().map(|(r, g)| (r.next_offset, *g)),
                 )
             });
-            let worker = spawn_worker(
+            let mut worker = spawn_worker(
                 self.state.clone(),
                 &self.runtime,
                 Start {
@@ -229,6 +232,7 @@ impl IngestContext {
                     dead_letter: self.dead_letter.clone(),
                 },
             );
+            worker.epoch = self.epoch.load(Ordering::Acquire);
             workers.insert(key, worker);
         }
         assignment
@@ -265,20 +269,31 @@ impl IngestContext {
         }
     }
 
-    /// Hands one poll round's messages to their workers (waiting when a worker is behind).
-    fn dispatch(&self, batch: Vec<OwnedMessage>) {
-        let mut per_partition: HashMap<PartitionKey, Vec<OwnedMessage>> = HashMap::new();
-        for m in batch {
+    /// Hands one poll round's messages to their workers (waiting when a worker is behind). A
+    /// message polled before its partition's worker was started (a rebalance ran during the
+    /// round and gave the partition a new worker, resuming at its own offset) is dropped: the
+    /// new worker reads it again from its start.
+    fn dispatch(&self, batch: Vec<(u64, OwnedMessage)>) {
+        let mut per_partition: HashMap<PartitionKey, Vec<(u64, OwnedMessage)>> = HashMap::new();
+        for (epoch, m) in batch {
             per_partition
                 .entry((m.topic().to_string(), m.partition()))
                 .or_default()
-                .push(m);
+                .push((epoch, m));
         }
         let senders: Vec<_> = {
             let workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
             per_partition
                 .into_iter()
-                .filter_map(|(k, msgs)| workers.get(&k).map(|w| (w.data.clone(), msgs)))
+                .filter_map(|(k, msgs)| {
+                    let w = workers.get(&k)?;
+                    let current: Vec<OwnedMessage> = msgs
+                        .into_iter()
+                        .filter(|(epoch, _)| *epoch >= w.epoch)
+                        .map(|(_, m)| m)
+                        .collect();
+                    (!current.is_empty()).then(|| (w.data.clone(), current))
+                })
                 .collect()
         };
         for (tx, msgs) in senders {
@@ -339,6 +354,7 @@ pub fn consume(
         workers: Mutex::new(HashMap::new()),
         dead_letter,
         checkpoints,
+        epoch: AtomicU64::new(0),
     };
     let consumer: BaseConsumer<IngestContext> =
         consumer_config(&config).create_with_context(context)?;
@@ -350,10 +366,10 @@ pub fn consume(
     let mut last_store = std::time::Instant::now();
     while !shutdown.is_cancelled() {
         if let Some(first) = consumer.poll(Duration::from_millis(100)) {
-            take(first, &mut batch, &state);
+            take(first, &mut batch, &consumer);
             while batch.len() < POLL_BATCH {
                 match consumer.poll(Duration::ZERO) {
-                    Some(m) => take(m, &mut batch, &state),
+                    Some(m) => take(m, &mut batch, &consumer),
                     None => break,
                 }
             }
@@ -373,16 +389,17 @@ pub fn consume(
 
 fn take(
     m: KafkaResult<rdkafka::message::BorrowedMessage<'_>>,
-    batch: &mut Vec<OwnedMessage>,
-    state: &ServiceState,
+    batch: &mut Vec<(u64, OwnedMessage)>,
+    consumer: &BaseConsumer<IngestContext>,
 ) {
+    let context = consumer.context();
     match m {
-        Ok(m) => batch.push(m.detach()),
+        Ok(m) => batch.push((context.epoch.load(Ordering::Acquire), m.detach())),
         Err(error) => ConsumerError {
             error: &error,
             context: "consume",
         }
-        .emit(state.metrics()),
+        .emit(context.state.metrics()),
     }
 }
 

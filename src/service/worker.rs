@@ -44,6 +44,9 @@ pub struct WorkerHandle {
     pub processed: Arc<AtomicI64>,
     /// Committed offset when assigned: offsets are stored only beyond it.
     pub committed: i64,
+    /// The rebalance this worker was started in: messages polled before it belong to an
+    /// earlier owner of the partition and are not handed over.
+    pub epoch: u64,
 }
 
 /// How a newly assigned partition starts.
@@ -105,6 +108,7 @@ pub fn spawn_worker(
         control: control_tx,
         processed,
         committed,
+        epoch: 0,
     }
 }
 

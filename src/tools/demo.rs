@@ -7,7 +7,6 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use rdkafka::mocking::MockCluster;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, InputConfig, InputFormat};
@@ -72,8 +71,7 @@ pub async fn run(
         backfill,
         input,
     } = opts;
-    let cluster = MockCluster::new(1)?;
-    cluster.create_topic(DEMO_TOPIC, DEMO_PARTITIONS, 1)?;
+    let cluster = crate::tools::mock_broker::cluster(1, &[DEMO_TOPIC], DEMO_PARTITIONS)?;
     let brokers = cluster.bootstrap_servers();
     let mut config = match config {
         Some(c) => c,

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::wall_now;
@@ -175,8 +175,14 @@ pub fn producer(
 }
 
 /// Sends one simulated event keyed by its queue with Kafka timestamp `ts`, waiting while the
-/// client's queue is full (backpressure rather than an error).
-pub fn send(p: &BaseProducer, topic: &str, e: &SimEvent, ts: i64) -> Result<(), KafkaError> {
+/// client's queue is full (backpressure rather than an error). Any producer context (a test's
+/// may count delivery failures).
+pub fn send<C: ProducerContext<DeliveryOpaque = ()>>(
+    p: &BaseProducer<C>,
+    topic: &str,
+    e: &SimEvent,
+    ts: i64,
+) -> Result<(), KafkaError> {
     let mut record = BaseRecord::to(topic)
         .key(e.key.as_bytes())
         .payload(e.json.as_bytes())

@@ -3,87 +3,16 @@
 //! restart. Needs `CALLPULSE_TANSU` (the broker binary); `scripts/test` builds it once into a
 //! cache and runs these with `--include-ignored`.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use callpulse::clock::wall_now;
 use callpulse::time::format_rfc3339;
 
 use crate::kafka::http_get;
-use crate::support::{moves_with_now, sample, succeed};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
-fn start_tansu() -> (Proc, String) {
-    let bin = std::env::var("CALLPULSE_TANSU")
-        .expect("CALLPULSE_TANSU: path to the tansu broker (scripts/test sets it)");
-    let port = free_port();
-    let url = format!("tcp://127.0.0.1:{port}");
-    let child = Command::new(bin)
-        .args([
-            "broker",
-            "--listener-url",
-            &url,
-            "--advertised-listener-url",
-            &url,
-            "--storage-engine",
-            "memory://tansu/",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start tansu");
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    wait_until("tansu to listen", Duration::from_secs(30), || {
-        TcpStream::connect(addr).is_ok()
-    });
-    (Proc(child), format!("127.0.0.1:{port}"))
-}
-
-fn callpulse() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_callpulse"))
-}
-
-fn start_run(config: &std::path::Path, http: SocketAddr, log: &std::path::Path) -> Proc {
-    let err = std::fs::File::create(log).unwrap();
-    let run = Proc(
-        callpulse()
-            .args(["run", "--config"])
-            .arg(config)
-            .stdout(Stdio::null())
-            .stderr(err)
-            .spawn()
-            .unwrap(),
-    );
-    wait_until("callpulse /healthz", Duration::from_secs(30), || {
-        TcpStream::connect(http).is_ok() && http_get(http, "/healthz").0 == 200
-    });
-    run
-}
+use crate::support::{
+    callpulse, free_port, moves_with_now, sample, start_run, start_tansu, succeed, wait_until,
+};
 
 /// The 1h-window lines: all traffic ended a minute ago and began 31 minutes ago.
 fn hour_window(text: &str) -> Vec<String> {
@@ -192,23 +121,7 @@ fn e2e_tansu_run_simulate_stop_kill_restart() {
 
     // 2. SIGTERM: finish, commit, leave the group, exit 0
     let mut run = run;
-    let pid = run.0.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = run.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "callpulse did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = run.terminate(Duration::from_secs(30));
     assert!(status.success(), "clean exit on SIGTERM");
     let log = std::fs::read_to_string(dir.join("run1.log")).unwrap();
     assert!(log.contains("offsets committed"), "{log}");

@@ -17,6 +17,7 @@ mod kafka;
 mod legs;
 mod recovery;
 mod replay_bin;
+mod scale;
 mod scrape;
 mod sim;
 mod sim_formats;

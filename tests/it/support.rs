@@ -1,6 +1,13 @@
-//! Builders for spec-v1 events and helpers to run them through an engine.
+//! Builders for spec-v1 events and helpers to run them through an engine; and the processes of
+//! the end-to-end tests: the real `callpulse` binary, the brokers (tansu, `callpulse
+//! mock-broker`), free ports, polling.
 
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use callpulse::config::Config;
 use callpulse::engine::Engine;
@@ -14,6 +21,8 @@ use callpulse::tools::sim::platform::SimFormat;
 use callpulse::tools::sim::{SimConfig, SimEvent};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
+
+use crate::kafka::http_get;
 
 /// The product's one ingest step (`callpulse::input::ingest`), with every event time admitted,
 /// as a `Result` for tests.
@@ -209,4 +218,153 @@ pub fn simulated(sim: &SimConfig, until: Millis, format: SimFormat) -> Vec<Strin
     let mut sink = Collect(Vec::new());
     simulate_into(&opts, &CancellationToken::new(), &mut sink).unwrap_or_else(|e| match e {});
     sink.0
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A child process, killed (SIGKILL) and reaped when dropped.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Proc {
+    /// Sends SIGTERM and waits up to `limit` for the exit.
+    pub fn terminate(&mut self, limit: Duration) -> ExitStatus {
+        let pid = self.0.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pid {pid} did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// Polls `f` every 250 ms until it holds; fails the test after `limit`.
+pub fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Polls `f` every 250 ms until it gives a value; fails the test after `limit` with its last
+/// complaint.
+pub fn eventually<T>(limit: Duration, mut f: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(why) => assert!(
+                Instant::now() < deadline,
+                "timed out after {limit:?}: {why}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// The binary under test.
+pub fn callpulse() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_callpulse"))
+}
+
+/// `callpulse run --config config` with its logs in `log`, once `/healthz` answers on `http`.
+pub fn start_run(config: &Path, http: SocketAddr, log: &Path) -> Proc {
+    let err = std::fs::File::create(log).unwrap();
+    let run = Proc(
+        callpulse()
+            .args(["run", "--config"])
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(err)
+            .spawn()
+            .unwrap(),
+    );
+    wait_until("callpulse /healthz", Duration::from_secs(30), || {
+        TcpStream::connect(http).is_ok() && http_get(http, "/healthz").0 == 200
+    });
+    run
+}
+
+/// `callpulse mock-broker` with `topic` created, and its bootstrap servers (its first line). Its
+/// stdin stays open until the `Proc` is dropped (or `stdin` taken): it stops when it closes.
+pub fn start_mock_broker(topic: &str, partitions: i32) -> (Proc, String) {
+    let mut child = callpulse()
+        .args(["mock-broker", "--topic", topic, "--topic", "callpulse.checkpoints"])
+        .arg("--partitions")
+        .arg(partitions.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let brokers = line.trim().to_string();
+    assert!(brokers.contains(':'), "bootstrap servers, got {line:?}");
+    (Proc(child), brokers)
+}
+
+/// A tansu broker on `127.0.0.1:port` with `storage` (`memory://tansu/`, or `sqlite://FILE`
+/// with FILE relative to `dir`, its working directory), once it listens. Needs
+/// `CALLPULSE_TANSU` (the broker binary; `scripts/test` builds it once).
+pub fn start_tansu_at(port: u16, storage: &str, dir: &Path) -> Proc {
+    let bin = std::env::var("CALLPULSE_TANSU")
+        .expect("CALLPULSE_TANSU: path to the tansu broker (scripts/test sets it)");
+    let url = format!("tcp://127.0.0.1:{port}");
+    let child = Command::new(bin)
+        .args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+            "--storage-engine",
+            storage,
+        ])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start tansu");
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    wait_until("tansu to listen", Duration::from_secs(30), || {
+        TcpStream::connect(addr).is_ok()
+    });
+    Proc(child)
+}
+
+/// A tansu broker in memory on a free port, and its bootstrap address.
+pub fn start_tansu() -> (Proc, String) {
+    let port = free_port();
+    (
+        start_tansu_at(port, "memory://tansu/", &std::env::temp_dir()),
+        format!("127.0.0.1:{port}"),
+    )
 }

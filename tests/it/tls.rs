@@ -3,9 +3,8 @@
 //! with a wrong one or none; plain HTTP gets nothing; what callpulse cannot honour is refused
 //! by name instead of ignored.
 
-use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +14,7 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, 
 use rdkafka::mocking::MockCluster;
 
 use crate::kafka::{http_get, start, TOPIC};
+use crate::support::{free_port, Proc};
 
 fn dir(name: &str) -> PathBuf {
     let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
@@ -90,23 +90,6 @@ fn what_callpulse_cannot_honour_in_a_web_config_is_refused_by_name() {
         matches!(err, Some(WebError::Yaml { .. })),
         "a misspelt key: {err:?}"
     );
-}
-
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// The value of `query` per `job` label, from Prometheus' HTTP API.
@@ -208,7 +191,7 @@ async fn prometheus_scrapes_over_tls_with_basic_auth_and_a_wrong_password_is_ref
     )
     .unwrap();
     let port = free_port();
-    let prometheus = Killed(
+    let prometheus = Proc(
         Command::new("prometheus")
             .arg(format!("--config.file={}", prom_config.display()))
             .arg(format!("--storage.tsdb.path={}", d.join("data").display()))
