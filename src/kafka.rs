@@ -95,3 +95,33 @@ fn with_properties<'a>(
     }
     c
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_consumer_is_cooperative_and_static_when_an_instance_id_is_set() {
+        let mut config = Config::default();
+        let c = consumer_config(&config);
+        assert_eq!(
+            c.get("partition.assignment.strategy"),
+            Some("cooperative-sticky")
+        );
+        assert_eq!(c.get("group.instance.id"), None);
+        config.kafka.instance_id = Some("callpulse-0".into());
+        assert_eq!(
+            consumer_config(&config).get("group.instance.id"),
+            Some("callpulse-0")
+        );
+        // the user's properties still win
+        config
+            .kafka
+            .properties
+            .insert("partition.assignment.strategy".into(), "range".into());
+        assert_eq!(
+            consumer_config(&config).get("partition.assignment.strategy"),
+            Some("range")
+        );
+    }
+}

@@ -382,7 +382,11 @@ pub fn consume(
     }
     state.set_joined(false);
     consumer.context().stop_workers(&consumer, None);
-    consumer.unsubscribe();
+    if config.kafka.instance_id.is_none() {
+        // leave the group now; a static member does not leave (closing sends no LeaveGroup),
+        // so a restart within the session timeout gets its partitions back without a rebalance
+        consumer.unsubscribe();
+    }
     tracing::info!("consumer stopped; offsets committed");
     Ok(())
 }

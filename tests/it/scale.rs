@@ -106,6 +106,16 @@ impl Group {
     }
 
     fn start(&self, name: &'static str) -> Instance {
+        self.start_with(name, "")
+    }
+
+    /// An instance with static membership (`instance_id` = its name).
+    fn start_static(&self, name: &'static str) -> Instance {
+        self.start_with(name, &format!("instance_id = \"{name}\"\n"))
+    }
+
+    /// An instance with `kafka` added to its `[kafka]` table.
+    fn start_with(&self, name: &'static str, kafka: &str) -> Instance {
         let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let config = self.dir.join(format!("{name}.toml"));
         std::fs::write(
@@ -113,7 +123,7 @@ impl Group {
             format!(
                 "[engine]\nallowed_lateness = \"5s\"\n\
                  [kafka]\nbrokers = \"{}\"\ntopics = [\"{TOPIC}\"]\ngroup_id = \"{}\"\n\
-                 checkpoint_interval = \"2s\"\n\
+                 checkpoint_interval = \"2s\"\n{kafka}\
                  [kafka.properties]\n\"session.timeout.ms\" = \"6000\"\n\
                  \"heartbeat.interval.ms\" = \"500\"\n\
                  [http]\nlisten = \"{http}\"\n",
@@ -551,6 +561,56 @@ fn a_rolling_restart_of_every_instance_loses_and_doubles_nothing() {
     }
     traffic.wait_more(200);
     group.finish(traffic, &instances.iter().collect::<Vec<_>>());
+}
+
+#[test]
+#[ignore = "several processes for half a minute: scripts/test runs it (--include-ignored)"]
+fn a_member_restarting_does_not_stop_the_others_partitions() {
+    // cooperative-sticky: a rebalance revokes only what moves; with the eager protocol every
+    // member gives up every partition at each rebalance (its assignment drops to 0)
+    let (_broker, group) = Group::on_mock_broker("cooperative", 6);
+    let traffic = Traffic::start(&group, 15);
+    let a = group.start_static("a");
+    let mut b = group.start_static("b");
+    group.wait_owners(&[&a, &b]);
+    traffic.wait_more(200);
+    let rebalances = a.sample("callpulse_rebalances_total");
+    b.stop();
+    b.start_again();
+    group.wait_owners(&[&a, &b]);
+    traffic.wait_more(200);
+    assert!(
+        a.sample("callpulse_rebalances_total") > rebalances,
+        "b's restart was a rebalance"
+    );
+    let log = std::fs::read_to_string(&a.log).unwrap_or_default();
+    // without the terminal colours: `\x1b[...m`
+    let mut plain = String::with_capacity(log.len());
+    let mut in_escape = false;
+    for c in log.chars() {
+        match (in_escape, c) {
+            (false, '\x1b') => in_escape = true,
+            (true, 'm') => in_escape = false,
+            (false, c) => plain.push(c),
+            (true, _) => {}
+        }
+    }
+    let sizes: Vec<&str> = plain
+        .lines()
+        .filter_map(|l| l.split("assignment").nth(1))
+        .filter_map(|l| l.split("partitions").nth(1))
+        .map(|l| l.trim_start_matches(|c: char| !c.is_ascii_digit()))
+        .map(|l| l.split(|c: char| !c.is_ascii_digit()).next().unwrap_or(""))
+        .collect();
+    let first = sizes
+        .iter()
+        .position(|n| *n != "0")
+        .expect("a got partitions");
+    assert!(
+        !sizes[first..].contains(&"0"),
+        "a gave up every partition during b's restart: assignments {sizes:?}"
+    );
+    group.finish(traffic, &[&a, &b]);
 }
 
 #[test]

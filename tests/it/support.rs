@@ -314,7 +314,13 @@ pub fn start_run(config: &Path, http: SocketAddr, log: &Path) -> Proc {
 /// stdin stays open until the `Proc` is dropped (or `stdin` taken): it stops when it closes.
 pub fn start_mock_broker(topic: &str, partitions: i32) -> (Proc, String) {
     let mut child = callpulse()
-        .args(["mock-broker", "--topic", topic, "--topic", "callpulse.checkpoints"])
+        .args([
+            "mock-broker",
+            "--topic",
+            topic,
+            "--topic",
+            "callpulse.checkpoints",
+        ])
         .arg("--partitions")
         .arg(partitions.to_string())
         .stdin(Stdio::piped())
