@@ -43,6 +43,8 @@ pub struct PartView {
     pub recovery_start: i64,
     /// Events older than the rebuild horizon, read and skipped after an assignment.
     pub skipped_before_rebuild: u64,
+    /// Messages below the partition's position, delivered again and skipped.
+    pub redelivered: u64,
     pub dead_lettered: u64,
     /// Platform records read, by kind, with the partition's input format.
     pub input_records: (InputFormat, BTreeMap<&'static str, u64>),
@@ -60,6 +62,7 @@ impl Default for PartView {
             position: 0,
             recovery_start: -1,
             skipped_before_rebuild: 0,
+            redelivered: 0,
             dead_lettered: 0,
             input_records: Default::default(),
         }
@@ -178,7 +181,8 @@ impl ServiceState {
         out: &mut Exposition,
     ) {
         type Total = fn(&PartView) -> u64;
-        const TOTALS: [(&str, &str, &str, Total); 9] = [
+        const TOTALS: [(&str, &str, &str, Total); 10] = [
+            ("callpulse_messages_redelivered_total", "counter", "Messages a broker delivered again below a partition's read position, skipped (they were applied once).", |v| v.redelivered),
             ("callpulse_events_accepted_total", "counter", "Events applied to the engine.", |v| v.stats.accepted),
             ("callpulse_events_dead_lettered_total", "counter", "Rejected messages copied to the dead-letter topic.", |v| v.dead_lettered),
             ("callpulse_events_skipped_rebuild_total", "counter", "Events older than the rebuild horizon read after an assignment and skipped.", |v| v.skipped_before_rebuild),

@@ -180,6 +180,12 @@ impl PartitionWorker {
             self.view.recovery_start = first.offset();
         }
         for m in batch {
+            if m.offset() < self.view.position {
+                // read before (a broker sending a range again): applying it again would count
+                // its events twice where they carry no id
+                self.view.redelivered += 1;
+                continue;
+            }
             let kafka_ts = m.timestamp().to_millis();
             if let Some(ts) = kafka_ts {
                 self.delays.message(now - ts);
