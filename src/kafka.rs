@@ -6,6 +6,9 @@ use rdkafka::config::ClientConfig;
 
 use crate::config::Config;
 
+/// A partition's identity: topic and partition number.
+pub type PartitionKey = (String, i32);
+
 /// Header carrying the reject reason on dead-lettered messages.
 pub const REJECT_HEADER: &str = "callpulse-reject-reason";
 

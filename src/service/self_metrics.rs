@@ -12,8 +12,7 @@ use std::time::Duration;
 
 use crate::export::Exposition;
 
-use super::checkpoint::{CheckpointError, LoadOutcome};
-use super::state::PartitionKey;
+use crate::kafka::PartitionKey;
 use crate::time::Millis;
 
 /// Upper bounds (seconds) of `callpulse_event_delay_seconds`.
@@ -107,6 +106,38 @@ impl InternalEvent for DeadLetterFailed<'_> {
     }
 }
 
+/// What became of a partition's checkpoint at its assignment (label of
+/// `callpulse_checkpoint_loads_total{outcome}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadOutcome {
+    /// Resumed from it.
+    Restored,
+    /// None was written for this partition (or checkpoints are off).
+    Missing,
+    /// Another format version or configuration: rebuilt from the horizon.
+    Incompatible,
+    /// Damaged, incomplete or not readable in time: rebuilt from the horizon.
+    Unreadable,
+}
+
+impl LoadOutcome {
+    pub const ALL: [LoadOutcome; 4] = [
+        LoadOutcome::Restored,
+        LoadOutcome::Missing,
+        LoadOutcome::Incompatible,
+        LoadOutcome::Unreadable,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadOutcome::Restored => "restored",
+            LoadOutcome::Missing => "missing",
+            LoadOutcome::Incompatible => "incompatible",
+            LoadOutcome::Unreadable => "unreadable",
+        }
+    }
+}
+
 /// A partition's checkpoint was written.
 pub struct CheckpointWritten<'a> {
     pub key: &'a PartitionKey,
@@ -140,7 +171,7 @@ impl InternalEvent for CheckpointWritten<'_> {
 /// A partition's checkpoint could not be taken or written (the next one is tried on time).
 pub struct CheckpointFailed<'a> {
     pub key: &'a PartitionKey,
-    pub error: &'a CheckpointError,
+    pub error: &'a dyn std::fmt::Display,
 }
 
 impl InternalEvent for CheckpointFailed<'_> {

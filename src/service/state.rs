@@ -18,8 +18,7 @@ use crate::time::Millis;
 
 use super::self_metrics::{InternalEvent, QueuesSplit, SelfMetrics};
 
-/// A partition's identity: topic and partition number.
-pub type PartitionKey = (String, i32);
+pub use crate::kafka::PartitionKey;
 
 /// Messages behind the high watermark a partition may be and still count as caught up.
 pub const READY_LAG: i64 = 1000;

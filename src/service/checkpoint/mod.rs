@@ -26,8 +26,9 @@ use crate::config::{Config, InputConfig};
 use crate::engine::{Engine, StateError};
 use crate::input::Reader;
 
+pub use super::self_metrics::LoadOutcome;
 use super::self_metrics::{CheckpointLoaded, InternalEvent, SelfMetrics};
-use super::state::PartitionKey;
+use crate::kafka::PartitionKey;
 use store::{CheckpointStore, Found, Generation};
 
 /// How long looking up the checkpoints of an assignment may take before the partitions are
@@ -58,38 +59,6 @@ pub enum CheckpointError {
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error("checkpoint incomplete: chunks missing or not matching its manifest")]
     Damaged,
-}
-
-/// What became of a partition's checkpoint at its assignment (label of
-/// `callpulse_checkpoint_loads_total{outcome}`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LoadOutcome {
-    /// Resumed from it.
-    Restored,
-    /// None was written for this partition (or checkpoints are off).
-    Missing,
-    /// Another format version or configuration: rebuilt from the horizon.
-    Incompatible,
-    /// Damaged, incomplete or not readable in time: rebuilt from the horizon.
-    Unreadable,
-}
-
-impl LoadOutcome {
-    pub const ALL: [LoadOutcome; 4] = [
-        LoadOutcome::Restored,
-        LoadOutcome::Missing,
-        LoadOutcome::Incompatible,
-        LoadOutcome::Unreadable,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LoadOutcome::Restored => "restored",
-            LoadOutcome::Missing => "missing",
-            LoadOutcome::Incompatible => "incompatible",
-            LoadOutcome::Unreadable => "unreadable",
-        }
-    }
 }
 
 impl CheckpointError {

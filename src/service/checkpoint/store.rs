@@ -23,9 +23,9 @@ use rdkafka::util::Timeout;
 use rdkafka::ClientContext;
 
 use crate::config::Config;
-use crate::kafka::{checkpoint_producer_config, checkpoint_reader_config, plain_config};
-
-use super::super::state::PartitionKey;
+use crate::kafka::{
+    checkpoint_producer_config, checkpoint_reader_config, plain_config, PartitionKey,
+};
 
 /// Largest chunk of a checkpoint (under the 1 MB default message limits).
 const CHUNK: usize = 512 * 1024;
