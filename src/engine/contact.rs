@@ -73,35 +73,69 @@ impl Contact {
         })
     }
 
-    /// Runs the rules over this contact's events.
-    pub fn resolve<'s>(&self, settings: impl Fn(QueueId) -> &'s QueueSettings) -> Resolution {
-        resolve_legs(&self.steps, self.prior(), settings, |_, _| {})
+    /// Runs the rules over this contact's events into `out` (its buffers reused: no
+    /// allocation per event once they have grown).
+    pub fn resolve_into<'s>(
+        &self,
+        settings: impl Fn(QueueId) -> &'s QueueSettings,
+        out: &mut Scratch,
+    ) {
+        resolve_legs_into(
+            &self.steps,
+            self.prior(),
+            settings,
+            |_, _| {},
+            &mut out.res,
+            &mut out.legs,
+        );
     }
 
     /// Inserts a step in the canonical order: time, then the same-instant order of
     /// [`ContactStep`], then the queue's *name* (queue ids are handed out in arrival order, so
     /// they must not decide anything), the agent and the remaining fields.
     pub fn insert<'n>(&mut self, step: Step, queue_name: impl Fn(QueueId) -> Option<&'n str>) {
-        let key = |s: &Step| {
-            (
-                s.at,
-                s.step,
-                queue_name(s.queue),
-                s.agent,
-                s.wrapup,
-                s.resolved,
-                s.channel,
-                s.scores,
-            )
+        // Compared field by field, the queue's name looked up only when time and kind tie.
+        let after = |s: &Step| {
+            s.at.cmp(&step.at)
+                .then(s.step.cmp(&step.step))
+                .then_with(|| {
+                    if s.queue == step.queue {
+                        std::cmp::Ordering::Equal
+                    } else {
+                        queue_name(s.queue).cmp(&queue_name(step.queue))
+                    }
+                })
+                .then_with(|| {
+                    (s.agent, s.wrapup, s.resolved, s.channel, s.scores).cmp(&(
+                        step.agent,
+                        step.wrapup,
+                        step.resolved,
+                        step.channel,
+                        step.scores,
+                    ))
+                })
+                .is_le()
         };
-        let new = key(&step);
-        let pos = self.steps.partition_point(|s| key(s) <= new);
+        // Events mostly come in order: after the last step.
+        let pos = match self.steps.last() {
+            Some(last) if !after(last) => self.steps.partition_point(after),
+            _ => self.steps.len(),
+        };
         self.steps.insert(pos, step);
     }
 
     pub fn last_at(&self) -> Millis {
         self.steps.last().map_or(Millis::MIN, |s| s.at)
     }
+}
+
+/// Buffers a resolution is written into, kept by the engine across events.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    pub res: Resolution,
+    legs: Vec<Leg>,
+    /// Customer facts to add or remove (see `Customers::refresh`).
+    pub changes: Vec<(QueueId, Fact, i64)>,
 }
 
 /// What the rules make of a contact's events.
@@ -122,6 +156,15 @@ pub struct Resolution {
 }
 
 impl Resolution {
+    fn clear(&mut self) {
+        self.facts.clear();
+        self.waiting.clear();
+        self.open = false;
+        self.unused = 0;
+        self.legs = 0;
+        self.survey = None;
+    }
+
     /// The events of the contact its rules could not use, and under which reason they count:
     /// all of them as `unknown_contact` when no offer ever came, else the unused ones as
     /// `out_of_order`.
@@ -143,14 +186,36 @@ pub fn resolve<'s>(steps: &[Step], settings: impl Fn(QueueId) -> &'s QueueSettin
 /// Resolves a contact: one leg per `contact.offered`, each later event attributed to the leg
 /// it continues (events.md, "Legs"), each leg run through its state machine; `attributed`
 /// learns which leg (by offer order) each step went to.
+#[cfg(test)]
 pub(super) fn resolve_legs<'s>(
     steps: &[Step],
     prior: Option<Prior>,
     settings: impl Fn(QueueId) -> &'s QueueSettings,
-    mut attributed: impl FnMut(&Step, Option<usize>),
+    attributed: impl FnMut(&Step, Option<usize>),
 ) -> Resolution {
     let mut out = Resolution::default();
-    let mut legs: Vec<Leg> = Vec::new();
+    resolve_legs_into(
+        steps,
+        prior,
+        settings,
+        attributed,
+        &mut out,
+        &mut Vec::new(),
+    );
+    out
+}
+
+/// [`resolve_legs`] into `out` and `legs` (cleared first).
+fn resolve_legs_into<'s>(
+    steps: &[Step],
+    prior: Option<Prior>,
+    settings: impl Fn(QueueId) -> &'s QueueSettings,
+    mut attributed: impl FnMut(&Step, Option<usize>),
+    out: &mut Resolution,
+    legs: &mut Vec<Leg>,
+) {
+    out.clear();
+    legs.clear();
     for s in steps.iter().filter(|s| s.step != ContactStep::Survey) {
         if s.step == ContactStep::Offered {
             legs.push(Leg::offered(s.queue, s.at, s.channel));
@@ -164,7 +229,7 @@ pub(super) fn resolve_legs<'s>(
             ));
             continue;
         }
-        let found = continued_by(&legs, s);
+        let found = continued_by(legs, s);
         attributed(s, found);
         let Some(leg) = found.and_then(|i| legs.get_mut(i)) else {
             out.unused += 1;
@@ -216,7 +281,6 @@ pub(super) fn resolve_legs<'s>(
         }
     }
     out.legs = legs.len() as u16;
-    out
 }
 
 pub fn survey_fact(s: &Step) -> Fact {
