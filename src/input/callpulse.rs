@@ -12,6 +12,8 @@ use serde::Deserialize;
 use crate::event::*;
 use crate::time::{parse_rfc3339, Millis, MAX_MILLIS};
 
+mod fast;
+
 /// Decodes and validates one message.
 pub fn decode<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Event<'a>, Reject> {
     if bytes.len() > limits.max_message_bytes {
@@ -21,6 +23,23 @@ pub fn decode<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Event<'a>, Reject>
     if first != Some(&b'{') {
         return Err(Reject::new(RejectReason::MalformedJson, "message"));
     }
+    match fast::parse(bytes) {
+        Some(raw) => {
+            let event = raw.validate(limits);
+            debug_assert_eq!(
+                event,
+                general(bytes, limits),
+                "the fast path read {:?} otherwise",
+                String::from_utf8_lossy(bytes)
+            );
+            event
+        }
+        None => general(bytes, limits),
+    }
+}
+
+/// The general path: serde_json reads any JSON and says why a message is malformed.
+fn general<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Event<'a>, Reject> {
     let raw: Raw<'a> = serde_json::from_slice(bytes).map_err(|e| {
         let reason = match e.classify() {
             serde_json::error::Category::Data => RejectReason::InvalidValue,
