@@ -10,11 +10,13 @@ use crate::kpi::FactKind;
 use crate::time::Millis;
 
 use super::contact::{Contact, Scratch};
+use super::index::ContactId;
 use super::memory::hash_id;
 use super::Engine;
 
 impl Engine {
-    pub(super) fn new_contact(&mut self, id: &str) -> u32 {
+    /// A new contact for `id` (whose [`hash_id`] is `hash`), in a free slot.
+    pub(super) fn new_contact(&mut self, id: &str, hash: u64) -> u32 {
         while self.open_contacts >= self.config.engine.max_open_contacts {
             let Some(Reverse((deadline, serial, slot))) = self.expiry.pop() else {
                 break;
@@ -29,20 +31,20 @@ impl Engine {
             serial,
             ..Contact::default()
         };
-        if let Some(prior) = self.finished.get(hash_id(id)) {
+        if let Some(prior) = self.finished.get(hash) {
             contact.after(prior);
         }
         let slot = match self.free_slots.pop() {
             Some(slot) => {
-                self.contacts[slot as usize] = Some((id.into(), contact));
+                self.contacts[slot as usize] = Some((ContactId::new(id), contact));
                 slot
             }
             None => {
-                self.contacts.push(Some((id.into(), contact)));
+                self.contacts.push(Some((ContactId::new(id), contact)));
                 (self.contacts.len() - 1) as u32
             }
         };
-        self.contact_ids.insert(id.into(), slot);
+        self.contact_ids.insert(id, hash, slot);
         self.open_contacts += 1;
         slot
     }
@@ -75,7 +77,7 @@ impl Engine {
             changes.clear();
             self.customers.refresh(
                 slot,
-                id,
+                id.as_str(),
                 &res.facts,
                 frontier,
                 |q| &queues[q as usize].settings,
@@ -145,8 +147,9 @@ impl Engine {
         }
         let (reason, n) = res.unused_rejects(contact.steps.len());
         self.stats.rejected[reason.index()] += n;
+        let (id, hash) = (id.as_str(), hash_id(id.as_str()));
         if let Some(prior) = res.survey {
-            self.finished.insert(hash_id(&id), contact.last_at(), prior);
+            self.finished.insert(hash, contact.last_at(), prior);
         }
         if res.open {
             if evicted {
@@ -155,8 +158,8 @@ impl Engine {
                 self.stats.contacts_expired += 1;
             }
         }
-        self.customers.forget_contact(slot, &id, contact.last_at());
-        self.contact_ids.remove(&id);
+        self.customers.forget_contact(slot, id, contact.last_at());
+        self.contact_ids.remove(id, hash, slot);
         self.free_slots.push(slot);
         self.open_contacts -= 1;
     }

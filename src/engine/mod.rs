@@ -9,6 +9,7 @@ mod checkpoint;
 mod contact;
 mod customers;
 mod history;
+mod index;
 mod legs;
 mod lifecycle;
 mod memory;
@@ -32,6 +33,7 @@ pub use self::checkpoint::{fingerprint, StateError};
 use self::contact::{survey_fact, Contact, Prior, Scratch};
 use self::customers::Customers;
 use self::history::QueueList;
+use self::index::{ContactId, ContactIndex};
 use self::lifecycle::diff;
 use self::memory::{hash_id, Recent};
 pub use self::queue::QueueId;
@@ -82,9 +84,11 @@ pub struct Engine {
     lateness: Millis,
     queues: Vec<QueueState>,
     queue_ids: HashMap<Box<str>, QueueId>,
-    contacts: Vec<Option<(Box<str>, Contact)>>,
+    contacts: Vec<Option<(ContactId, Contact)>>,
     free_slots: Vec<u32>,
-    contact_ids: HashMap<Box<str>, u32>,
+    /// Rebuilt from `contacts` on restore.
+    #[serde(skip)]
+    contact_ids: ContactIndex,
     open_contacts: usize,
     /// (deadline, serial, slot): a contact is finished once the frontier reaches its deadline.
     expiry: BinaryHeap<Reverse<(Millis, u64, u32)>>,
@@ -116,7 +120,7 @@ impl Engine {
             queue_ids: HashMap::new(),
             contacts: Vec::new(),
             free_slots: Vec::new(),
-            contact_ids: HashMap::new(),
+            contact_ids: ContactIndex::default(),
             open_contacts: 0,
             expiry: BinaryHeap::new(),
             next_serial: 0,
@@ -291,12 +295,18 @@ impl Engine {
             self.queues[queue as usize].apply(survey_fact(&step), 1);
             return Ok(());
         }
-        let slot = match self.contact_ids.get(c.contact_id.as_ref()) {
-            Some(&slot) => slot,
+        let id_hash = hash_id(&c.contact_id);
+        let contacts = &self.contacts;
+        let id_of = |slot: u32| match &contacts[slot as usize] {
+            Some((id, _)) => id.as_bytes(),
+            None => &[],
+        };
+        let slot = match self.contact_ids.get(&c.contact_id, id_hash, id_of) {
+            Some(slot) => slot,
             // A contact id seen before and forgotten starts afresh, carrying what the earlier
             // contact left behind: its later events (a callback leg, a survey) are held and
             // judged like any other, so nothing depends on whether it was forgotten yet.
-            None => self.new_contact(&c.contact_id),
+            None => self.new_contact(&c.contact_id, id_hash),
         };
         // Every event re-resolves its contact from all of its events: a producer looping one
         // contact_id must not make that quadratic without end.
