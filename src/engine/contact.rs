@@ -15,15 +15,13 @@ use super::legs::{continued_by, step_leg, Leg, Phase};
 use super::queue::QueueId;
 use super::step::{QueueFact, Step, NO_QUEUE};
 
-/// A contact in memory: its events and what the engine has applied for it.
+/// A contact in memory: its events. What the engine has applied for it (facts in queues,
+/// waiting registrations) is the resolution of those events, so it is not kept: an event's
+/// difference is the resolution with it minus the resolution without it.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Contact {
     /// In the canonical order of [`Contact::insert`].
     pub steps: Vec<Step>,
-    /// The facts currently applied to queues.
-    pub applied: Vec<QueueFact>,
-    /// Waiting registrations currently held in queues: (queue, offered at, leg).
-    pub waiting: Vec<(QueueId, Millis, u16)>,
     /// Unique for the engine's lifetime; stale expiry-queue entries are recognized by it.
     pub serial: u64,
     /// The earliest deadline this contact has in the expiry queue.
@@ -40,8 +38,6 @@ impl Default for Contact {
     fn default() -> Self {
         Contact {
             steps: Vec::new(),
-            applied: Vec::new(),
-            waiting: Vec::new(),
             serial: 0,
             queued_deadline: Millis::MAX,
             open: false,
@@ -73,15 +69,16 @@ impl Contact {
         })
     }
 
-    /// Runs the rules over this contact's events into `out` (its buffers reused: no
+    /// Runs the rules over this contact's events into `out.res` (its buffers reused: no
     /// allocation per event once they have grown).
     pub fn resolve_into<'s>(
         &self,
         settings: impl Fn(QueueId) -> &'s QueueSettings,
         out: &mut Scratch,
     ) {
+        let steps = Steps::new(&self.steps, usize::MAX);
         resolve_legs_into(
-            &self.steps,
+            steps,
             self.prior(),
             settings,
             |_, _| {},
@@ -90,10 +87,35 @@ impl Contact {
         );
     }
 
+    /// Runs the rules over this contact's events into `out.res`, and over the same events
+    /// but the one at `new` (just inserted) into `out.before`: what was applied until now.
+    pub fn resolve_change<'s>(
+        &self,
+        new: usize,
+        settings: impl Fn(QueueId) -> &'s QueueSettings + Copy,
+        out: &mut Scratch,
+    ) {
+        self.resolve_into(settings, out);
+        let before = Steps::new(&self.steps, new);
+        resolve_legs_into(
+            before,
+            self.prior(),
+            settings,
+            |_, _| {},
+            &mut out.before,
+            &mut out.legs,
+        );
+    }
+
     /// Inserts a step in the canonical order: time, then the same-instant order of
     /// [`ContactStep`], then the queue's *name* (queue ids are handed out in arrival order, so
     /// they must not decide anything), the agent and the remaining fields.
-    pub fn insert<'n>(&mut self, step: Step, queue_name: impl Fn(QueueId) -> Option<&'n str>) {
+    /// Returns where it went.
+    pub fn insert<'n>(
+        &mut self,
+        step: Step,
+        queue_name: impl Fn(QueueId) -> Option<&'n str>,
+    ) -> usize {
         // Compared field by field, the queue's name looked up only when time and kind tie.
         let after = |s: &Step| {
             s.at.cmp(&step.at)
@@ -122,6 +144,7 @@ impl Contact {
             _ => self.steps.len(),
         };
         self.steps.insert(pos, step);
+        pos
     }
 
     pub fn last_at(&self) -> Millis {
@@ -133,6 +156,8 @@ impl Contact {
 #[derive(Debug, Default)]
 pub struct Scratch {
     pub res: Resolution,
+    /// The resolution before the latest event (see [`Contact::resolve_change`]).
+    pub before: Resolution,
     legs: Vec<Leg>,
     /// Customer facts to add or remove (see `Customers::refresh`).
     pub changes: Vec<(QueueId, Fact, i64)>,
@@ -194,6 +219,7 @@ pub(super) fn resolve_legs<'s>(
     attributed: impl FnMut(&Step, Option<usize>),
 ) -> Resolution {
     let mut out = Resolution::default();
+    let steps = Steps::new(steps, usize::MAX);
     resolve_legs_into(
         steps,
         prior,
@@ -205,9 +231,30 @@ pub(super) fn resolve_legs<'s>(
     out
 }
 
+/// A contact's steps, but the one at `skip` (`usize::MAX`: none).
+#[derive(Clone, Copy)]
+struct Steps<'a> {
+    steps: &'a [Step],
+    skip: usize,
+}
+
+impl<'a> Steps<'a> {
+    fn new(steps: &'a [Step], skip: usize) -> Self {
+        Steps { steps, skip }
+    }
+
+    fn iter(self) -> impl Iterator<Item = &'a Step> {
+        self.steps
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| *i != self.skip)
+            .map(|(_, s)| s)
+    }
+}
+
 /// [`resolve_legs`] into `out` and `legs` (cleared first).
 fn resolve_legs_into<'s>(
-    steps: &[Step],
+    steps: Steps<'_>,
     prior: Option<Prior>,
     settings: impl Fn(QueueId) -> &'s QueueSettings,
     mut attributed: impl FnMut(&Step, Option<usize>),

@@ -53,20 +53,30 @@ impl Engine {
         matches!(&self.contacts.get(slot as usize), Some(Some((_, c))) if c.serial == serial && c.queued_deadline == deadline)
     }
 
-    /// Re-resolves a contact and applies the difference to its queues.
-    pub(super) fn refresh(&mut self, slot: u32) {
+    /// Re-resolves a contact whose step at `new` just came, and applies the difference to
+    /// its queues.
+    pub(super) fn refresh(&mut self, slot: u32, new: usize) {
         let frontier = self.frontier();
         let Some((id, contact)) = &mut self.contacts[slot as usize] else {
             return;
         };
         let queues = &mut self.queues;
         let scratch = &mut self.scratch;
-        contact.resolve_into(|q| &queues[q as usize].settings, scratch);
-        let Scratch { res, changes, .. } = scratch;
+        {
+            let queues = &*queues;
+            contact.resolve_change(new, |q| &queues[q as usize].settings, scratch);
+        }
+        let Scratch {
+            res,
+            before,
+            changes,
+            ..
+        } = scratch;
         res.facts.sort_unstable();
+        before.facts.sort_unstable();
         // whether an offer, answer or abandon moved: only those matter to customers
         let mut moments = false;
-        diff(&contact.applied, &res.facts, |f, sign| {
+        diff(&before.facts, &res.facts, |f, sign| {
             moments |= matches!(
                 f.1.kind,
                 FactKind::Offered | FactKind::Answered { .. } | FactKind::Abandoned
@@ -87,22 +97,15 @@ impl Engine {
                 queues[q as usize].apply(f, sign);
             }
         }
-        if contact.applied != res.facts {
-            contact.applied.clear();
-            contact.applied.extend_from_slice(&res.facts);
-        }
         res.waiting.sort_unstable();
-        diff(&contact.waiting, &res.waiting, |&(q, t0, leg), sign| {
+        before.waiting.sort_unstable();
+        diff(&before.waiting, &res.waiting, |&(q, t0, leg), sign| {
             if sign > 0 {
                 queues[q as usize].wait_started(t0, slot, leg)
             } else {
                 queues[q as usize].wait_ended(t0, slot, leg)
             }
         });
-        if contact.waiting != res.waiting {
-            contact.waiting.clear();
-            contact.waiting.extend_from_slice(&res.waiting);
-        }
         contact.open = res.open;
         let deadline = if res.open {
             contact
@@ -142,7 +145,7 @@ impl Engine {
         let queues = &self.queues;
         contact.resolve_into(|q| &queues[q as usize].settings, &mut self.scratch);
         let res = &self.scratch.res;
-        for &(q, t0, leg) in &contact.waiting {
+        for &(q, t0, leg) in &res.waiting {
             self.queues[q as usize].wait_ended(t0, slot, leg);
         }
         let (reason, n) = res.unused_rejects(contact.steps.len());

@@ -321,9 +321,9 @@ impl Engine {
         }
         let queues = &self.queues;
         if let Some((_, contact)) = &mut self.contacts[slot as usize] {
-            contact.insert(step, |q| queues.get(q as usize).map(|q| &*q.name));
+            let new = contact.insert(step, |q| queues.get(q as usize).map(|q| &*q.name));
+            self.refresh(slot, new);
         }
-        self.refresh(slot);
         Ok(())
     }
 
