@@ -62,20 +62,16 @@ pub const PAGE_FROM: usize = 128;
 /// A paged distribution holding fewer values than this turns sparse (frees its pages).
 pub const SPARSE_BELOW: i64 = 32;
 
-#[derive(Clone, Debug)]
-struct Page {
-    counts: [u32; PAGE],
-    /// Sum of `counts`, so quantiles skip whole pages.
-    total: u32,
+/// The counts of [`PAGE`] consecutive buckets.
+type Page = [u32; PAGE];
+
+fn new_page() -> Box<Page> {
+    Box::new([0; PAGE])
 }
 
-impl Page {
-    fn new() -> Box<Page> {
-        Box::new(Page {
-            counts: [0; PAGE],
-            total: 0,
-        })
-    }
+/// Values held in a page (summed when a quantile skips pages: adding stays one write).
+fn page_total(page: &Page) -> u64 {
+    page.iter().map(|&c| u64::from(c)).sum()
 }
 
 /// Equal when they hold the same values, whatever layout and empty buckets either keeps.
@@ -145,9 +141,8 @@ impl Distribution {
                     }
                     pages.resize_with(p + 1, || None);
                 }
-                let page = pages[p].get_or_insert_with(Page::new);
-                page.counts[i] = moved(page.counts[i], n);
-                page.total = moved(page.total, n);
+                let page = pages[p].get_or_insert_with(new_page);
+                page[i] = moved(page[i], n);
                 if n < 0 && self.count < SPARSE_BELOW {
                     self.make_sparse();
                 }
@@ -208,9 +203,8 @@ impl Distribution {
             if p >= paged.len() {
                 paged.resize_with(p + 1, || None);
             }
-            let page: &mut Box<Page> = paged[p].get_or_insert_with(Page::new);
-            page.counts[i] = c;
-            page.total += c;
+            let page: &mut Box<Page> = paged[p].get_or_insert_with(new_page);
+            page[i] = c;
         }
         self.buckets = Buckets::Paged(paged);
     }
@@ -228,15 +222,12 @@ impl Distribution {
         };
         let sparse = sparse.iter().copied().filter(|e| e.1 > 0);
         let paged = paged.iter().enumerate().flat_map(|(p, page)| {
-            page.iter()
-                .filter(|page| page.total > 0)
-                .flat_map(move |page| {
-                    page.counts
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, &c)| c > 0)
-                        .map(move |(i, &c)| ((p * PAGE + i) as u32, c))
-                })
+            page.iter().flat_map(move |page| {
+                page.iter()
+                    .enumerate()
+                    .filter(|(_, &c)| c > 0)
+                    .map(move |(i, &c)| ((p * PAGE + i) as u32, c))
+            })
         });
         sparse.chain(paged)
     }
@@ -326,6 +317,21 @@ impl Distribution {
 
     /// Several nearest-rank quantiles (`qs` in thousandths, ascending) in one pass.
     pub fn quantiles_seconds<const N: usize>(&self, qs: [u32; N]) -> [Option<f64>; N] {
+        self.quantile_buckets(qs).map(|b| b.map(bucket_seconds))
+    }
+
+    /// The same quantiles in tenths of a millisecond, exactly (the seconds are this / 10⁴).
+    pub fn quantiles_tenths_of_ms<const N: usize>(&self, qs: [u32; N]) -> [Option<i64>; N] {
+        self.quantile_buckets(qs).map(|b| {
+            b.map(|b| {
+                let (low, width) = bucket_range(b);
+                (10 * low + 5 * (width - 1)) as i64
+            })
+        })
+    }
+
+    /// The bucket of each nearest-rank quantile.
+    fn quantile_buckets<const N: usize>(&self, qs: [u32; N]) -> [Option<u32>; N] {
         let mut out = [None; N];
         if self.count <= 0 {
             return out;
@@ -336,7 +342,7 @@ impl Distribution {
         let mut seen = 0u64;
         let mut found = |seen: u64, bucket: u32, next: &mut usize| {
             while *next < N && seen >= ranks[*next] {
-                out[*next] = Some(bucket_seconds(bucket));
+                out[*next] = Some(bucket);
                 *next += 1;
             }
         };
@@ -353,11 +359,12 @@ impl Distribution {
             Buckets::Paged(pages) => {
                 for (p, page) in pages.iter().enumerate() {
                     let Some(page) = page else { continue };
-                    if next < N && seen + u64::from(page.total) < ranks[next] {
-                        seen += u64::from(page.total);
+                    let total = page_total(page);
+                    if next < N && seen + total < ranks[next] {
+                        seen += total;
                         continue;
                     }
-                    for (i, &c) in page.counts.iter().enumerate() {
+                    for (i, &c) in page.iter().enumerate() {
                         if c == 0 {
                             continue;
                         }
@@ -374,23 +381,40 @@ impl Distribution {
     }
 
     /// Counts per upper bound (seconds) for a Prometheus histogram, cumulative.
-    pub fn cumulative_counts(&self, bounds_s: &[f64]) -> Vec<i64> {
-        let mut out = Vec::with_capacity(bounds_s.len());
-        let mut it = self.held().peekable();
-        let mut seen = 0i64;
-        for &b in bounds_s {
+    pub fn cumulative_counts<const N: usize>(&self, bounds_s: &[f64; N]) -> [i64; N] {
+        // bound k counts the buckets whose every value is at or below it, up to `last[k]`
+        let last = bounds_s.map(|b| {
             let limit_ms = (b * 1000.0).round() as u64;
-            while let Some(&(i, c)) = it.peek() {
-                // every value of the bucket must be <= the bound to count it below the bound
-                let (low, width) = bucket_range(i);
-                if low + width - 1 <= limit_ms {
-                    seen += i64::from(c);
-                    it.next();
-                } else {
-                    break;
+            let i = bucket_of(limit_ms);
+            let (low, width) = bucket_range(i);
+            // the bucket holding the bound counts only when the bound is its highest value
+            if low + width - 1 <= limit_ms {
+                i64::from(i)
+            } else {
+                i64::from(i) - 1
+            }
+        });
+        let mut out = [0; N];
+        let mut add = |b: u32, c: u32| {
+            // bounds ascend: the first bound at or above the bucket, and all after it
+            if let Some(k) = last.iter().position(|&l| i64::from(b) <= l) {
+                out[k] += i64::from(c);
+            }
+        };
+        match &self.buckets {
+            Buckets::Sparse { entries, .. } => {
+                for &(b, c) in entries {
+                    add(b, c);
                 }
             }
-            out.push(seen);
+            Buckets::Paged(_) => {
+                for (b, c) in self.held() {
+                    add(b, c);
+                }
+            }
+        }
+        for k in 1..N {
+            out[k] += out[k - 1];
         }
         out
     }
@@ -591,6 +615,12 @@ mod tests {
             paged.quantiles_seconds([500, 900, 990]),
             [500, 900, 990].map(|q| reference.quantile_seconds(q))
         );
+        assert_eq!(
+            paged
+                .quantiles_tenths_of_ms([500, 900, 990])
+                .map(|t| t.map(|t| t as f64 / 10_000.0)),
+            paged.quantiles_seconds([500, 900, 990])
+        );
         let bounds = [1.0, 2.0, 5.0, 30.0, 59.9, 60.0];
         assert_eq!(
             paged.cumulative_counts(&bounds),
@@ -629,5 +659,27 @@ mod tests {
         }
         assert_eq!(d.held().count(), 150);
         assert!(!is_paged(&d));
+    }
+
+    #[test]
+    fn cumulative_counts_count_the_buckets_wholly_below_each_bound() {
+        let bounds = [0.001, 1.0, 2.0, 5.0, 10.0, 20.0, 45.0, 60.0, 300.0, 3600.0];
+        let value = |i: u32| i.wrapping_mul(2_654_435_761) % 4_000_000;
+        for n in [0u32, 1, 50, 400, 5_000] {
+            let mut d = Distribution::default();
+            for i in 0..n {
+                d.apply(value(i), 1);
+            }
+            let want = bounds.map(|b| {
+                let limit = (b * 1000.0f64).round() as u64;
+                (0..n)
+                    .filter(|&i| {
+                        let (low, width) = bucket_range(bucket_of(u64::from(value(i))));
+                        low + width - 1 <= limit
+                    })
+                    .count() as i64
+            });
+            assert_eq!(d.cumulative_counts(&bounds), want, "{n} values");
+        }
     }
 }
