@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::{KafkaError, KafkaResult};
-use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::message::Message;
 use rdkafka::producer::{DefaultProducerContext, ThreadedProducer};
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
@@ -28,6 +28,7 @@ use crate::config::Config;
 use crate::kafka::{consumer_config, dead_letter_config};
 use crate::time::{Millis, HOUR};
 
+use super::batch::Batch;
 use super::checkpoint::store::CheckpointStore;
 use super::checkpoint::writer::Checkpointer;
 use super::checkpoint::{fingerprint, lookup};
@@ -36,7 +37,10 @@ use super::state::{PartView, PartitionKey, ServiceState};
 use super::worker::{spawn_worker, Control, DeadLetter, Start, WorkerHandle};
 
 /// Messages taken from the client per poll round before they are handed to workers.
-const POLL_BATCH: usize = 1024;
+const POLL_BATCH: usize = 4096;
+
+/// One poll round's messages, by partition.
+type Pending = Vec<(PartitionKey, Batch)>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -266,23 +270,16 @@ impl IngestContext {
     }
 
     /// Hands one poll round's messages to their workers (waiting when a worker is behind).
-    fn dispatch(&self, batch: Vec<OwnedMessage>) {
-        let mut per_partition: HashMap<PartitionKey, Vec<OwnedMessage>> = HashMap::new();
-        for m in batch {
-            per_partition
-                .entry((m.topic().to_string(), m.partition()))
-                .or_default()
-                .push(m);
-        }
+    fn dispatch(&self, pending: &mut Pending) {
         let senders: Vec<_> = {
             let workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
-            per_partition
-                .into_iter()
-                .filter_map(|(k, msgs)| workers.get(&k).map(|w| (w.data.clone(), msgs)))
+            pending
+                .drain(..)
+                .filter_map(|(k, batch)| workers.get(&k).map(|w| (w.data.clone(), batch)))
                 .collect()
         };
-        for (tx, msgs) in senders {
-            let _ = tx.blocking_send(msgs);
+        for (tx, batch) in senders {
+            let _ = tx.blocking_send(batch);
         }
     }
 
@@ -346,18 +343,18 @@ pub fn consume(
     let topics: Vec<&str> = inputs.iter().map(|i| i.topic.as_str()).collect();
     consumer.subscribe(&topics)?;
     tracing::info!(brokers = %config.kafka.brokers, ?topics, group = %config.kafka.group_id, "consuming");
-    let mut batch = Vec::with_capacity(POLL_BATCH);
+    let mut pending = Pending::new();
     let mut last_store = std::time::Instant::now();
     while !shutdown.is_cancelled() {
         if let Some(first) = consumer.poll(Duration::from_millis(100)) {
-            take(first, &mut batch, &state);
-            while batch.len() < POLL_BATCH {
+            let mut taken = take(first, &mut pending, &state);
+            while taken < POLL_BATCH {
                 match consumer.poll(Duration::ZERO) {
-                    Some(m) => take(m, &mut batch, &state),
+                    Some(m) => taken += take(m, &mut pending, &state),
                     None => break,
                 }
             }
-            consumer.context().dispatch(std::mem::take(&mut batch));
+            consumer.context().dispatch(&mut pending);
         }
         if last_store.elapsed() >= Duration::from_millis(200) {
             consumer.context().store_progress(&consumer);
@@ -371,18 +368,37 @@ pub fn consume(
     Ok(())
 }
 
+/// Copies a polled message into its partition's batch of the round; 1 if it was a message.
 fn take(
     m: KafkaResult<rdkafka::message::BorrowedMessage<'_>>,
-    batch: &mut Vec<OwnedMessage>,
+    pending: &mut Pending,
     state: &ServiceState,
-) {
+) -> usize {
     match m {
-        Ok(m) => batch.push(m.detach()),
-        Err(error) => ConsumerError {
-            error: &error,
-            context: "consume",
+        Ok(m) => {
+            let (topic, partition) = (m.topic(), m.partition());
+            let i = match pending
+                .iter()
+                .position(|((t, p), _)| *p == partition && t == topic)
+            {
+                Some(i) => i,
+                None => {
+                    let batch = Batch::with_capacity(256, 256 * 192);
+                    pending.push(((topic.to_string(), partition), batch));
+                    pending.len() - 1
+                }
+            };
+            pending[i].1.push(&m);
+            1
         }
-        .emit(state.metrics()),
+        Err(error) => {
+            ConsumerError {
+                error: &error,
+                context: "consume",
+            }
+            .emit(state.metrics());
+            0
+        }
     }
 }
 
