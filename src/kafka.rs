@@ -16,7 +16,10 @@ pub const REJECT_HEADER: &str = "callpulse-reject-reason";
 /// (`enable.auto.offset.store = false`) and committed every second and synchronously on revoke
 /// and shutdown; statistics every second feed readiness and lag. Cooperative-sticky assignment
 /// moves only the partitions that must move (the others keep being consumed through a
-/// rebalance), and `[kafka] instance_id` makes the membership static.
+/// rebalance), and `[kafka] instance_id` makes the membership static. A partition whose
+/// prefetch queue was full is fetched again 20 ms later, not librdkafka's default second:
+/// catching up (recovery), the workers empty the queue faster than that and would otherwise
+/// wait idle for most of each second.
 pub fn consumer_config(config: &Config) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &config.kafka.brokers)
@@ -28,7 +31,8 @@ pub fn consumer_config(config: &Config) -> ClientConfig {
         .set("auto.offset.reset", "earliest")
         .set("statistics.interval.ms", "1000")
         .set("enable.partition.eof", "false")
-        .set("fetch.wait.max.ms", "100");
+        .set("fetch.wait.max.ms", "100")
+        .set("fetch.queue.backoff.ms", "20");
     if let Some(id) = &config.kafka.instance_id {
         c.set("group.instance.id", id);
     }

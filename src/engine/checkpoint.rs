@@ -52,6 +52,15 @@ impl Engine {
         for q in &mut engine.queues {
             q.restored(config.queue(&q.name).clone(), &config.engine);
         }
+        for (slot, (id, _)) in engine
+            .contacts
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, c)| Some((slot, c.as_ref()?)))
+        {
+            let id = id.as_str();
+            engine.contact_ids.insert(id, hash_id(id), slot as u32);
+        }
         engine.config = config;
         Ok(engine)
     }

@@ -15,15 +15,13 @@ use super::legs::{continued_by, step_leg, Leg, Phase};
 use super::queue::QueueId;
 use super::step::{QueueFact, Step, NO_QUEUE};
 
-/// A contact in memory: its events and what the engine has applied for it.
+/// A contact in memory: its events. What the engine has applied for it (facts in queues,
+/// waiting registrations) is the resolution of those events, so it is not kept: an event's
+/// difference is the resolution with it minus the resolution without it.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Contact {
     /// In the canonical order of [`Contact::insert`].
     pub steps: Vec<Step>,
-    /// The facts currently applied to queues.
-    pub applied: Vec<QueueFact>,
-    /// Waiting registrations currently held in queues: (queue, offered at, leg).
-    pub waiting: Vec<(QueueId, Millis, u16)>,
     /// Unique for the engine's lifetime; stale expiry-queue entries are recognized by it.
     pub serial: u64,
     /// The earliest deadline this contact has in the expiry queue.
@@ -40,8 +38,6 @@ impl Default for Contact {
     fn default() -> Self {
         Contact {
             steps: Vec::new(),
-            applied: Vec::new(),
-            waiting: Vec::new(),
             serial: 0,
             queued_deadline: Millis::MAX,
             open: false,
@@ -73,35 +69,98 @@ impl Contact {
         })
     }
 
-    /// Runs the rules over this contact's events.
-    pub fn resolve<'s>(&self, settings: impl Fn(QueueId) -> &'s QueueSettings) -> Resolution {
-        resolve_legs(&self.steps, self.prior(), settings, |_, _| {})
+    /// Runs the rules over this contact's events into `out.res` (its buffers reused: no
+    /// allocation per event once they have grown).
+    pub fn resolve_into<'s>(
+        &self,
+        settings: impl Fn(QueueId) -> &'s QueueSettings,
+        out: &mut Scratch,
+    ) {
+        let steps = Steps::new(&self.steps, usize::MAX);
+        resolve_legs_into(
+            steps,
+            self.prior(),
+            settings,
+            |_, _| {},
+            &mut out.res,
+            &mut out.legs,
+        );
+    }
+
+    /// Runs the rules over this contact's events into `out.res`, and over the same events
+    /// but the one at `new` (just inserted) into `out.before`: what was applied until now.
+    pub fn resolve_change<'s>(
+        &self,
+        new: usize,
+        settings: impl Fn(QueueId) -> &'s QueueSettings + Copy,
+        out: &mut Scratch,
+    ) {
+        self.resolve_into(settings, out);
+        let before = Steps::new(&self.steps, new);
+        resolve_legs_into(
+            before,
+            self.prior(),
+            settings,
+            |_, _| {},
+            &mut out.before,
+            &mut out.legs,
+        );
     }
 
     /// Inserts a step in the canonical order: time, then the same-instant order of
     /// [`ContactStep`], then the queue's *name* (queue ids are handed out in arrival order, so
     /// they must not decide anything), the agent and the remaining fields.
-    pub fn insert<'n>(&mut self, step: Step, queue_name: impl Fn(QueueId) -> Option<&'n str>) {
-        let key = |s: &Step| {
-            (
-                s.at,
-                s.step,
-                queue_name(s.queue),
-                s.agent,
-                s.wrapup,
-                s.resolved,
-                s.channel,
-                s.scores,
-            )
+    /// Returns where it went.
+    pub fn insert<'n>(
+        &mut self,
+        step: Step,
+        queue_name: impl Fn(QueueId) -> Option<&'n str>,
+    ) -> usize {
+        // Compared field by field, the queue's name looked up only when time and kind tie.
+        let after = |s: &Step| {
+            s.at.cmp(&step.at)
+                .then(s.step.cmp(&step.step))
+                .then_with(|| {
+                    if s.queue == step.queue {
+                        std::cmp::Ordering::Equal
+                    } else {
+                        queue_name(s.queue).cmp(&queue_name(step.queue))
+                    }
+                })
+                .then_with(|| {
+                    (s.agent, s.wrapup, s.resolved, s.channel, s.scores).cmp(&(
+                        step.agent,
+                        step.wrapup,
+                        step.resolved,
+                        step.channel,
+                        step.scores,
+                    ))
+                })
+                .is_le()
         };
-        let new = key(&step);
-        let pos = self.steps.partition_point(|s| key(s) <= new);
+        // Events mostly come in order: after the last step.
+        let pos = match self.steps.last() {
+            Some(last) if !after(last) => self.steps.partition_point(after),
+            _ => self.steps.len(),
+        };
         self.steps.insert(pos, step);
+        pos
     }
 
     pub fn last_at(&self) -> Millis {
         self.steps.last().map_or(Millis::MIN, |s| s.at)
     }
+}
+
+/// Buffers a resolution is written into, kept by the engine across events.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    pub res: Resolution,
+    /// The resolution before the latest event (see [`Contact::resolve_change`]).
+    pub before: Resolution,
+    legs: Vec<Leg>,
+    /// Customer facts to add or remove (see `Customers::refresh`).
+    pub changes: Vec<(QueueId, Fact, i64)>,
 }
 
 /// What the rules make of a contact's events.
@@ -122,6 +181,15 @@ pub struct Resolution {
 }
 
 impl Resolution {
+    fn clear(&mut self) {
+        self.facts.clear();
+        self.waiting.clear();
+        self.open = false;
+        self.unused = 0;
+        self.legs = 0;
+        self.survey = None;
+    }
+
     /// The events of the contact its rules could not use, and under which reason they count:
     /// all of them as `unknown_contact` when no offer ever came, else the unused ones as
     /// `out_of_order`.
@@ -143,14 +211,58 @@ pub fn resolve<'s>(steps: &[Step], settings: impl Fn(QueueId) -> &'s QueueSettin
 /// Resolves a contact: one leg per `contact.offered`, each later event attributed to the leg
 /// it continues (events.md, "Legs"), each leg run through its state machine; `attributed`
 /// learns which leg (by offer order) each step went to.
+#[cfg(test)]
 pub(super) fn resolve_legs<'s>(
     steps: &[Step],
     prior: Option<Prior>,
     settings: impl Fn(QueueId) -> &'s QueueSettings,
-    mut attributed: impl FnMut(&Step, Option<usize>),
+    attributed: impl FnMut(&Step, Option<usize>),
 ) -> Resolution {
     let mut out = Resolution::default();
-    let mut legs: Vec<Leg> = Vec::new();
+    let steps = Steps::new(steps, usize::MAX);
+    resolve_legs_into(
+        steps,
+        prior,
+        settings,
+        attributed,
+        &mut out,
+        &mut Vec::new(),
+    );
+    out
+}
+
+/// A contact's steps, but the one at `skip` (`usize::MAX`: none).
+#[derive(Clone, Copy)]
+struct Steps<'a> {
+    steps: &'a [Step],
+    skip: usize,
+}
+
+impl<'a> Steps<'a> {
+    fn new(steps: &'a [Step], skip: usize) -> Self {
+        Steps { steps, skip }
+    }
+
+    fn iter(self) -> impl Iterator<Item = &'a Step> {
+        self.steps
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| *i != self.skip)
+            .map(|(_, s)| s)
+    }
+}
+
+/// [`resolve_legs`] into `out` and `legs` (cleared first).
+fn resolve_legs_into<'s>(
+    steps: Steps<'_>,
+    prior: Option<Prior>,
+    settings: impl Fn(QueueId) -> &'s QueueSettings,
+    mut attributed: impl FnMut(&Step, Option<usize>),
+    out: &mut Resolution,
+    legs: &mut Vec<Leg>,
+) {
+    out.clear();
+    legs.clear();
     for s in steps.iter().filter(|s| s.step != ContactStep::Survey) {
         if s.step == ContactStep::Offered {
             legs.push(Leg::offered(s.queue, s.at, s.channel));
@@ -164,7 +276,7 @@ pub(super) fn resolve_legs<'s>(
             ));
             continue;
         }
-        let found = continued_by(&legs, s);
+        let found = continued_by(legs, s);
         attributed(s, found);
         let Some(leg) = found.and_then(|i| legs.get_mut(i)) else {
             out.unused += 1;
@@ -216,7 +328,6 @@ pub(super) fn resolve_legs<'s>(
         }
     }
     out.legs = legs.len() as u16;
-    out
 }
 
 pub fn survey_fact(s: &Step) -> Fact {

@@ -86,8 +86,10 @@ impl<V: Copy> Recent<V> {
 
     fn pop_front(&mut self) {
         if let Some((at, key)) = self.order.pop_front() {
-            if self.map.get(&key).is_some_and(|e| e.0 == at) {
-                self.map.remove(&key);
+            if let std::collections::hash_map::Entry::Occupied(e) = self.map.entry(key) {
+                if e.get().0 == at {
+                    e.remove();
+                }
             }
         }
     }

@@ -9,7 +9,9 @@ mod checkpoint;
 mod contact;
 mod customers;
 mod history;
+mod index;
 mod legs;
+mod lifecycle;
 mod memory;
 mod queue;
 mod step;
@@ -23,15 +25,16 @@ use crate::config::Config;
 use crate::event::{
     AgentEvent, AgentState, Body, ContactEvent, ContactStep, Event, Limits, Reject, RejectReason,
 };
-use crate::kpi::FactKind;
 use crate::snapshot::{QueueSnapshot, Snapshot};
 use crate::time::Millis;
 
 use self::agent::Agents;
 pub use self::checkpoint::{fingerprint, StateError};
-use self::contact::{survey_fact, Contact, Prior};
+use self::contact::{survey_fact, Contact, Prior, Scratch};
 use self::customers::Customers;
 use self::history::QueueList;
+use self::index::{ContactId, ContactIndex};
+use self::lifecycle::diff;
 use self::memory::{hash_id, Recent};
 pub use self::queue::QueueId;
 use self::queue::QueueState;
@@ -81,9 +84,11 @@ pub struct Engine {
     lateness: Millis,
     queues: Vec<QueueState>,
     queue_ids: HashMap<Box<str>, QueueId>,
-    contacts: Vec<Option<(Box<str>, Contact)>>,
+    contacts: Vec<Option<(ContactId, Contact)>>,
     free_slots: Vec<u32>,
-    contact_ids: HashMap<Box<str>, u32>,
+    /// Rebuilt from `contacts` on restore.
+    #[serde(skip)]
+    contact_ids: ContactIndex,
     open_contacts: usize,
     /// (deadline, serial, slot): a contact is finished once the frontier reaches its deadline.
     expiry: BinaryHeap<Reverse<(Millis, u64, u32)>>,
@@ -97,6 +102,9 @@ pub struct Engine {
     now: Millis,
     input_complete: bool,
     stats: EngineStats,
+    /// Buffers every contact resolution is written into (nothing to keep between events).
+    #[serde(skip)]
+    scratch: Scratch,
 }
 
 impl Engine {
@@ -112,7 +120,7 @@ impl Engine {
             queue_ids: HashMap::new(),
             contacts: Vec::new(),
             free_slots: Vec::new(),
-            contact_ids: HashMap::new(),
+            contact_ids: ContactIndex::default(),
             open_contacts: 0,
             expiry: BinaryHeap::new(),
             next_serial: 0,
@@ -124,6 +132,7 @@ impl Engine {
             now: 0,
             input_complete: false,
             stats: EngineStats::default(),
+            scratch: Scratch::default(),
             config: config.clone(),
         };
         for name in config.queues.keys() {
@@ -286,12 +295,18 @@ impl Engine {
             self.queues[queue as usize].apply(survey_fact(&step), 1);
             return Ok(());
         }
-        let slot = match self.contact_ids.get(c.contact_id.as_ref()) {
-            Some(&slot) => slot,
+        let id_hash = hash_id(&c.contact_id);
+        let contacts = &self.contacts;
+        let id_of = |slot: u32| match &contacts[slot as usize] {
+            Some((id, _)) => id.as_bytes(),
+            None => &[],
+        };
+        let slot = match self.contact_ids.get(&c.contact_id, id_hash, id_of) {
+            Some(slot) => slot,
             // A contact id seen before and forgotten starts afresh, carrying what the earlier
             // contact left behind: its later events (a callback leg, a survey) are held and
             // judged like any other, so nothing depends on whether it was forgotten yet.
-            None => self.new_contact(&c.contact_id),
+            None => self.new_contact(&c.contact_id, id_hash),
         };
         // Every event re-resolves its contact from all of its events: a producer looping one
         // contact_id must not make that quadratic without end.
@@ -306,149 +321,10 @@ impl Engine {
         }
         let queues = &self.queues;
         if let Some((_, contact)) = &mut self.contacts[slot as usize] {
-            contact.insert(step, |q| queues.get(q as usize).map(|q| &*q.name));
+            let new = contact.insert(step, |q| queues.get(q as usize).map(|q| &*q.name));
+            self.refresh(slot, new);
         }
-        self.refresh(slot);
         Ok(())
-    }
-
-    fn new_contact(&mut self, id: &str) -> u32 {
-        while self.open_contacts >= self.config.engine.max_open_contacts {
-            let Some(Reverse((deadline, serial, slot))) = self.expiry.pop() else {
-                break;
-            };
-            if self.is_current(deadline, serial, slot) {
-                self.finish_contact(slot, true);
-            }
-        }
-        let serial = self.next_serial;
-        self.next_serial += 1;
-        let mut contact = Contact {
-            serial,
-            ..Contact::default()
-        };
-        if let Some(prior) = self.finished.get(hash_id(id)) {
-            contact.after(prior);
-        }
-        let slot = match self.free_slots.pop() {
-            Some(slot) => {
-                self.contacts[slot as usize] = Some((id.into(), contact));
-                slot
-            }
-            None => {
-                self.contacts.push(Some((id.into(), contact)));
-                (self.contacts.len() - 1) as u32
-            }
-        };
-        self.contact_ids.insert(id.into(), slot);
-        self.open_contacts += 1;
-        slot
-    }
-
-    fn is_current(&self, deadline: Millis, serial: u64, slot: u32) -> bool {
-        matches!(&self.contacts.get(slot as usize), Some(Some((_, c))) if c.serial == serial && c.queued_deadline == deadline)
-    }
-
-    /// Re-resolves a contact and applies the difference to its queues.
-    fn refresh(&mut self, slot: u32) {
-        let frontier = self.frontier();
-        let Some((id, contact)) = &mut self.contacts[slot as usize] else {
-            return;
-        };
-        let queues = &mut self.queues;
-        let res = contact.resolve(|q| &queues[q as usize].settings);
-        let mut new_facts = res.facts;
-        new_facts.sort_unstable();
-        // whether an offer, answer or abandon moved: only those matter to customers
-        let mut moments = false;
-        diff(&contact.applied, &new_facts, |f, sign| {
-            moments |= matches!(
-                f.1.kind,
-                FactKind::Offered | FactKind::Answered { .. } | FactKind::Abandoned
-            );
-            queues[f.0 as usize].apply(f.1, sign)
-        });
-        if moments {
-            let mut changes = Vec::new();
-            self.customers.refresh(
-                slot,
-                id,
-                &new_facts,
-                frontier,
-                |q| &queues[q as usize].settings,
-                &mut changes,
-            );
-            for (q, f, sign) in changes {
-                queues[q as usize].apply(f, sign);
-            }
-        }
-        contact.applied = new_facts;
-        let mut waiting = res.waiting;
-        waiting.sort_unstable();
-        diff(&contact.waiting, &waiting, |&(q, t0, leg), sign| {
-            if sign > 0 {
-                queues[q as usize].wait_started(t0, slot, leg)
-            } else {
-                queues[q as usize].wait_ended(t0, slot, leg)
-            }
-        });
-        contact.waiting = waiting;
-        contact.open = res.open;
-        let deadline = if res.open {
-            contact
-                .last_at()
-                .saturating_add(self.config.engine.contact_timeout.millis())
-        } else {
-            contact.last_at().saturating_add(1)
-        };
-        if deadline < contact.queued_deadline {
-            contact.queued_deadline = deadline;
-            self.expiry.push(Reverse((deadline, contact.serial, slot)));
-            if self.expiry.len() > 4 * self.open_contacts + 4096 {
-                self.compact_expiry();
-            }
-        }
-    }
-
-    /// Drops superseded expiry entries (a finished contact's entry would otherwise linger
-    /// until its `contact_timeout` deadline): one current entry per contact in memory.
-    fn compact_expiry(&mut self) {
-        self.expiry = self
-            .contacts
-            .iter()
-            .enumerate()
-            .filter_map(|(slot, c)| {
-                c.as_ref()
-                    .map(|(_, c)| Reverse((c.queued_deadline, c.serial, slot as u32)))
-            })
-            .collect();
-    }
-
-    /// Forgets a contact whose facts are final (or that went stale, or must make room).
-    fn finish_contact(&mut self, slot: u32, evicted: bool) {
-        let Some((id, contact)) = self.contacts[slot as usize].take() else {
-            return;
-        };
-        let res = contact.resolve(|q| &self.queues[q as usize].settings);
-        for &(q, t0, leg) in &contact.waiting {
-            self.queues[q as usize].wait_ended(t0, slot, leg);
-        }
-        let (reason, n) = res.unused_rejects(contact.steps.len());
-        self.stats.rejected[reason.index()] += n;
-        if let Some(prior) = res.survey {
-            self.finished.insert(hash_id(&id), contact.last_at(), prior);
-        }
-        if res.open {
-            if evicted {
-                self.stats.contacts_evicted += 1;
-            } else {
-                self.stats.contacts_expired += 1;
-            }
-        }
-        self.customers.forget_contact(slot, &id, contact.last_at());
-        self.contact_ids.remove(&id);
-        self.free_slots.push(slot);
-        self.open_contacts -= 1;
     }
 
     /// Moves the evaluation instant to `now` (never backwards): windows slide, contacts whose
@@ -527,9 +403,10 @@ impl Engine {
         self.advance(now);
         // Contacts still held (their last event within the lateness of the end) count the
         // events their rules could not use, as a finished contact does: nothing more will come.
+        let queues = &self.queues;
         for (_, contact) in self.contacts.iter().flatten() {
-            let res = contact.resolve(|q| &self.queues[q as usize].settings);
-            let (reason, n) = res.unused_rejects(contact.steps.len());
+            contact.resolve_into(|q| &queues[q as usize].settings, &mut self.scratch);
+            let (reason, n) = self.scratch.res.unused_rejects(contact.steps.len());
             self.stats.rejected[reason.index()] += n;
         }
     }
@@ -568,32 +445,6 @@ impl Engine {
             window_labels,
             queues,
             forecast_window: self.config.engine.forecast(),
-        }
-    }
-}
-
-/// Walks two sorted lists and reports what left (`-1`) and what came (`+1`).
-pub(super) fn diff<T: Ord>(old: &[T], new: &[T], mut apply: impl FnMut(&T, i64)) {
-    let (mut i, mut j) = (0, 0);
-    while i < old.len() || j < new.len() {
-        match (old.get(i), new.get(j)) {
-            (Some(a), Some(b)) if a == b => {
-                i += 1;
-                j += 1;
-            }
-            (Some(a), Some(b)) if a < b => {
-                apply(a, -1);
-                i += 1;
-            }
-            (Some(a), None) => {
-                apply(a, -1);
-                i += 1;
-            }
-            (_, Some(b)) => {
-                apply(b, 1);
-                j += 1;
-            }
-            (None, None) => break,
         }
     }
 }

@@ -2,6 +2,12 @@
 //!
 //! The timeline holds only facts a rolling window (or the not-yet-final counters) may still
 //! need, so memory is bounded by what the rolling windows hold, not by window length × queues.
+//! It is two time-ordered lines: facts at the instant of their event, and facts decided at a
+//! deadline after it (a service level missed once the threshold passed, a customer lost once
+//! `callback_window` passed). Events mostly come in time order, so each line is appended to
+//! at its end, where a single line would insert every new fact before the deadlines still
+//! ahead; a fact is found from the end, where the recent ones are.
+//!
 //! Every window keeps a running aggregate that facts enter at its right edge (`now`); rolling
 //! windows drop them at their left edge, while `interval` and `today` start afresh at their
 //! boundary and so never need a fact again once it is final — a busy day does not pile up in
@@ -11,7 +17,7 @@ use std::collections::{BTreeSet, VecDeque};
 
 use crate::config::{EngineConfig, QueueSettings};
 use crate::event::AgentState;
-use crate::kpi::{Fact, WindowAgg};
+use crate::kpi::{Fact, FactKind, SlOutcome, WindowAgg};
 use crate::time::{Millis, MINUTE};
 
 use super::workforce::Workforce;
@@ -46,7 +52,10 @@ pub struct QueueState {
     /// From the config (a checkpoint keeps neither these nor the window rules: see [`Self::restored`]).
     #[serde(skip)]
     pub settings: QueueSettings,
+    /// Facts at their event's instant.
     timeline: VecDeque<Fact>,
+    /// Facts decided at a deadline after their event (see [`is_deadline`]).
+    deadlines: VecDeque<Fact>,
     #[serde(skip)]
     rules: Vec<Rule>,
     windows: Vec<Window>,
@@ -83,6 +92,7 @@ impl QueueState {
             name: name.into(),
             settings,
             timeline: VecDeque::new(),
+            deadlines: VecDeque::new(),
             windows: vec![Window::default(); rules.len()],
             rules,
             cumulative: Window {
@@ -144,13 +154,23 @@ impl QueueState {
 
     /// Adds (`sign = 1`) or removes (`sign = -1`) one fact everywhere it belongs.
     pub fn apply(&mut self, fact: Fact, sign: i64) {
-        if sign > 0 {
-            let pos = self.insert_position(fact.at);
-            self.timeline.insert(pos, fact);
+        let line = if is_deadline(&fact.kind) {
+            &mut self.deadlines
         } else {
-            match self.position_of(&fact) {
+            &mut self.timeline
+        };
+        if sign > 0 {
+            // after every fact at or before it
+            let pos = search_from_end(line, |f| f.at <= fact.at);
+            line.insert(pos, fact);
+        } else {
+            let from = search_from_end(line, |f| f.at < fact.at);
+            let found = (from..line.len())
+                .take_while(|&i| line[i].at == fact.at)
+                .find(|&i| line[i] == fact);
+            match found {
                 Some(i) => {
-                    self.timeline.remove(i);
+                    line.remove(i);
                 }
                 // Pruned: it was final (before the frontier, so no event can correct it) and
                 // lies before every rolling window.
@@ -168,44 +188,12 @@ impl QueueState {
         }
     }
 
-    /// Where a fact at `at` goes: after every fact at or before it. New facts land near the
-    /// end (only SL decisions of contacts still waiting lie ahead), so look there first.
-    fn insert_position(&self, at: Millis) -> usize {
-        let len = self.timeline.len();
-        for back in 0..len.min(32) {
-            if self.timeline[len - 1 - back].at <= at {
-                return len - back;
-            }
-        }
-        self.timeline.partition_point(|f| f.at <= at)
-    }
-
-    /// Where `fact` is held, if it is. Corrected facts are recent: look near the end first.
-    fn position_of(&self, fact: &Fact) -> Option<usize> {
-        let len = self.timeline.len();
-        for back in 1..=len.min(64) {
-            let f = &self.timeline[len - back];
-            if f == fact {
-                return Some(len - back);
-            }
-            if f.at < fact.at {
-                return None;
-            }
-        }
-        let from = self.timeline.partition_point(|f| f.at < fact.at);
-        self.timeline
-            .range(from..)
-            .take_while(|f| f.at == fact.at)
-            .position(|f| f == fact)
-            .map(|i| from + i)
-    }
-
     /// Moves every window to `now`, the cumulative counters to `final_before`, and drops facts
     /// nothing needs any more.
     pub fn advance(&mut self, now: Millis, final_before: Millis, engine: &EngineConfig) {
         let (starts, rolling_start) = self.starts(now, engine);
         self.workforce.advance(&starts, now, rolling_start);
-        let timeline = &self.timeline;
+        let lines = [&self.timeline, &self.deadlines];
         for ((w, start), rule) in self.windows.iter_mut().zip(starts).zip(&self.rules) {
             let start = start.max(w.start);
             if !matches!(rule, Rule::Rolling(_)) && start > w.start {
@@ -219,16 +207,18 @@ impl QueueState {
                     agg: WindowAgg::default(),
                 };
             }
-            slide(timeline, w, start, now.max(w.end));
+            slide(lines, w, start, now.max(w.end));
         }
         let cum_end = final_before.min(now).max(self.cumulative.end);
-        slide(timeline, &mut self.cumulative, Millis::MIN, cum_end);
+        slide(lines, &mut self.cumulative, Millis::MIN, cum_end);
         // Kept: what rolling windows hold, and everything not final (a late event may still
         // correct it). Both lie at or before `now`, so facts from a coming interval or day
         // boundary on are never dropped before that boundary is reached.
         let keep_from = rolling_start.min(self.cumulative.end);
-        while self.timeline.front().is_some_and(|f| f.at < keep_from) {
-            self.timeline.pop_front();
+        for line in [&mut self.timeline, &mut self.deadlines] {
+            while line.front().is_some_and(|f| f.at < keep_from) {
+                line.pop_front();
+            }
         }
     }
 
@@ -272,7 +262,7 @@ impl QueueState {
 
     /// Facts held in memory (for self-metrics and the memory benchmark).
     pub fn facts_held(&self) -> usize {
-        self.timeline.len() + self.workforce.changes_held()
+        self.timeline.len() + self.deadlines.len() + self.workforce.changes_held()
     }
 }
 
@@ -280,23 +270,115 @@ pub fn exported_index(state: AgentState) -> Option<usize> {
     AgentState::EXPORTED.iter().position(|s| *s == state)
 }
 
-/// Moves a window from `[w.start, w.end)` to `[start, end)` (both edges only move forward).
-fn slide(timeline: &VecDeque<Fact>, w: &mut Window, start: Millis, end: Millis) {
-    let idx = |t: Millis| timeline.partition_point(|f| f.at < t);
-    // leaving: [old start, min(new start, old end))
-    let leave_to = start.min(w.end);
-    if w.start < leave_to {
-        for f in timeline.range(idx(w.start)..idx(leave_to)) {
-            w.agg.apply(&f.kind, -1);
+/// Whether a fact is decided at a deadline after its event rather than at its event.
+fn is_deadline(kind: &FactKind) -> bool {
+    matches!(kind, FactKind::Sl(SlOutcome::Missed) | FactKind::Lost)
+}
+
+/// The number of facts of `line` (sorted by time) for which `before` holds, which holds for a
+/// prefix: found from the end in O(log d) for a boundary d facts from the end.
+fn search_from_end(line: &VecDeque<Fact>, before: impl Fn(&Fact) -> bool) -> usize {
+    let len = line.len();
+    // gallop back from the end until a fact that is before
+    let (mut lo, mut hi) = (len, len);
+    let mut step = 1;
+    while lo > 0 {
+        let probe = lo.saturating_sub(step);
+        if before(&line[probe]) {
+            lo = probe + 1;
+            break;
+        }
+        hi = probe;
+        lo = probe;
+        step *= 2;
+    }
+    // the boundary lies in [lo, hi]: facts before lo are before, from hi on are not
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if before(&line[mid]) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
         }
     }
-    // entering: [max(old end, new start), new end)
-    let enter_from = w.end.max(start);
-    if enter_from < end {
-        for f in timeline.range(idx(enter_from)..idx(end)) {
-            w.agg.apply(&f.kind, 1);
+    lo
+}
+
+/// The number of facts of `line` before `t`, searched from the end nearer in time (window
+/// edges lie near one end or the other: O(log d) for d facts from it).
+fn facts_before(line: &VecDeque<Fact>, t: Millis) -> usize {
+    let (Some(first), Some(last)) = (line.front(), line.back()) else {
+        return 0;
+    };
+    if first.at >= t {
+        0
+    } else if last.at < t {
+        line.len()
+    } else if t.saturating_sub(first.at) < last.at.saturating_sub(t) {
+        // gallop forward from the front to a fact at or after `t`, then bisect
+        let (mut lo, mut hi) = (0, 1);
+        while hi < line.len() && line[hi].at < t {
+            lo = hi;
+            hi = (hi * 2).min(line.len());
+        }
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if line[mid].at < t {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    } else {
+        search_from_end(line, |f| f.at < t)
+    }
+}
+
+/// Moves a window from `[w.start, w.end)` to `[start, end)` (both edges only move forward),
+/// over the facts of both lines.
+fn slide(lines: [&VecDeque<Fact>; 2], w: &mut Window, start: Millis, end: Millis) {
+    for timeline in lines {
+        let idx = |t: Millis| facts_before(timeline, t);
+        // leaving: [old start, min(new start, old end))
+        let leave_to = start.min(w.end);
+        if w.start < leave_to {
+            for f in timeline.range(idx(w.start)..idx(leave_to)) {
+                w.agg.apply(&f.kind, -1);
+            }
+        }
+        // entering: [max(old end, new start), new end)
+        let enter_from = w.end.max(start);
+        if enter_from < end {
+            for f in timeline.range(idx(enter_from)..idx(end)) {
+                w.agg.apply(&f.kind, 1);
+            }
         }
     }
     w.start = start;
     w.end = end;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_from_end_finds_every_boundary() {
+        for len in 0..40 {
+            let line: VecDeque<Fact> = (0..len)
+                .map(|i| Fact {
+                    at: i as Millis / 3,
+                    kind: FactKind::Offered,
+                })
+                .collect();
+            for t in -1..15 {
+                let want = line.iter().filter(|f| f.at <= t).count();
+                assert_eq!(search_from_end(&line, |f| f.at <= t), want, "{len} {t}");
+                let want = line.iter().filter(|f| f.at < t).count();
+                assert_eq!(search_from_end(&line, |f| f.at < t), want, "{len} {t}");
+                assert_eq!(facts_before(&line, t), want, "{len} {t}");
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! The forecast families (kpis.md 1.1, live, label `queue`): one table (name, help, accessor)
 //! rendered into the exposition here and into the JSON by `json.rs`.
 
+use super::exposition::{Block, Piece, Value as Sample};
 use super::Exposition;
 use crate::kpi::forecast::Forecast;
 use crate::snapshot::Snapshot;
@@ -34,13 +35,15 @@ pub(crate) fn forecasts(snap: &Snapshot) -> Vec<Option<Forecast>> {
 }
 
 /// Renders the forecast families for every queue that has a forecast.
-pub(super) fn render_forecast(snap: &Snapshot, queue_labels: &[String], out: &mut Exposition) {
+pub(super) fn render_forecast(snap: &Snapshot, queue_blocks: &[Block], out: &mut Exposition) {
     let forecasts = forecasts(snap);
+    let none = Piece::new("");
     for (name, help, value) in FORECASTS {
         out.family(name, "gauge", help);
-        for (f, l) in forecasts.iter().zip(queue_labels) {
+        let head = Piece::new(name);
+        for (f, b) in forecasts.iter().zip(queue_blocks) {
             if let Some(v) = f.as_ref().and_then(value) {
-                out.sample(name, "", l, "", v);
+                out.line(&head, b, &none, Sample::Float(v));
             }
         }
     }

@@ -9,15 +9,16 @@ mod exposition;
 mod forecast;
 mod json;
 mod select;
+mod text;
 mod workforce;
 
 pub use exposition::{escape_label, Exposition};
 pub use json::to_json;
 pub use select::{shard_of, Selection, SelectionError};
+pub use text::render;
 
-use crate::event::AgentState;
-use crate::kpi::{oldest_wait_breached, Measure, WindowAgg, WINDOW_KPIS};
-use crate::snapshot::{QueueSnapshot, Snapshot};
+use crate::kpi::WindowAgg;
+use crate::snapshot::QueueSnapshot;
 
 /// Upper bounds (seconds) of the cumulative duration histograms.
 pub const HISTOGRAM_BOUNDS: [f64; 17] = [
@@ -319,7 +320,7 @@ pub(crate) const RATIOS: [(&str, &str, Ratio); 10] = [
     ),
 ];
 
-const SUMMARY_HELP: [&str; 6] = [
+pub(crate) const SUMMARY_HELP: [&str; 6] = [
     "Wait of contacts answered in the window.",
     "Handle time of contacts completed in the window.",
     "Talk time of contacts completed in the window.",
@@ -327,239 +328,3 @@ const SUMMARY_HELP: [&str; 6] = [
     "Wrap-up (after-call work) time of contacts completed in the window.",
     "First response minus offer, of contacts whose first response falls in the window (a voice or callback contact responds when answered; a chat or e-mail at its first contact.responded).",
 ];
-
-/// Renders the contract's families for every queue of the snapshot.
-pub fn render(snap: &Snapshot, out: &mut Exposition) {
-    // About 3.5 kB per queue and window plus 4 kB per queue (measured on busy queues).
-    out.reserve(snap.queues.len() * (snap.window_labels.len() * 3500 + 4000));
-    let queue_labels: Vec<String> = snap
-        .queues
-        .iter()
-        .map(|q| {
-            let mut s = String::from("queue=\"");
-            escape_label(&mut s, &q.name);
-            s.push('"');
-            s
-        })
-        .collect();
-    let window_labels: Vec<Vec<String>> = queue_labels
-        .iter()
-        .map(|ql| {
-            snap.window_labels
-                .iter()
-                .map(|w| format!("{ql},window=\"{w}\""))
-                .collect()
-        })
-        .collect();
-    let each_window = |f: &mut dyn FnMut(&QueueSnapshot, &WindowAgg, &str)| {
-        for (q, labels) in snap.queues.iter().zip(&window_labels) {
-            for (w, l) in q.windows.iter().zip(labels) {
-                f(q, w, l);
-            }
-        }
-    };
-
-    for (name, help, count) in COUNTS
-        .iter()
-        .filter_map(|c| c.window.map(|(n, h)| (n, h, c.get)))
-    {
-        out.family(name, "gauge", help);
-        each_window(&mut |_, w, l| out.sample(name, "", l, "", count(w) as f64));
-    }
-    for (name, help, ratio) in RATIOS {
-        out.family(name, "gauge", help);
-        each_window(&mut |q, w, l| {
-            if let Some(v) = ratio(w, q) {
-                out.sample(name, "", l, "", v);
-            }
-        });
-    }
-    for (m, help) in Measure::ALL.into_iter().zip(SUMMARY_HELP) {
-        let name = m.summary_name();
-        out.family(name, "summary", help);
-        each_window(&mut |_, w, l| {
-            let d = w.dist(m);
-            for (q, label) in QUANTILES {
-                if let Some(v) = d.quantile_seconds(q) {
-                    out.sample(name, "", l, label, v);
-                }
-            }
-            out.sample(name, "_sum", l, "", d.sum_seconds());
-            out.sample(name, "_count", l, "", d.count() as f64);
-        });
-    }
-    workforce::render(snap, &window_labels, out);
-
-    out.family(
-        "callcenter_contacts_waiting",
-        "gauge",
-        "Contacts offered before now with no outcome yet.",
-    );
-    for (q, l) in snap.queues.iter().zip(&queue_labels) {
-        out.sample("callcenter_contacts_waiting", "", l, "", q.waiting as f64);
-    }
-    out.family(
-        "callcenter_oldest_wait_seconds",
-        "gauge",
-        "How long the longest-waiting contact has waited; 0 when none waits.",
-    );
-    for (q, l) in snap.queues.iter().zip(&queue_labels) {
-        out.sample(
-            "callcenter_oldest_wait_seconds",
-            "",
-            l,
-            "",
-            q.oldest_wait_ms as f64 / 1000.0,
-        );
-    }
-    out.family(
-        "callcenter_agents",
-        "gauge",
-        "Agents serving the queue, by state (logged-out agents are not counted).",
-    );
-    let states = AgentState::EXPORTED.map(|s| format!("state=\"{}\"", s.as_str()));
-    for (q, l) in snap.queues.iter().zip(&queue_labels) {
-        for (state, n) in states.iter().zip(q.agents) {
-            out.sample("callcenter_agents", "", l, state, n as f64);
-        }
-    }
-
-    forecast::render_forecast(snap, &queue_labels, out);
-    render_targets(snap, &queue_labels, out);
-    render_breaches(snap, &queue_labels, out);
-    render_cumulative(snap, &queue_labels, out);
-}
-
-fn render_targets(snap: &Snapshot, queue_labels: &[String], out: &mut Exposition) {
-    type Target = fn(&QueueSnapshot) -> f64;
-    let targets: [(&str, &str, Target); 6] = [
-        (
-            "callcenter_sl_threshold_seconds",
-            "The queue's service-level threshold.",
-            |q| q.settings.sl_threshold.as_secs_f64(),
-        ),
-        (
-            "callcenter_sl_target_ratio",
-            "The queue's service-level target.",
-            |q| q.settings.sl_target,
-        ),
-        (
-            "callcenter_abandon_target_ratio",
-            "The queue's abandonment target (maximum).",
-            |q| q.settings.abandon_target,
-        ),
-        (
-            "callcenter_asa_target_seconds",
-            "The queue's ASA target (maximum).",
-            |q| q.settings.asa_target.as_secs_f64(),
-        ),
-        (
-            "callcenter_aht_target_seconds",
-            "The queue's AHT target (maximum).",
-            |q| q.settings.aht_target.as_secs_f64(),
-        ),
-        (
-            "callcenter_oldest_wait_target_seconds",
-            "The queue's oldest-wait target (maximum).",
-            |q| q.settings.oldest_wait_target.as_secs_f64(),
-        ),
-    ];
-    for (name, help, value) in targets {
-        out.family(name, "gauge", help);
-        for (q, l) in snap.queues.iter().zip(queue_labels) {
-            out.sample(name, "", l, "", value(q));
-        }
-    }
-    let name = "callcenter_first_response_target_seconds";
-    out.family(
-        name,
-        "gauge",
-        "The queue's first-response target (maximum of the mean); only for queues that set one.",
-    );
-    for (q, l) in snap.queues.iter().zip(queue_labels) {
-        if let Some(t) = q.settings.first_response_target {
-            out.sample(name, "", l, "", t.as_secs_f64());
-        }
-    }
-    out.family(
-        "callcenter_min_volume",
-        "gauge",
-        "Contacts a window must hold before a breach is signalled.",
-    );
-    for (q, l) in snap.queues.iter().zip(queue_labels) {
-        out.sample(
-            "callcenter_min_volume",
-            "",
-            l,
-            "",
-            q.settings.min_volume as f64,
-        );
-    }
-}
-
-fn render_breaches(snap: &Snapshot, queue_labels: &[String], out: &mut Exposition) {
-    out.family(
-        "callcenter_breach",
-        "gauge",
-        "1 while the KPI is on the wrong side of its target in the window and the window holds at least min_volume contacts.",
-    );
-    // `kpi="...",window="..."` for every windowed KPI of every window, in breaches() order.
-    let kpi_window: Vec<[String; 5]> = snap
-        .window_labels
-        .iter()
-        .map(|w| WINDOW_KPIS.map(|k| format!("kpi=\"{k}\",window=\"{w}\"")))
-        .collect();
-    for (q, ql) in snap.queues.iter().zip(queue_labels) {
-        for (w, labels) in q.windows.iter().zip(&kpi_window) {
-            for ((_, breached), label) in w.breaches(&q.settings).into_iter().zip(labels) {
-                let Some(breached) = breached else {
-                    continue;
-                };
-                out.sample(
-                    "callcenter_breach",
-                    "",
-                    ql,
-                    label,
-                    f64::from(u8::from(breached)),
-                );
-            }
-        }
-        let oldest = oldest_wait_breached(q.oldest_wait_ms, &q.settings);
-        out.sample(
-            "callcenter_breach",
-            "",
-            ql,
-            "kpi=\"oldest_wait\",window=\"now\"",
-            f64::from(u8::from(oldest)),
-        );
-    }
-}
-
-fn render_cumulative(snap: &Snapshot, queue_labels: &[String], out: &mut Exposition) {
-    for (name, help, count) in COUNTS
-        .iter()
-        .filter_map(|c| c.total.map(|(n, h)| (n, h, c.get)))
-    {
-        out.family(name, "counter", help);
-        for (q, l) in snap.queues.iter().zip(queue_labels) {
-            out.sample(name, "", l, "", count(&q.cumulative) as f64);
-        }
-    }
-    let les: Vec<String> = HISTOGRAM_BOUNDS
-        .iter()
-        .map(|b| format!("le=\"{b}\""))
-        .collect();
-    for m in Measure::ALL {
-        let name = m.histogram_name();
-        out.family(name, "histogram", "Final durations (seconds) since the monitor started, for rate() and histogram_quantile().");
-        for (q, l) in snap.queues.iter().zip(queue_labels) {
-            let d = q.cumulative.dist(m);
-            for (c, le) in d.cumulative_counts(&HISTOGRAM_BOUNDS).into_iter().zip(&les) {
-                out.sample(name, "_bucket", l, le, c as f64);
-            }
-            out.sample(name, "_bucket", l, "le=\"+Inf\"", d.count() as f64);
-            out.sample(name, "_sum", l, "", d.sum_seconds());
-            out.sample(name, "_count", l, "", d.count() as f64);
-        }
-    }
-}

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::exposition::{close, Block, Piece, Value as Sample};
 use super::Exposition;
 use crate::event::AgentState;
 use crate::kpi::AgentTime;
@@ -10,8 +11,9 @@ use crate::snapshot::Snapshot;
 
 /// What a family reads from a window's agent time.
 pub(crate) enum Read {
-    /// One sample per exported state (label `state`), 0 included.
-    ByState(fn(&AgentTime, AgentState) -> f64),
+    /// One sample per exported state (label `state`), 0 included: milliseconds, exported as
+    /// seconds.
+    ByState(fn(&AgentTime, AgentState) -> i64),
     /// One sample, absent when `None` (a zero denominator).
     One(fn(&AgentTime) -> Option<f64>),
 }
@@ -20,7 +22,7 @@ pub(crate) const FAMILIES: [(&str, &str, Read); 2] = [
     (
         "callcenter_agent_seconds",
         "Seconds within the window that agents serving the queue spent in the state (an agent serving two queues counts in both).",
-        Read::ByState(AgentTime::seconds),
+        Read::ByState(AgentTime::millis),
     ),
     (
         "callcenter_occupancy_ratio",
@@ -29,23 +31,25 @@ pub(crate) const FAMILIES: [(&str, &str, Read); 2] = [
     ),
 ];
 
-/// Renders every family for every queue and window; `labels[q][w]` is the pre-rendered
+/// Renders every family for every queue and window; `blocks[q][w]` holds the labels
 /// `queue="..",window=".."` of queue `q` and window `w`.
-pub(crate) fn render(snap: &Snapshot, labels: &[Vec<String>], out: &mut Exposition) {
-    let states = AgentState::EXPORTED.map(|s| (s, format!("state=\"{}\"", s.as_str())));
+pub(crate) fn render(snap: &Snapshot, blocks: &[Vec<Block>], out: &mut Exposition) {
+    let states = AgentState::EXPORTED.map(|s| (s, close(&format!("state=\"{}\"", s.as_str()))));
+    let none = Piece::new("");
     for (name, help, read) in &FAMILIES {
         out.family(name, "gauge", help);
-        for (q, labels) in snap.queues.iter().zip(labels) {
-            for (t, l) in q.agent_time.iter().zip(labels) {
+        let head = Piece::new(name);
+        for (q, blocks) in snap.queues.iter().zip(blocks) {
+            for (t, b) in q.agent_time.iter().zip(blocks) {
                 match read {
                     Read::ByState(get) => {
                         for (s, label) in &states {
-                            out.sample(name, "", l, label, get(t, *s));
+                            out.line(&head, b, label, Sample::Decimal(get(t, *s), 3));
                         }
                     }
                     Read::One(get) => {
                         if let Some(v) = get(t) {
-                            out.sample(name, "", l, "", v);
+                            out.line(&head, b, &none, Sample::Float(v));
                         }
                     }
                 }
@@ -71,7 +75,7 @@ fn add_json_window(window: &mut Map<String, Value>, t: &AgentTime) {
             Read::ByState(get) => Value::Object(
                 AgentState::EXPORTED
                     .iter()
-                    .map(|&s| (s.as_str().to_string(), json!(get(t, s))))
+                    .map(|&s| (s.as_str().to_string(), json!(get(t, s) as f64 / 1000.0)))
                     .collect(),
             ),
             Read::One(get) => json!(get(t)),

@@ -12,6 +12,8 @@ use serde::Deserialize;
 use crate::event::*;
 use crate::time::{parse_rfc3339, Millis, MAX_MILLIS};
 
+mod fast;
+
 /// Decodes and validates one message.
 pub fn decode<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Event<'a>, Reject> {
     if bytes.len() > limits.max_message_bytes {
@@ -21,7 +23,25 @@ pub fn decode<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Event<'a>, Reject>
     if first != Some(&b'{') {
         return Err(Reject::new(RejectReason::MalformedJson, "message"));
     }
-    let raw: Raw<'a> = serde_json::from_slice(bytes).map_err(|e| {
+    let mut raw = Raw::default();
+    match fast::parse(bytes, &mut raw) {
+        Some(()) => {
+            let event = raw.validate(limits);
+            debug_assert_eq!(
+                event,
+                general(bytes, limits),
+                "the fast path read {:?} otherwise",
+                String::from_utf8_lossy(bytes)
+            );
+            event
+        }
+        None => general(bytes, limits),
+    }
+}
+
+/// The general path: serde_json reads any JSON and says why a message is malformed.
+fn general<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Event<'a>, Reject> {
+    let mut raw: Raw<'a> = serde_json::from_slice(bytes).map_err(|e| {
         let reason = match e.classify() {
             serde_json::error::Category::Data => RejectReason::InvalidValue,
             _ => RejectReason::MalformedJson,
@@ -260,7 +280,9 @@ const STEPS: [(&str, ContactStep); 11] = [
 ];
 
 impl<'a> Raw<'a> {
-    fn validate(self, limits: &Limits) -> Result<Event<'a>, Reject> {
+    /// Judges the fields read (taking the strings it keeps).
+    fn validate(&mut self, limits: &Limits) -> Result<Event<'a>, Reject> {
+        use std::mem::take;
         let max = limits.max_string_chars;
         match self.v {
             Scalar::Null | Scalar::Int(1) => {}
@@ -282,14 +304,14 @@ impl<'a> Raw<'a> {
             return Err(Reject::new(RejectReason::UnknownType, "type"));
         }
         let ts = timestamp(&self.ts)?;
-        let id = name(self.id, "id", max)?;
+        let id = name(take(&mut self.id), "id", max)?;
         let body = match step {
             None => {
-                let agent = required(self.agent, "agent", max)?;
+                let agent = required(take(&mut self.agent), "agent", max)?;
                 let state =
                     enumerated(&self.state, "state", &STATES)?.ok_or_else(|| missing("state"))?;
-                name(self.reason, "reason", max)?;
-                let queues = match self.queues {
+                name(take(&mut self.reason), "reason", max)?;
+                let queues = match take(&mut self.queues) {
                     Scalar::Null => None,
                     Scalar::List(items) => Some(
                         items
@@ -306,9 +328,9 @@ impl<'a> Raw<'a> {
                 })
             }
             Some(step) => {
-                let contact_id = required(self.contact_id, "contact_id", max)?;
-                let queue = name(self.queue, "queue", max)?;
-                let agent = name(self.agent, "agent", max)?;
+                let contact_id = required(take(&mut self.contact_id), "contact_id", max)?;
+                let queue = name(take(&mut self.queue), "queue", max)?;
+                let agent = name(take(&mut self.agent), "agent", max)?;
                 let mut event = ContactEvent {
                     step,
                     contact_id,
@@ -328,7 +350,7 @@ impl<'a> Raw<'a> {
                         event.channel = enumerated(&self.channel, "channel", &CHANNELS)?
                             .unwrap_or(Channel::Voice);
                         // an empty caller id is no customer, not a broken offer
-                        event.customer = match self.customer {
+                        event.customer = match take(&mut self.customer) {
                             Scalar::Str(text) if text.is_empty() => None,
                             other => name(other, "customer", max)?,
                         };
@@ -354,8 +376,8 @@ impl<'a> Raw<'a> {
                             event.wrapup = flag(&self.wrapup, "wrapup")?;
                         }
                         if step == ContactStep::Transferred {
-                            name(self.to_queue, "to_queue", max)?;
-                            name(self.to_agent, "to_agent", max)?;
+                            name(take(&mut self.to_queue), "to_queue", max)?;
+                            name(take(&mut self.to_agent), "to_agent", max)?;
                             event.wrapup = flag(&self.wrapup, "wrapup")?;
                         }
                     }

@@ -1,43 +1,90 @@
-//! The sparse distribution of millisecond durations behind every wait, talk, hold, wrap-up and
-//! handle KPI: values can be added and removed, quantiles are nearest-rank.
+//! The distribution of millisecond durations behind every wait, talk, hold, wrap-up and handle
+//! KPI: values can be added and removed in O(1), quantiles are nearest-rank.
 
-/// A distribution of millisecond durations that supports removal: a sparse log-linear
-/// histogram with the bucket layout of an HDR histogram at 3 significant digits (values below
-/// 2,048 ms exact; above, buckets 1/1024 of their value wide), plus the exact count and sum.
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A distribution of millisecond durations that supports removal: a log-linear histogram with
+/// the bucket layout of an HDR histogram at 3 significant digits (values below 2,048 ms exact;
+/// above, buckets 1/1024 of their value wide), plus the exact count and sum.
 ///
 /// Why not `hdrhistogram::Histogram` here: rolling windows must *remove* values as they slide,
 /// which it cannot do, and its dense counts array (~70 KB at this precision) times queues ×
-/// windows × measures would not fit; this keeps only the buckets in use.
+/// windows × measures would not fit. This one holds its buckets in one of two layouts:
 ///
-/// A bucket whose count drops to zero keeps its entry (a sliding window soon fills it again,
-/// and shifting the vector on every removal and re-insertion dominated the engine's profile);
-/// empty entries are swept out once they are the majority.
-#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+/// - **sparse** (few values): `(bucket, count)` sorted by bucket. A bucket whose count drops
+///   to zero keeps its entry (a sliding window soon fills it again); empty entries are swept
+///   out once they are the majority.
+/// - **paged** (many values, at least [`DENSE_PER_PAGE`] held buckets per page on average):
+///   pages of [`PAGE`] consecutive buckets, allocated where values fall, so adding or removing
+///   a value is one index computation and two memory accesses. This is what a busy window's
+///   distribution turns into; the sorted vector's insertions (shifting thousands of entries)
+///   and binary searches dominated the engine's profile before. It turns sparse again when it
+///   holds fewer than [`SPARSE_BELOW`] values.
+///
+/// Which layout a distribution has never shows: equality, quantiles, merges and checkpoints
+/// see only the held `(bucket, count)` pairs.
+#[derive(Clone, Debug, Default)]
 pub struct Distribution {
-    /// (bucket index, count), sorted by index; `empty` of them have count 0.
-    buckets: Vec<(u32, u32)>,
-    empty: u32,
+    buckets: Buckets,
     count: i64,
     sum_ms: i64,
 }
 
-/// Equal when they hold the same values, whichever empty buckets either keeps.
+#[derive(Clone, Debug)]
+enum Buckets {
+    /// Sorted by bucket; `empty` entries have count 0.
+    Sparse {
+        entries: Vec<(u32, u32)>,
+        empty: u32,
+    },
+    /// `pages[i]` holds buckets `i * PAGE ..`; `None` where no value ever fell.
+    Paged(Vec<Option<Box<Page>>>),
+}
+
+impl Default for Buckets {
+    fn default() -> Self {
+        Buckets::Sparse {
+            entries: Vec::new(),
+            empty: 0,
+        }
+    }
+}
+
+/// Buckets per page.
+pub const PAGE: usize = 64;
+/// Held buckets per page (on average over the pages a sparse distribution would need) from
+/// which it turns paged. A held bucket then costs at most 130 bytes instead of 8 to 16: the
+/// price of O(1) updates, paid only by distributions of [`PAGE_FROM`] buckets or more (a
+/// quiet queue's stay sparse).
+pub const DENSE_PER_PAGE: usize = 2;
+/// Held buckets from which a sparse distribution checks whether it is dense enough to page.
+pub const PAGE_FROM: usize = 128;
+/// A paged distribution holding fewer values than this turns sparse (frees its pages).
+pub const SPARSE_BELOW: i64 = 32;
+
+/// The counts of [`PAGE`] consecutive buckets.
+type Page = [u32; PAGE];
+
+fn new_page() -> Box<Page> {
+    Box::new([0; PAGE])
+}
+
+/// Values held in a page (summed when a quantile skips pages: adding stays one write).
+fn page_total(page: &Page) -> u64 {
+    page.iter().map(|&c| u64::from(c)).sum()
+}
+
+/// Equal when they hold the same values, whatever layout and empty buckets either keeps.
 impl PartialEq for Distribution {
     fn eq(&self, other: &Self) -> bool {
-        let held = |d: &Distribution| {
-            d.buckets
-                .iter()
-                .copied()
-                .filter(|&(_, c)| c > 0)
-                .collect::<Vec<_>>()
-        };
-        self.count == other.count && self.sum_ms == other.sum_ms && held(self) == held(other)
+        self.count == other.count && self.sum_ms == other.sum_ms && self.held().eq(other.held())
     }
 }
 
 impl Eq for Distribution {}
 
-/// Empty entries are swept out when there are more of them than this and than held ones.
+/// Empty entries of a sparse distribution are swept out when there are more of them than this
+/// and than held ones.
 const SWEEP_AFTER: u32 = 16;
 
 const SUB_BUCKETS: u64 = 2048;
@@ -63,77 +110,188 @@ fn bucket_range(i: u32) -> (u64, u64) {
     (m << e, 1 << e)
 }
 
+/// The value a quantile in bucket `i` reports: its middle, in seconds.
+fn bucket_seconds(i: u32) -> f64 {
+    let (low, width) = bucket_range(i);
+    (low as f64 + (width - 1) as f64 / 2.0) / 1000.0
+}
+
+/// `count + sign`, never below 0 (removing what was never added is a caller's bug).
+fn moved(count: u32, sign: i64) -> u32 {
+    debug_assert!(i64::from(count) + sign >= 0, "removing a value never added");
+    (i64::from(count) + sign).clamp(0, i64::from(u32::MAX)) as u32
+}
+
 impl Distribution {
     pub fn apply(&mut self, value_ms: u32, sign: i64) {
-        let b = bucket_of(u64::from(value_ms));
         self.count += sign;
         self.sum_ms += sign * i64::from(value_ms);
-        match self.buckets.binary_search_by_key(&b, |&(i, _)| i) {
-            Ok(pos) => {
-                let before = self.buckets[pos].1;
-                let c = (i64::from(before) + sign).max(0);
-                debug_assert!(
-                    i64::from(before) + sign >= 0,
-                    "removing a value never added"
-                );
-                self.buckets[pos].1 = c as u32;
-                match (before, c) {
-                    (0, 1..) => self.empty -= 1,
-                    (1.., 0) => {
-                        self.empty += 1;
-                        self.sweep_if_mostly_empty();
+        self.add(bucket_of(u64::from(value_ms)), sign);
+    }
+
+    /// Adds `n` (removes when negative) to the count of bucket `b`.
+    fn add(&mut self, b: u32, n: i64) {
+        match &mut self.buckets {
+            Buckets::Paged(pages) => {
+                let (p, i) = (b as usize / PAGE, b as usize % PAGE);
+                if p >= pages.len() {
+                    if n <= 0 {
+                        debug_assert!(false, "removing a value never added");
+                        return;
                     }
-                    _ => {}
+                    pages.resize_with(p + 1, || None);
+                }
+                let page = pages[p].get_or_insert_with(new_page);
+                page[i] = moved(page[i], n);
+                if n < 0 && self.count < SPARSE_BELOW {
+                    self.make_sparse();
                 }
             }
-            Err(pos) if sign > 0 => self.buckets.insert(pos, (b, sign as u32)),
-            Err(_) => debug_assert!(false, "removing a value that was never added"),
+            Buckets::Sparse { entries, empty } => {
+                match entries.binary_search_by_key(&b, |&(i, _)| i) {
+                    Ok(pos) => {
+                        let before = entries[pos].1;
+                        let c = moved(before, n);
+                        entries[pos].1 = c;
+                        match (before, c) {
+                            (0, 1..) => *empty -= 1,
+                            (1.., 0) => {
+                                *empty += 1;
+                                if *empty > SWEEP_AFTER && *empty as usize * 2 > entries.len() {
+                                    entries.retain(|&(_, c)| c > 0);
+                                    *empty = 0;
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    Err(pos) if n > 0 => {
+                        entries.insert(pos, (b, moved(0, n)));
+                        let held = entries.len() - *empty as usize;
+                        if held >= PAGE_FROM && held % (PAGE_FROM / 4) == 0 {
+                            self.page_if_dense();
+                        }
+                    }
+                    Err(_) => debug_assert!(false, "removing a value that was never added"),
+                }
+            }
         }
     }
 
-    fn sweep_if_mostly_empty(&mut self) {
-        let empty = self.empty as usize;
-        if self.empty > SWEEP_AFTER && empty * 2 > self.buckets.len() {
-            self.buckets.retain(|&(_, c)| c > 0);
-            self.empty = 0;
+    /// A sparse distribution with many held buckets, dense enough, turns paged.
+    fn page_if_dense(&mut self) {
+        let Buckets::Sparse { entries, .. } = &self.buckets else {
+            return;
+        };
+        let mut pages = 0;
+        let mut last = None;
+        let mut held = 0;
+        for &(b, _) in entries.iter().filter(|e| e.1 > 0) {
+            held += 1;
+            let p = b as usize / PAGE;
+            if last != Some(p) {
+                pages += 1;
+                last = Some(p);
+            }
         }
+        if held < PAGE_FROM || held < pages * DENSE_PER_PAGE {
+            return;
+        }
+        let mut paged = Vec::new();
+        for &(b, c) in entries.iter().filter(|e| e.1 > 0) {
+            let (p, i) = (b as usize / PAGE, b as usize % PAGE);
+            if p >= paged.len() {
+                paged.resize_with(p + 1, || None);
+            }
+            let page: &mut Box<Page> = paged[p].get_or_insert_with(new_page);
+            page[i] = c;
+        }
+        self.buckets = Buckets::Paged(paged);
+    }
+
+    fn make_sparse(&mut self) {
+        let entries: Vec<(u32, u32)> = self.held().collect();
+        self.buckets = Buckets::Sparse { entries, empty: 0 };
+    }
+
+    /// The held buckets and their counts, in bucket order (none with count 0).
+    fn held(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        let (sparse, paged) = match &self.buckets {
+            Buckets::Sparse { entries, .. } => (&entries[..], &[][..]),
+            Buckets::Paged(pages) => (&[][..], &pages[..]),
+        };
+        let sparse = sparse.iter().copied().filter(|e| e.1 > 0);
+        let paged = paged.iter().enumerate().flat_map(|(p, page)| {
+            page.iter().flat_map(move |page| {
+                page.iter()
+                    .enumerate()
+                    .filter(|(_, &c)| c > 0)
+                    .map(move |(i, &c)| ((p * PAGE + i) as u32, c))
+            })
+        });
+        sparse.chain(paged)
     }
 
     pub fn merge(&mut self, other: &Distribution) {
         if other.count == 0 {
             return;
         }
-        let mut merged = Vec::with_capacity(self.buckets.len() + other.buckets.len());
-        let (mut a, mut b) = (
-            self.buckets.iter().filter(|e| e.1 > 0).peekable(),
-            other.buckets.iter().filter(|e| e.1 > 0).peekable(),
-        );
-        loop {
-            match (a.peek(), b.peek()) {
-                (Some(&&x), Some(&&y)) if x.0 == y.0 => {
-                    merged.push((x.0, x.1 + y.1));
-                    a.next();
-                    b.next();
+        match (&mut self.buckets, &other.buckets) {
+            (Buckets::Sparse { entries, empty }, Buckets::Sparse { .. }) => {
+                let mut merged = Vec::with_capacity(entries.len() + other.held().count());
+                let mut a = entries.iter().copied().filter(|e| e.1 > 0).peekable();
+                let mut b = other.held().peekable();
+                loop {
+                    match (a.peek().copied(), b.peek().copied()) {
+                        (Some(x), Some(y)) if x.0 == y.0 => {
+                            merged.push((x.0, x.1.saturating_add(y.1)));
+                            a.next();
+                            b.next();
+                        }
+                        (Some(x), Some(y)) if x.0 < y.0 => {
+                            merged.push(x);
+                            a.next();
+                        }
+                        (_, Some(y)) => {
+                            merged.push(y);
+                            b.next();
+                        }
+                        (Some(x), None) => {
+                            merged.push(x);
+                            a.next();
+                        }
+                        (None, None) => break,
+                    }
                 }
-                (Some(&&x), Some(&&y)) if x.0 < y.0 => {
-                    merged.push(x);
-                    a.next();
+                *entries = merged;
+                *empty = 0;
+                self.count += other.count;
+                self.sum_ms += other.sum_ms;
+                if entries.len() >= PAGE_FROM {
+                    self.page_if_dense();
                 }
-                (_, Some(&&y)) => {
-                    merged.push(y);
-                    b.next();
+            }
+            _ => {
+                self.count += other.count;
+                self.sum_ms += other.sum_ms;
+                if matches!(self.buckets, Buckets::Sparse { .. }) {
+                    // many values arrive: page first (a sparse insert shifts its entries)
+                    self.page_all();
                 }
-                (Some(&&x), None) => {
-                    merged.push(x);
-                    a.next();
+                for (b, c) in other.held() {
+                    self.add(b, i64::from(c));
                 }
-                (None, None) => break,
             }
         }
-        self.buckets = merged;
-        self.empty = 0;
-        self.count += other.count;
-        self.sum_ms += other.sum_ms;
+    }
+
+    /// Turns paged whatever its density.
+    fn page_all(&mut self) {
+        let held: Vec<(u32, u32)> = self.held().collect();
+        self.buckets = Buckets::Paged(Vec::new());
+        for (b, c) in held {
+            self.add(b, i64::from(c));
+        }
     }
 
     pub fn count(&self) -> i64 {
@@ -154,45 +312,152 @@ impl Distribution {
 
     /// The nearest-rank quantile (`q` in thousandths: 500, 900, 990) in seconds, within 0.05 %.
     pub fn quantile_seconds(&self, q_milli: u32) -> Option<f64> {
+        self.quantiles_seconds([q_milli])[0]
+    }
+
+    /// Several nearest-rank quantiles (`qs` in thousandths, ascending) in one pass.
+    pub fn quantiles_seconds<const N: usize>(&self, qs: [u32; N]) -> [Option<f64>; N] {
+        self.quantile_buckets(qs).map(|b| b.map(bucket_seconds))
+    }
+
+    /// The same quantiles in tenths of a millisecond, exactly (the seconds are this / 10⁴).
+    pub fn quantiles_tenths_of_ms<const N: usize>(&self, qs: [u32; N]) -> [Option<i64>; N] {
+        self.quantile_buckets(qs).map(|b| {
+            b.map(|b| {
+                let (low, width) = bucket_range(b);
+                (10 * low + 5 * (width - 1)) as i64
+            })
+        })
+    }
+
+    /// The bucket of each nearest-rank quantile.
+    fn quantile_buckets<const N: usize>(&self, qs: [u32; N]) -> [Option<u32>; N] {
+        let mut out = [None; N];
         if self.count <= 0 {
-            return None;
+            return out;
         }
         let n = self.count as u64;
-        let rank = ((u64::from(q_milli) * n).div_ceil(1000)).clamp(1, n);
+        let ranks = qs.map(|q| ((u64::from(q) * n).div_ceil(1000)).clamp(1, n));
+        let mut next = 0; // the first quantile not found yet
         let mut seen = 0u64;
-        for &(i, c) in &self.buckets {
-            seen += u64::from(c);
-            if seen >= rank {
-                let (low, width) = bucket_range(i);
-                return Some((low as f64 + (width - 1) as f64 / 2.0) / 1000.0);
+        let mut found = |seen: u64, bucket: u32, next: &mut usize| {
+            while *next < N && seen >= ranks[*next] {
+                out[*next] = Some(bucket);
+                *next += 1;
+            }
+        };
+        match &self.buckets {
+            Buckets::Sparse { entries, .. } => {
+                for &(b, c) in entries {
+                    seen += u64::from(c);
+                    found(seen, b, &mut next);
+                    if next == N {
+                        break;
+                    }
+                }
+            }
+            Buckets::Paged(pages) => {
+                for (p, page) in pages.iter().enumerate() {
+                    let Some(page) = page else { continue };
+                    let total = page_total(page);
+                    if next < N && seen + total < ranks[next] {
+                        seen += total;
+                        continue;
+                    }
+                    for (i, &c) in page.iter().enumerate() {
+                        if c == 0 {
+                            continue;
+                        }
+                        seen += u64::from(c);
+                        found(seen, (p * PAGE + i) as u32, &mut next);
+                    }
+                    if next == N {
+                        break;
+                    }
+                }
             }
         }
-        None
+        out
     }
 
     /// Counts per upper bound (seconds) for a Prometheus histogram, cumulative.
-    pub fn cumulative_counts(&self, bounds_s: &[f64]) -> Vec<i64> {
-        let mut out = Vec::with_capacity(bounds_s.len());
-        let mut it = self.buckets.iter().peekable();
-        let mut seen = 0i64;
-        for &b in bounds_s {
+    pub fn cumulative_counts<const N: usize>(&self, bounds_s: &[f64; N]) -> [i64; N] {
+        // bound k counts the buckets whose every value is at or below it, up to `last[k]`
+        let last = bounds_s.map(|b| {
             let limit_ms = (b * 1000.0).round() as u64;
-            while let Some(&&(i, c)) = it.peek() {
-                // every value of the bucket must be <= the bound to count it below the bound
-                let (low, width) = bucket_range(i);
-                if low + width - 1 <= limit_ms {
-                    seen += i64::from(c);
-                    it.next();
-                } else {
-                    break;
+            let i = bucket_of(limit_ms);
+            let (low, width) = bucket_range(i);
+            // the bucket holding the bound counts only when the bound is its highest value
+            if low + width - 1 <= limit_ms {
+                i64::from(i)
+            } else {
+                i64::from(i) - 1
+            }
+        });
+        let mut out = [0; N];
+        let mut add = |b: u32, c: u32| {
+            // bounds ascend: the first bound at or above the bucket, and all after it
+            if let Some(k) = last.iter().position(|&l| i64::from(b) <= l) {
+                out[k] += i64::from(c);
+            }
+        };
+        match &self.buckets {
+            Buckets::Sparse { entries, .. } => {
+                for &(b, c) in entries {
+                    add(b, c);
                 }
             }
-            out.push(seen);
+            Buckets::Paged(_) => {
+                for (b, c) in self.held() {
+                    add(b, c);
+                }
+            }
+        }
+        for k in 1..N {
+            out[k] += out[k - 1];
         }
         out
     }
 }
 
+/// A checkpoint holds the count, the sum and the held buckets, whatever the layout.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    count: i64,
+    sum_ms: i64,
+    held: Vec<(u32, u32)>,
+}
+
+impl Serialize for Distribution {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Saved {
+            count: self.count,
+            sum_ms: self.sum_ms,
+            held: self.held().collect(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Distribution {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let saved = Saved::deserialize(d)?;
+        let mut held = saved.held;
+        held.sort_unstable();
+        held.dedup_by_key(|e| e.0);
+        held.retain(|e| e.1 > 0);
+        let mut dist = Distribution {
+            buckets: Buckets::Sparse {
+                entries: held,
+                empty: 0,
+            },
+            count: saved.count,
+            sum_ms: saved.sum_ms,
+        };
+        dist.page_if_dense();
+        Ok(dist)
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,7 +540,9 @@ mod tests {
                     fresh.cumulative_counts(&bounds)
                 );
                 // empty entries never outnumber held ones by much
-                assert!(window.buckets.len() <= 2 * 200 + SWEEP_AFTER as usize + 1);
+                if let Buckets::Sparse { entries, .. } = &window.buckets {
+                    assert!(entries.len() <= 2 * 200 + SWEEP_AFTER as usize + 1);
+                }
             }
         }
     }
@@ -298,5 +565,121 @@ mod tests {
         }
         a.merge(&b);
         assert_eq!(a, all);
+    }
+
+    fn is_paged(d: &Distribution) -> bool {
+        matches!(d.buckets, Buckets::Paged(_))
+    }
+
+    #[test]
+    fn a_busy_distribution_pages_and_answers_as_the_sparse_one_would() {
+        // 3,000 waits of 0..60 s: dense enough to page
+        let value = |i: u32| i.wrapping_mul(2_654_435_761) % 60_000;
+        let mut paged = Distribution::default();
+        for i in 0..3_000 {
+            paged.apply(value(i), 1);
+        }
+        assert!(is_paged(&paged));
+        // the same values held sparse (built by a merge of sparse parts never pages below
+        // the threshold; compare bucket by bucket)
+        let sparse: Vec<(u32, u32)> = {
+            let mut v: Vec<u32> = (0..3_000).map(|i| bucket_of(u64::from(value(i)))).collect();
+            v.sort_unstable();
+            let mut out: Vec<(u32, u32)> = Vec::new();
+            for b in v {
+                match out.last_mut() {
+                    Some(e) if e.0 == b => e.1 += 1,
+                    _ => out.push((b, 1)),
+                }
+            }
+            out
+        };
+        assert_eq!(paged.held().collect::<Vec<_>>(), sparse);
+        let reference = Distribution {
+            buckets: Buckets::Sparse {
+                entries: sparse,
+                empty: 0,
+            },
+            count: paged.count,
+            sum_ms: paged.sum_ms,
+        };
+        assert_eq!(paged, reference);
+        for q in [1, 500, 900, 990, 1000] {
+            assert_eq!(
+                paged.quantile_seconds(q),
+                reference.quantile_seconds(q),
+                "{q}"
+            );
+        }
+        assert_eq!(
+            paged.quantiles_seconds([500, 900, 990]),
+            [500, 900, 990].map(|q| reference.quantile_seconds(q))
+        );
+        assert_eq!(
+            paged
+                .quantiles_tenths_of_ms([500, 900, 990])
+                .map(|t| t.map(|t| t as f64 / 10_000.0)),
+            paged.quantiles_seconds([500, 900, 990])
+        );
+        let bounds = [1.0, 2.0, 5.0, 30.0, 59.9, 60.0];
+        assert_eq!(
+            paged.cumulative_counts(&bounds),
+            reference.cumulative_counts(&bounds)
+        );
+        // a checkpoint round trip keeps the values
+        let bytes = postcard::to_stdvec(&paged).unwrap();
+        let back: Distribution = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back, paged);
+        assert!(is_paged(&back));
+        // merging a paged one into a sparse one and the other way round
+        let mut few = Distribution::default();
+        few.apply(7, 1);
+        few.apply(70_000, 1);
+        let mut a = few.clone();
+        a.merge(&paged);
+        let mut b = paged.clone();
+        b.merge(&few);
+        assert_eq!(a, b);
+        assert_eq!(a.count(), 3_002);
+        // emptied, it turns sparse again and equals a fresh one
+        for i in 0..3_000 {
+            paged.apply(value(i), -1);
+        }
+        assert!(!is_paged(&paged));
+        assert_eq!(paged, Distribution::default());
+    }
+
+    #[test]
+    fn a_spread_out_distribution_stays_sparse() {
+        // 150 values, each in a page of its own: paging would cost a page per value
+        let mut d = Distribution::default();
+        for i in 0..150u32 {
+            let (low, _) = bucket_range(i * 2 * PAGE as u32);
+            d.apply(low as u32, 1);
+        }
+        assert_eq!(d.held().count(), 150);
+        assert!(!is_paged(&d));
+    }
+
+    #[test]
+    fn cumulative_counts_count_the_buckets_wholly_below_each_bound() {
+        let bounds = [0.001, 1.0, 2.0, 5.0, 10.0, 20.0, 45.0, 60.0, 300.0, 3600.0];
+        let value = |i: u32| i.wrapping_mul(2_654_435_761) % 4_000_000;
+        for n in [0u32, 1, 50, 400, 5_000] {
+            let mut d = Distribution::default();
+            for i in 0..n {
+                d.apply(value(i), 1);
+            }
+            let want = bounds.map(|b| {
+                let limit = (b * 1000.0f64).round() as u64;
+                (0..n)
+                    .filter(|&i| {
+                        let (low, width) = bucket_range(bucket_of(u64::from(value(i))));
+                        low + width - 1 <= limit
+                    })
+                    .count() as i64
+            });
+            assert_eq!(d.cumulative_counts(&bounds), want, "{n} values");
+        }
     }
 }

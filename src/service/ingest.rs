@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::{KafkaError, KafkaResult};
-use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::message::Message;
 use rdkafka::producer::{DefaultProducerContext, ThreadedProducer};
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
@@ -28,6 +28,7 @@ use crate::config::Config;
 use crate::kafka::{consumer_config, dead_letter_config};
 use crate::time::{Millis, HOUR};
 
+use super::batch::Batch;
 use super::checkpoint::store::CheckpointStore;
 use super::checkpoint::writer::Checkpointer;
 use super::checkpoint::{fingerprint, lookup};
@@ -36,7 +37,10 @@ use super::state::{PartView, PartitionKey, ServiceState};
 use super::worker::{spawn_worker, Control, DeadLetter, Start, WorkerHandle};
 
 /// Messages taken from the client per poll round before they are handed to workers.
-const POLL_BATCH: usize = 1024;
+const POLL_BATCH: usize = 4096;
+
+/// One poll round's messages, by partition.
+type Pending = Vec<(PartitionKey, u64, Batch)>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -273,31 +277,19 @@ impl IngestContext {
     /// message polled before its partition's worker was started (a rebalance ran during the
     /// round and gave the partition a new worker, resuming at its own offset) is dropped: the
     /// new worker reads it again from its start.
-    fn dispatch(&self, batch: Vec<(u64, OwnedMessage)>) {
-        let mut per_partition: HashMap<PartitionKey, Vec<(u64, OwnedMessage)>> = HashMap::new();
-        for (epoch, m) in batch {
-            per_partition
-                .entry((m.topic().to_string(), m.partition()))
-                .or_default()
-                .push((epoch, m));
-        }
+    fn dispatch(&self, pending: &mut Pending) {
         let senders: Vec<_> = {
             let workers = self.workers.lock().unwrap_or_else(|p| p.into_inner());
-            per_partition
-                .into_iter()
-                .filter_map(|(k, msgs)| {
+            pending
+                .drain(..)
+                .filter_map(|(k, epoch, batch)| {
                     let w = workers.get(&k)?;
-                    let current: Vec<OwnedMessage> = msgs
-                        .into_iter()
-                        .filter(|(epoch, _)| *epoch >= w.epoch)
-                        .map(|(_, m)| m)
-                        .collect();
-                    (!current.is_empty()).then(|| (w.data.clone(), current))
+                    (epoch >= w.epoch).then(|| (w.data.clone(), batch))
                 })
                 .collect()
         };
-        for (tx, msgs) in senders {
-            let _ = tx.blocking_send(msgs);
+        for (tx, batch) in senders {
+            let _ = tx.blocking_send(batch);
         }
     }
 
@@ -362,18 +354,18 @@ pub fn consume(
     let topics: Vec<&str> = inputs.iter().map(|i| i.topic.as_str()).collect();
     consumer.subscribe(&topics)?;
     tracing::info!(brokers = %config.kafka.brokers, ?topics, group = %config.kafka.group_id, "consuming");
-    let mut batch = Vec::with_capacity(POLL_BATCH);
+    let mut pending = Pending::new();
     let mut last_store = std::time::Instant::now();
     while !shutdown.is_cancelled() {
         if let Some(first) = consumer.poll(Duration::from_millis(100)) {
-            take(first, &mut batch, &consumer);
-            while batch.len() < POLL_BATCH {
+            let mut taken = take(first, &mut pending, &consumer);
+            while taken < POLL_BATCH {
                 match consumer.poll(Duration::ZERO) {
-                    Some(m) => take(m, &mut batch, &consumer),
+                    Some(m) => taken += take(m, &mut pending, &consumer),
                     None => break,
                 }
             }
-            consumer.context().dispatch(std::mem::take(&mut batch));
+            consumer.context().dispatch(&mut pending);
         }
         if last_store.elapsed() >= Duration::from_millis(200) {
             consumer.context().store_progress(&consumer);
@@ -391,19 +383,41 @@ pub fn consume(
     Ok(())
 }
 
+/// Copies a polled message into its partition's batch of the round; 1 if it was a message.
 fn take(
     m: KafkaResult<rdkafka::message::BorrowedMessage<'_>>,
-    batch: &mut Vec<(u64, OwnedMessage)>,
+    pending: &mut Pending,
     consumer: &BaseConsumer<IngestContext>,
-) {
+) -> usize {
     let context = consumer.context();
     match m {
-        Ok(m) => batch.push((context.epoch.load(Ordering::Acquire), m.detach())),
-        Err(error) => ConsumerError {
-            error: &error,
-            context: "consume",
+        Ok(m) => {
+            // the rebalance epoch the message was polled in: a batch holds one epoch's messages
+            let epoch = context.epoch.load(Ordering::Acquire);
+            let (topic, partition) = (m.topic(), m.partition());
+            let i = match pending
+                .iter()
+                .rposition(|((t, p), _, _)| *p == partition && t == topic)
+                .filter(|&i| pending[i].1 == epoch)
+            {
+                Some(i) => i,
+                None => {
+                    let batch = Batch::with_capacity(256, 256 * 192);
+                    pending.push(((topic.to_string(), partition), epoch, batch));
+                    pending.len() - 1
+                }
+            };
+            pending[i].2.push(&m);
+            1
         }
-        .emit(context.state.metrics()),
+        Err(error) => {
+            ConsumerError {
+                error: &error,
+                context: "consume",
+            }
+            .emit(context.state.metrics());
+            0
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! the HTTP server ([`http`]), sharing one [`state::ServiceState`], started together and
 //! stopped together by one shutdown token.
 
+mod batch;
 pub mod checkpoint;
 pub mod http;
 pub mod ingest;

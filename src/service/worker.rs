@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::message::{Header, Message, OwnedHeaders, OwnedMessage};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, ThreadedProducer};
 use tokio::sync::{mpsc, oneshot};
 
@@ -17,6 +17,7 @@ use crate::input::{Admit, Ingested, Reader};
 use crate::kafka::REJECT_HEADER;
 use crate::time::Millis;
 
+use super::batch::{Batch, Msg};
 use super::checkpoint::writer::{Checkpointer, LAST_WRITE};
 use super::checkpoint::Resume;
 use super::self_metrics::{BatchDelays, BatchProcessed, DeadLetterFailed, InternalEvent};
@@ -38,7 +39,7 @@ pub enum Control {
 
 /// The consumer thread's handle on a running worker.
 pub struct WorkerHandle {
-    pub data: mpsc::Sender<Vec<OwnedMessage>>,
+    pub data: mpsc::Sender<Batch>,
     pub control: mpsc::Sender<Control>,
     /// Next offset whose predecessors are all applied (−1: nothing yet).
     pub processed: Arc<AtomicI64>,
@@ -131,11 +132,7 @@ struct PartitionWorker {
 }
 
 impl PartitionWorker {
-    async fn run(
-        mut self,
-        mut data: mpsc::Receiver<Vec<OwnedMessage>>,
-        mut control: mpsc::Receiver<Control>,
-    ) {
+    async fn run(mut self, mut data: mpsc::Receiver<Batch>, mut control: mpsc::Receiver<Control>) {
         let mut tick = tokio::time::interval(PUBLISH_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -174,24 +171,24 @@ impl PartitionWorker {
         }
     }
 
-    fn apply(&mut self, batch: &[OwnedMessage]) {
+    fn apply(&mut self, batch: &Batch) {
         let now = wall_now();
-        if let (-1, Some(first)) = (self.view.recovery_start, batch.first()) {
-            self.view.recovery_start = first.offset();
+        if let (-1, Some(first)) = (self.view.recovery_start, batch.first_offset()) {
+            self.view.recovery_start = first;
         }
-        for m in batch {
-            if m.offset() < self.view.position {
+        for m in batch.iter() {
+            if m.offset < self.view.position {
                 // read before (a broker sending a range again): applying it again would count
                 // its events twice where they carry no id
                 self.view.redelivered += 1;
                 continue;
             }
-            let kafka_ts = m.timestamp().to_millis();
+            let kafka_ts = m.timestamp;
             if let Some(ts) = kafka_ts {
                 self.delays.message(now - ts);
             }
             let mut outcomes = std::mem::take(&mut self.outcomes);
-            let payload = m.payload().unwrap_or_default();
+            let payload = m.payload.unwrap_or_default();
             self.reader
                 .read(&mut self.engine, payload, self.admit, |o| outcomes.push(o));
             // a record is copied to the dead-letter topic once, whatever number of its events
@@ -204,7 +201,7 @@ impl PartitionWorker {
                 self.dead_letter(m, reject);
             }
             self.outcomes = outcomes;
-            self.view.position = m.offset() + 1;
+            self.view.position = m.offset + 1;
             self.view.last_message_ms = kafka_ts.or(self.view.last_message_ms);
         }
         self.processed.store(self.view.position, Ordering::Release);
@@ -215,7 +212,7 @@ impl PartitionWorker {
         .emit(self.state.metrics());
     }
 
-    fn dead_letter(&mut self, m: &OwnedMessage, reject: Reject) {
+    fn dead_letter(&mut self, m: Msg<'_>, reject: Reject) {
         let Some((producer, topic)) = &self.dead_letter else {
             return;
         };
@@ -225,10 +222,10 @@ impl PartitionWorker {
                 key: REJECT_HEADER,
                 value: Some(reason),
             }));
-        if let Some(p) = m.payload() {
+        if let Some(p) = m.payload {
             record = record.payload(p);
         }
-        if let Some(k) = m.key() {
+        if let Some(k) = m.key {
             record = record.key(k);
         }
         match producer.send(record) {

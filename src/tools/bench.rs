@@ -116,7 +116,10 @@ fn monitor_drain(
     let handle = rt.handle().clone();
     let stop = CancellationToken::new();
     let (s, token) = (state.clone(), stop.clone());
-    let thread = std::thread::spawn(move || consume(s, handle, token));
+    let thread = std::thread::Builder::new()
+        .name("kafka-consumer".into())
+        .spawn(move || consume(s, handle, token))
+        .map_err(|e| BenchError::Failed(e.to_string()))?;
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut started = None;
     loop {
@@ -253,7 +256,10 @@ fn steady(
     let handle = rt.handle().clone();
     let stop_consumer = CancellationToken::new();
     let (s, token) = (state.clone(), stop_consumer.clone());
-    let consumer = std::thread::spawn(move || consume(s, handle, token));
+    let consumer = std::thread::Builder::new()
+        .name("kafka-consumer".into())
+        .spawn(move || consume(s, handle, token))
+        .map_err(|e| BenchError::Failed(e.to_string()))?;
     // catch up on the pre-filled topic first, then measure only the steady phase
     let deadline = Instant::now() + Duration::from_secs(600);
     let processed = || state.metrics().messages_processed();
