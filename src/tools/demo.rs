@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use crate::clock::Clock;
 use crate::config::{Config, InputConfig, InputFormat};
-use crate::service::{serve, ServiceError};
+use crate::service::{serve_clocked, ServiceError};
 use crate::tools::produce::{spawn, starting_now, ProduceOptions};
 use crate::tools::sim::platform::SimFormat;
 use crate::tools::sim::SimConfig;
@@ -57,6 +58,9 @@ pub struct DemoOptions {
     pub backfill: Option<crate::time::Span>,
     /// The format the simulator writes and the service reads the topic in.
     pub input: SimFormat,
+    /// Simulated time runs this many times faster than the wall clock, for the service (its
+    /// [`Clock`]) and the simulator alike (`scripts/soak-compressed`); `None`: real time.
+    pub compress: Option<f64>,
 }
 
 /// Runs the demo until `shutdown`.
@@ -70,6 +74,7 @@ pub async fn run(
         sim,
         backfill,
         input,
+        compress,
     } = opts;
     let cluster = crate::tools::mock_broker::cluster(1, &[DEMO_TOPIC], DEMO_PARTITIONS)?;
     let brokers = cluster.bootstrap_servers();
@@ -105,7 +110,7 @@ pub async fn run(
         topic: DEMO_TOPIC.into(),
         sim: sim_cfg,
         format: input,
-        speed: Some(1.0),
+        speed: Some(compress.unwrap_or(1.0)),
         duration: None,
         max_events: None,
         backfill_until: backfill.map(|_| now),
@@ -132,8 +137,17 @@ pub async fn run(
     println!("  wallboard: http://{bound}/");
     println!("  metrics:   http://{bound}/metrics");
     println!("  ready:     http://{bound}/readyz      (Ctrl-C to stop)");
+    let clock = match compress {
+        Some(factor) => {
+            println!(
+                "  compressed clock: simulated time runs {factor} times faster than the wall clock"
+            );
+            Clock::compressed(now, factor)
+        }
+        None => Clock::Wall,
+    };
     let config = Arc::new(config);
-    let served = serve(config, listener, shutdown).await;
+    let served = serve_clocked(config, clock, listener, shutdown).await;
     stop.cancel();
     let _ = tokio::task::spawn_blocking(move || producer.join()).await;
     drop(cluster);
