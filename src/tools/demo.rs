@@ -20,6 +20,10 @@ use crate::tools::sim::SimConfig;
 pub const BUNDLED_CONFIG: &str = include_str!("../../config/callpulse.toml");
 pub const DEMO_TOPIC: &str = "callcenter.events";
 pub const DEMO_PARTITIONS: i32 = 4;
+/// Partitions with a compressed clock: the mock cluster keeps only the newest 5 MB of each
+/// partition, a second or two of traffic at a soak's pace; more partitions hold more of it, so
+/// a consumer a few seconds behind does not lose messages (an offset reset in the log).
+pub const COMPRESSED_PARTITIONS: i32 = 16;
 /// The simulated business day is at this hour (UTC clock of the traffic shape) whenever the demo
 /// starts, so there is traffic to look at at any time of day: mid-morning, just before the peak.
 pub const DEMO_BUSINESS_HOUR: i64 = 10;
@@ -76,7 +80,11 @@ pub async fn run(
         input,
         compress,
     } = opts;
-    let cluster = crate::tools::mock_broker::cluster(1, &[DEMO_TOPIC], DEMO_PARTITIONS)?;
+    let partitions = match compress {
+        Some(_) => COMPRESSED_PARTITIONS,
+        None => DEMO_PARTITIONS,
+    };
+    let cluster = crate::tools::mock_broker::cluster(1, &[DEMO_TOPIC], partitions)?;
     let brokers = cluster.bootstrap_servers();
     let mut config = match config {
         Some(c) => c,
@@ -117,7 +125,7 @@ pub async fn run(
         properties: Vec::new(),
     });
     println!(
-        "callpulse demo: in-process Kafka at {}, topic {DEMO_TOPIC} ({DEMO_PARTITIONS} partitions)",
+        "callpulse demo: in-process Kafka at {}, topic {DEMO_TOPIC} ({partitions} partitions)",
         cluster.bootstrap_servers()
     );
     println!(
