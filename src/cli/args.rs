@@ -70,6 +70,10 @@ pub enum Command {
         /// connect (Amazon Connect contact events and agent event stream records).
         #[arg(long, default_value = "callpulse")]
         input: crate::tools::sim::platform::SimFormat,
+        /// Run simulated time this many times faster than the wall clock, in the simulator and
+        /// the service's clock alike (scripts/soak-compressed).
+        #[arg(long, hide = true, value_parser = positive_factor)]
+        compress: Option<f64>,
         #[command(flatten)]
         sim: SimArgs,
     },
@@ -240,5 +244,13 @@ fn queue_name(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((id, name)) if !id.is_empty() && !name.is_empty() => Ok((id.into(), name.into())),
         _ => Err(format!("{s:?} is not ID=NAME")),
+    }
+}
+
+/// A compression factor: a finite number above 0.
+fn positive_factor(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 0.0 => Ok(f),
+        _ => Err(format!("{s:?} is not a positive factor")),
     }
 }

@@ -90,6 +90,7 @@ pub fn run(cli: Cli, init_logging: impl FnOnce(&Logging)) -> Result<(), CliError
             config,
             backfill,
             input,
+            compress,
             sim,
         } => {
             init_logging(&log("info"));
@@ -100,6 +101,7 @@ pub fn run(cli: Cli, init_logging: impl FnOnce(&Logging)) -> Result<(), CliError
                 sim: sim.to_config(),
                 backfill,
                 input,
+                compress,
             };
             runtime()?.block_on(demo::run(opts, service::shutdown_signal()))?;
         }

@@ -59,6 +59,11 @@ impl<V: Copy> Recent<V> {
         self.map.is_empty()
     }
 
+    /// Keys remembered.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
     pub fn contains(&self, key: u64) -> bool {
         self.map.contains_key(&key)
     }

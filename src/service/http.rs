@@ -19,7 +19,6 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use tokio::net::TcpListener;
 
-use crate::clock::wall_now;
 use crate::export::Selection;
 
 use super::state::ServiceState;
@@ -59,7 +58,7 @@ async fn metrics(
         .any(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
     // rendering and compressing take a core for a large center: off the async workers
     let body = tokio::task::spawn_blocking(move || {
-        let text = state.render_selected(wall_now(), &selection);
+        let text = state.render_selected(state.now(), &selection);
         if gzip {
             gzipped(text.as_bytes()).map_err(|_| text.into_bytes())
         } else {

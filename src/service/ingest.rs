@@ -23,7 +23,6 @@ use rdkafka::ClientContext;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use crate::clock::wall_now;
 use crate::config::Config;
 use crate::kafka::{consumer_config, dead_letter_config};
 use crate::time::{Millis, HOUR};
@@ -184,7 +183,7 @@ impl IngestContext {
             Some(store) => lookup(store, config, &keys, self.state.metrics()),
             None => HashMap::new(),
         };
-        let rebuild_from = wall_now() - rebuild_span(config);
+        let rebuild_from = self.state.now() - rebuild_span(config);
         let horizon = offsets_at(consumer, &keys, rebuild_from);
         let committed = consumer
             .committed_offsets(tpl.clone(), Duration::from_secs(10))

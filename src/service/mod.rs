@@ -17,6 +17,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::Clock;
 use crate::config::Config;
 use ingest::{consume, IngestError};
 use state::ServiceState;
@@ -60,11 +61,21 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServiceError> {
+    serve_clocked(config, Clock::Wall, listener, shutdown).await
+}
+
+/// [`serve`] with the time of day read from `clock` (the soak tool's compressed clock).
+pub async fn serve_clocked(
+    config: Arc<Config>,
+    clock: Clock,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServiceError> {
     let web = match &config.http.web_config_file {
         Some(path) => web::Web::load(path)?,
         None => web::Web::default(),
     };
-    let state = ServiceState::new(config);
+    let state = ServiceState::with_clock(config, clock);
     if let Ok(addr) = listener.local_addr() {
         let scheme = if web.tls.is_some() { "https" } else { "http" };
         tracing::info!("serving {scheme}://{addr}/metrics (wallboard at {scheme}://{addr}/)");

@@ -9,8 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::clock::Clock;
 use crate::config::{Config, InputFormat};
-use crate::engine::{Engine, EngineStats};
+use crate::engine::{Engine, EngineStats, Held};
 use crate::event::RejectReason;
 use crate::export::{escape_label, render, Exposition, Selection};
 use crate::snapshot::Snapshot;
@@ -31,6 +32,8 @@ pub struct PartView {
     pub open_contacts: usize,
     /// KPI facts held by the windows (memory is bounded by what the windows hold).
     pub facts_held: usize,
+    /// Entries of every bounded structure of the engine.
+    pub held: Held,
     /// Event time of the newest accepted event.
     pub last_event_ms: Option<Millis>,
     /// Kafka timestamp (ms) of the last message processed.
@@ -56,6 +59,7 @@ impl Default for PartView {
             stats: EngineStats::default(),
             open_contacts: 0,
             facts_held: 0,
+            held: Held::default(),
             last_event_ms: None,
             last_message_ms: None,
             position: 0,
@@ -77,6 +81,8 @@ pub struct ServiceState {
     joined: AtomicBool,
     broker_up: AtomicBool,
     metrics: SelfMetrics,
+    /// The time of day of the workers and the /metrics page (the wall clock but in the soak tool).
+    clock: Clock,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -85,6 +91,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl ServiceState {
     pub fn new(config: Arc<Config>) -> Arc<ServiceState> {
+        ServiceState::with_clock(config, Clock::Wall)
+    }
+
+    /// A service whose workers and /metrics page read the time of day from `clock`.
+    pub fn with_clock(config: Arc<Config>, clock: Clock) -> Arc<ServiceState> {
         Arc::new(ServiceState {
             config,
             parts: Mutex::new(BTreeMap::new()),
@@ -92,7 +103,13 @@ impl ServiceState {
             joined: AtomicBool::new(false),
             broker_up: AtomicBool::new(false),
             metrics: SelfMetrics::default(),
+            clock,
         })
+    }
+
+    /// The time of day on the service's clock (epoch ms).
+    pub fn now(&self) -> Millis {
+        self.clock.now()
     }
 
     pub fn config(&self) -> &Arc<Config> {
@@ -180,7 +197,7 @@ impl ServiceState {
         out: &mut Exposition,
     ) {
         type Total = fn(&PartView) -> u64;
-        const TOTALS: [(&str, &str, &str, Total); 10] = [
+        const TOTALS: [(&str, &str, &str, Total); 14] = [
             ("callpulse_messages_redelivered_total", "counter", "Messages a broker delivered again below a partition's read position, skipped (they were applied once).", |v| v.redelivered),
             ("callpulse_events_accepted_total", "counter", "Events applied to the engine.", |v| v.stats.accepted),
             ("callpulse_events_dead_lettered_total", "counter", "Rejected messages copied to the dead-letter topic.", |v| v.dead_lettered),
@@ -191,6 +208,10 @@ impl ServiceState {
             ("callpulse_customers", "gauge", "Customer histories held in memory (one per customer and queue; keyed hashes, never the ids).", |v| v.stats.customers),
             ("callpulse_open_contacts", "gauge", "Contacts held in memory.", |v| v.open_contacts as u64),
             ("callpulse_facts_held", "gauge", "KPI facts and agent-count changes held in memory: what the rolling windows hold plus what is not final yet.", |v| v.facts_held as u64),
+            ("callpulse_agents_held", "gauge", "Agents held in memory (logged in, or logged out and not yet forgotten; at most max_agents logged out).", |v| v.held.agents as u64),
+            ("callpulse_dedup_ids_held", "gauge", "Event ids remembered for de-duplication (dedup_horizon, at most dedup_capacity).", |v| v.held.dedup_ids as u64),
+            ("callpulse_finished_contacts_held", "gauge", "Finished contacts remembered for their late events and surveys (survey_horizon, at most max_open_contacts).", |v| v.held.finished_contacts as u64),
+            ("callpulse_expiry_entries_held", "gauge", "Entries in the contact expiry queue (bounded by the contacts in memory).", |v| v.held.expiry_entries as u64),
         ];
         out.family("callpulse_up", "gauge", "1 while the process runs.");
         out.sample("callpulse_up", "", "", "", 1.0);
@@ -380,6 +401,38 @@ mod tests {
         text.lines()
             .find_map(|l| l.strip_prefix("callpulse_queues_split "))
             .unwrap_or_else(|| panic!("no callpulse_queues_split in\n{text}"))
+    }
+
+    #[test]
+    fn every_bounded_structure_is_exported_summed_over_partitions() {
+        let config = Arc::new(Config::parse("[queues.sales]\n").unwrap());
+        let state = ServiceState::new(config.clone());
+        let held = |n: usize| PartView {
+            held: Held {
+                open_contacts: n,
+                expiry_entries: 2 * n,
+                facts: 3 * n,
+                agents: 4 * n,
+                customers: 5 * n,
+                dedup_ids: 6 * n,
+                finished_contacts: 7 * n,
+            },
+            ..view(&config, &[])
+        };
+        state.publish(("events".into(), 0), held(1));
+        state.publish(("events".into(), 1), held(10));
+        let text = state.render_metrics(0);
+        for (name, value) in [
+            ("callpulse_agents_held", 44),
+            ("callpulse_dedup_ids_held", 66),
+            ("callpulse_finished_contacts_held", 77),
+            ("callpulse_expiry_entries_held", 22),
+        ] {
+            assert!(
+                text.lines().any(|l| l == format!("{name} {value}")),
+                "{name} {value} in\n{text}"
+            );
+        }
     }
 
     #[test]

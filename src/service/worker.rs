@@ -10,7 +10,6 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, ThreadedProducer};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::clock::wall_now;
 use crate::engine::Engine;
 use crate::event::Reject;
 use crate::input::{Admit, Ingested, Reader};
@@ -23,7 +22,7 @@ use super::checkpoint::Resume;
 use super::self_metrics::{BatchDelays, BatchProcessed, DeadLetterFailed, InternalEvent};
 use super::state::{PartView, PartitionKey, ServiceState};
 
-/// How often a worker moves its windows to the wall clock and publishes a snapshot.
+/// How often a worker moves its windows to the service's clock and publishes a snapshot.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(500);
 /// Batches a worker may have queued before the poll thread waits (backpressure).
 const WORKER_QUEUE: usize = 4;
@@ -172,7 +171,7 @@ impl PartitionWorker {
     }
 
     fn apply(&mut self, batch: &Batch) {
-        let now = wall_now();
+        let now = self.state.now();
         if let (-1, Some(first)) = (self.view.recovery_start, batch.first_offset()) {
             self.view.recovery_start = first;
         }
@@ -243,7 +242,7 @@ impl PartitionWorker {
     /// on every tick while idle: an adapter's events stamped later (an Asterisk wrap-up end)
     /// wait for their time, so they never move the watermark into the future.
     fn flush_held(&mut self) {
-        let now = wall_now();
+        let now = self.state.now();
         let (delays, view) = (&mut self.delays, &mut self.view);
         self.reader.flush(&mut self.engine, now, self.admit, |o| {
             // its events have no message of their own to copy to the dead-letter topic
@@ -252,18 +251,19 @@ impl PartitionWorker {
     }
 
     fn publish(&mut self) {
-        self.engine.advance(wall_now());
+        self.engine.advance(self.state.now());
         self.view.snapshot = self.engine.snapshot();
         self.view.stats = self.engine.stats().clone();
         self.view.open_contacts = self.engine.open_contacts();
         self.view.facts_held = self.engine.facts_held();
+        self.view.held = self.engine.held();
         self.view.last_event_ms = self.engine.watermark();
         self.view.input_records = (self.reader.format(), self.reader.kinds().clone());
         self.state.publish(self.key.clone(), self.view.clone());
     }
 }
 
-/// Counts what became of one event at wall-clock `now`; hands back its reject, if any.
+/// Counts what became of one event at `now` (the service's clock); hands back its reject, if any.
 fn count(
     delays: &mut BatchDelays,
     view: &mut PartView,

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use crate::clock::Clock;
 use crate::config::{Config, InputConfig, InputFormat};
-use crate::service::{serve, ServiceError};
+use crate::service::{serve_clocked, ServiceError};
 use crate::tools::produce::{spawn, starting_now, ProduceOptions};
 use crate::tools::sim::platform::SimFormat;
 use crate::tools::sim::SimConfig;
@@ -19,6 +20,10 @@ use crate::tools::sim::SimConfig;
 pub const BUNDLED_CONFIG: &str = include_str!("../../config/callpulse.toml");
 pub const DEMO_TOPIC: &str = "callcenter.events";
 pub const DEMO_PARTITIONS: i32 = 4;
+/// Partitions with a compressed clock: the mock cluster keeps only the newest 5 MB of each
+/// partition, a second or two of traffic at a soak's pace; more partitions hold more of it, so
+/// a consumer a few seconds behind does not lose messages (an offset reset in the log).
+pub const COMPRESSED_PARTITIONS: i32 = 16;
 /// The simulated business day is at this hour (UTC clock of the traffic shape) whenever the demo
 /// starts, so there is traffic to look at at any time of day: mid-morning, just before the peak.
 pub const DEMO_BUSINESS_HOUR: i64 = 10;
@@ -57,6 +62,9 @@ pub struct DemoOptions {
     pub backfill: Option<crate::time::Span>,
     /// The format the simulator writes and the service reads the topic in.
     pub input: SimFormat,
+    /// Simulated time runs this many times faster than the wall clock, for the service (its
+    /// [`Clock`]) and the simulator alike (`scripts/soak-compressed`); `None`: real time.
+    pub compress: Option<f64>,
 }
 
 /// Runs the demo until `shutdown`.
@@ -70,8 +78,13 @@ pub async fn run(
         sim,
         backfill,
         input,
+        compress,
     } = opts;
-    let cluster = crate::tools::mock_broker::cluster(1, &[DEMO_TOPIC], DEMO_PARTITIONS)?;
+    let partitions = match compress {
+        Some(_) => COMPRESSED_PARTITIONS,
+        None => DEMO_PARTITIONS,
+    };
+    let cluster = crate::tools::mock_broker::cluster(1, &[DEMO_TOPIC], partitions)?;
     let brokers = cluster.bootstrap_servers();
     let mut config = match config {
         Some(c) => c,
@@ -105,14 +118,14 @@ pub async fn run(
         topic: DEMO_TOPIC.into(),
         sim: sim_cfg,
         format: input,
-        speed: Some(1.0),
+        speed: Some(compress.unwrap_or(1.0)),
         duration: None,
         max_events: None,
         backfill_until: backfill.map(|_| now),
         properties: Vec::new(),
     });
     println!(
-        "callpulse demo: in-process Kafka at {}, topic {DEMO_TOPIC} ({DEMO_PARTITIONS} partitions)",
+        "callpulse demo: in-process Kafka at {}, topic {DEMO_TOPIC} ({partitions} partitions)",
         cluster.bootstrap_servers()
     );
     println!(
@@ -132,8 +145,17 @@ pub async fn run(
     println!("  wallboard: http://{bound}/");
     println!("  metrics:   http://{bound}/metrics");
     println!("  ready:     http://{bound}/readyz      (Ctrl-C to stop)");
+    let clock = match compress {
+        Some(factor) => {
+            println!(
+                "  compressed clock: simulated time runs {factor} times faster than the wall clock"
+            );
+            Clock::compressed(now, factor)
+        }
+        None => Clock::Wall,
+    };
     let config = Arc::new(config);
-    let served = serve(config, listener, shutdown).await;
+    let served = serve_clocked(config, clock, listener, shutdown).await;
     stop.cancel();
     let _ = tokio::task::spawn_blocking(move || producer.join()).await;
     drop(cluster);

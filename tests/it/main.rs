@@ -4,6 +4,7 @@
 mod asterisk;
 mod bank;
 mod checkpoint;
+mod clock;
 mod connect;
 mod customers;
 mod disorder;

@@ -308,6 +308,7 @@ async fn demo_with_asterisk_input_serves_the_adapters_numbers() {
         },
         backfill: Some(Span::from_secs(600)),
         input: SimFormat::Asterisk,
+        compress: None,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     // the demo's future holds the mock cluster (not `Send`): it runs beside the scraper
