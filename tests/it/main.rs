@@ -24,4 +24,5 @@ mod sim;
 mod sim_formats;
 mod support;
 mod tls;
+mod traffic;
 mod workforce;

@@ -8,41 +8,33 @@
 //! whose coordinator expires dead members; tansu 0.6.0 does not (docs/scaling.md). The
 //! broker-restart test needs tansu (`CALLPULSE_TANSU`) for its `sqlite://` storage.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use callpulse::clock::wall_now;
-use callpulse::kafka::{bulk_producer_config, plain_config};
+use callpulse::kafka::plain_config;
 use callpulse::time::{format_rfc3339, Millis};
-use callpulse::tools::produce::send;
-use callpulse::tools::sim::{SimConfig, SimEvent, Simulator};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use rdkafka::ClientContext;
-use serde_json::Value;
 
 use crate::kafka::http_get;
 use crate::support::{
     callpulse, eventually, free_port, sample, start_mock_broker, start_run, start_tansu_at,
     succeed, Proc,
 };
+use crate::traffic::{Produced, Traffic};
 
-const TOPIC: &str = "callcenter.events";
+pub(crate) const TOPIC: &str = "callcenter.events";
 /// Simulated seconds per wall second: about 60 events a second at the simulator's rate 3.
-const SPEED: f64 = 4.0;
+pub(crate) const SPEED: f64 = 4.0;
 /// The simulated clock stays at least this far behind the wall clock (so the closing markers,
 /// [`CLOSE_AFTER`] after the last event, are in the past too) …
-const BEHIND: Millis = 90_000;
+pub(crate) const BEHIND: Millis = 90_000;
 /// … and the markers that close the traffic, one per partition, come this long after its last
 /// event: beyond every fact decided by time alone (a waiting contact misses the 20 s service
 /// level threshold) plus the allowed lateness (5 s), so each partition's counters are final for
 /// everything produced, as `replay --at` the markers' instant counts it.
-const CLOSE_AFTER: Millis = 60_000;
+pub(crate) const CLOSE_AFTER: Millis = 60_000;
 const ORDERLY_STOP: Duration = Duration::from_secs(30);
 /// Partitions that resumed from a checkpoint.
 const RESTORED: &str = "callpulse_checkpoint_loads_total{outcome=\"restored\"}";
@@ -354,153 +346,11 @@ fn assert_same_counts(live: &BTreeMap<String, f64>, replayed: &BTreeMap<String, 
     );
 }
 
-/// What the producer wrote, in order, and the instant of its closing markers.
-struct Produced {
-    lines: Vec<String>,
-    close_at: Millis,
-}
-
-/// Counts the messages librdkafka gave up on.
-struct Delivery(Arc<AtomicU64>);
-
-impl ClientContext for Delivery {}
-
-impl ProducerContext for Delivery {
-    type DeliveryOpaque = ();
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        if result.is_err() {
-            self.0.fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
-
-/// A producer running on its own thread: simulated traffic (3 queues) at [`SPEED`], its
-/// contact events keyed by their customer (else the contact), so each queue is spread over
-/// every partition while one customer's contacts stay together (repeats and recoveries are
-/// per customer and queue, inside one partition's engine); agent events keyed by agent.
-struct Traffic {
-    stop: Arc<AtomicBool>,
-    sent: Arc<AtomicU64>,
-    thread: JoinHandle<Produced>,
-}
-
-impl Traffic {
-    fn start(group: &Group, seed: u64) -> Traffic {
-        let (stop, sent) = (
-            Arc::new(AtomicBool::new(false)),
-            Arc::new(AtomicU64::new(0)),
-        );
-        let (brokers, flag, count) = (group.brokers.clone(), stop.clone(), sent.clone());
-        let partitions = group.partitions;
-        let thread = std::thread::spawn(move || produce(&brokers, partitions, seed, &flag, &count));
-        Traffic { stop, sent, thread }
-    }
-
-    fn sent(&self) -> u64 {
-        self.sent.load(Ordering::Relaxed)
-    }
-
-    /// Waits until `n` more messages went out.
-    fn wait_more(&self, n: u64) {
-        let target = self.sent() + n;
-        eventually(Duration::from_secs(60), || {
-            (self.sent() >= target)
-                .then_some(())
-                .ok_or_else(|| format!("{} of {target} messages sent", self.sent()))
-        });
-    }
-
-    /// Stops, closes every partition with a marker and waits for every delivery.
-    fn finish(self) -> Produced {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().expect("the producer")
-    }
-}
-
-fn produce(
-    brokers: &str,
-    partitions: i32,
-    seed: u64,
-    stop: &AtomicBool,
-    sent: &AtomicU64,
-) -> Produced {
-    let failed = Arc::new(AtomicU64::new(0));
-    let producer: BaseProducer<Delivery> = bulk_producer_config(brokers, [])
-        .create_with_context(Delivery(failed.clone()))
-        .unwrap();
-    let mut sim = SimConfig {
-        queues: 3,
-        rate: 3.0,
-        flat: true,
-        seed,
-        start_ms: wall_now() - 8 * 60_000,
-        ..SimConfig::default()
-    };
-    sim.agents = sim.recommended_agents();
-    let start = sim.start_ms;
-    let mut simulator = Simulator::new(sim);
-    let started = Instant::now();
-    let (mut until, mut buf, mut lines) = (start, Vec::new(), Vec::new());
-    let mut keys: HashMap<String, String> = HashMap::new();
-    while !stop.load(Ordering::Relaxed) {
-        let paced = start + (started.elapsed().as_secs_f64() * SPEED * 1000.0) as Millis;
-        until = paced.min(wall_now() - BEHIND).max(until);
-        buf.clear();
-        simulator.advance(until, &mut buf);
-        for e in &buf {
-            let e = SimEvent {
-                key: key_of(&mut keys, &e.json),
-                ..e.clone()
-            };
-            send(&producer, TOPIC, &e, e.ts_ms).unwrap();
-            lines.push(e.json);
-            sent.fetch_add(1, Ordering::Relaxed);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    // every partition's newest event: an agent that is nobody, far enough after the traffic
-    let close_at = (until + CLOSE_AFTER) / 1000 * 1000;
-    for p in 0..partitions {
-        let marker = format!(
-            r#"{{"type":"agent.state","ts":{close_at},"agent":"close-{p}","state":"logged_out"}}"#
-        );
-        producer
-            .send(
-                BaseRecord::to(TOPIC)
-                    .partition(p)
-                    .key("close")
-                    .payload(&marker)
-                    .timestamp(close_at),
-            )
-            .map_err(|(e, _)| e)
-            .unwrap();
-        lines.push(marker);
-    }
-    producer.flush(Duration::from_secs(120)).unwrap();
-    assert_eq!(failed.load(Ordering::Relaxed), 0, "undelivered messages");
-    Produced { lines, close_at }
-}
-
-/// The Kafka key of one simulated event (see [`Traffic`]).
-fn key_of(keys: &mut HashMap<String, String>, json: &str) -> String {
-    let v: Value = serde_json::from_str(json).unwrap();
-    if let Some(agent) = v["agent"].as_str().filter(|_| v["type"] == "agent.state") {
-        return agent.to_string();
-    }
-    let contact = v["contact_id"].as_str().expect("a contact event");
-    keys.entry(contact.to_string())
-        .or_insert_with(|| match &v["customer"] {
-            Value::Null => contact.to_string(),
-            customer => customer.to_string(),
-        })
-        .clone()
-}
-
 #[test]
 #[ignore = "several processes for half a minute: scripts/test runs it (--include-ignored)"]
 fn a_killed_instance_s_partitions_go_to_the_survivor_and_nothing_is_lost_or_counted_twice() {
     let (_broker, group) = Group::on_mock_broker("kill", 6);
-    let traffic = Traffic::start(&group, 11);
+    let traffic = Traffic::start(&group.brokers, group.partitions, 11);
     let a = group.start("a");
     let b = group.start("b");
     group.wait_owners(&[&a, &b]);
@@ -526,7 +376,7 @@ fn a_killed_instance_s_partitions_go_to_the_survivor_and_nothing_is_lost_or_coun
 #[ignore = "several processes for half a minute: scripts/test runs it (--include-ignored)"]
 fn scaling_one_to_three_to_one_under_load_loses_and_doubles_nothing() {
     let (_broker, group) = Group::on_mock_broker("scale", 6);
-    let traffic = Traffic::start(&group, 12);
+    let traffic = Traffic::start(&group.brokers, group.partitions, 12);
     let a = group.start("a");
     group.wait_owners(&[&a]);
     a.wait_processed(200.0);
@@ -556,7 +406,7 @@ fn scaling_one_to_three_to_one_under_load_loses_and_doubles_nothing() {
 #[ignore = "several processes for half a minute: scripts/test runs it (--include-ignored)"]
 fn a_rolling_restart_of_every_instance_loses_and_doubles_nothing() {
     let (_broker, group) = Group::on_mock_broker("rolling", 6);
-    let traffic = Traffic::start(&group, 13);
+    let traffic = Traffic::start(&group.brokers, group.partitions, 13);
     let mut instances = [group.start("a"), group.start("b"), group.start("c")];
     group.wait_owners(&instances.iter().collect::<Vec<_>>());
     for i in 0..instances.len() {
@@ -575,7 +425,7 @@ fn a_member_restarting_does_not_stop_the_others_partitions() {
     // cooperative-sticky: a rebalance revokes only what moves; with the eager protocol every
     // member gives up every partition at each rebalance (its assignment drops to 0)
     let (_broker, group) = Group::on_mock_broker("cooperative", 6);
-    let traffic = Traffic::start(&group, 15);
+    let traffic = Traffic::start(&group.brokers, group.partitions, 15);
     let a = group.start_static("a");
     let mut b = group.start_static("b");
     group.wait_owners(&[&a, &b]);
@@ -627,7 +477,7 @@ fn a_broker_restart_on_the_same_storage_loses_and_doubles_nothing() {
     let storage = "sqlite://tansu.db"; // in the group's directory
     let broker = start_tansu_at(port, storage, &group.dir);
     callpulse::tools::bench::create_topic(&group.brokers, TOPIC, 4).expect("create topic");
-    let traffic = Traffic::start(&group, 14);
+    let traffic = Traffic::start(&group.brokers, group.partitions, 14);
     let a = group.start("a");
     group.wait_owners(&[&a]);
     traffic.wait_more(1000);
