@@ -65,3 +65,69 @@ impl Engine {
         Ok(engine)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::{render, Exposition};
+    use crate::input::{ingest, Admit};
+
+    fn text(engine: &Engine) -> String {
+        let mut out = Exposition::new();
+        render(&engine.snapshot(), &mut out);
+        out.finish()
+    }
+
+    /// A restored engine goes on exactly as the one it was saved from: contacts found again by
+    /// their ids (short and long), distributions and windows as they were.
+    #[test]
+    fn a_restored_engine_goes_on_as_the_saved_one() {
+        let config = Arc::new(Config::default());
+        let mut engine = Engine::new(config.clone());
+        let t0 = 1_795_420_800_000i64;
+        let long = "x".repeat(40);
+        let ids: Vec<String> = (0..300)
+            .map(|i| {
+                if i % 3 == 0 {
+                    format!("{long}{i}")
+                } else {
+                    format!("c{i}")
+                }
+            })
+            .collect();
+        let mut first = Vec::new();
+        let mut then = Vec::new();
+        for (i, c) in ids.iter().enumerate() {
+            let t = t0 + i as i64 * 1_000;
+            first.push(format!(r#"{{"type":"contact.offered","ts":{t},"id":"o{i}","contact_id":"{c}","queue":"q{}"}}"#, i % 7));
+            first.push(format!(r#"{{"type":"contact.answered","ts":{},"id":"a{i}","contact_id":"{c}","agent":"ag{i}"}}"#, t + 3_000 + i as i64 * 37 % 50_000));
+            then.push(format!(r#"{{"type":"contact.ended","ts":{},"id":"e{i}","contact_id":"{c}","agent":"ag{i}"}}"#, t + 400_000 + i as i64 * 91 % 200_000));
+        }
+        // a duplicate of an event before the checkpoint is still recognized after it
+        then.insert(0, first[first.len() - 1].clone());
+        for l in &first {
+            let _ = ingest(&mut engine, l.as_bytes(), Admit::ALL);
+        }
+        engine.advance(t0 + 320_000);
+        let bytes = engine.save_state().unwrap();
+        let mut restored = Engine::restore_state(config, &bytes).unwrap();
+        assert_eq!(text(&restored), text(&engine));
+        for l in &then {
+            let a = ingest(&mut engine, l.as_bytes(), Admit::ALL);
+            let b = ingest(&mut restored, l.as_bytes(), Admit::ALL);
+            assert_eq!(a, b, "{l}");
+        }
+        let end = t0 + 2_000_000;
+        engine.advance(end);
+        restored.advance(end);
+        assert_eq!(restored.stats(), engine.stats());
+        assert_eq!(restored.open_contacts(), engine.open_contacts());
+        assert_eq!(text(&restored), text(&engine));
+        assert_eq!(
+            engine
+                .stats()
+                .rejected(crate::event::RejectReason::Duplicate),
+            1
+        );
+    }
+}
