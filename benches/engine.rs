@@ -16,7 +16,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
 
-use callpulse::config::Config;
+use callpulse::config::{Config, ExportConfig};
 use callpulse::engine::Engine;
 use callpulse::event::Limits;
 use callpulse::export::{render, Exposition};
@@ -208,34 +208,38 @@ fn benches(c: &mut Criterion) {
         b.iter(|| engine.snapshot().queues.len())
     });
     let snap = engine.snapshot();
-    let text = {
-        let mut out = Exposition::new();
-        render(&snap, &mut out);
-        out.finish()
-    };
     let gzip = |text: &str| {
         use std::io::Write;
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         let _ = gz.write_all(text.as_bytes());
         gz.finish().map(|v| v.len()).unwrap_or(0)
     };
-    println!(
-        "scrape of 1,000 queues: {} lines, {} bytes raw, {} bytes gzip (fast)",
-        text.lines().count(),
-        text.len(),
-        gzip(&text)
-    );
-    g.bench_function("gzip_1000q_5w", |b| b.iter(|| gzip(&text)));
-    g.bench_function("render_1000q_5w", |b| {
-        b.iter_batched(
-            Exposition::new,
-            |mut out| {
-                render(&snap, &mut out);
-                out.finish().len()
-            },
-            BatchSize::SmallInput,
-        )
-    });
+    // the contract's whole output (`full`, as before export profiles) and the default profile
+    let full = ExportConfig::full(snap.window_labels.clone());
+    for (profile, export) in [("5w", &full), ("standard", &cfg.export)] {
+        let text = {
+            let mut out = Exposition::new();
+            render(&snap, export, &mut out);
+            out.finish()
+        };
+        println!(
+            "scrape of 1,000 queues ({profile}): {} lines, {} bytes raw, {} bytes gzip (fast)",
+            text.lines().count(),
+            text.len(),
+            gzip(&text)
+        );
+        g.bench_function(format!("gzip_1000q_{profile}"), |b| b.iter(|| gzip(&text)));
+        g.bench_function(format!("render_1000q_{profile}"), |b| {
+            b.iter_batched(
+                Exposition::new,
+                |mut out| {
+                    render(&snap, export, &mut out);
+                    out.finish().len()
+                },
+                BatchSize::SmallInput,
+            )
+        });
+    }
     g.finish();
 }
 

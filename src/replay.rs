@@ -48,6 +48,27 @@ pub fn replay_input(
     input: impl BufRead,
     at: Option<Millis>,
 ) -> std::io::Result<Replayed> {
+    replay_windows(config, format, input, at, Windows::All)
+}
+
+/// Which windows a replay's snapshot holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Windows {
+    /// Every window ([`Engine::snapshot`]).
+    All,
+    /// Those the export profile writes, and the forecast's ([`Engine::export_snapshot`]): the
+    /// Prometheus exposition of a center of many queues, in a fraction of the memory.
+    Exported,
+}
+
+/// [`replay_input`], its snapshot holding `windows`.
+pub fn replay_windows(
+    config: Arc<Config>,
+    format: &InputConfig,
+    input: impl BufRead,
+    at: Option<Millis>,
+    windows: Windows,
+) -> std::io::Result<Replayed> {
     let mut engine = Engine::new(config);
     let mut reader = Reader::new(format);
     let admit = Admit {
@@ -74,7 +95,10 @@ pub fn replay_input(
     engine.advance(at);
     engine.finish_input();
     Ok(Replayed {
-        snapshot: engine.snapshot(),
+        snapshot: match windows {
+            Windows::All => engine.snapshot(),
+            Windows::Exported => engine.export_snapshot(),
+        },
         stats: engine.stats().clone(),
         lines,
         after_at,

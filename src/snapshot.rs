@@ -99,22 +99,22 @@ impl Snapshot {
 
     /// Merges the snapshots of several partitions: a queue seen in more than one is summed
     /// (its oldest wait is the oldest of all).
-    pub fn merge(parts: impl IntoIterator<Item = Snapshot>) -> Snapshot {
+    pub fn merge<'a>(parts: impl IntoIterator<Item = &'a Snapshot>) -> Snapshot {
         let mut at = Millis::MIN;
         let mut labels = Vec::new();
         let mut forecast_window = None;
-        let mut by_name: BTreeMap<String, QueueSnapshot> = BTreeMap::new();
+        let mut by_name: BTreeMap<&str, QueueSnapshot> = BTreeMap::new();
         for part in parts {
             at = at.max(part.at);
             if labels.is_empty() {
-                labels = part.window_labels;
+                labels.clone_from(&part.window_labels);
                 forecast_window = part.forecast_window;
             }
-            for q in part.queues {
-                match by_name.get_mut(&q.name) {
-                    Some(existing) => existing.merge(&q),
+            for q in &part.queues {
+                match by_name.get_mut(q.name.as_str()) {
+                    Some(existing) => existing.merge(q),
                     None => {
-                        by_name.insert(q.name.clone(), q);
+                        by_name.insert(&q.name, q.clone());
                     }
                 }
             }

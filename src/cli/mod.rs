@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::config::{Config, ConfigError, InputConfig, LogFormat};
 use crate::export::{self, Exposition};
 use crate::input::{messages, Reader};
-use crate::replay::replay_input;
+use crate::replay::{replay_windows, Windows};
 use crate::service::{self, ServiceError};
 use crate::tools::bench::{self, BenchError, BenchOptions};
 use crate::tools::demo::{self, DemoError, DemoOptions};
@@ -275,16 +275,27 @@ fn replay_command(
         None => Config::default(),
     });
     let at = at.map(report::parse_at).transpose()?;
-    let result = replay_input(config, input, open_lines(events.as_deref())?, at)
-        .map_err(io("cannot read the events"))?;
-    let mut stdout = std::io::stdout().lock();
+    let windows = match format {
+        Format::Prometheus => Windows::Exported,
+        Format::Json => Windows::All,
+    };
+    let result = replay_windows(
+        config.clone(),
+        input,
+        open_lines(events.as_deref())?,
+        at,
+        windows,
+    )
+    .map_err(io("cannot read the events"))?;
     let written = match format {
         Format::Prometheus => {
-            let mut out = Exposition::new();
-            export::render(&result.snapshot, &mut out);
-            stdout.write_all(out.finish().as_bytes())
+            // streamed: a chunk at a time, however many series
+            let mut out = Exposition::streaming(Box::new(std::io::stdout()));
+            export::render(&result.snapshot, &config.export, &mut out);
+            out.finish_stream()
         }
         Format::Json => {
+            let mut stdout = std::io::stdout().lock();
             serde_json::to_writer_pretty(&mut stdout, &export::to_json(&result.snapshot))
                 .map_err(std::io::Error::from)
                 .and_then(|()| writeln!(stdout))

@@ -162,6 +162,20 @@ pub fn check_config(file: &Path, config: &Config) -> String {
             q.callback_window
         );
     }
+    let e = &config.export;
+    let _ = writeln!(
+        out,
+        "export: profile {}, windows [{}], {} of {} windowed families, quantiles {:?} (thousandths), histogram bounds {:?}",
+        format!("{:?}", e.profile).to_lowercase(),
+        e.windows.join(", "),
+        e.families.len(),
+        crate::config::WINDOWED_FAMILIES.len(),
+        e.quantiles,
+        e.bounds()
+    );
+    for warning in crate::rules::needs::warnings(config) {
+        let _ = writeln!(out, "warning: {warning}");
+    }
     out
 }
 

@@ -28,6 +28,8 @@ pub(super) struct FileConfig {
     pub(super) log: LogConfig,
     #[serde(default = "file_alerts")]
     pub(super) alerts: AlertsConfig,
+    #[serde(default)]
+    pub(super) export: super::export::FileExport,
 }
 
 #[derive(Deserialize, Default)]

@@ -10,10 +10,14 @@ use chrono_tz::Tz;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
+mod export;
 mod file;
 mod input;
 mod kafka;
 
+pub use export::{
+    ExportConfig, Profile, HISTOGRAM_BOUNDS, QUANTILES, STANDARD_FAMILIES, WINDOWED_FAMILIES,
+};
 pub use input::{InputConfig, InputFormat, UnknownFormat};
 pub use kafka::KafkaConfig;
 
@@ -48,6 +52,8 @@ pub struct Config {
     pub http: HttpConfig,
     pub log: LogConfig,
     pub alerts: AlertsConfig,
+    /// `[export]`: which windows, windowed families, quantiles and histogram bounds are written.
+    pub export: ExportConfig,
 }
 
 /// A rolling window: its length and the label it is exported under (as written in the config).
@@ -498,6 +504,11 @@ impl Config {
                 SEVERITY_KEYS.join(", ")
             ));
         }
+        let export = file.export.resolve(
+            &engine.windows,
+            &file.alerts.window,
+            engine.forecast_window.as_ref(),
+        )?;
         Ok(Config {
             engine,
             defaults,
@@ -506,6 +517,7 @@ impl Config {
             http: file.http,
             log: file.log,
             alerts: file.alerts,
+            export,
         })
     }
 

@@ -74,7 +74,9 @@ mod tests {
 
     fn text(engine: &Engine) -> String {
         let mut out = Exposition::new();
-        render(&engine.snapshot(), &mut out);
+        let snap = engine.snapshot();
+        let all = crate::config::ExportConfig::full(snap.window_labels.clone());
+        render(&snap, &all, &mut out);
         out.finish()
     }
 

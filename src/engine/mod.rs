@@ -413,40 +413,63 @@ impl Engine {
         }
     }
 
-    /// Everything a scrape needs, at the current `now`.
+    /// Everything a scrape needs, at the current `now`, in every window.
     pub fn snapshot(&self) -> Snapshot {
-        let mut window_labels: Vec<String> = self
-            .config
-            .engine
-            .windows
-            .iter()
-            .map(|w| w.label.clone())
+        self.snapshot_of(|_| true)
+    }
+
+    /// What the export profile writes: its windows (`[export] windows`) and the forecast's,
+    /// at the current `now` (for a center of many queues, a fraction of [`Engine::snapshot`]).
+    pub fn export_snapshot(&self) -> Snapshot {
+        let export = &self.config.export;
+        let forecast = self.config.engine.forecast_window.as_ref();
+        self.snapshot_of(|label| export.window(label) || forecast.is_some_and(|f| f.label == label))
+    }
+
+    /// A snapshot of the windows whose label `keep` accepts.
+    fn snapshot_of(&self, keep: impl Fn(&str) -> bool) -> Snapshot {
+        let labels = (self.config.engine.windows.iter().map(|w| w.label.as_str()))
+            .chain(["interval", "today"]);
+        let kept: Vec<bool> = labels.clone().map(&keep).collect();
+        let window_labels: Vec<String> = (labels.zip(&kept))
+            .filter(|(_, k)| **k)
+            .map(|(l, _)| l.to_string())
             .collect();
-        window_labels.push("interval".into());
-        window_labels.push("today".into());
+        // the forecast window's place among the kept windows
+        let forecast_window = (self.config.engine.forecast())
+            .filter(|(i, _)| kept.get(*i).copied().unwrap_or(false))
+            .map(|(i, span)| (kept[..i].iter().filter(|k| **k).count(), span));
         let mut queues: Vec<QueueSnapshot> = self
             .queues
             .iter()
             .map(|q| {
                 let (waiting, oldest_wait_ms) = q.waiting_at(self.now);
+                let mut times = q.workforce.times().into_iter();
                 QueueSnapshot {
                     name: q.name.to_string(),
                     settings: q.settings.clone(),
-                    windows: q.windows().cloned().collect(),
+                    windows: (q.windows().zip(&kept))
+                        .filter(|(_, k)| **k)
+                        .map(|(w, _)| w.clone())
+                        .collect(),
                     cumulative: q.cumulative().clone(),
                     waiting,
                     oldest_wait_ms,
                     agents: q.agents,
-                    agent_time: q.workforce.times(),
+                    agent_time: kept
+                        .iter()
+                        .filter_map(|k| times.next().filter(|_| *k))
+                        .collect(),
                 }
             })
             .collect();
-        queues.sort_by(|a, b| a.name.cmp(&b.name));
+        // queue names are unique: an unstable sort needs no buffer of half the queues
+        queues.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         Snapshot {
             at: self.now,
             window_labels,
             queues,
-            forecast_window: self.config.engine.forecast(),
+            forecast_window,
         }
     }
 }

@@ -80,13 +80,25 @@ pub enum Value {
 /// Integers at least this large are written as floats (as the text format writer always did).
 const LIMIT: u64 = 1_000_000_000_000_000;
 
-/// A text exposition being written.
+/// Where a streaming exposition writes its text, a chunk at a time; flushed once, at the end.
+pub type Sink = Box<dyn std::io::Write + Send>;
+
+/// Text handed to a [`Sink`] at a time: large enough to make a write cheap, small enough that a
+/// scrape of a million series never holds more than this in memory.
+const CHUNK: usize = 256 * 1024;
+
+/// A text exposition being written: into one buffer ([`Exposition::finish`] returns it), or
+/// streamed to a [`Sink`] in chunks as it is written ([`Exposition::streaming`]).
 pub struct Exposition {
     out: String,
     /// Only these families are written (`?family=`); `None`: every family.
     only: Option<Vec<String>>,
     /// The current family is left out.
     skip: bool,
+    /// Where the text goes once [`CHUNK`] is written; `None`: kept in `out`.
+    sink: Option<Sink>,
+    /// The sink's first error; nothing more is handed to it.
+    failed: Option<std::io::Error>,
 }
 
 impl Default for Exposition {
@@ -108,28 +120,72 @@ impl Exposition {
             out: buffer,
             only: None,
             skip: false,
+            sink: None,
+            failed: None,
         }
     }
 
-    /// An exposition that writes only the families named in `families`.
-    pub fn only(families: Vec<String>) -> Self {
+    /// An exposition handed to `sink` in chunks as it is written (memory does not grow with
+    /// the number of series); [`Exposition::finish_stream`] hands it the rest.
+    pub fn streaming(sink: Sink) -> Self {
         Exposition {
-            only: Some(families),
-            ..Exposition::new()
+            sink: Some(sink),
+            ..Exposition::reusing(String::with_capacity(CHUNK + 4096))
         }
     }
 
-    /// Makes room for `bytes` more, so a large scrape is written without regrowing.
+    /// Leaves out every family not named in `families` (`?family=`).
+    pub fn keep_only(&mut self, families: Vec<String>) {
+        self.only = Some(families);
+    }
+
+    /// Hands the text written so far to the sink once a chunk is full.
+    #[inline]
+    fn spill(&mut self) {
+        if self.out.len() >= CHUNK {
+            self.hand_over();
+        }
+    }
+
+    #[cold]
+    fn hand_over(&mut self) {
+        if let Some(sink) = self.sink.as_mut() {
+            if self.failed.is_none() {
+                if let Err(e) = sink.write_all(self.out.as_bytes()) {
+                    self.failed = Some(e);
+                }
+            }
+            self.out.clear();
+        }
+    }
+
+    /// Hands the rest to the sink and flushes it: the first error the sink returned, if any.
+    pub fn finish_stream(mut self) -> std::io::Result<()> {
+        if !self.out.is_empty() {
+            self.hand_over();
+        }
+        if let (Some(sink), None) = (self.sink.as_mut(), &self.failed) {
+            sink.flush()?;
+        }
+        self.failed.map_or(Ok(()), Err)
+    }
+
+    /// Makes room for `bytes` more, so a large scrape is written without regrowing (a
+    /// streaming exposition holds a chunk at a time and reserves nothing).
     pub fn reserve(&mut self, bytes: usize) {
-        self.out.reserve(bytes);
+        if self.sink.is_none() {
+            self.out.reserve(bytes);
+        }
     }
 
     pub fn push_raw(&mut self, text: &str) {
         self.out.push_str(text);
+        self.spill();
     }
 
     /// Starts a family: its `HELP` and `TYPE` lines, and the samples that follow are its own.
     pub fn family(&mut self, name: &str, kind: &str, help: &str) {
+        self.spill();
         self.skip = self
             .only
             .as_ref()
@@ -160,6 +216,7 @@ impl Exposition {
         self.head(name, suffix, labels, extra);
         put_value(&mut self.out, Value::Float(value));
         self.out.push('\n');
+        self.spill();
     }
 
     /// A sample of an integer value: the same text as [`Exposition::sample`] of it as a float.
@@ -170,6 +227,7 @@ impl Exposition {
         self.head(name, suffix, labels, extra);
         put_value(&mut self.out, Value::Int(value));
         self.out.push('\n');
+        self.spill();
     }
 
     /// A sample's name and labels, and the space before its value.
@@ -208,8 +266,10 @@ impl Exposition {
         }
         put_value(out, value);
         out.push('\n');
+        self.spill();
     }
 
+    /// The text written (all of it, unless streaming: then what no chunk took yet).
     pub fn finish(self) -> String {
         self.out
     }
@@ -373,6 +433,35 @@ mod tests {
             }
             assert_eq!(a.finish(), b.finish(), "{labels} {extra}");
         }
+        // a streamed exposition hands over the same text, a chunk at a time
+        struct Chunks(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+        impl std::io::Write for Chunks {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                let text = String::from_utf8_lossy(buf).into_owned();
+                self.0
+                    .lock()
+                    .map_err(|_| std::io::Error::other("poisoned"))?
+                    .push(text);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let chunks = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let mut streamed = Exposition::streaming(Box::new(Chunks(chunks.clone())));
+        let mut whole = Exposition::new();
+        let (head, block, none) = (Piece::new("m"), Block::new("q=\"x\""), Piece::new(""));
+        for e in [&mut streamed, &mut whole] {
+            e.family("m", "gauge", "help");
+            for i in 0..40_000 {
+                e.line(&head, &block, &none, Value::Int(i));
+            }
+        }
+        assert!(streamed.finish_stream().is_ok());
+        let chunks = chunks.lock().unwrap();
+        assert!(chunks.len() > 1 && chunks.iter().all(|c| c.len() < CHUNK + 100));
+        assert_eq!(chunks.concat(), whole.finish());
         // a buffer reused holds only the new text
         let mut a = Exposition::new();
         a.sample("m", "", "", "", 1.0);

@@ -12,7 +12,7 @@ mod select;
 mod text;
 mod workforce;
 
-pub use exposition::{escape_label, Exposition};
+pub use exposition::{escape_label, Exposition, Sink};
 pub use json::to_json;
 pub use select::{shard_of, Selection, SelectionError};
 pub use text::render;
@@ -20,11 +20,9 @@ pub use text::render;
 use crate::kpi::WindowAgg;
 use crate::snapshot::QueueSnapshot;
 
-/// Upper bounds (seconds) of the cumulative duration histograms.
-pub const HISTOGRAM_BOUNDS: [f64; 17] = [
-    1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0, 900.0,
-    1800.0, 3600.0,
-];
+/// Upper bounds (seconds) the cumulative duration histograms can have; `[export]
+/// histogram_buckets` chooses among them.
+pub use crate::config::HISTOGRAM_BOUNDS;
 
 /// Quantiles of every summary, in thousandths, and their label.
 pub(crate) const QUANTILES: [(u32, &str); 3] = [
@@ -328,3 +326,27 @@ pub(crate) const SUMMARY_HELP: [&str; 6] = [
     "Wrap-up (after-call work) time of contacts completed in the window.",
     "First response minus offer, of contacts whose first response falls in the window (a voice or callback contact responds when answered; a chat or e-mail at its first contact.responded).",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{STANDARD_FAMILIES, WINDOWED_FAMILIES};
+    use crate::kpi::Measure;
+
+    /// `[export] families` is validated against the config's list: it must name exactly the
+    /// windowed families rendered here, so none is unreachable and none is made up.
+    #[test]
+    fn the_configs_windowed_families_are_the_ones_rendered() {
+        let mut rendered: Vec<&str> = (COUNTS.iter().filter_map(|c| c.window.map(|(n, _)| n)))
+            .chain(RATIOS.iter().map(|(n, _, _)| *n))
+            .chain(Measure::ALL.iter().map(|m| m.summary_name()))
+            .chain(workforce::FAMILIES.iter().map(|(n, _, _)| *n))
+            .chain(["callcenter_breach"])
+            .collect();
+        rendered.sort_unstable();
+        let mut listed = WINDOWED_FAMILIES.to_vec();
+        listed.sort_unstable();
+        assert_eq!(rendered, listed);
+        assert!(STANDARD_FAMILIES.iter().all(|f| listed.contains(f)));
+    }
+}

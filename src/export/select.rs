@@ -7,7 +7,6 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use percent_encoding::percent_decode_str;
 
-use super::Exposition;
 use crate::snapshot::Snapshot;
 
 /// What a scrape asks for; empty lists select everything.
@@ -82,15 +81,6 @@ impl Selection {
         for q in &mut snap.queues {
             retain_by(&mut q.windows, &keep);
             retain_by(&mut q.agent_time, &keep);
-        }
-    }
-
-    /// The exposition to write into: every family, or those of `?family=`.
-    pub fn exposition(&self) -> Exposition {
-        if self.families.is_empty() {
-            Exposition::new()
-        } else {
-            Exposition::only(self.families.clone())
         }
     }
 }

@@ -7,12 +7,17 @@ use super::{
     escape_label, forecast, workforce, Exposition, COUNTS, HISTOGRAM_BOUNDS, QUANTILES, RATIOS,
     SUMMARY_HELP,
 };
+use crate::config::ExportConfig;
 use crate::event::AgentState;
 use crate::kpi::{oldest_wait_breached, Measure, WindowAgg, WINDOW_KPIS};
 use crate::snapshot::{QueueSnapshot, Snapshot};
 
-/// Renders the contract's families for every queue of the snapshot.
-pub fn render(snap: &Snapshot, out: &mut Exposition) {
+/// A window's place in the snapshot and its label block for one queue.
+pub(crate) type WindowBlock = (usize, Block);
+
+/// Renders the contract's families for every queue of the snapshot, the windowed ones as far
+/// as the export `profile` says.
+pub fn render(snap: &Snapshot, profile: &ExportConfig, out: &mut Exposition) {
     // About 5 kB per queue and window plus 5 kB per queue (5.9 kB per queue and window
     // measured on 1,000 queues × 5 windows, with customers): reserved once, so a large scrape
     // is never copied to a larger buffer while it is written.
@@ -28,28 +33,31 @@ pub fn render(snap: &Snapshot, out: &mut Exposition) {
         })
         .collect();
     let queue_blocks: Vec<Block> = queue_labels.iter().map(|l| Block::new(l)).collect();
-    let windows: Vec<String> = (snap.window_labels.iter())
-        .map(|w| format!(",window=\"{w}\""))
+    let windows: Vec<(usize, String)> = (snap.window_labels.iter().enumerate())
+        .filter(|(_, w)| profile.window(w))
+        .map(|(i, w)| (i, format!(",window=\"{w}\"")))
         .collect();
     let mut labels = String::new();
-    let window_blocks: Vec<Vec<Block>> = queue_labels
+    let window_blocks: Vec<Vec<WindowBlock>> = queue_labels
         .iter()
         .map(|ql| {
             windows
                 .iter()
-                .map(|w| {
+                .map(|(i, w)| {
                     labels.clear();
                     labels.push_str(ql);
                     labels.push_str(w);
-                    Block::new(&labels)
+                    (*i, Block::new(&labels))
                 })
                 .collect()
         })
         .collect();
     let each_window = |f: &mut dyn FnMut(&QueueSnapshot, &WindowAgg, &Block)| {
         for (q, blocks) in snap.queues.iter().zip(&window_blocks) {
-            for (w, b) in q.windows.iter().zip(blocks) {
-                f(q, w, b);
+            for (i, b) in blocks {
+                if let Some(w) = q.windows.get(*i) {
+                    f(q, w, b);
+                }
             }
         }
     };
@@ -57,12 +65,13 @@ pub fn render(snap: &Snapshot, out: &mut Exposition) {
     for (name, help, count) in COUNTS
         .iter()
         .filter_map(|c| c.window.map(|(n, h)| (n, h, c.get)))
+        .filter(|(n, _, _)| profile.family(n))
     {
         out.family(name, "gauge", help);
         let (head, none) = (Piece::new(name), Piece::new(""));
         each_window(&mut |_, w, b| out.line(&head, b, &none, Value::Int(count(w))));
     }
-    for (name, help, ratio) in RATIOS {
+    for (name, help, ratio) in RATIOS.into_iter().filter(|(n, _, _)| profile.family(n)) {
         out.family(name, "gauge", help);
         let (head, none) = (Piece::new(name), Piece::new(""));
         each_window(&mut |q, w, b| {
@@ -71,9 +80,16 @@ pub fn render(snap: &Snapshot, out: &mut Exposition) {
             }
         });
     }
-    let quantiles = QUANTILES.map(|(_, label)| close(label));
+    // (place among QUANTILES, label) of the profile's quantiles
+    let quantiles: Vec<(usize, Piece)> = (QUANTILES.iter().enumerate())
+        .filter(|(_, (q, _))| profile.quantiles.contains(q))
+        .map(|(k, (_, label))| (k, close(label)))
+        .collect();
     for (m, help) in Measure::ALL.into_iter().zip(SUMMARY_HELP) {
         let name = m.summary_name();
+        if !profile.family(name) {
+            continue;
+        }
         let (head, sum, count) = (
             Piece::new(name),
             Piece::new(&format!("{name}_sum")),
@@ -84,8 +100,8 @@ pub fn render(snap: &Snapshot, out: &mut Exposition) {
         each_window(&mut |_, w, b| {
             let d = w.dist(m);
             let values = d.quantiles_tenths_of_ms(QUANTILES.map(|(q, _)| q));
-            for (label, v) in quantiles.iter().zip(values) {
-                if let Some(v) = v {
+            for (k, label) in &quantiles {
+                if let Some(v) = values[*k] {
                     out.line(&head, b, label, Value::Decimal(v, 4));
                 }
             }
@@ -93,7 +109,7 @@ pub fn render(snap: &Snapshot, out: &mut Exposition) {
             out.line(&count, b, &none, Value::Int(d.count()));
         });
     }
-    workforce::render(snap, &window_blocks, out);
+    workforce::render(snap, profile, &window_blocks, out);
 
     out.family(
         "callcenter_contacts_waiting",
@@ -129,8 +145,8 @@ pub fn render(snap: &Snapshot, out: &mut Exposition) {
 
     forecast::render_forecast(snap, &queue_blocks, out);
     render_targets(snap, &queue_blocks, out);
-    render_breaches(snap, &queue_blocks, out);
-    render_cumulative(snap, &queue_blocks, out);
+    render_breaches(snap, profile, &window_blocks, &queue_blocks, out);
+    render_cumulative(snap, profile, &queue_blocks, out);
 }
 
 fn render_targets(snap: &Snapshot, queue_blocks: &[Block], out: &mut Exposition) {
@@ -199,7 +215,13 @@ fn render_targets(snap: &Snapshot, queue_blocks: &[Block], out: &mut Exposition)
     }
 }
 
-fn render_breaches(snap: &Snapshot, queue_blocks: &[Block], out: &mut Exposition) {
+fn render_breaches(
+    snap: &Snapshot,
+    profile: &ExportConfig,
+    window_blocks: &[Vec<WindowBlock>],
+    queue_blocks: &[Block],
+    out: &mut Exposition,
+) {
     out.family(
         "callcenter_breach",
         "gauge",
@@ -211,10 +233,14 @@ fn render_breaches(snap: &Snapshot, queue_blocks: &[Block], out: &mut Exposition
         .iter()
         .map(|w| WINDOW_KPIS.map(|k| close(&format!("kpi=\"{k}\",window=\"{w}\""))))
         .collect();
+    let windowed = profile.family("callcenter_breach");
     let oldest_label = close("kpi=\"oldest_wait\",window=\"now\"");
     let head = Piece::new("callcenter_breach");
-    for (q, b) in snap.queues.iter().zip(queue_blocks) {
-        for (w, labels) in q.windows.iter().zip(&kpi_window) {
+    for ((q, b), shown) in snap.queues.iter().zip(queue_blocks).zip(window_blocks) {
+        for (i, _) in shown.iter().filter(|_| windowed) {
+            let (Some(w), Some(labels)) = (q.windows.get(*i), kpi_window.get(*i)) else {
+                continue;
+            };
             for ((_, breached), label) in w.breaches(&q.settings).into_iter().zip(labels) {
                 let Some(breached) = breached else {
                     continue;
@@ -227,7 +253,12 @@ fn render_breaches(snap: &Snapshot, queue_blocks: &[Block], out: &mut Exposition
     }
 }
 
-fn render_cumulative(snap: &Snapshot, queue_blocks: &[Block], out: &mut Exposition) {
+fn render_cumulative(
+    snap: &Snapshot,
+    profile: &ExportConfig,
+    queue_blocks: &[Block],
+    out: &mut Exposition,
+) {
     for (name, help, count) in COUNTS
         .iter()
         .filter_map(|c| c.total.map(|(n, h)| (n, h, c.get)))
@@ -238,7 +269,9 @@ fn render_cumulative(snap: &Snapshot, queue_blocks: &[Block], out: &mut Expositi
             out.line(&head, b, &none, Value::Int(count(&q.cumulative)));
         }
     }
-    let les = HISTOGRAM_BOUNDS.map(|b| close(&format!("le=\"{b}\"")));
+    let les: Vec<(usize, Piece)> = (profile.buckets.iter())
+        .filter_map(|&i| Some((i, close(&format!("le=\"{}\"", HISTOGRAM_BOUNDS.get(i)?)))))
+        .collect();
     let inf = close("le=\"+Inf\"");
     for m in Measure::ALL {
         let name = m.histogram_name();
@@ -251,8 +284,9 @@ fn render_cumulative(snap: &Snapshot, queue_blocks: &[Block], out: &mut Expositi
         out.family(name, "histogram", "Final durations (seconds) since the monitor started, for rate() and histogram_quantile().");
         for (q, b) in snap.queues.iter().zip(queue_blocks) {
             let d = q.cumulative.dist(m);
-            for (c, le) in d.cumulative_counts(&HISTOGRAM_BOUNDS).into_iter().zip(&les) {
-                out.line(&bucket, b, le, Value::Int(c));
+            let counts = d.cumulative_counts(&HISTOGRAM_BOUNDS);
+            for (i, le) in &les {
+                out.line(&bucket, b, le, Value::Int(counts[*i]));
             }
             out.line(&bucket, b, &inf, Value::Int(d.count()));
             out.line(&sum, b, &none, Value::Decimal(d.sum_ms(), 3));

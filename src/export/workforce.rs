@@ -3,8 +3,10 @@
 
 use serde_json::{json, Map, Value};
 
-use super::exposition::{close, Block, Piece, Value as Sample};
+use super::exposition::{close, Piece, Value as Sample};
+use super::text::WindowBlock;
 use super::Exposition;
+use crate::config::ExportConfig;
 use crate::event::AgentState;
 use crate::kpi::AgentTime;
 use crate::snapshot::Snapshot;
@@ -33,14 +35,22 @@ pub(crate) const FAMILIES: [(&str, &str, Read); 2] = [
 
 /// Renders every family for every queue and window; `blocks[q][w]` holds the labels
 /// `queue="..",window=".."` of queue `q` and window `w`.
-pub(crate) fn render(snap: &Snapshot, blocks: &[Vec<Block>], out: &mut Exposition) {
+pub(crate) fn render(
+    snap: &Snapshot,
+    profile: &ExportConfig,
+    blocks: &[Vec<WindowBlock>],
+    out: &mut Exposition,
+) {
     let states = AgentState::EXPORTED.map(|s| (s, close(&format!("state=\"{}\"", s.as_str()))));
     let none = Piece::new("");
-    for (name, help, read) in &FAMILIES {
+    for (name, help, read) in FAMILIES.iter().filter(|(n, _, _)| profile.family(n)) {
         out.family(name, "gauge", help);
         let head = Piece::new(name);
         for (q, blocks) in snap.queues.iter().zip(blocks) {
-            for (t, b) in q.agent_time.iter().zip(blocks) {
+            for (i, b) in blocks {
+                let Some(t) = q.agent_time.get(*i) else {
+                    continue;
+                };
                 match read {
                     Read::ByState(get) => {
                         for (s, label) in &states {

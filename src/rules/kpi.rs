@@ -9,9 +9,17 @@
 //! [`crate::kpi::WindowAgg::breaches`]. The per-instance `callcenter_breach` gauge is not read:
 //! an instance holding half a queue would compare half a queue's ratio with the target.
 
+use super::needs::missing;
 use super::yaml::{promql_str, Yaml};
 use super::{annotations, duration, formula_matchers, severity, sl_terms, window_phrase};
 use crate::config::Config;
+
+/// The windowed counts the recorded service level reads.
+const SL_COUNTS: [&str; 3] = [
+    "callcenter_sl_offered",
+    "callcenter_sl_answered",
+    "callcenter_sl_abandoned",
+];
 
 /// The service level per queue and window, by each queue's `sl_formula`, from the windowed
 /// `callcenter_sl_*` counts summed over instances (NaN while nothing was decided). Read by
@@ -142,6 +150,71 @@ const KPI_ALERTS: [KpiAlert; 6] = [
     },
 ];
 
+impl KpiAlert {
+    /// The windowed series the alert reads (none for a live one).
+    fn reads(&self) -> Vec<&'static str> {
+        match &self.value {
+            Value::ServiceLevel => SL_COUNTS.to_vec(),
+            Value::Ratio { num, den } => std::iter::once(*num).chain(den.iter().copied()).collect(),
+            Value::Max(_) => Vec::new(),
+        }
+    }
+}
+
+/// The window a KPI alert watches: `now` for a live one, else `[alerts] window` (`None`: empty,
+/// no windowed KPI alerts).
+fn watched(config: &Config, k: &KpiAlert) -> Option<String> {
+    match (&k.value, config.alerts.window.as_str()) {
+        (Value::Max(_), _) => Some("now".into()),
+        (_, "") => None,
+        (_, w) => Some(w.into()),
+    }
+}
+
+/// What the export profile lacks for alert `k` in `window`.
+fn lacks(config: &Config, k: &KpiAlert, window: &str) -> Option<String> {
+    let reads = k.reads();
+    (!reads.is_empty())
+        .then(|| missing(&config.export, &reads, Some(window)))
+        .flatten()
+}
+
+/// What the predicted breach lacks: the service level in the alerts window and the offered
+/// contacts in the forecast window.
+fn predicted_lacks(config: &Config, forecast: &str) -> Option<String> {
+    let sl = missing(&config.export, &SL_COUNTS, Some(&config.alerts.window));
+    let offered = missing(
+        &config.export,
+        &["callcenter_contacts_offered"],
+        Some(forecast),
+    );
+    match (sl, offered) {
+        (None, None) => None,
+        (a, b) => Some(a.into_iter().chain(b).collect::<Vec<_>>().join("; ")),
+    }
+}
+
+/// The KPI alerts the export profile leaves without series, with what it lacks: `callpulse
+/// rules` leaves them out.
+pub(super) fn left_out(config: &Config) -> Vec<(&'static str, String)> {
+    let mut out: Vec<(&'static str, String)> = KPI_ALERTS
+        .iter()
+        .filter_map(|k| {
+            let window = watched(config, k)?;
+            lacks(config, k, &window).map(|lack| (k.alert, lack))
+        })
+        .collect();
+    if let (Some(f), false) = (
+        &config.engine.forecast_window,
+        config.alerts.window.is_empty(),
+    ) {
+        if let Some(lack) = predicted_lacks(config, &f.label) {
+            out.push(("CallcenterServiceLevelPredictedBreach", lack));
+        }
+    }
+    out
+}
+
 /// `lhs`, the operator one level deeper, `rhs`: the layout of every binary expression here.
 fn binary(lhs: &str, op: &str, rhs: &str) -> String {
     format!("{lhs}\n  {op}\n{rhs}")
@@ -215,13 +288,16 @@ pub(super) fn kpi_group(config: &Config, y: &mut Yaml) {
     record_service_level(config, y);
     for k in &KPI_ALERTS {
         let live = matches!(k.value, Value::Max(_));
-        let window = if live {
-            "now".to_string()
-        } else if a.window.is_empty() {
+        let Some(window) = watched(config, k) else {
             continue;
-        } else {
-            a.window.clone()
         };
+        if let Some(lack) = lacks(config, k, &window) {
+            y.line(
+                6,
+                &format!("# {} left out: [export] leaves out {lack}", k.alert),
+            );
+            continue;
+        }
         let expr = breach(k, &promql_str(&window));
         let measured = if live {
             format!("{} {{{{ $value | {} }}}}, {}", k.what, k.humanize, k.side)
@@ -256,6 +332,9 @@ pub(super) fn kpi_group(config: &Config, y: &mut Yaml) {
 
 /// [`SERVICE_LEVEL`]: one recording rule per `sl_formula` in use, every window at once.
 fn record_service_level(config: &Config, y: &mut Yaml) {
+    if missing(&config.export, &SL_COUNTS, None).is_some() {
+        return;
+    }
     for (formula, matcher) in formula_matchers(config) {
         let (good, total) = sl_terms(formula, |family| {
             format!("sum by (queue, window) (callcenter_sl_{family}{matcher})")
@@ -275,6 +354,15 @@ fn predicted_breach(config: &Config, y: &mut Yaml) {
         return;
     };
     if a.window.is_empty() {
+        return;
+    }
+    if let Some(lack) = predicted_lacks(config, &forecast.label) {
+        y.line(
+            6,
+            &format!(
+                "# CallcenterServiceLevelPredictedBreach left out: [export] leaves out {lack}"
+            ),
+        );
         return;
     }
     let (w, fw) = (promql_str(&a.window), promql_str(&forecast.label));

@@ -37,7 +37,10 @@
 //! scalar, every PromQL expression a literal block whose strings are escaped for PromQL.
 
 mod kpi;
+pub mod needs;
 mod yaml;
+
+use kpi::left_out;
 
 use yaml::{comment_safe, promql_str, regex_escape, Yaml};
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use std::io::Write;
 
+use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::from_fn_with_state;
@@ -19,7 +20,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use tokio::net::TcpListener;
 
-use crate::export::Selection;
+use crate::export::{Exposition, Selection, Sink};
 
 use super::state::ServiceState;
 use super::web::{require_basic_auth, Web};
@@ -56,40 +57,94 @@ async fn metrics(
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
-    // rendering and compressing take a core for a large center: off the async workers
-    let body = tokio::task::spawn_blocking(move || {
-        let text = state.render_selected(state.now(), &selection);
-        if gzip {
-            gzipped(text.as_bytes()).map_err(|_| text.into_bytes())
+    // Rendering and compressing take a core for a large center: on a blocking thread, off the
+    // async workers and the partition workers (which only publish their snapshots), written
+    // into the response a chunk at a time as it is rendered, so a scrape's memory does not
+    // grow with its series.
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+    tokio::task::spawn_blocking(move || {
+        let body = Chunks {
+            tx,
+            buf: Vec::new(),
+        };
+        let sink: Sink = if gzip {
+            Box::new(Gzip(Some(GzEncoder::new(body, Compression::fast()))))
         } else {
-            Err(text.into_bytes())
-        }
-    })
-    .await
-    .unwrap_or_else(|_| Err(Vec::new()));
+            Box::new(body)
+        };
+        let mut out = Exposition::streaming(sink);
+        state.render_into(state.now(), &selection, &mut out);
+        // an error here is a scraper that went away: nothing to tell
+        let _ = out.finish_stream();
+    });
+    let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    }));
     let content_type = (
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     let vary = (header::VARY, HeaderValue::from_static("accept-encoding"));
-    match body {
-        Ok(zipped) => (
-            [
-                content_type,
-                vary,
-                (header::CONTENT_ENCODING, HeaderValue::from_static("gzip")),
-            ],
-            zipped,
-        )
-            .into_response(),
-        Err(plain) => ([content_type, vary], plain).into_response(),
+    if gzip {
+        let encoding = (header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        ([content_type, vary, encoding], body).into_response()
+    } else {
+        ([content_type, vary], body).into_response()
     }
 }
 
-fn gzipped(text: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut gz = GzEncoder::new(Vec::with_capacity(text.len() / 8), Compression::fast());
-    gz.write_all(text)?;
-    gz.finish()
+/// The response body being written: bytes handed to the response in pieces of [`PIECE`].
+struct Chunks {
+    tx: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+    buf: Vec<u8>,
+}
+
+/// Bytes sent to the response at a time.
+const PIECE: usize = 64 * 1024;
+
+impl Chunks {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let piece = Bytes::from(std::mem::take(&mut self.buf));
+        (self.tx.blocking_send(Ok(piece)))
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+    }
+}
+
+impl Write for Chunks {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= PIECE {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    /// Sends what is left.
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
+/// A gzip stream into the response; flushing ends it (the exposition flushes once, at the end).
+struct Gzip(Option<GzEncoder<Chunks>>);
+
+impl Write for Gzip {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        match self.0.as_mut() {
+            Some(gz) => gz.write(data),
+            None => Err(std::io::ErrorKind::BrokenPipe.into()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.0.take() {
+            Some(gz) => gz.finish()?.flush(),
+            None => Ok(()),
+        }
+    }
 }
 
 async fn readyz(State(state): State<Arc<ServiceState>>) -> impl IntoResponse {

@@ -27,7 +27,8 @@ pub const READY_LAG: i64 = 1000;
 /// The latest published state of one partition worker.
 #[derive(Clone, Debug)]
 pub struct PartView {
-    pub snapshot: Snapshot,
+    /// The partition engine's [`Engine::export_snapshot`], replaced whole when published.
+    pub snapshot: Arc<Snapshot>,
     pub stats: EngineStats,
     pub open_contacts: usize,
     /// KPI facts held by the windows (memory is bounded by what the windows hold).
@@ -55,7 +56,7 @@ pub struct PartView {
 impl Default for PartView {
     fn default() -> Self {
         PartView {
-            snapshot: Snapshot::default(),
+            snapshot: Arc::default(),
             stats: EngineStats::default(),
             open_contacts: 0,
             facts_held: 0,
@@ -169,6 +170,13 @@ impl ServiceState {
 
     /// `/metrics` with a scrape-time selection (`?queue=`, `?window=`, `?family=`, `?shard=`).
     pub fn render_selected(&self, now: Millis, selection: &Selection) -> String {
+        let mut out = Exposition::new();
+        self.render_into(now, selection, &mut out);
+        out.finish()
+    }
+
+    /// `/metrics` with a scrape-time selection, written into `out` (which may stream it).
+    pub fn render_into(&self, now: Millis, selection: &Selection, out: &mut Exposition) {
         let views: Vec<(PartitionKey, PartView)> = lock(&self.parts)
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
@@ -176,17 +184,18 @@ impl ServiceState {
         // Configured queues are exported even while no partition is assigned.
         let mut base = Engine::new(self.config.clone());
         base.advance(now);
-        let mut snapshot = Snapshot::merge(
-            std::iter::once(base.snapshot()).chain(views.iter().map(|(_, v)| v.snapshot.clone())),
-        );
+        let base = base.export_snapshot();
+        let mut snapshot =
+            Snapshot::merge(std::iter::once(&base).chain(views.iter().map(|(_, v)| &*v.snapshot)));
         selection.apply(&mut snapshot);
-        let mut out = selection.exposition();
-        render(&snapshot, &mut out);
-        if selection.self_metrics() {
-            self.render_partitions(&views, now, &mut out);
-            self.metrics.render(&mut out);
+        if !selection.families.is_empty() {
+            out.keep_only(selection.families.clone());
         }
-        out.finish()
+        render(&snapshot, &self.config.export, out);
+        if selection.self_metrics() {
+            self.render_partitions(&views, now, out);
+            self.metrics.render(out);
+        }
     }
 
     /// The self-metrics summed over, or labelled by, the partition views.
@@ -385,14 +394,14 @@ mod tests {
     /// A partition's view whose snapshot (every configured queue, as an engine exports them)
     /// holds one offered contact in each of `offered`.
     fn view(config: &Arc<Config>, offered: &[&str]) -> PartView {
-        let mut snapshot = Engine::new(config.clone()).snapshot();
+        let mut snapshot = Engine::new(config.clone()).export_snapshot();
         for q in snapshot.queues.iter_mut() {
             if offered.contains(&q.name.as_str()) {
                 q.windows[0].apply(&FactKind::Offered, 1);
             }
         }
         PartView {
-            snapshot,
+            snapshot: Arc::new(snapshot),
             ..PartView::default()
         }
     }

@@ -252,7 +252,7 @@ impl PartitionWorker {
 
     fn publish(&mut self) {
         self.engine.advance(self.state.now());
-        self.view.snapshot = self.engine.snapshot();
+        self.view.snapshot = Arc::new(self.engine.export_snapshot());
         self.view.stats = self.engine.stats().clone();
         self.view.open_contacts = self.engine.open_contacts();
         self.view.facts_held = self.engine.facts_held();

@@ -55,7 +55,7 @@ async fn a_service_on_a_compressed_clock_slides_its_windows_by_simulated_time() 
     }
     producer.flush(Duration::from_secs(10)).unwrap();
 
-    let mut config = Config::default();
+    let mut config = Config::parse("[export]\nprofile = \"full\"\n").expect("config");
     config.kafka.brokers = brokers;
     config.kafka.topics = vec!["events".into()];
     config.kafka.group_id = "it-compressed-clock".into();

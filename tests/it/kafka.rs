@@ -112,7 +112,7 @@ fn produce(brokers: &str, events: &[SimEvent], bad: &[&str]) {
 
 fn config(brokers: &str, group: &str, dlq: bool) -> Arc<Config> {
     let mut c =
-        Config::parse("[queues.sales]\nwrapup = true\n[queues.support]\nwrapup = true\n").unwrap();
+        Config::parse("[export]\nprofile = \"full\"\n[queues.sales]\nwrapup = true\n[queues.support]\nwrapup = true\n").unwrap();
     c.kafka.brokers = brokers.into();
     c.kafka.topics = vec![TOPIC.into()];
     c.kafka.group_id = group.into();
@@ -209,7 +209,7 @@ fn replayed(config: &Arc<Config>, events: &[SimEvent], bad: &[&str]) -> String {
     let input = lines.join("\n");
     let r = replay(config.clone(), input.as_bytes(), Some(wall_now())).unwrap();
     let mut out = Exposition::new();
-    render(&r.snapshot, &mut out);
+    render(&r.snapshot, &config.export, &mut out);
     out.finish()
 }
 
@@ -435,7 +435,7 @@ async fn asterisk_topic_equals_replay_of_the_same_records() {
     )
     .unwrap();
     let mut out = Exposition::new();
-    render(&r.snapshot, &mut out);
+    render(&r.snapshot, &cfg.export, &mut out);
     let expected = out.finish();
     assert_eq!(stable_windows(&text), stable_windows(&expected));
     assert!(

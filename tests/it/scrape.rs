@@ -32,11 +32,29 @@ fn http_get_raw(addr: SocketAddr, path: &str, extra: &str) -> (u16, String, Vec<
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    (
-        status,
-        head,
-        raw.get(split + 4..).unwrap_or_default().to_vec(),
-    )
+    let body = raw.get(split + 4..).unwrap_or_default();
+    let body = if head.contains("transfer-encoding: chunked") {
+        dechunked(body)
+    } else {
+        body.to_vec()
+    };
+    (status, head, body)
+}
+
+/// A chunked transfer's body without its chunk-size lines.
+fn dechunked(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") {
+        let size = String::from_utf8_lossy(&raw[..eol]);
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        let data = &raw[eol + 2..];
+        out.extend_from_slice(&data[..n.min(data.len())]);
+        raw = data.get(n + 2..).unwrap_or_default();
+    }
+    out
 }
 
 /// `/metrics` slices by queue, shard, window and family, refuses what it does not know, and
@@ -121,4 +139,126 @@ async fn metrics_are_sliced_by_query_and_gzipped_on_request() {
         text.len()
     );
     service.stop().await;
+}
+
+/// A scrape of a few hundred queues is streamed in many chunks (gzipped or not), and both are
+/// the exposition the service renders in one piece; the standard profile writes only its
+/// windows and families.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_scrape_streams_the_same_exposition_gzipped_or_plain() {
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic(TOPIC, 1, 1).unwrap();
+    let queues: String = (0..400).map(|i| format!("[queues.q{i:03}]\n")).collect();
+    let mut c = Config::parse(&queues).unwrap();
+    c.kafka.brokers = cluster.bootstrap_servers();
+    c.kafka.topics = vec![TOPIC.into()];
+    c.kafka.group_id = "it-scrape-stream".into();
+    let service = start(Arc::new(c)).await;
+    let addr = service.addr;
+    let (plain, zipped) = tokio::task::spawn_blocking(move || {
+        let (_, _, plain) = http_get_raw(addr, "/metrics", "");
+        let (_, head, body) = http_get_raw(addr, "/metrics", "Accept-Encoding: gzip\r\n");
+        assert!(head.contains("content-encoding: gzip"), "{head}");
+        let mut zipped = String::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_string(&mut zipped)
+            .expect("gzip");
+        (String::from_utf8(plain).expect("utf-8"), zipped)
+    })
+    .await
+    .unwrap();
+    // the KPI families do not move between the two scrapes (no traffic); self-metrics may
+    let kpis = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with("callcenter_") || l.starts_with("# TYPE callcenter_"))
+            .map(String::from)
+            .collect()
+    };
+    assert!(
+        plain.len() > 1 << 20,
+        "{} bytes: several chunks",
+        plain.len()
+    );
+    assert_eq!(kpis(&plain), kpis(&zipped));
+    let windows: std::collections::BTreeSet<&str> = plain
+        .lines()
+        .filter_map(|l| l.split_once("window=\"").map(|(_, r)| r))
+        .filter_map(|r| r.split_once('"').map(|(w, _)| w))
+        .collect();
+    assert_eq!(
+        windows,
+        ["15m", "now", "today"].into(),
+        "the standard profile's windows"
+    );
+    assert!(!plain.contains("callcenter_talk_seconds{"));
+    assert!(plain.contains("callcenter_talk_duration_seconds_count{queue=\"q399\"} 0"));
+    service.stop().await;
+}
+
+/// Series of each queue under the standard and the full profile, from a replay of an hour of
+/// simulated traffic with customers, surveys and chats: the standard profile is a fraction of
+/// the full one, writes only its windows and families, and keeps every cumulative family.
+#[test]
+fn the_standard_profile_writes_a_fraction_of_the_full_series() {
+    use callpulse::config::{STANDARD_FAMILIES, WINDOWED_FAMILIES};
+    use callpulse::export::{render, Exposition};
+    use callpulse::tools::sim::{SimConfig, Simulator};
+
+    let start = 1_795_428_000_000;
+    let mut sim = Simulator::new(SimConfig {
+        queues: 4,
+        agents: 40,
+        rate: 1.0,
+        start_ms: start,
+        flat: true,
+        ..SimConfig::default()
+    });
+    let mut events = Vec::new();
+    sim.advance(start + 3_600_000, &mut events);
+    let input: Vec<&str> = events.iter().map(|e| e.json.as_str()).collect();
+    let series = |profile: &str| -> (String, usize) {
+        let config =
+            Arc::new(Config::parse(&format!("[export]\nprofile = \"{profile}\"\n")).unwrap());
+        let r =
+            callpulse::replay::replay(config.clone(), input.join("\n").as_bytes(), None).unwrap();
+        let mut out = Exposition::new();
+        render(&r.snapshot, &config.export, &mut out);
+        let text = out.finish();
+        let queues = r.snapshot.queues.len();
+        let n = text.lines().filter(|l| !l.starts_with('#')).count();
+        (text, n / queues)
+    };
+    let (standard, per_queue) = series("standard");
+    let (full, per_queue_full) = series("full");
+    eprintln!("series per queue: standard {per_queue}, full {per_queue_full}");
+    assert!(
+        per_queue * 2 < per_queue_full,
+        "{per_queue} vs {per_queue_full}"
+    );
+    for line in standard.lines().filter(|l| !l.starts_with('#')) {
+        let name = line.split(['{', ' ']).next().unwrap_or("");
+        let family = name
+            .strip_suffix("_sum")
+            .or(name.strip_suffix("_count"))
+            .filter(|b| WINDOWED_FAMILIES.contains(b))
+            .unwrap_or(name);
+        let window = line
+            .split_once("window=\"")
+            .and_then(|(_, r)| r.split_once('"'));
+        if let Some((w, _)) = window.filter(|(w, _)| *w != "now") {
+            assert!(["15m", "today"].contains(&w), "{line}");
+            assert!(STANDARD_FAMILIES.contains(&family), "{line}");
+        }
+    }
+    // the cumulative families are the same in both, bar the histograms' bounds
+    let cumulative = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| {
+                l.contains("_total{") || (l.contains("_duration_seconds_") && !l.contains("le="))
+            })
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(cumulative(&standard), cumulative(&full));
+    assert!(cumulative(&full).len() > 100);
 }

@@ -326,7 +326,7 @@ async fn demo_with_asterisk_input_serves_the_adapters_numbers() {
             .await
             .expect("scrape");
             let records = input_records(&text);
-            let offered = total(&text, "callcenter_contacts_offered", "window=\"1h\"");
+            let offered = total(&text, "callcenter_contacts_offered", "window=\"15m\"");
             if records > 0.0 && offered > 0.0 {
                 break text;
             }

@@ -109,9 +109,11 @@ pub fn run(cfg: &Arc<Config>, lines: &[String], now: Millis) -> Engine {
     engine
 }
 
+/// The contract's whole exposition of `snap` (the `full` export profile).
 pub fn exposition(snap: &Snapshot) -> String {
     let mut out = Exposition::new();
-    render(snap, &mut out);
+    let full = callpulse::config::ExportConfig::full(snap.window_labels.clone());
+    render(snap, &full, &mut out);
     out.finish()
 }
 

@@ -154,7 +154,7 @@ fn partitions_sum_in_the_merged_snapshot() {
     let cfg = config(CONFIG);
     let (a1, rest): (Vec<String>, Vec<String>) =
         history().into_iter().partition(|l| l.contains("\"a1\""));
-    let merged = Snapshot::merge([
+    let merged = Snapshot::merge(&[
         run(&cfg, &a1, now()).snapshot(),
         run(&cfg, &rest, now()).snapshot(),
     ]);

@@ -301,12 +301,15 @@ for f in files:
             variables[v["name"]] = vals
         elif v.get("type") == "custom":
             variables[v["name"]] = [o.strip() for o in v.get("query", "").split(",") if o.strip()]
-    # Value sets to try: each regex-matched query variable as ".*" (All) and, for "queue", the
-    # collapsed queue; custom variables at their current value (the window: 15m).
+    # Value sets to try: each multi-value query variable as ".*" (All) and, for "queue", the
+    # collapsed queue; a single-value query variable at every value it offers (the window: each
+    # window the export profile writes); custom variables at their current value.
     combos = [{}]
     for v in d.get("templating", {}).get("list", []):
         n = v["name"]
-        if v.get("type") == "query":
+        if v.get("type") == "query" and not (v.get("multi") or v.get("includeAll")):
+            opts = variables.get(n) or []
+        elif v.get("type") == "query":
             opts = [".*"] + ([sales] if n == "queue" else [])
         elif v.get("type") == "custom":
             cur = v.get("current", {}).get("value")

@@ -1,0 +1,329 @@
+//! `[export]`: the export profile — which windows get the windowed families, which of those
+//! families and which summary quantiles are written, which bounds the cumulative histograms
+//! have. The cumulative counters, histograms, live gauges, targets and forecasts are always
+//! exported; a profile only thins the per-window part, which is what multiplies a queue's series.
+
+use serde::Deserialize;
+
+use super::RollingWindow;
+
+/// The windowed families of the contract (`kpis.md`, labels `queue` and `window`), by name: what
+/// `[export] families` may list. The export module renders exactly these (a test holds them equal).
+pub const WINDOWED_FAMILIES: [&str; 34] = [
+    "callcenter_contacts_offered",
+    "callcenter_contacts_answered",
+    "callcenter_contacts_abandoned",
+    "callcenter_contacts_abandoned_short",
+    "callcenter_contacts_overflowed",
+    "callcenter_contacts_transferred",
+    "callcenter_sl_offered",
+    "callcenter_sl_answered",
+    "callcenter_sl_abandoned",
+    "callcenter_contacts_resolution_reported",
+    "callcenter_contacts_resolved",
+    "callcenter_contacts_identified",
+    "callcenter_contacts_repeat",
+    "callcenter_abandoned_recovered",
+    "callcenter_abandoned_lost",
+    "callcenter_service_level_ratio",
+    "callcenter_abandon_ratio",
+    "callcenter_asa_seconds",
+    "callcenter_aht_seconds",
+    "callcenter_csat_score",
+    "callcenter_nps_score",
+    "callcenter_ces_score",
+    "callcenter_fcr_ratio",
+    "callcenter_repeat_ratio",
+    "callcenter_lost_customer_ratio",
+    "callcenter_wait_seconds",
+    "callcenter_handle_seconds",
+    "callcenter_talk_seconds",
+    "callcenter_hold_seconds",
+    "callcenter_wrapup_seconds",
+    "callcenter_first_response_seconds",
+    "callcenter_agent_seconds",
+    "callcenter_occupancy_ratio",
+    "callcenter_breach",
+];
+
+/// The windowed families of the `standard` profile: what the built-in wallboard, the shipped
+/// Grafana dashboards and the generated alert rules read (a test checks each of them against
+/// it), and nothing else. Left out: short abandons and transfers per window, CES, and the talk,
+/// hold and wrap-up summaries (their cumulative counters and histograms remain).
+pub const STANDARD_FAMILIES: [&str; 28] = [
+    "callcenter_contacts_offered",
+    "callcenter_contacts_answered",
+    "callcenter_contacts_abandoned",
+    "callcenter_contacts_overflowed",
+    "callcenter_sl_offered",
+    "callcenter_sl_answered",
+    "callcenter_sl_abandoned",
+    "callcenter_contacts_resolution_reported",
+    "callcenter_contacts_resolved",
+    "callcenter_contacts_identified",
+    "callcenter_contacts_repeat",
+    "callcenter_abandoned_recovered",
+    "callcenter_abandoned_lost",
+    "callcenter_service_level_ratio",
+    "callcenter_abandon_ratio",
+    "callcenter_asa_seconds",
+    "callcenter_aht_seconds",
+    "callcenter_csat_score",
+    "callcenter_nps_score",
+    "callcenter_fcr_ratio",
+    "callcenter_repeat_ratio",
+    "callcenter_lost_customer_ratio",
+    "callcenter_wait_seconds",
+    "callcenter_handle_seconds",
+    "callcenter_first_response_seconds",
+    "callcenter_agent_seconds",
+    "callcenter_occupancy_ratio",
+    "callcenter_breach",
+];
+
+/// Quantiles every summary can carry, in thousandths.
+pub const QUANTILES: [u32; 3] = [500, 900, 990];
+
+/// Upper bounds (seconds) the cumulative duration histograms can have (`full`: all of them).
+pub const HISTOGRAM_BOUNDS: [f64; 17] = [
+    1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0, 900.0,
+    1800.0, 3600.0,
+];
+
+/// The `standard` profile's histogram bounds: service-level thresholds to half an hour.
+const STANDARD_BOUNDS: [f64; 8] = [10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0];
+
+/// A named starting point; the keys written beside it replace its choices.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    /// The windows the alerts and the forecast watch plus `today`; the families the wallboard,
+    /// the dashboards and the alerts read; the median; 8 histogram bounds.
+    #[default]
+    Standard,
+    /// Everything, in every window: the contract's complete output (as before profiles).
+    Full,
+}
+
+/// `[export]` as written.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileExport {
+    #[serde(default)]
+    profile: Profile,
+    windows: Option<Vec<String>>,
+    families: Option<Vec<String>>,
+    quantiles: Option<Vec<f64>>,
+    histogram_buckets: Option<Vec<f64>>,
+}
+
+/// The export profile, validated: what the exposition writes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExportConfig {
+    pub profile: Profile,
+    /// Labels of the windows whose windowed families are written.
+    pub windows: Vec<String>,
+    /// The windowed families written, in [`WINDOWED_FAMILIES`] order.
+    pub families: Vec<&'static str>,
+    /// The summaries' quantiles, in thousandths, ascending.
+    pub quantiles: Vec<u32>,
+    /// Places in [`HISTOGRAM_BOUNDS`] of the histograms' bounds, ascending.
+    pub buckets: Vec<usize>,
+}
+
+impl Default for ExportConfig {
+    /// The `standard` profile of the default configuration (alerts and forecast on `15m`).
+    fn default() -> Self {
+        ExportConfig::standard(vec!["15m".into(), "today".into()])
+    }
+}
+
+impl ExportConfig {
+    /// Everything, in every window of `windows` (rolling labels, then `interval`, `today`).
+    pub fn full(windows: Vec<String>) -> ExportConfig {
+        ExportConfig {
+            profile: Profile::Full,
+            windows,
+            families: WINDOWED_FAMILIES.to_vec(),
+            quantiles: QUANTILES.to_vec(),
+            buckets: (0..HISTOGRAM_BOUNDS.len()).collect(),
+        }
+    }
+
+    fn standard(windows: Vec<String>) -> ExportConfig {
+        ExportConfig {
+            profile: Profile::Standard,
+            windows,
+            families: (WINDOWED_FAMILIES.iter().copied())
+                .filter(|f| STANDARD_FAMILIES.contains(f))
+                .collect(),
+            quantiles: vec![500],
+            buckets: bound_places(&STANDARD_BOUNDS).unwrap_or_default(),
+        }
+    }
+
+    /// Whether the windowed family `name` is written (in the profile's windows).
+    pub fn family(&self, name: &str) -> bool {
+        self.families.contains(&name)
+    }
+
+    /// Whether the windowed families are written for the window labelled `label`.
+    pub fn window(&self, label: &str) -> bool {
+        self.windows.iter().any(|w| w == label)
+    }
+
+    /// The histograms' upper bounds, in seconds.
+    pub fn bounds(&self) -> Vec<f64> {
+        self.buckets.iter().map(|&i| HISTOGRAM_BOUNDS[i]).collect()
+    }
+}
+
+/// Every window label the engine exports: rolling windows, `interval`, `today`.
+fn all_windows(rolling: &[RollingWindow]) -> Vec<String> {
+    (rolling.iter().map(|w| w.label.clone()))
+        .chain(["interval".into(), "today".into()])
+        .collect()
+}
+
+fn bound_places(bounds: &[f64]) -> Option<Vec<usize>> {
+    bounds
+        .iter()
+        .map(|b| HISTOGRAM_BOUNDS.iter().position(|h| h == b))
+        .collect()
+}
+
+impl FileExport {
+    /// Resolves the profile against the engine's windows, the alerts window and the forecast
+    /// window; the error names the key.
+    pub(super) fn resolve(
+        &self,
+        rolling: &[RollingWindow],
+        alerts_window: &str,
+        forecast: Option<&RollingWindow>,
+    ) -> Result<ExportConfig, String> {
+        let all = all_windows(rolling);
+        let mut export = match self.profile {
+            Profile::Full => ExportConfig::full(all.clone()),
+            Profile::Standard => {
+                let watched: Vec<&str> = [Some(alerts_window), forecast.map(|f| f.label.as_str())]
+                    .into_iter()
+                    .flatten()
+                    .chain(["today"])
+                    .collect();
+                let windows = (all.iter())
+                    .filter(|w| watched.contains(&w.as_str()))
+                    .cloned()
+                    .collect();
+                ExportConfig::standard(windows)
+            }
+        };
+        if let Some(windows) = &self.windows {
+            if let Some(w) = windows.iter().find(|w| !all.contains(w)) {
+                return Err(format!(
+                    "export.windows: {w:?} is not one of engine.windows, \"interval\" or \"today\" ({})",
+                    all.join(", ")
+                ));
+            }
+            export.windows = (all.iter())
+                .filter(|w| windows.contains(w))
+                .cloned()
+                .collect();
+        }
+        if let Some(families) = &self.families {
+            if let Some(f) = (families.iter()).find(|f| !WINDOWED_FAMILIES.contains(&f.as_str())) {
+                return Err(format!(
+                    "export.families: {f:?} is not a windowed family; one of {}",
+                    WINDOWED_FAMILIES.join(", ")
+                ));
+            }
+            export.families = (WINDOWED_FAMILIES.iter().copied())
+                .filter(|f| families.iter().any(|g| g == f))
+                .collect();
+        }
+        if let Some(quantiles) = &self.quantiles {
+            let mut places = Vec::new();
+            for q in quantiles {
+                let Some(&t) = QUANTILES.iter().find(|&&t| f64::from(t) / 1000.0 == *q) else {
+                    return Err(format!(
+                        "export.quantiles: {q} is not one of 0.5, 0.9, 0.99"
+                    ));
+                };
+                places.push(t);
+            }
+            places.sort_unstable();
+            places.dedup();
+            export.quantiles = places;
+        }
+        if let Some(bounds) = &self.histogram_buckets {
+            let mut places = bound_places(bounds).ok_or_else(|| {
+                format!(
+                    "export.histogram_buckets: every bound is one of {:?} (seconds)",
+                    HISTOGRAM_BOUNDS
+                )
+            })?;
+            places.sort_unstable();
+            places.dedup();
+            export.buckets = places;
+        }
+        Ok(export)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn the_standard_profile_watches_the_alert_and_forecast_windows_and_today() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.export, ExportConfig::default());
+        assert_eq!(c.export.windows, ["15m", "today"]);
+        let c = Config::parse("[engine]\nforecast_window = \"1h\"\n[alerts]\nwindow = \"5m\"\n")
+            .unwrap();
+        assert_eq!(c.export.windows, ["5m", "1h", "today"]);
+        assert_eq!(c.export.quantiles, [500]);
+        assert_eq!(c.export.bounds(), STANDARD_BOUNDS);
+        assert!(c.export.family("callcenter_wait_seconds"));
+        assert!(!c.export.family("callcenter_talk_seconds"));
+    }
+
+    #[test]
+    fn the_full_profile_is_everything_and_written_keys_replace_a_profile_choice() {
+        let c = Config::parse("[export]\nprofile = \"full\"\n").unwrap();
+        assert_eq!(c.export.windows, ["5m", "15m", "1h", "interval", "today"]);
+        assert_eq!(c.export.families, WINDOWED_FAMILIES);
+        assert_eq!(c.export.bounds(), HISTOGRAM_BOUNDS);
+        let c = Config::parse(
+            "[export]\nwindows = [\"today\", \"1h\"]\nfamilies = [\"callcenter_breach\", \"callcenter_contacts_offered\"]\nquantiles = [0.99, 0.5]\nhistogram_buckets = [60, 20]\n",
+        )
+        .unwrap();
+        assert_eq!(c.export.windows, ["1h", "today"]);
+        assert_eq!(
+            c.export.families,
+            ["callcenter_contacts_offered", "callcenter_breach"]
+        );
+        assert_eq!(c.export.quantiles, [500, 990]);
+        assert_eq!(c.export.bounds(), [20.0, 60.0]);
+    }
+
+    #[test]
+    fn an_export_key_outside_its_choices_is_refused_by_name() {
+        for (text, key) in [
+            ("windows = [\"2h\"]", "export.windows"),
+            (
+                "families = [\"callcenter_contacts_offered_total\"]",
+                "export.families",
+            ),
+            ("quantiles = [0.75]", "export.quantiles"),
+            ("histogram_buckets = [25]", "export.histogram_buckets"),
+            ("profile = \"tiny\"", "profile"),
+            ("window = [\"15m\"]", "window"),
+        ] {
+            let err = Config::parse(&format!("[export]\n{text}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
+    }
+}
