@@ -1,7 +1,7 @@
 //! What a scrape sees: every queue's windows, counters and live gauges at one instant,
 //! mergeable across the partitions one instance owns.
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::config::QueueSettings;
 use crate::event::AgentState;
@@ -15,8 +15,9 @@ pub struct Snapshot {
     pub at: Millis,
     /// Labels of the windows, in the order every queue's `windows` lists them.
     pub window_labels: Vec<String>,
-    /// Sorted by queue name.
-    pub queues: Vec<QueueSnapshot>,
+    /// Sorted by queue name; shared, so a merge of partitions that each hold their own queues
+    /// copies no queue.
+    pub queues: Vec<Arc<QueueSnapshot>>,
     /// The forecast window (`engine.forecast_window`): where it stands in `window_labels` and
     /// its length; `None`: no forecast.
     pub forecast_window: Option<(usize, Span)>,
@@ -103,26 +104,28 @@ impl Snapshot {
         let mut at = Millis::MIN;
         let mut labels = Vec::new();
         let mut forecast_window = None;
-        let mut by_name: BTreeMap<&str, QueueSnapshot> = BTreeMap::new();
+        let mut all: Vec<&Arc<QueueSnapshot>> = Vec::new();
         for part in parts {
             at = at.max(part.at);
             if labels.is_empty() {
                 labels.clone_from(&part.window_labels);
                 forecast_window = part.forecast_window;
             }
-            for q in &part.queues {
-                match by_name.get_mut(q.name.as_str()) {
-                    Some(existing) => existing.merge(q),
-                    None => {
-                        by_name.insert(&q.name, q.clone());
-                    }
-                }
+            all.extend(&part.queues);
+        }
+        // stable: a queue's parts are summed in the order of the partitions
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut queues: Vec<Arc<QueueSnapshot>> = Vec::with_capacity(all.len());
+        for q in all {
+            match queues.last_mut() {
+                Some(last) if last.name == q.name => Arc::make_mut(last).merge(q),
+                _ => queues.push(Arc::clone(q)),
             }
         }
         Snapshot {
             at,
             window_labels: labels,
-            queues: by_name.into_values().collect(),
+            queues,
             forecast_window,
         }
     }

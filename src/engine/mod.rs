@@ -439,13 +439,13 @@ impl Engine {
         let forecast_window = (self.config.engine.forecast())
             .filter(|(i, _)| kept.get(*i).copied().unwrap_or(false))
             .map(|(i, span)| (kept[..i].iter().filter(|k| **k).count(), span));
-        let mut queues: Vec<QueueSnapshot> = self
+        let mut queues: Vec<Arc<QueueSnapshot>> = self
             .queues
             .iter()
             .map(|q| {
                 let (waiting, oldest_wait_ms) = q.waiting_at(self.now);
                 let mut times = q.workforce.times().into_iter();
-                QueueSnapshot {
+                Arc::new(QueueSnapshot {
                     name: q.name.to_string(),
                     settings: q.settings.clone(),
                     windows: (q.windows().zip(&kept))
@@ -460,7 +460,7 @@ impl Engine {
                         .iter()
                         .filter_map(|k| times.next().filter(|_| *k))
                         .collect(),
-                }
+                })
             })
             .collect();
         // queue names are unique: an unstable sort needs no buffer of half the queues

@@ -79,6 +79,7 @@ impl Selection {
             .map(|(i, span)| (kept(i), span));
         retain_by(&mut snap.window_labels, &keep);
         for q in &mut snap.queues {
+            let q = std::sync::Arc::make_mut(q);
             retain_by(&mut q.windows, &keep);
             retain_by(&mut q.agent_time, &keep);
         }

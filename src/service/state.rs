@@ -395,7 +395,7 @@ mod tests {
     /// holds one offered contact in each of `offered`.
     fn view(config: &Arc<Config>, offered: &[&str]) -> PartView {
         let mut snapshot = Engine::new(config.clone()).export_snapshot();
-        for q in snapshot.queues.iter_mut() {
+        for q in snapshot.queues.iter_mut().map(Arc::make_mut) {
             if offered.contains(&q.name.as_str()) {
                 q.windows[0].apply(&FactKind::Offered, 1);
             }
