@@ -57,10 +57,12 @@ async fn metrics(
         .iter()
         .filter_map(|v| v.to_str().ok())
         .any(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
-    // Rendering and compressing take a core for a large center: on a blocking thread, off the
-    // async workers and the partition workers (which only publish their snapshots), written
+    // The partition workers each hand over a snapshot of their engine (between two batches);
+    // rendering and compressing take a core for a large center: on a blocking thread, off the
+    // async workers and the partition workers, written
     // into the response a chunk at a time as it is rendered, so a scrape's memory does not
     // grow with its series.
+    let views = state.scrape_views().await;
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
     tokio::task::spawn_blocking(move || {
         let body = Chunks {
@@ -73,7 +75,7 @@ async fn metrics(
             Box::new(body)
         };
         let mut out = Exposition::streaming(sink);
-        state.render_into(state.now(), &selection, &mut out);
+        state.render_into(state.now(), &selection, &views, &mut out);
         // an error here is a scraper that went away: nothing to tell
         let _ = out.finish_stream();
     });

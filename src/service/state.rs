@@ -8,6 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
 use crate::config::{Config, InputFormat};
@@ -24,11 +27,23 @@ pub use crate::kafka::PartitionKey;
 /// Messages behind the high watermark a partition may be and still count as caught up.
 pub const READY_LAG: i64 = 1000;
 
+/// A scrape's request for a partition engine's [`Engine::export_snapshot`]: its worker answers
+/// between two batches.
+pub type SnapshotRequest = oneshot::Sender<Arc<Snapshot>>;
+
+/// How long a scrape waits for the partition workers' snapshots; a worker that does not answer
+/// in time (a checkpoint being written) is left out of that scrape, as one still loading is.
+pub const SCRAPE_WAIT: Duration = Duration::from_secs(5);
+
 /// The latest published state of one partition worker.
 #[derive(Clone, Debug)]
 pub struct PartView {
-    /// The partition engine's [`Engine::export_snapshot`], replaced whole when published.
+    /// The partition engine's snapshot: empty as published, filled by a scrape
+    /// ([`ServiceState::scrape_views`]) — snapshots are taken when a scrape asks, not on every
+    /// publish, so no copy of every queue waits in memory between scrapes.
     pub snapshot: Arc<Snapshot>,
+    /// Where a scrape asks the partition's worker for its snapshot.
+    pub snapshots: Option<mpsc::Sender<SnapshotRequest>>,
     pub stats: EngineStats,
     pub open_contacts: usize,
     /// KPI facts held by the windows (memory is bounded by what the windows hold).
@@ -57,6 +72,7 @@ impl Default for PartView {
     fn default() -> Self {
         PartView {
             snapshot: Arc::default(),
+            snapshots: None,
             stats: EngineStats::default(),
             open_contacts: 0,
             facts_held: 0,
@@ -163,24 +179,58 @@ impl ServiceState {
                 .all(|(k, pos)| self.lag(k, *pos).is_some_and(|l| l <= READY_LAG))
     }
 
-    /// The full /metrics page at wall-clock instant `now`.
+    /// The full /metrics page at wall-clock instant `now`, from the views as published.
     pub fn render_metrics(&self, now: Millis) -> String {
         self.render_selected(now, &Selection::default())
     }
 
-    /// `/metrics` with a scrape-time selection (`?queue=`, `?window=`, `?family=`, `?shard=`).
+    /// `/metrics` with a scrape-time selection (`?queue=`, `?window=`, `?family=`, `?shard=`),
+    /// from the views as published.
     pub fn render_selected(&self, now: Millis, selection: &Selection) -> String {
         let mut out = Exposition::new();
-        self.render_into(now, selection, &mut out);
+        self.render_into(now, selection, &self.views(), &mut out);
         out.finish()
     }
 
-    /// `/metrics` with a scrape-time selection, written into `out` (which may stream it).
-    pub fn render_into(&self, now: Millis, selection: &Selection, out: &mut Exposition) {
-        let views: Vec<(PartitionKey, PartView)> = lock(&self.parts)
+    /// The partition views as published.
+    pub fn views(&self) -> Vec<(PartitionKey, PartView)> {
+        lock(&self.parts)
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+            .collect()
+    }
+
+    /// The partition views with every worker's snapshot at this moment (each worker answers
+    /// between two batches); a worker that does not answer within [`SCRAPE_WAIT`] contributes
+    /// none.
+    pub async fn scrape_views(&self) -> Vec<(PartitionKey, PartView)> {
+        let mut views = self.views();
+        let mut replies = Vec::with_capacity(views.len());
+        for (i, (_, v)) in views.iter().enumerate() {
+            let Some(tx) = &v.snapshots else { continue };
+            let (reply, answer) = oneshot::channel();
+            if tx.try_send(reply).is_ok() {
+                replies.push((i, answer));
+            }
+        }
+        let deadline = tokio::time::Instant::now() + SCRAPE_WAIT;
+        for (i, answer) in replies {
+            if let Ok(Ok(snapshot)) = tokio::time::timeout_at(deadline, answer).await {
+                views[i].1.snapshot = snapshot;
+            }
+        }
+        views
+    }
+
+    /// `/metrics` with a scrape-time selection, from `views`, written into `out` (which may
+    /// stream it).
+    pub fn render_into(
+        &self,
+        now: Millis,
+        selection: &Selection,
+        views: &[(PartitionKey, PartView)],
+        out: &mut Exposition,
+    ) {
         // Configured queues are exported even while no partition is assigned.
         let mut base = Engine::new(self.config.clone());
         base.advance(now);
@@ -193,7 +243,7 @@ impl ServiceState {
         }
         render(&snapshot, &self.config.export, out);
         if selection.self_metrics() {
-            self.render_partitions(&views, now, out);
+            self.render_partitions(views, now, out);
             self.metrics.render(out);
         }
     }

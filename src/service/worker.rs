@@ -20,12 +20,14 @@ use super::batch::{Batch, Msg};
 use super::checkpoint::writer::{Checkpointer, LAST_WRITE};
 use super::checkpoint::Resume;
 use super::self_metrics::{BatchDelays, BatchProcessed, DeadLetterFailed, InternalEvent};
-use super::state::{PartView, PartitionKey, ServiceState};
+use super::state::{PartView, PartitionKey, ServiceState, SnapshotRequest};
 
 /// How often a worker moves its windows to the service's clock and publishes a snapshot.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(500);
 /// Batches a worker may have queued before the poll thread waits (backpressure).
 const WORKER_QUEUE: usize = 4;
+/// Scrapes that may wait for a worker's snapshot at once; more are answered without it.
+const SCRAPES_WAITING: usize = 4;
 
 /// Where rejected messages are copied, when `[kafka] dead_letter_topic` is set.
 pub type DeadLetter = Option<(Arc<ThreadedProducer<DefaultProducerContext>>, String)>;
@@ -70,8 +72,12 @@ pub fn spawn_worker(
 ) -> WorkerHandle {
     let (data_tx, data_rx) = mpsc::channel(WORKER_QUEUE);
     let (control_tx, control_rx) = mpsc::channel(4);
+    let (snapshot_tx, snapshot_rx) = mpsc::channel(SCRAPES_WAITING);
     let processed = Arc::new(AtomicI64::new(-1));
-    let mut view = PartView::default();
+    let mut view = PartView {
+        snapshots: Some(snapshot_tx),
+        ..PartView::default()
+    };
     let (engine, reader, from) = match start.resume {
         Some(r) => {
             view.position = r.next_offset;
@@ -102,7 +108,7 @@ pub fn spawn_worker(
         delays: BatchDelays::default(),
         checkpoints: start.checkpoints,
     };
-    runtime.spawn(worker.run(data_rx, control_rx));
+    runtime.spawn(worker.run(data_rx, control_rx, snapshot_rx));
     WorkerHandle {
         data: data_tx,
         control: control_tx,
@@ -131,7 +137,12 @@ struct PartitionWorker {
 }
 
 impl PartitionWorker {
-    async fn run(mut self, mut data: mpsc::Receiver<Batch>, mut control: mpsc::Receiver<Control>) {
+    async fn run(
+        mut self,
+        mut data: mpsc::Receiver<Batch>,
+        mut control: mpsc::Receiver<Control>,
+        mut scrapes: mpsc::Receiver<SnapshotRequest>,
+    ) {
         let mut tick = tokio::time::interval(PUBLISH_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -150,6 +161,11 @@ impl PartitionWorker {
                     }
                     let _ = ack.send(self.processed.load(Ordering::Acquire));
                     return;
+                }
+                Some(reply) = scrapes.recv() => {
+                    // taken now, not on every publish: between scrapes no copy of the queues waits
+                    self.engine.advance(self.state.now());
+                    let _ = reply.send(Arc::new(self.engine.export_snapshot()));
                 }
                 Some(batch) = data.recv() => {
                     self.idle_ticks = 0;
@@ -252,7 +268,6 @@ impl PartitionWorker {
 
     fn publish(&mut self) {
         self.engine.advance(self.state.now());
-        self.view.snapshot = Arc::new(self.engine.export_snapshot());
         self.view.stats = self.engine.stats().clone();
         self.view.open_contacts = self.engine.open_contacts();
         self.view.facts_held = self.engine.facts_held();
