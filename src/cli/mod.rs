@@ -272,7 +272,7 @@ fn replay_command(
 ) -> Result<(), CliError> {
     let config = Arc::new(match config {
         Some(p) => Config::load(p)?,
-        None => Config::default(),
+        None => Config::parse("")?,
     });
     let at = at.map(report::parse_at).transpose()?;
     let windows = match format {

@@ -173,6 +173,11 @@ pub fn check_config(file: &Path, config: &Config) -> String {
         e.quantiles,
         e.bounds()
     );
+    let _ = writeln!(
+        out,
+        "engine keeps: {} (the exported windows and the forecast's)",
+        config.engine.kept_labels().join(", ")
+    );
     for warning in crate::rules::needs::warnings(config) {
         let _ = writeln!(out, "warning: {warning}");
     }

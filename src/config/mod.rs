@@ -83,6 +83,9 @@ pub struct EngineConfig {
     pub max_message_bytes: usize,
     /// The rolling window the forecast reads (`forecast_window`); `None` without rolling windows.
     pub forecast_window: Option<RollingWindow>,
+    /// Labels of the windows the engine keeps: those the export profile writes and the
+    /// forecast's (a window nobody reads costs memory and time for nothing); `None`: every window.
+    pub kept: Option<Vec<String>>,
 }
 
 impl EngineConfig {
@@ -92,8 +95,27 @@ impl EngineConfig {
         let f = self.forecast_window.as_ref()?;
         self.windows
             .iter()
+            .filter(|w| self.keeps(&w.label))
             .position(|w| w == f)
             .map(|i| (i, f.span))
+    }
+
+    /// Whether the engine keeps the window labelled `label` (a rolling window's, `interval`,
+    /// `today`).
+    pub fn keeps(&self, label: &str) -> bool {
+        self.kept
+            .as_ref()
+            .is_none_or(|kept| kept.iter().any(|k| k == label))
+    }
+
+    /// Labels of the windows the engine keeps, in the order of every queue's windows: the
+    /// rolling windows, then `interval` and `today`.
+    pub fn kept_labels(&self) -> Vec<String> {
+        (self.windows.iter().map(|w| w.label.as_str()))
+            .chain(["interval", "today"])
+            .filter(|l| self.keeps(l))
+            .map(str::to_string)
+            .collect()
     }
 }
 
@@ -341,6 +363,7 @@ impl Default for EngineConfig {
             dedup_capacity: 1_000_000,
             survey_horizon: Span::from_secs(48 * 3600),
             max_message_bytes: 64 * 1024,
+            kept: None,
         }
     }
 }
@@ -509,6 +532,11 @@ impl Config {
             &file.alerts.window,
             engine.forecast_window.as_ref(),
         )?;
+        engine.kept = Some(
+            (export.windows.iter().cloned())
+                .chain(engine.forecast_window.iter().map(|f| f.label.clone()))
+                .collect(),
+        );
         Ok(Config {
             engine,
             defaults,

@@ -141,10 +141,14 @@ fn forecast_window_is_a_rolling_window() {
     let label = |c: &Config| c.engine.forecast_window.as_ref().map(|w| w.label.clone());
     let c = Config::parse("").unwrap();
     assert_eq!(label(&c).as_deref(), Some("15m"));
-    assert_eq!(c.engine.forecast(), Some((1, Span::from_secs(900))));
+    // its place among the windows the engine keeps (the standard profile: 15m, today)
+    assert_eq!(c.engine.forecast(), Some((0, Span::from_secs(900))));
+    let full = Config::parse("[export]\nprofile = \"full\"\n").unwrap();
+    assert_eq!(full.engine.forecast(), Some((1, Span::from_secs(900))));
     // written: by label, or by length ("900s" is the window 15m)
     let c = Config::parse("[engine]\nforecast_window = \"1h\"\n").unwrap();
-    assert_eq!(c.engine.forecast(), Some((2, Span::from_secs(3600))));
+    assert_eq!(c.engine.kept_labels(), ["15m", "1h", "today"]);
+    assert_eq!(c.engine.forecast(), Some((1, Span::from_secs(3600))));
     let c = Config::parse("[engine]\nwindows = [\"5m\", \"900s\"]\nforecast_window = \"15m\"\n")
         .unwrap();
     assert_eq!(label(&c).as_deref(), Some("900s"));

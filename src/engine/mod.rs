@@ -428,12 +428,11 @@ impl Engine {
 
     /// A snapshot of the windows whose label `keep` accepts.
     fn snapshot_of(&self, keep: impl Fn(&str) -> bool) -> Snapshot {
-        let labels = (self.config.engine.windows.iter().map(|w| w.label.as_str()))
-            .chain(["interval", "today"]);
-        let kept: Vec<bool> = labels.clone().map(&keep).collect();
-        let window_labels: Vec<String> = (labels.zip(&kept))
+        let labels = self.config.engine.kept_labels();
+        let kept: Vec<bool> = labels.iter().map(|l| keep(l)).collect();
+        let window_labels: Vec<String> = (labels.into_iter().zip(&kept))
             .filter(|(_, k)| **k)
-            .map(|(l, _)| l.to_string())
+            .map(|(l, _)| l)
             .collect();
         // the forecast window's place among the kept windows
         let forecast_window = (self.config.engine.forecast())

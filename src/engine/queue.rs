@@ -73,15 +73,17 @@ pub struct QueueState {
     pub workforce: Workforce,
 }
 
-/// The start rules of a queue's windows: the rolling windows, then `interval` and `today`.
+/// The start rules of the windows the engine keeps ([`EngineConfig::keeps`]): the rolling
+/// windows, then `interval` and `today`.
 fn rules(engine: &EngineConfig) -> Vec<Rule> {
     let mut rules: Vec<Rule> = engine
         .windows
         .iter()
+        .filter(|w| engine.keeps(&w.label))
         .map(|w| Rule::Rolling(w.span.millis()))
         .collect();
-    rules.push(Rule::Interval);
-    rules.push(Rule::Today);
+    rules.extend(engine.keeps("interval").then_some(Rule::Interval));
+    rules.extend(engine.keeps("today").then_some(Rule::Today));
     rules
 }
 

@@ -16,9 +16,11 @@ fn t(s: &str) -> Millis {
 
 const T0: &str = "2026-11-23T10:00:00Z";
 
+/// An engine keeping every window (the `full` export profile).
 fn engine(cfg: &str) -> Engine {
+    let cfg = format!("{cfg}\n[export]\nprofile = \"full\"\n");
     Engine::new(Arc::new(
-        Config::parse(cfg).unwrap_or_else(|e| panic!("{e}")),
+        Config::parse(&cfg).unwrap_or_else(|e| panic!("{e}")),
     ))
 }
 

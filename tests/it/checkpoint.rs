@@ -29,9 +29,7 @@ fn input(format: InputFormat) -> InputConfig {
 }
 
 fn config() -> Arc<Config> {
-    Arc::new(
-        Config::parse("[queues.sales]\nwrapup = true\nfirst_response_target = \"1m\"\n").unwrap(),
-    )
+    crate::support::config("[queues.sales]\nwrapup = true\nfirst_response_target = \"1m\"\n")
 }
 
 /// Reads `lines[from..]` into a partition's engine and reader the way a worker does: one

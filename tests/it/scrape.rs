@@ -262,3 +262,49 @@ fn the_standard_profile_writes_a_fraction_of_the_full_series() {
     assert_eq!(cumulative(&standard), cumulative(&full));
     assert!(cumulative(&full).len() > 100);
 }
+
+/// The engine keeps the windows the profile exports and the forecast's, no other: a window
+/// nobody reads costs no memory; the forecast still has its window when it is not exported.
+#[test]
+fn the_engine_keeps_only_the_exported_windows_and_the_forecasts() {
+    use callpulse::engine::Engine;
+    let labels = |text: &str| {
+        let config = Arc::new(Config::parse(text).unwrap());
+        Engine::new(config).snapshot().window_labels
+    };
+    assert_eq!(labels(""), ["15m", "today"]);
+    assert_eq!(
+        labels("[engine]\nforecast_window = \"1h\"\n[export]\nwindows = [\"5m\"]\n"),
+        ["5m", "1h"]
+    );
+    assert_eq!(
+        labels("[export]\nprofile = \"full\"\n"),
+        ["5m", "15m", "1h", "interval", "today"]
+    );
+    // the forecast reads its window though the profile does not export it
+    let config = Arc::new(
+        Config::parse("[engine]\nforecast_window = \"1h\"\n[export]\nwindows = [\"5m\"]\n")
+            .unwrap(),
+    );
+    let start = 1_795_428_000_000;
+    let mut sim = callpulse::tools::sim::Simulator::new(callpulse::tools::sim::SimConfig {
+        queues: 1,
+        agents: 10,
+        rate: 1.0,
+        start_ms: start,
+        flat: true,
+        ..callpulse::tools::sim::SimConfig::default()
+    });
+    let mut events = Vec::new();
+    sim.advance(start + 1_800_000, &mut events);
+    let input: Vec<&str> = events.iter().map(|e| e.json.as_str()).collect();
+    let r = callpulse::replay::replay(config.clone(), input.join("\n").as_bytes(), None).unwrap();
+    let mut out = callpulse::export::Exposition::new();
+    callpulse::export::render(&r.snapshot, &config.export, &mut out);
+    let text = out.finish();
+    assert!(
+        text.contains("callcenter_forecast_agents_required{"),
+        "{text}"
+    );
+    assert!(!text.contains("window=\"1h\""));
+}

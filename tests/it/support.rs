@@ -90,8 +90,15 @@ pub fn ended(ts: Millis, contact: &str) -> String {
     )
 }
 
+/// A config of `text`, keeping and exporting every window (the `full` profile) unless it has an
+/// `[export]` table of its own: the contract's tests look at every window.
 pub fn config(text: &str) -> Arc<Config> {
-    Arc::new(Config::parse(text).unwrap_or_else(|e| panic!("{e}")))
+    let text = if text.contains("[export]") {
+        text.to_string()
+    } else {
+        format!("{text}\n[export]\nprofile = \"full\"\n")
+    };
+    Arc::new(Config::parse(&text).unwrap_or_else(|e| panic!("{e}")))
 }
 
 /// Feeds lines in order (advancing to the watermark every `every` lines), then evaluates at `now`.
