@@ -63,6 +63,9 @@ impl Block {
     }
 }
 
+/// A window's place in a snapshot and its label block for one queue.
+pub type WindowBlock = (usize, Block);
+
 /// Further labels as [`Exposition::line`] takes them: `quantile="0.5"` as `quantile="0.5"} `.
 pub fn close(extra: &str) -> Piece {
     Piece(format!("{extra}}} "))

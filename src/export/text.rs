@@ -2,7 +2,7 @@
 //! per scrape as a [`Block`], every sample written as its name, its block and its value
 //! (integers with `itoa`, durations exactly from their milliseconds, ratios with `ryu`).
 
-use super::exposition::{close, Block, Piece, Value};
+use super::exposition::{close, Block, Piece, Value, WindowBlock};
 use super::{
     escape_label, forecast, workforce, Exposition, COUNTS, HISTOGRAM_BOUNDS, QUANTILES, RATIOS,
     SUMMARY_HELP,
@@ -11,9 +11,6 @@ use crate::config::ExportConfig;
 use crate::event::AgentState;
 use crate::kpi::{oldest_wait_breached, Measure, WindowAgg, WINDOW_KPIS};
 use crate::snapshot::{QueueSnapshot, Snapshot};
-
-/// A window's place in the snapshot and its label block for one queue.
-pub(crate) type WindowBlock = (usize, Block);
 
 /// Renders the contract's families for every queue of the snapshot, the windowed ones as far
 /// as the export `profile` says.

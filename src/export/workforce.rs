@@ -3,8 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::exposition::{close, Piece, Value as Sample};
-use super::text::WindowBlock;
+use super::exposition::{close, Piece, Value as Sample, WindowBlock};
 use super::Exposition;
 use crate::config::ExportConfig;
 use crate::event::AgentState;
