@@ -16,7 +16,7 @@ mod input;
 mod kafka;
 
 pub use export::{
-    ExportConfig, Profile, HISTOGRAM_BOUNDS, QUANTILES, STANDARD_FAMILIES, WINDOWED_FAMILIES,
+    ExportConfig, Profile, HISTOGRAM_BOUNDS, QUANTILES, STANDARD_LEFT_OUT, WINDOWED_FAMILIES,
 };
 pub use input::{InputConfig, InputFormat, UnknownFormat};
 pub use kafka::KafkaConfig;

@@ -89,7 +89,7 @@ fn e2e_tansu_run_simulate_stop_kill_restart() {
     std::fs::write(
         &config,
         format!(
-            "[kafka]\nbrokers = \"{brokers}\"\ntopics = [\"callcenter.events\"]\ngroup_id = \"e2e\"\n[http]\nlisten = \"{http}\"\n[queues.sales]\nwrapup = true\n"
+            "[kafka]\nbrokers = \"{brokers}\"\ntopics = [\"callcenter.events\"]\ngroup_id = \"e2e\"\n[http]\nlisten = \"{http}\"\n[queues.sales]\nwrapup = true\n[export]\nprofile = \"full\"\n"
         ),
     )
     .unwrap();
@@ -178,7 +178,7 @@ fn e2e_tansu_asterisk_topic_equals_replay_input_asterisk() {
     std::fs::write(
         &config,
         format!(
-            "[engine]\nallowed_lateness = \"10m\"\n[kafka]\nbrokers = \"{brokers}\"\ntopics = []\ngroup_id = \"e2e-ast\"\n[[kafka.inputs]]\ntopic = \"pbx1.queue_log\"\nformat = \"asterisk\"\n[http]\nlisten = \"{http}\"\n"
+            "[engine]\nallowed_lateness = \"10m\"\n[kafka]\nbrokers = \"{brokers}\"\ntopics = []\ngroup_id = \"e2e-ast\"\n[[kafka.inputs]]\ntopic = \"pbx1.queue_log\"\nformat = \"asterisk\"\n[http]\nlisten = \"{http}\"\n[export]\nprofile = \"full\"\n"
         ),
     )
     .unwrap();
