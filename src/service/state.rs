@@ -2,8 +2,9 @@
 //! the high watermarks and group membership behind readiness, and the self-metrics; and the
 //! /metrics page built from them.
 //!
-//! Partition workers publish a [`PartView`] (snapshot + counters) on every tick; the hot path
-//! touches no lock. A scrape merges the latest views.
+//! Partition workers publish a [`PartView`] (counters, lag, held structures) on every tick; the
+//! hot path touches no lock. A scrape asks every worker for its KPI snapshot
+//! ([`ServiceState::scrape_views`]) and merges them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};

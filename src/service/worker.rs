@@ -1,6 +1,6 @@
 //! The partition worker: the task that owns one assigned partition's [`Engine`] outright — no
-//! lock on the hot path — applies its batches, dead-letters its rejects, and publishes a
-//! snapshot on a timer.
+//! lock on the hot path — applies its batches, dead-letters its rejects, publishes its
+//! self-metrics on a timer and hands a scrape its KPI snapshot between two batches.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -22,7 +22,8 @@ use super::checkpoint::Resume;
 use super::self_metrics::{BatchDelays, BatchProcessed, DeadLetterFailed, InternalEvent};
 use super::state::{PartView, PartitionKey, ServiceState, SnapshotRequest};
 
-/// How often a worker moves its windows to the service's clock and publishes a snapshot.
+/// How often a worker moves its windows to the service's clock and publishes its self-metrics
+/// (a scrape asks for its KPI snapshot).
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(500);
 /// Batches a worker may have queued before the poll thread waits (backpressure).
 const WORKER_QUEUE: usize = 4;
