@@ -195,6 +195,12 @@ fn benches(c: &mut Criterion) {
     g.bench_function("decode_and_engine_1M_50q_customers", |b| {
         b.iter(|| run_engine(&cfg, &with_customers).stats().accepted)
     });
+    // the same traffic under a config file's default export profile: the engine keeps the
+    // windows it exports (15m, today), not all five
+    let standard = Arc::new(Config::parse("").expect("the empty config"));
+    g.bench_function("decode_and_engine_1M_50q_standard", |b| {
+        b.iter(|| run_engine(&standard, &lines).stats().accepted)
+    });
     g.finish();
 
     // 1,000 queues, each with traffic in every window
