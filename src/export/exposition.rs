@@ -213,22 +213,20 @@ impl Exposition {
 
     /// One sample; `labels` is pre-rendered (`queue="x",window="5m"`), may be empty.
     pub fn sample(&mut self, name: &str, suffix: &str, labels: &str, extra: &str, value: f64) {
-        if self.skip {
-            return;
-        }
-        self.head(name, suffix, labels, extra);
-        put_value(&mut self.out, Value::Float(value));
-        self.out.push('\n');
-        self.spill();
+        self.sample_value(name, suffix, labels, extra, Value::Float(value));
     }
 
     /// A sample of an integer value: the same text as [`Exposition::sample`] of it as a float.
     pub fn sample_int(&mut self, name: &str, suffix: &str, labels: &str, extra: &str, value: i64) {
+        self.sample_value(name, suffix, labels, extra, Value::Int(value));
+    }
+
+    fn sample_value(&mut self, name: &str, suffix: &str, labels: &str, extra: &str, value: Value) {
         if self.skip {
             return;
         }
         self.head(name, suffix, labels, extra);
-        put_value(&mut self.out, Value::Int(value));
+        put_value(&mut self.out, value);
         self.out.push('\n');
         self.spill();
     }
