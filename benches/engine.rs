@@ -245,6 +245,15 @@ fn benches(c: &mut Criterion) {
                 BatchSize::SmallInput,
             )
         });
+        // as `/metrics` writes it: streamed a chunk at a time (256 KiB held, handed to the
+        // response), not into one buffer grown to the whole text
+        g.bench_function(format!("render_1000q_{profile}_streamed"), |b| {
+            b.iter(|| {
+                let mut out = Exposition::streaming(Box::new(std::io::sink()));
+                render(&snap, export, &mut out);
+                out.finish_stream().is_ok()
+            })
+        });
     }
     g.finish();
 }

@@ -194,6 +194,10 @@ pub struct SimArgs {
     /// mornings): the same volume whatever the hour.
     #[arg(long)]
     pub flat: bool,
+    /// Key a contact's events by contact id instead of queue: a large queue spreads over every
+    /// partition (agent events stay keyed by the agent's first queue).
+    #[arg(long)]
+    pub key_by_contact: bool,
 }
 
 impl SimArgs {
@@ -208,6 +212,7 @@ impl SimArgs {
             start_ms: 0,
             flat: self.flat,
             day_shift_ms: 0,
+            key_by_contact: self.key_by_contact,
         };
         c.agents = self.agents.unwrap_or_else(|| c.recommended_agents());
         c

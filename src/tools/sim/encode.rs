@@ -81,9 +81,15 @@ struct RunId<'a> {
     n: u64,
 }
 
+impl std::fmt::Display for RunId<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}-{}", self.kind, self.run, self.n)
+    }
+}
+
 impl Serialize for RunId<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&format_args!("{}-{}-{}", self.kind, self.run, self.n))
+        s.collect_str(self)
     }
 }
 
@@ -135,10 +141,13 @@ pub(super) struct Encoder {
     pub(super) run: String,
     /// Events written so far (the next event's number).
     pub(super) next: u64,
+    /// A contact's events are keyed by its contact id rather than the `key` given.
+    pub(super) key_by_contact: bool,
 }
 
 impl Encoder {
-    /// Appends one event of type `kind` at `t`, keyed `key`, for contact `contact` (if any).
+    /// Appends one event of type `kind` at `t`, keyed `key` (or by contact id), for contact
+    /// `contact` (if any).
     pub(super) fn emit(
         &mut self,
         out: &mut Vec<SimEvent>,
@@ -175,8 +184,17 @@ impl Encoder {
         // the monitor rejects (and counts), not a panic in the producer.
         let json = serde_json::to_string(&envelope)
             .unwrap_or_else(|e| format!("{{\"error\":{:?}}}", e.to_string()));
+        let key = match contact {
+            Some(n) if self.key_by_contact => (RunId {
+                kind: 'c',
+                run: &self.run,
+                n,
+            })
+            .to_string(),
+            _ => key.to_string(),
+        };
         out.push(SimEvent {
-            key: key.to_string(),
+            key,
             ts_ms: t,
             json,
             wrapup_ms: None,
@@ -193,6 +211,7 @@ mod tests {
         let mut enc = Encoder {
             run: "0000abcd".into(),
             next: 0,
+            key_by_contact: false,
         };
         let mut out = Vec::new();
         let instants = [0, 1, 999, 86_399_999, 951_782_400_000, 4_102_444_800_123];

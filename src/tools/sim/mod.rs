@@ -198,6 +198,10 @@ pub struct SimConfig {
     /// Moves the simulated business day against the UTC clock: the shape, rosters and lunch at
     /// `t` are those of UTC time `t + day_shift_ms` (the demo uses it to start mid-morning).
     pub day_shift_ms: i64,
+    /// Key a contact's events by its contact id instead of its queue, so a large queue's
+    /// traffic spreads over every partition (agent events stay keyed by the agent's first
+    /// queue). A deployment keyed this way sums counts per queue across partitions.
+    pub key_by_contact: bool,
 }
 
 impl Default for SimConfig {
@@ -212,6 +216,7 @@ impl Default for SimConfig {
             start_ms: 0,
             flat: false,
             day_shift_ms: 0,
+            key_by_contact: false,
         }
     }
 }
@@ -223,7 +228,8 @@ pub const MAX_QUEUES: usize = 1000;
 /// record of a platform's format).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SimEvent {
-    /// The queue name (the Kafka key); for agent events the agent's first queue.
+    /// The Kafka key: the queue name (with [`SimConfig::key_by_contact`], a contact event's
+    /// contact id); for agent events the agent's first queue.
     pub key: String,
     pub ts_ms: i64,
     /// One spec-v1 JSON object (a platform writer's record: its message text).
@@ -310,7 +316,11 @@ impl Simulator {
         let mut sim = Simulator {
             now: cfg.start_ms,
             rng,
-            enc: Encoder { run, next: 0 },
+            enc: Encoder {
+                run,
+                next: 0,
+                key_by_contact: cfg.key_by_contact,
+            },
             heap: BinaryHeap::new(),
             seq: 0,
             shape_peak,

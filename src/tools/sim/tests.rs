@@ -275,3 +275,28 @@ fn generation_speed() {
     );
     assert!(n > 50_000);
 }
+
+#[test]
+fn keyed_by_contact_every_contact_event_carries_its_contact_id_as_key() {
+    let queued = run(cfg(Scenario::Normal, 3), 1);
+    let c = SimConfig {
+        key_by_contact: true,
+        ..cfg(Scenario::Normal, 3)
+    };
+    let keyed = run(c, 1);
+    // the same traffic, keyed otherwise
+    assert_eq!(keyed.len(), queued.len());
+    let mut contacts = std::collections::HashSet::new();
+    for (k, q) in keyed.iter().zip(&queued) {
+        assert_eq!(k.json, q.json);
+        let ev = decode(k.json.as_bytes(), &Limits::default()).unwrap();
+        match &ev.body {
+            Body::Contact(c) => {
+                assert_eq!(k.key, c.contact_id.as_ref(), "{}", k.json);
+                contacts.insert(k.key.clone());
+            }
+            Body::Agent(_) => assert_eq!(k.key, q.key, "agent events keep their queue key"),
+        }
+    }
+    assert!(contacts.len() > 100, "{} contacts", contacts.len());
+}
