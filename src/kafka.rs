@@ -20,6 +20,11 @@ pub const REJECT_HEADER: &str = "callpulse-reject-reason";
 /// prefetch queue was full is fetched again 20 ms later, not librdkafka's default second:
 /// catching up (recovery), the workers empty the queue faster than that and would otherwise
 /// wait idle for most of each second.
+///
+/// Under the broker-side group protocol of KIP-848 (`"group.protocol" = "consumer"` in
+/// `[kafka.properties]`, Kafka 4), the broker assigns partitions and librdkafka refuses a
+/// client-side strategy: callpulse then sets none (a rebalance there never stops the other
+/// members either).
 pub fn consumer_config(config: &Config) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &config.kafka.brokers)
@@ -36,7 +41,11 @@ pub fn consumer_config(config: &Config) -> ClientConfig {
     if let Some(id) = &config.kafka.instance_id {
         c.set("group.instance.id", id);
     }
-    with_properties(c, &config.kafka.properties)
+    let props = &config.kafka.properties;
+    if props.get("group.protocol").map(String::as_str) == Some("consumer") {
+        c.remove("partition.assignment.strategy");
+    }
+    with_properties(c, props)
 }
 
 /// The checkpoint writer: idempotent, so a checkpoint's chunks land in order and once, before
@@ -130,5 +139,24 @@ mod tests {
             consumer_config(&config).get("partition.assignment.strategy"),
             Some("range")
         );
+    }
+
+    #[test]
+    fn under_the_broker_side_group_protocol_the_consumer_sets_no_assignment_strategy() {
+        use rdkafka::consumer::BaseConsumer;
+        let mut config = Config::default();
+        config.kafka.instance_id = Some("callpulse-0".into());
+        config
+            .kafka
+            .properties
+            .insert("group.protocol".into(), "consumer".into());
+        let c = consumer_config(&config);
+        assert_eq!(c.get("partition.assignment.strategy"), None);
+        assert_eq!(c.get("group.instance.id"), Some("callpulse-0"));
+        // librdkafka accepts it (it refuses a client-side strategy under this protocol)
+        assert!(c.create::<BaseConsumer>().is_ok());
+        let mut classic = consumer_config(&Config::default());
+        classic.set("group.protocol", "consumer");
+        assert!(classic.create::<BaseConsumer>().is_err());
     }
 }

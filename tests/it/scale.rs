@@ -50,6 +50,9 @@ struct Group {
     id: String,
     partitions: i32,
     started: Instant,
+    /// The broker-side group protocol of KIP-848 (`group.protocol = consumer`) instead of the
+    /// classic one with its client-side session timeout.
+    broker_side: bool,
 }
 
 /// One `callpulse run` process of the group, with its own config and HTTP port.
@@ -74,6 +77,7 @@ impl Group {
             id: format!("scale-{scenario}"),
             partitions,
             started: Instant::now(),
+            broker_side: false,
         }
     }
 
@@ -116,10 +120,16 @@ impl Group {
                 "[engine]\nallowed_lateness = \"5s\"\n\
                  [kafka]\nbrokers = \"{}\"\ntopics = [\"{TOPIC}\"]\ngroup_id = \"{}\"\n\
                  checkpoint_interval = \"2s\"\n{kafka}\
-                 [kafka.properties]\n\"session.timeout.ms\" = \"6000\"\n\
-                 \"heartbeat.interval.ms\" = \"500\"\n\
+                 [kafka.properties]\n{}\
                  [http]\nlisten = \"{http}\"\n",
-                self.brokers, self.id
+                self.brokers,
+                self.id,
+                if self.broker_side {
+                    // the session is the broker's (30 s on the mock broker)
+                    "\"group.protocol\" = \"consumer\"\n"
+                } else {
+                    "\"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"500\"\n"
+                }
             ),
         )
         .unwrap();
@@ -465,6 +475,39 @@ fn a_member_restarting_does_not_stop_the_others_partitions() {
     assert!(
         !sizes[first..].contains(&"0"),
         "a gave up every partition during b's restart: assignments {sizes:?}"
+    );
+    group.finish(traffic, &[&a, &b]);
+}
+
+#[test]
+#[ignore = "several processes for half a minute: scripts/test runs it (--include-ignored)"]
+fn a_static_member_restarting_within_its_session_moves_no_partition() {
+    // static membership under the broker-side protocol (KIP-848): a member that leaves with
+    // its `group.instance.id` keeps its partitions through the session; back within it, it
+    // gets the same ones and the other member's assignment never changes
+    let (_broker, mut group) = Group::on_mock_broker("static", 6);
+    group.broker_side = true;
+    let traffic = Traffic::start(&group.brokers, group.partitions, 15);
+    let a = group.start_static("a");
+    let mut b = group.start_static("b");
+    group.wait_owners(&[&a, &b]);
+    traffic.wait_more(200);
+    let owned = |i: &Instance| positions(&i.metrics()).into_keys().collect::<Vec<_>>();
+    let (of_a, of_b) = (owned(&a), owned(&b));
+    let rebalances = a.sample("callpulse_rebalances_total");
+    b.stop();
+    // while b is away its partitions stay its own: none moves to a
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(owned(&a), of_a, "a took b's partitions while b restarted");
+    b.start_again();
+    group.wait_owners(&[&a, &b]);
+    traffic.wait_more(200);
+    assert_eq!(owned(&b), of_b, "b came back to other partitions");
+    assert_eq!(owned(&a), of_a);
+    assert_eq!(
+        a.sample("callpulse_rebalances_total"),
+        rebalances,
+        "b's restart reached a as a rebalance"
     );
     group.finish(traffic, &[&a, &b]);
 }
