@@ -28,7 +28,8 @@ pub struct KafkaConfig {
     /// horizon ("" turns checkpoints off).
     #[serde(default = "default_checkpoint_topic")]
     pub checkpoint_topic: String,
-    /// How often a partition worker checkpoints (when it read anything since its last one).
+    /// How often a partition worker checkpoints (when it read anything since its last one), and
+    /// no sooner than 20 × as long as its last checkpoint took.
     #[serde(default = "default_checkpoint_interval")]
     pub checkpoint_interval: Span,
     /// Static group membership (`group.instance.id`): a stable name per instance (a pod's
