@@ -148,10 +148,7 @@ impl Group {
     /// Waits until every partition is owned by exactly one of `instances` and each owns some.
     fn wait_owners(&self, instances: &[&Instance]) {
         eventually(REBALANCED, || {
-            let owned: Vec<Vec<i32>> = instances
-                .iter()
-                .map(|i| positions(&i.metrics()).into_keys().collect())
-                .collect();
+            let owned: Vec<Vec<i32>> = instances.iter().map(|i| i.owned()).collect();
             let mut all: Vec<i32> = owned.iter().flatten().copied().collect();
             all.sort_unstable();
             let spread = all == (0..self.partitions).collect::<Vec<_>>()
@@ -246,6 +243,11 @@ impl Instance {
 
     fn sample(&self, series: &str) -> f64 {
         sample(&self.metrics(), series).unwrap_or(0.0)
+    }
+
+    /// The partitions this instance owns now.
+    fn owned(&self) -> Vec<i32> {
+        positions(&self.metrics()).into_keys().collect()
     }
 
     /// A graceful stop (SIGTERM): it must exit 0 after committing its offsets.
@@ -492,18 +494,17 @@ fn a_static_member_restarting_within_its_session_moves_no_partition() {
     let mut b = group.start_static("b");
     group.wait_owners(&[&a, &b]);
     traffic.wait_more(200);
-    let owned = |i: &Instance| positions(&i.metrics()).into_keys().collect::<Vec<_>>();
-    let (of_a, of_b) = (owned(&a), owned(&b));
+    let (of_a, of_b) = (a.owned(), b.owned());
     let rebalances = a.sample("callpulse_rebalances_total");
     b.stop();
     // while b is away its partitions stay its own: none moves to a
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(owned(&a), of_a, "a took b's partitions while b restarted");
+    assert_eq!(a.owned(), of_a, "a took b's partitions while b restarted");
     b.start_again();
     group.wait_owners(&[&a, &b]);
     traffic.wait_more(200);
-    assert_eq!(owned(&b), of_b, "b came back to other partitions");
-    assert_eq!(owned(&a), of_a);
+    assert_eq!(b.owned(), of_b, "b came back to other partitions");
+    assert_eq!(a.owned(), of_a);
     assert_eq!(
         a.sample("callpulse_rebalances_total"),
         rebalances,
