@@ -24,7 +24,19 @@ pub struct Change {
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Agents {
     by_name: HashMap<Box<str>, History>,
+    /// After a scan that could not come down to 90 % of the bound (too many agents logged in,
+    /// or logged out too recently): the table's size and `final_before` then. No new scan until
+    /// the table grows by a tenth of the bound or [`RESCAN_AFTER`] more event time is final, so
+    /// a center holding more logged-in agents than `max_agents` is not scanned on every tick.
+    #[serde(skip)]
+    stuck: Option<(usize, Millis)>,
+    /// Scans made (the tests read it).
+    #[serde(skip)]
+    scans: u64,
 }
+
+/// Event time after which a scan that could not forget enough is tried again.
+const RESCAN_AFTER: Millis = 60_000;
 
 impl Agents {
     /// Records an event; returns the change when the agent's latest state or queues moved, and
@@ -57,23 +69,94 @@ impl Agents {
 
     /// When more than `max` agents are held, forgets the longest logged-out ones whose every
     /// event is before `final_before`, down to 90 % of `max` (so the scan is rare); returns how
-    /// many were forgotten. Agents still logged in are never forgotten.
+    /// many were forgotten. Agents still logged in are never forgotten; a scan that cannot
+    /// come down that far is not repeated before the table grows or more events are final.
     pub fn forget_logged_out(&mut self, max: usize, final_before: Millis) -> usize {
-        if self.by_name.len() <= max {
+        let len = self.by_name.len();
+        if len <= max {
+            self.stuck = None;
             return 0;
         }
-        let excess = self.by_name.len() - max * 9 / 10;
+        if let Some((then_len, then_final)) = self.stuck {
+            if len < then_len + max / 10 + 1 && final_before < then_final + RESCAN_AFTER {
+                return 0;
+            }
+        }
+        self.scans += 1;
+        let excess = len - max * 9 / 10;
         let mut idle: Vec<(Millis, &str)> = self
             .by_name
             .iter()
             .filter(|(_, a)| a.state() == AgentState::LoggedOut && a.last_at() < final_before)
             .map(|(name, a)| (a.last_at(), &**name))
             .collect();
-        idle.sort_unstable();
-        let forget: Vec<Box<str>> = idle.iter().take(excess).map(|&(_, n)| n.into()).collect();
+        if idle.len() > excess {
+            idle.select_nth_unstable(excess);
+            idle.truncate(excess);
+        }
+        let forget: Vec<Box<str>> = idle.iter().map(|&(_, n)| n.into()).collect();
         for name in &forget {
             self.by_name.remove(name);
         }
+        self.stuck = (forget.len() < excess).then_some((self.by_name.len(), final_before));
         forget.len()
+    }
+
+    /// How many times [`Agents::forget_logged_out`] scanned the table.
+    pub fn scans(&self) -> u64 {
+        self.scans
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_logged_in(n: usize) -> Agents {
+        let mut agents = Agents::default();
+        let mut deltas = Vec::new();
+        for i in 0..n {
+            let name = format!("a{i}");
+            agents.update(&name, 0, AgentState::Available, None, 0, &mut deltas);
+        }
+        agents
+    }
+
+    #[test]
+    fn more_logged_in_agents_than_the_bound_are_not_rescanned_on_every_tick() {
+        let mut agents = with_logged_in(20);
+        // two ticks a second for a minute of event time: nothing can be forgotten
+        for tick in 0..120 {
+            assert_eq!(agents.forget_logged_out(10, 1_000 + tick * 500), 0);
+        }
+        assert_eq!(
+            agents.scans(),
+            1,
+            "one scan, then none until a minute is final"
+        );
+        agents.forget_logged_out(10, 1_000 + RESCAN_AFTER);
+        assert_eq!(agents.scans(), 2, "a minute later, scanned again");
+        // the table growing by a tenth of the bound is scanned again at once
+        let mut deltas = Vec::new();
+        agents.update("late", 70_000, AgentState::Available, None, 0, &mut deltas);
+        agents.update("later", 70_000, AgentState::Available, None, 0, &mut deltas);
+        agents.forget_logged_out(10, 1_000 + RESCAN_AFTER + 1);
+        assert_eq!(agents.scans(), 3);
+        assert_eq!(agents.len(), 22, "logged-in agents are never forgotten");
+    }
+
+    #[test]
+    fn a_stuck_table_still_forgets_agents_as_soon_as_they_log_out() {
+        let mut agents = with_logged_in(20);
+        assert_eq!(agents.forget_logged_out(10, 1_000), 0);
+        let mut deltas = Vec::new();
+        for i in 0..15 {
+            let name = format!("a{i}");
+            agents.update(&name, 2_000, AgentState::LoggedOut, None, 0, &mut deltas);
+        }
+        // the logouts become final a minute after the first scan: all of them may go, the
+        // oldest 11 do (down to 90 % of the bound)
+        assert_eq!(agents.forget_logged_out(10, 1_000 + RESCAN_AFTER), 11);
+        assert_eq!(agents.len(), 9);
     }
 }
