@@ -19,6 +19,10 @@ use callpulse::input::{Admit, Reader};
 use callpulse::service::checkpoint::{decode, encode, fingerprint, save};
 use callpulse::time::{Millis, HOUR, SECOND};
 
+/// The allocator of the `callpulse` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const START: Millis = 1_795_420_800_000; // 2026-11-23T08:00:00Z
 /// One contact every 4 ms: ~4 events each, ~1,000 events/s.
 const CONTACT_EVERY_US: i64 = 4_000;

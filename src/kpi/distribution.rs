@@ -395,9 +395,14 @@ impl Distribution {
             }
         });
         let mut out = [0; N];
+        // buckets come in ascending order and bounds ascend: the first bound at or above the
+        // bucket (and all after it) only moves up
+        let mut k = 0;
         let mut add = |b: u32, c: u32| {
-            // bounds ascend: the first bound at or above the bucket, and all after it
-            if let Some(k) = last.iter().position(|&l| i64::from(b) <= l) {
+            while k < N && i64::from(b) > last[k] {
+                k += 1;
+            }
+            if k < N {
                 out[k] += i64::from(c);
             }
         };
