@@ -49,63 +49,7 @@ pub fn render(snap: &Snapshot, profile: &ExportConfig, out: &mut Exposition) {
                 .collect()
         })
         .collect();
-    let each_window = |f: &mut dyn FnMut(&QueueSnapshot, &WindowAgg, &Block)| {
-        for (q, blocks) in snap.queues.iter().zip(&window_blocks) {
-            for (i, b) in blocks {
-                if let Some(w) = q.windows.get(*i) {
-                    f(q, w, b);
-                }
-            }
-        }
-    };
-
-    for (name, help, count) in COUNTS
-        .iter()
-        .filter_map(|c| c.window.map(|(n, h)| (n, h, c.get)))
-        .filter(|(n, _, _)| profile.family(n))
-    {
-        out.family(name, "gauge", help);
-        let (head, none) = (Piece::new(name), Piece::new(""));
-        each_window(&mut |_, w, b| out.line(&head, b, &none, Value::Int(count(w))));
-    }
-    for (name, help, ratio) in RATIOS.into_iter().filter(|(n, _, _)| profile.family(n)) {
-        out.family(name, "gauge", help);
-        let (head, none) = (Piece::new(name), Piece::new(""));
-        each_window(&mut |q, w, b| {
-            if let Some(v) = ratio(w, q) {
-                out.line(&head, b, &none, Value::Float(v));
-            }
-        });
-    }
-    // (place among QUANTILES, label) of the profile's quantiles
-    let quantiles: Vec<(usize, Piece)> = (QUANTILES.iter().enumerate())
-        .filter(|(_, (q, _))| profile.quantiles.contains(q))
-        .map(|(k, (_, label))| (k, close(label)))
-        .collect();
-    for (m, help) in Measure::ALL.into_iter().zip(SUMMARY_HELP) {
-        let name = m.summary_name();
-        if !profile.family(name) {
-            continue;
-        }
-        let (head, sum, count) = (
-            Piece::new(name),
-            Piece::new(&format!("{name}_sum")),
-            Piece::new(&format!("{name}_count")),
-        );
-        let none = Piece::new("");
-        out.family(name, "summary", help);
-        each_window(&mut |_, w, b| {
-            let d = w.dist(m);
-            let values = d.quantiles_tenths_of_ms(QUANTILES.map(|(q, _)| q));
-            for (k, label) in &quantiles {
-                if let Some(v) = values[*k] {
-                    out.line(&head, b, label, Value::Decimal(v, 4));
-                }
-            }
-            out.line(&sum, b, &none, Value::Decimal(d.sum_ms(), 3));
-            out.line(&count, b, &none, Value::Int(d.count()));
-        });
-    }
+    windowed(snap, profile, &window_blocks, out);
     workforce::render(snap, profile, &window_blocks, out);
 
     out.family(
@@ -144,6 +88,119 @@ pub fn render(snap: &Snapshot, profile: &ExportConfig, out: &mut Exposition) {
     render_targets(snap, &queue_blocks, out);
     render_breaches(snap, profile, &window_blocks, &queue_blocks, out);
     render_cumulative(snap, profile, &queue_blocks, out);
+}
+
+/// Each window's value of a windowed family, one column per family: every window is read
+/// once for all of them (a family's samples then come from one sequence, not from every
+/// window read again per family, as the text format groups samples by family).
+struct Columns<T> {
+    values: Vec<T>,
+    cells: usize,
+}
+
+impl<T: Copy> Columns<T> {
+    fn new(families: usize, cells: usize, empty: T) -> Self {
+        Columns {
+            values: vec![empty; families * cells],
+            cells,
+        }
+    }
+
+    fn set(&mut self, family: usize, cell: usize, value: T) {
+        self.values[family * self.cells + cell] = value;
+    }
+
+    fn family(&self, family: usize) -> &[T] {
+        &self.values[family * self.cells..(family + 1) * self.cells]
+    }
+}
+
+/// A summary's values of one window: its quantiles (tenths of a ms), sum (ms) and count.
+type SummaryCell = ([Option<i64>; QUANTILES.len()], i64, i64);
+
+/// The windowed counts, ratios and summaries of every queue, as far as the profile says.
+fn windowed(
+    snap: &Snapshot,
+    profile: &ExportConfig,
+    window_blocks: &[Vec<WindowBlock>],
+    out: &mut Exposition,
+) {
+    // every (queue, window) written, in the order of the samples
+    let cells: Vec<(&QueueSnapshot, &WindowAgg, &Block)> = (snap.queues.iter())
+        .zip(window_blocks)
+        .flat_map(|(q, blocks)| {
+            (blocks.iter()).filter_map(move |(i, b)| q.windows.get(*i).map(|w| (&**q, w, b)))
+        })
+        .collect();
+    let counts: Vec<_> = (COUNTS.iter())
+        .filter_map(|c| c.window.map(|(n, h)| (n, h, c.get)))
+        .filter(|(n, _, _)| profile.family(n))
+        .collect();
+    let ratios: Vec<_> = (RATIOS.into_iter())
+        .filter(|(n, _, _)| profile.family(n))
+        .collect();
+    let measures: Vec<_> = (Measure::ALL.into_iter().zip(SUMMARY_HELP))
+        .filter(|(m, _)| profile.family(m.summary_name()))
+        .collect();
+    let n = cells.len();
+    let mut ints = Columns::new(counts.len(), n, 0);
+    let mut floats = Columns::new(ratios.len(), n, None);
+    let mut summaries: Columns<SummaryCell> =
+        Columns::new(measures.len(), n, ([None; QUANTILES.len()], 0, 0));
+    for (c, (q, w, _)) in cells.iter().enumerate() {
+        for (f, (_, _, count)) in counts.iter().enumerate() {
+            ints.set(f, c, count(w));
+        }
+        for (f, (_, _, ratio)) in ratios.iter().enumerate() {
+            floats.set(f, c, ratio(w, q));
+        }
+        for (f, (m, _)) in measures.iter().enumerate() {
+            let d = w.dist(*m);
+            let quantiles = d.quantiles_tenths_of_ms(QUANTILES.map(|(q, _)| q));
+            summaries.set(f, c, (quantiles, d.sum_ms(), d.count()));
+        }
+    }
+
+    let none = Piece::new("");
+    for (f, (name, help, _)) in counts.iter().enumerate() {
+        out.family(name, "gauge", help);
+        let head = Piece::new(name);
+        for ((_, _, b), v) in cells.iter().zip(ints.family(f)) {
+            out.line(&head, b, &none, Value::Int(*v));
+        }
+    }
+    for (f, (name, help, _)) in ratios.iter().enumerate() {
+        out.family(name, "gauge", help);
+        let head = Piece::new(name);
+        for ((_, _, b), v) in cells.iter().zip(floats.family(f)) {
+            if let Some(v) = v {
+                out.line(&head, b, &none, Value::Float(*v));
+            }
+        }
+    }
+    // (place among QUANTILES, label) of the profile's quantiles
+    let quantiles: Vec<(usize, Piece)> = (QUANTILES.iter().enumerate())
+        .filter(|(_, (q, _))| profile.quantiles.contains(q))
+        .map(|(k, (_, label))| (k, close(label)))
+        .collect();
+    for (f, (m, help)) in measures.iter().enumerate() {
+        let name = m.summary_name();
+        let (head, sum, count) = (
+            Piece::new(name),
+            Piece::new(&format!("{name}_sum")),
+            Piece::new(&format!("{name}_count")),
+        );
+        out.family(name, "summary", help);
+        for ((_, _, b), (values, sum_ms, n)) in cells.iter().zip(summaries.family(f)) {
+            for (k, label) in &quantiles {
+                if let Some(v) = values[*k] {
+                    out.line(&head, b, label, Value::Decimal(v, 4));
+                }
+            }
+            out.line(&sum, b, &none, Value::Decimal(*sum_ms, 3));
+            out.line(&count, b, &none, Value::Int(*n));
+        }
+    }
 }
 
 fn render_targets(snap: &Snapshot, queue_blocks: &[Block], out: &mut Exposition) {
