@@ -9,7 +9,7 @@ use super::{
 };
 use crate::config::ExportConfig;
 use crate::event::AgentState;
-use crate::kpi::{oldest_wait_breached, Measure, WindowAgg, WINDOW_KPIS};
+use crate::kpi::{oldest_wait_breached, HistogramBounds, Measure, WindowAgg, WINDOW_KPIS};
 use crate::snapshot::{QueueSnapshot, Snapshot};
 
 /// Renders the contract's families for every queue of the snapshot, the windowed ones as far
@@ -327,6 +327,7 @@ fn render_cumulative(
         .filter_map(|&i| Some((i, close(&format!("le=\"{}\"", HISTOGRAM_BOUNDS.get(i)?)))))
         .collect();
     let inf = close("le=\"+Inf\"");
+    let bounds = HistogramBounds::new(&HISTOGRAM_BOUNDS);
     for m in Measure::ALL {
         let name = m.histogram_name();
         let (bucket, sum, count) = (
@@ -338,7 +339,7 @@ fn render_cumulative(
         out.family(name, "histogram", "Final durations (seconds) since the monitor started, for rate() and histogram_quantile().");
         for (q, b) in snap.queues.iter().zip(queue_blocks) {
             let d = q.cumulative.dist(m);
-            let counts = d.cumulative_counts(&HISTOGRAM_BOUNDS);
+            let counts = d.cumulative_counts_in(&bounds);
             for (i, le) in &les {
                 out.line(&bucket, b, le, Value::Int(counts[*i]));
             }

@@ -11,7 +11,7 @@ mod distribution;
 pub mod forecast;
 mod workforce;
 
-pub use distribution::Distribution;
+pub use distribution::{Distribution, HistogramBounds};
 pub use workforce::AgentTime;
 
 use crate::config::{QueueSettings, SlFormula};
