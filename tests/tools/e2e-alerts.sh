@@ -69,28 +69,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Free loopback ports (bound and released at once; a race with another process is unlikely).
-read -r CP_PORT PROM_PORT AM_PORT < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(3)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in socks])
-')
+read -r CP_PORT PROM_PORT AM_PORT < <(free_ports 3)
 CP="http://127.0.0.1:$CP_PORT"
 PROM="http://127.0.0.1:$PROM_PORT"
 AM="http://127.0.0.1:$AM_PORT"
-
-# wait_http URL SECONDS NAME PID: until URL answers 200, the process dies, or time runs out.
-wait_http() {
-    local url="$1" secs="$2" name="$3" pid="$4" end=$((SECONDS + $2))
-    while ((SECONDS < end)); do
-        kill -0 "$pid" 2>/dev/null || die "$name exited while starting"
-        [ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$url" || true)" = 200 ] && return 0
-        sleep 0.5
-    done
-    die "$name not ready at $url within ${secs}s"
-}
 
 # ---- config: the bundled one with short for / keep_firing_for ----------------------------------
 python3 - config/callpulse.toml "$TMP/callpulse.toml" <<'PY'

@@ -24,3 +24,27 @@ callpulse_bin() {
     fi
     echo "$bin"
 }
+
+# free_ports N: N free loopback ports on one line (bound and released at once; a race with
+# another process is unlikely).
+free_ports() {
+    python3 -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in socks])
+' "$1"
+}
+
+# wait_http URL SECONDS NAME PID: until URL answers 200, the process dies, or time runs out
+# (reported through the calling script's `die`).
+wait_http() {
+    local url="$1" secs="$2" name="$3" pid="$4" end=$((SECONDS + $2))
+    while ((SECONDS < end)); do
+        kill -0 "$pid" 2>/dev/null || die "$name exited while starting"
+        [ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$url" || true)" = 200 ] && return 0
+        sleep 0.5
+    done
+    die "$name not ready at $url within ${secs}s"
+}

@@ -66,17 +66,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+read -r PORT < <(free_ports 1)
 URL="http://127.0.0.1:$PORT"
 log "callpulse demo (1h backfill) on $URL"
 "$BIN" demo --listen "127.0.0.1:$PORT" --backfill 1h >"$TMP/callpulse.log" 2>&1 &
 PID=$!
-end=$((SECONDS + 120))
-until [ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$URL/readyz" || true)" = 200 ]; do
-    kill -0 "$PID" 2>/dev/null || die "callpulse demo exited while starting"
-    ((SECONDS < end)) || die "callpulse demo not ready within 120s"
-    sleep 0.5
-done
+wait_http "$URL/readyz" 120 "callpulse demo" "$PID"
 
 # chromium ARGS...: headless, a fresh profile each time, bounded.
 chrome() {
@@ -295,7 +290,7 @@ PY
 
 # ---- the recording proxy: Chromium's requests go through it; each /metrics body it passes on
 # is kept as seen-N.txt, so the DOM is compared with exactly what the page was given.
-PROXY_PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+read -r PROXY_PORT < <(free_ports 1)
 PROXY="http://127.0.0.1:$PROXY_PORT"
 python3 - "$PROXY_PORT" "$URL" "$TMP" >"$TMP/proxy.log" 2>&1 <<'PY' &
 import http.server, itertools, os, sys, urllib.error, urllib.request
@@ -325,12 +320,7 @@ class Proxy(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", port), Proxy).serve_forever()
 PY
 PROXY_PID=$!
-end=$((SECONDS + 30))
-until [ "$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$PROXY/readyz" || true)" = 200 ]; do
-    kill -0 "$PROXY_PID" 2>/dev/null || die "the recording proxy exited (see proxy.log)"
-    ((SECONDS < end)) || die "the recording proxy not up within 30s"
-    sleep 0.2
-done
+wait_http "$PROXY/readyz" 30 "the recording proxy (see proxy.log)" "$PROXY_PID"
 
 result=""
 for attempt in $(seq 1 "$ATTEMPTS"); do
