@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::config::QueueSettings;
 use crate::event::AgentState;
 use crate::kpi::forecast::{forecast, Forecast};
-use crate::kpi::{AgentTime, Tally, WindowAgg};
+use crate::kpi::{AgentTime, Cumulative, WindowAgg};
 use crate::time::{Millis, Span};
 
 #[derive(Clone, Debug, Default)]
@@ -29,7 +29,7 @@ pub struct QueueSnapshot {
     pub settings: QueueSettings,
     pub windows: Vec<WindowAgg>,
     /// Everything final so far, for the cumulative counters and histograms.
-    pub cumulative: WindowAgg,
+    pub cumulative: Cumulative,
     pub waiting: i64,
     pub oldest_wait_ms: Millis,
     /// By `AgentState::EXPORTED`.
@@ -66,12 +66,10 @@ impl QueueSnapshot {
     /// duration in a window or final, a contact waiting, an agent serving it or agent time.
     /// Every partition exports the configured queues, most of them with nothing in them.
     pub fn has_data(&self) -> bool {
-        let held =
-            |w: &WindowAgg| w.tally != Tally::default() || w.dists.iter().any(|d| d.count() != 0);
         self.waiting != 0
             || self.agents.iter().any(|&n| n != 0)
-            || held(&self.cumulative)
-            || self.windows.iter().any(held)
+            || !self.cumulative.is_empty()
+            || self.windows.iter().any(|w| !w.is_empty())
             || self.agent_time.iter().any(|t| *t != AgentTime::default())
     }
 

@@ -17,22 +17,26 @@ use std::collections::{BTreeSet, VecDeque};
 
 use crate::config::{EngineConfig, QueueSettings};
 use crate::event::AgentState;
-use crate::kpi::{Fact, FactKind, SlOutcome, WindowAgg};
+use crate::kpi::{
+    Aggregate, BoundCounts, Cumulative, Distribution, Durations, Fact, FactKind, SlOutcome,
+    WindowAgg,
+};
 use crate::time::{Millis, MINUTE};
 
 use super::workforce::Workforce;
 
 pub type QueueId = u32;
 
-/// A window's edges `[start, end)` and what it holds.
+/// A window's edges `[start, end)` and what it holds (the final counters are one too, with
+/// durations kept at the histograms' bounds).
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
-struct Window {
+struct Window<D = Distribution> {
     start: Millis,
     end: Millis,
-    agg: WindowAgg,
+    agg: Aggregate<D>,
 }
 
-impl Window {
+impl<D> Window<D> {
     fn holds(&self, at: Millis) -> bool {
         self.start <= at && at < self.end
     }
@@ -60,7 +64,7 @@ pub struct QueueState {
     rules: Vec<Rule>,
     windows: Vec<Window>,
     /// Facts before `cumulative.end` are final and counted in the cumulative counters.
-    cumulative: Window,
+    cumulative: Window<BoundCounts>,
     /// Local-clock window starts are recomputed once per UTC minute (zones move in whole minutes).
     calendar_minute: Millis,
     interval_start: Millis,
@@ -100,7 +104,7 @@ impl QueueState {
             cumulative: Window {
                 start: Millis::MIN,
                 end: Millis::MIN,
-                agg: WindowAgg::default(),
+                agg: Cumulative::default(),
             },
             calendar_minute: Millis::MIN,
             interval_start: 0,
@@ -179,14 +183,13 @@ impl QueueState {
                 None => return,
             }
         }
-        for w in self
-            .windows
-            .iter_mut()
-            .chain(std::iter::once(&mut self.cumulative))
-        {
+        for w in &mut self.windows {
             if w.holds(fact.at) {
                 w.agg.apply(&fact.kind, sign);
             }
+        }
+        if self.cumulative.holds(fact.at) {
+            self.cumulative.agg.apply(&fact.kind, sign);
         }
     }
 
@@ -258,7 +261,7 @@ impl QueueState {
         self.windows.iter().map(|w| &w.agg)
     }
 
-    pub fn cumulative(&self) -> &WindowAgg {
+    pub fn cumulative(&self) -> &Cumulative {
         &self.cumulative.agg
     }
 
@@ -339,7 +342,7 @@ fn facts_before(line: &VecDeque<Fact>, t: Millis) -> usize {
 
 /// Moves a window from `[w.start, w.end)` to `[start, end)` (both edges only move forward),
 /// over the facts of both lines.
-fn slide(lines: [&VecDeque<Fact>; 2], w: &mut Window, start: Millis, end: Millis) {
+fn slide<D: Durations>(lines: [&VecDeque<Fact>; 2], w: &mut Window<D>, start: Millis, end: Millis) {
     for timeline in lines {
         let idx = |t: Millis| facts_before(timeline, t);
         // leaving: [old start, min(new start, old end))

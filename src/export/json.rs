@@ -22,7 +22,7 @@ pub fn to_json(snap: &Snapshot) -> Value {
             {
                 o.insert(
                     name.trim_start_matches("callcenter_").into(),
-                    json!(count(w)),
+                    json!(count(&w.tally)),
                 );
             }
             for (name, _, ratio) in RATIOS {

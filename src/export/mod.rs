@@ -17,7 +17,7 @@ pub use json::to_json;
 pub use select::{shard_of, Selection, SelectionError};
 pub use text::render;
 
-use crate::kpi::WindowAgg;
+use crate::kpi::{Tally, WindowAgg};
 use crate::snapshot::QueueSnapshot;
 
 /// Upper bounds (seconds) the cumulative duration histograms can have; `[export]
@@ -31,7 +31,7 @@ pub(crate) const QUANTILES: [(u32, &str); 3] = [
     (990, "quantile=\"0.99\""),
 ];
 
-type Count = fn(&WindowAgg) -> i64;
+type Count = fn(&Tally) -> i64;
 type Ratio = fn(&WindowAgg, &QueueSnapshot) -> Option<f64>;
 
 /// One count of a window and of everything final: exported as a windowed gauge, as a
@@ -72,7 +72,7 @@ pub(crate) const COUNTS: [CountFamily; 23] = [
             "callcenter_contacts_offered_total",
             "Contacts offered, final (older than the allowed lateness).",
         ),
-        |w| w.tally.offered,
+        |t| t.offered,
     ),
     both(
         (
@@ -80,7 +80,7 @@ pub(crate) const COUNTS: [CountFamily; 23] = [
             "Contacts answered in the window (by answer time).",
         ),
         ("callcenter_contacts_answered_total", "Contacts answered."),
-        |w| w.tally.answered,
+        |t| t.answered,
     ),
     both(
         (
@@ -91,7 +91,7 @@ pub(crate) const COUNTS: [CountFamily; 23] = [
             "callcenter_contacts_abandoned_total",
             "Contacts abandoned, short abandons excluded.",
         ),
-        |w| w.tally.abandoned,
+        |t| t.abandoned,
     ),
     both(
         (
@@ -102,7 +102,7 @@ pub(crate) const COUNTS: [CountFamily; 23] = [
             "callcenter_contacts_abandoned_short_total",
             "Short abandons.",
         ),
-        |w| w.tally.abandoned_short,
+        |t| t.abandoned_short,
     ),
     both(
         (
@@ -113,7 +113,7 @@ pub(crate) const COUNTS: [CountFamily; 23] = [
             "callcenter_contacts_overflowed_total",
             "Contacts overflowed.",
         ),
-        |w| w.tally.overflowed,
+        |t| t.overflowed,
     ),
     both(
         (
@@ -124,7 +124,7 @@ pub(crate) const COUNTS: [CountFamily; 23] = [
             "callcenter_contacts_transferred_total",
             "Conversations ended by transfer.",
         ),
-        |w| w.tally.transferred,
+        |t| t.transferred,
     ),
     both(
         (
@@ -132,7 +132,7 @@ pub(crate) const COUNTS: [CountFamily; 23] = [
             "Contacts whose service-level decision falls in the window (short abandons excluded).",
         ),
         ("callcenter_sl_offered_total", "Service-level decisions."),
-        |w| w.tally.sl_offered,
+        |t| t.sl_offered,
     ),
     both(
         (
@@ -143,7 +143,7 @@ pub(crate) const COUNTS: [CountFamily; 23] = [
             "callcenter_sl_answered_total",
             "Service-level decisions: answered within the threshold.",
         ),
-        |w| w.tally.sl_answered,
+        |t| t.sl_answered,
     ),
     both(
         (
@@ -154,7 +154,7 @@ pub(crate) const COUNTS: [CountFamily; 23] = [
             "callcenter_sl_abandoned_total",
             "Service-level decisions: abandoned within the threshold.",
         ),
-        |w| w.tally.sl_abandoned,
+        |t| t.sl_abandoned,
     ),
     both(
         (
@@ -165,7 +165,7 @@ pub(crate) const COUNTS: [CountFamily; 23] = [
             "callcenter_contacts_resolution_reported_total",
             "Contacts completed with resolved reported.",
         ),
-        |w| w.tally.resolution_reported,
+        |t| t.resolution_reported,
     ),
     both(
         ("callcenter_contacts_resolved", "Of those, resolved: true."),
@@ -173,7 +173,7 @@ pub(crate) const COUNTS: [CountFamily; 23] = [
             "callcenter_contacts_resolved_total",
             "Contacts completed with resolved: true.",
         ),
-        |w| w.tally.resolved,
+        |t| t.resolved,
     ),
     both(
         (
@@ -184,7 +184,7 @@ pub(crate) const COUNTS: [CountFamily; 23] = [
             "callcenter_contacts_identified_total",
             "Contacts offered with a customer.",
         ),
-        |w| w.tally.identified,
+        |t| t.identified,
     ),
     both(
         (
@@ -195,7 +195,7 @@ pub(crate) const COUNTS: [CountFamily; 23] = [
             "callcenter_contacts_repeat_total",
             "Repeat contacts.",
         ),
-        |w| w.tally.repeat,
+        |t| t.repeat,
     ),
     both(
         (
@@ -206,7 +206,7 @@ pub(crate) const COUNTS: [CountFamily; 23] = [
             "callcenter_abandoned_recovered_total",
             "Abandoned customers who got through within callback_window.",
         ),
-        |w| w.tally.abandoned_recovered,
+        |t| t.abandoned_recovered,
     ),
     both(
         (
@@ -217,51 +217,51 @@ pub(crate) const COUNTS: [CountFamily; 23] = [
             "callcenter_abandoned_lost_total",
             "Abandoned customers who did not get through within callback_window.",
         ),
-        |w| w.tally.abandoned_lost,
+        |t| t.abandoned_lost,
     ),
     total(
         (
             "callcenter_contacts_completed_total",
             "Contacts whose handling completed.",
         ),
-        |w| w.completed(),
+        |t| t.completed,
     ),
     total(
         (
             "callcenter_csat_responses_total",
             "Surveys with a CSAT answer.",
         ),
-        |w| w.tally.csat_count,
+        |t| t.csat_count,
     ),
     total(
         ("callcenter_csat_points_total", "Sum of CSAT answers."),
-        |w| w.tally.csat_sum,
+        |t| t.csat_sum,
     ),
     total(
         (
             "callcenter_nps_responses_total",
             "Surveys with an NPS answer.",
         ),
-        |w| w.tally.nps_count,
+        |t| t.nps_count,
     ),
     total(
         ("callcenter_nps_promoters_total", "NPS answers of 9 or 10."),
-        |w| w.tally.nps_promoters,
+        |t| t.nps_promoters,
     ),
     total(
         ("callcenter_nps_detractors_total", "NPS answers of 0 to 6."),
-        |w| w.tally.nps_detractors,
+        |t| t.nps_detractors,
     ),
     total(
         (
             "callcenter_ces_responses_total",
             "Surveys with a CES answer.",
         ),
-        |w| w.tally.ces_count,
+        |t| t.ces_count,
     ),
     total(
         ("callcenter_ces_points_total", "Sum of CES answers."),
-        |w| w.tally.ces_sum,
+        |t| t.ces_sum,
     ),
 ];
 

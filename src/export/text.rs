@@ -9,7 +9,7 @@ use super::{
 };
 use crate::config::ExportConfig;
 use crate::event::AgentState;
-use crate::kpi::{oldest_wait_breached, HistogramBounds, Measure, WindowAgg, WINDOW_KPIS};
+use crate::kpi::{oldest_wait_breached, Measure, WindowAgg, WINDOW_KPIS};
 use crate::snapshot::{QueueSnapshot, Snapshot};
 
 /// Renders the contract's families for every queue of the snapshot, the windowed ones as far
@@ -149,7 +149,7 @@ fn windowed(
         Columns::new(measures.len(), n, ([None; QUANTILES.len()], 0, 0));
     for (c, (q, w, _)) in cells.iter().enumerate() {
         for (f, (_, _, count)) in counts.iter().enumerate() {
-            ints.set(f, c, count(w));
+            ints.set(f, c, count(&w.tally));
         }
         for (f, (_, _, ratio)) in ratios.iter().enumerate() {
             floats.set(f, c, ratio(w, q));
@@ -320,14 +320,13 @@ fn render_cumulative(
         out.family(name, "counter", help);
         let (head, none) = (Piece::new(name), Piece::new(""));
         for (q, b) in snap.queues.iter().zip(queue_blocks) {
-            out.line(&head, b, &none, Value::Int(count(&q.cumulative)));
+            out.line(&head, b, &none, Value::Int(count(&q.cumulative.tally)));
         }
     }
     let les: Vec<(usize, Piece)> = (profile.buckets.iter())
         .filter_map(|&i| Some((i, close(&format!("le=\"{}\"", HISTOGRAM_BOUNDS.get(i)?)))))
         .collect();
     let inf = close("le=\"+Inf\"");
-    let bounds = HistogramBounds::new(&HISTOGRAM_BOUNDS);
     for m in Measure::ALL {
         let name = m.histogram_name();
         let (bucket, sum, count) = (
@@ -339,7 +338,7 @@ fn render_cumulative(
         out.family(name, "histogram", "Final durations (seconds) since the monitor started, for rate() and histogram_quantile().");
         for (q, b) in snap.queues.iter().zip(queue_blocks) {
             let d = q.cumulative.dist(m);
-            let counts = d.cumulative_counts_in(&bounds);
+            let counts = d.cumulative();
             for (i, le) in &les {
                 out.line(&bucket, b, le, Value::Int(counts[*i]));
             }

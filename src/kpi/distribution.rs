@@ -74,27 +74,6 @@ fn page_total(page: &Page) -> u64 {
     page.iter().map(|&c| u64::from(c)).sum()
 }
 
-/// Upper bounds of a Prometheus histogram (seconds, ascending) as the last bucket each one
-/// counts: a bound counts the buckets whose every value is at or below it.
-#[derive(Clone, Copy, Debug)]
-pub struct HistogramBounds<const N: usize>([i64; N]);
-
-impl<const N: usize> HistogramBounds<N> {
-    pub fn new(bounds_s: &[f64; N]) -> Self {
-        HistogramBounds(bounds_s.map(|b| {
-            let limit_ms = (b * 1000.0).round() as u64;
-            let i = bucket_of(limit_ms);
-            let (low, width) = bucket_range(i);
-            // the bucket holding the bound counts only when the bound is its highest value
-            if low + width - 1 <= limit_ms {
-                i64::from(i)
-            } else {
-                i64::from(i) - 1
-            }
-        }))
-    }
-}
-
 /// Equal when they hold the same values, whatever layout and empty buckets either keeps.
 impl PartialEq for Distribution {
     fn eq(&self, other: &Self) -> bool {
@@ -397,45 +376,6 @@ impl Distribution {
                     }
                 }
             }
-        }
-        out
-    }
-
-    /// Counts per upper bound (seconds) for a Prometheus histogram, cumulative.
-    pub fn cumulative_counts<const N: usize>(&self, bounds_s: &[f64; N]) -> [i64; N] {
-        self.cumulative_counts_in(&HistogramBounds::new(bounds_s))
-    }
-
-    /// The same for bounds resolved once ([`HistogramBounds`]), as a scrape does for all its
-    /// distributions.
-    pub fn cumulative_counts_in<const N: usize>(&self, bounds: &HistogramBounds<N>) -> [i64; N] {
-        let last = &bounds.0;
-        let mut out = [0; N];
-        // buckets come in ascending order and bounds ascend: the first bound at or above the
-        // bucket (and all after it) only moves up
-        let mut k = 0;
-        let mut add = |b: u32, c: u32| {
-            while k < N && i64::from(b) > last[k] {
-                k += 1;
-            }
-            if k < N {
-                out[k] += i64::from(c);
-            }
-        };
-        match &self.buckets {
-            Buckets::Sparse { entries, .. } => {
-                for &(b, c) in entries {
-                    add(b, c);
-                }
-            }
-            Buckets::Paged(_) => {
-                for (b, c) in self.held() {
-                    add(b, c);
-                }
-            }
-        }
-        for k in 1..N {
-            out[k] += out[k - 1];
         }
         out
     }

@@ -9,9 +9,11 @@
 
 mod distribution;
 pub mod forecast;
+mod histogram;
 mod workforce;
 
-pub use distribution::{Distribution, HistogramBounds};
+pub use distribution::Distribution;
+pub use histogram::BoundCounts;
 pub use workforce::AgentTime;
 
 use crate::config::{QueueSettings, SlFormula};
@@ -107,6 +109,8 @@ macro_rules! tally {
 tally! {
     offered,
     answered,
+    /// Legs completed (handling ended): the count of every handling duration.
+    completed,
     /// Abandons, short abandons excluded.
     abandoned,
     abandoned_short,
@@ -181,14 +185,63 @@ impl Measure {
     }
 }
 
-/// Everything one window of one queue holds.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct WindowAgg {
-    pub tally: Tally,
-    pub dists: [Distribution; 6],
+/// What an aggregate keeps of one duration measure: a window's [`Distribution`] (quantiles)
+/// or the final counters' [`BoundCounts`] (histogram bounds). Both add and remove.
+pub trait Durations: Clone + Default {
+    fn apply(&mut self, value_ms: u32, sign: i64);
+    fn merge(&mut self, other: &Self);
+    fn count(&self) -> i64;
+    fn sum_ms(&self) -> i64;
+
+    fn mean_seconds(&self) -> Option<f64> {
+        let count = self.count();
+        (count > 0).then(|| self.sum_ms() as f64 / count as f64 / 1000.0)
+    }
 }
 
-impl WindowAgg {
+impl Durations for Distribution {
+    fn apply(&mut self, value_ms: u32, sign: i64) {
+        Distribution::apply(self, value_ms, sign)
+    }
+    fn merge(&mut self, other: &Self) {
+        Distribution::merge(self, other)
+    }
+    fn count(&self) -> i64 {
+        Distribution::count(self)
+    }
+    fn sum_ms(&self) -> i64 {
+        Distribution::sum_ms(self)
+    }
+}
+
+impl Durations for BoundCounts {
+    fn apply(&mut self, value_ms: u32, sign: i64) {
+        BoundCounts::apply(self, value_ms, sign)
+    }
+    fn merge(&mut self, other: &Self) {
+        BoundCounts::merge(self, other)
+    }
+    fn count(&self) -> i64 {
+        BoundCounts::count(self)
+    }
+    fn sum_ms(&self) -> i64 {
+        BoundCounts::sum_ms(self)
+    }
+}
+
+/// Everything one window of one queue holds (or the final counters: [`Cumulative`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Aggregate<D> {
+    pub tally: Tally,
+    pub dists: [D; 6],
+}
+
+/// A window: durations with their quantiles.
+pub type WindowAgg = Aggregate<Distribution>;
+/// The final counters: durations at the histograms' bounds.
+pub type Cumulative = Aggregate<BoundCounts>;
+
+impl<D: Durations> Aggregate<D> {
     /// Adds (`sign = 1`) or removes (`sign = -1`) one fact.
     pub fn apply(&mut self, kind: &FactKind, sign: i64) {
         let t = &mut self.tally;
@@ -212,6 +265,7 @@ impl WindowAgg {
             }
             FactKind::Completed { talk, hold, wrapup } => {
                 let handle = talk.saturating_add(hold).saturating_add(wrapup);
+                t.completed += sign;
                 self.dists[Measure::Handle as usize].apply(handle, sign);
                 self.dists[Measure::Talk as usize].apply(talk, sign);
                 self.dists[Measure::Hold as usize].apply(hold, sign);
@@ -253,20 +307,25 @@ impl WindowAgg {
     }
 
     /// Adds another window's contents (merging partitions for one scrape).
-    pub fn merge(&mut self, other: &WindowAgg) {
+    pub fn merge(&mut self, other: &Self) {
         self.tally.merge(&other.tally);
         for (d, o) in self.dists.iter_mut().zip(&other.dists) {
             d.merge(o);
         }
     }
 
-    pub fn dist(&self, m: Measure) -> &Distribution {
+    pub fn dist(&self, m: Measure) -> &D {
         &self.dists[m as usize]
     }
 
-    /// Contacts completed in the window.
+    /// Legs completed in the window.
     pub fn completed(&self) -> i64 {
-        self.dist(Measure::Handle).count()
+        self.tally.completed
+    }
+
+    /// Whether nothing was counted (every count and duration 0).
+    pub fn is_empty(&self) -> bool {
+        self.tally == Tally::default() && self.dists.iter().all(|d| d.count() == 0)
     }
 
     /// The service level by the queue's formula; `None` when its denominator is 0.
@@ -368,7 +427,7 @@ impl WindowAgg {
             (
                 aht,
                 Some(
-                    enough(self.completed())
+                    enough(t.completed)
                         && self.aht().is_some_and(|v| v > s.aht_target.as_secs_f64()),
                 ),
             ),
