@@ -129,6 +129,24 @@ impl Distribution {
         self.add(bucket_of(u64::from(value_ms)), sign);
     }
 
+    /// Asks the CPU to bring the count `value_ms` would change into its cache, so that a run
+    /// of updates waits for several memory reads at once rather than one after the other.
+    #[inline]
+    pub fn prefetch(&self, value_ms: u32) {
+        #[cfg(target_arch = "x86_64")]
+        if let Buckets::Paged(pages) = &self.buckets {
+            let b = bucket_of(u64::from(value_ms)) as usize;
+            if let Some(Some(page)) = pages.get(b / PAGE) {
+                use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                // SAFETY: SSE is part of every x86_64 CPU, and a prefetch reads nothing: it
+                // only hints the cache (here at a count this distribution owns).
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(page[b % PAGE..].as_ptr().cast()) };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = value_ms;
+    }
+
     /// Adds `n` (removes when negative) to the count of bucket `b`.
     fn add(&mut self, b: u32, n: i64) {
         match &mut self.buckets {

@@ -192,6 +192,8 @@ pub trait Durations: Clone + Default {
     fn merge(&mut self, other: &Self);
     fn count(&self) -> i64;
     fn sum_ms(&self) -> i64;
+    /// Brings the count `value_ms` would change into the cache (see [`Aggregate::prefetch`]).
+    fn prefetch(&self, _value_ms: u32) {}
 
     fn mean_seconds(&self) -> Option<f64> {
         let count = self.count();
@@ -211,6 +213,9 @@ impl Durations for Distribution {
     }
     fn sum_ms(&self) -> i64 {
         Distribution::sum_ms(self)
+    }
+    fn prefetch(&self, value_ms: u32) {
+        Distribution::prefetch(self, value_ms)
     }
 }
 
@@ -242,6 +247,23 @@ pub type WindowAgg = Aggregate<Distribution>;
 pub type Cumulative = Aggregate<BoundCounts>;
 
 impl<D: Durations> Aggregate<D> {
+    /// Brings the duration counts `kind` would change into the cache ahead of [`Self::apply`].
+    #[inline]
+    pub fn prefetch(&self, kind: &FactKind) {
+        match *kind {
+            FactKind::Answered { wait } => self.dists[Measure::Wait as usize].prefetch(wait),
+            FactKind::Completed { talk, hold, wrapup } => {
+                let handle = talk.saturating_add(hold).saturating_add(wrapup);
+                self.dists[Measure::Handle as usize].prefetch(handle);
+                self.dists[Measure::Talk as usize].prefetch(talk);
+            }
+            FactKind::FirstResponse { ms } => {
+                self.dists[Measure::FirstResponse as usize].prefetch(ms)
+            }
+            _ => {}
+        }
+    }
+
     /// Adds (`sign = 1`) or removes (`sign = -1`) one fact.
     pub fn apply(&mut self, kind: &FactKind, sign: i64) {
         let t = &mut self.tally;
