@@ -281,7 +281,7 @@ impl Exposition {
 #[inline]
 fn put_value(out: &mut String, value: Value) {
     match value {
-        Value::Int(v) if v.unsigned_abs() < LIMIT => out.push_str(itoa::Buffer::new().format(v)),
+        Value::Int(v) if v.unsigned_abs() < LIMIT => put_int(out, v),
         Value::Int(v) => put_float(out, v as f64),
         Value::Float(v) => put_float(out, v),
         Value::Decimal(m, places) => put_decimal(out, m, places),
@@ -291,7 +291,7 @@ fn put_value(out: &mut String, value: Value) {
 fn put_float(out: &mut String, value: f64) {
     let int = value as i64;
     if int as f64 == value && value.abs() < 1e15 {
-        out.push_str(itoa::Buffer::new().format(int));
+        put_int(out, int);
     } else if value.is_finite() {
         out.push_str(ryu::Buffer::new().format_finite(value));
     } else if value.is_nan() {
@@ -316,13 +316,13 @@ fn put_decimal(out: &mut String, m: i64, places: u32) {
     }
     let (int, mut frac) = (m / scale, (m % scale).unsigned_abs());
     if frac == 0 {
-        out.push_str(itoa::Buffer::new().format(int));
+        put_int(out, int);
         return;
     }
     if m < 0 {
         out.push('-');
     }
-    out.push_str(itoa::Buffer::new().format(int.unsigned_abs()));
+    put_int(out, int.abs());
     out.push('.');
     let mut places = places as usize;
     while frac % 10 == 0 {
@@ -331,7 +331,18 @@ fn put_decimal(out: &mut String, m: i64, places: u32) {
     }
     let digits = frac.ilog10() as usize + 1;
     out.push_str(&"000000000000000000"[..places - digits]);
-    out.push_str(itoa::Buffer::new().format(frac));
+    put_int(out, frac as i64);
+}
+
+/// An integer in decimal: a single digit (half the values of a scrape: counts of a queue's
+/// window) written directly, anything else through `itoa`.
+#[inline]
+fn put_int(out: &mut String, v: i64) {
+    if (0..10).contains(&v) {
+        out.push(char::from(b'0' + v as u8));
+    } else {
+        out.push_str(itoa::Buffer::new().format(v));
+    }
 }
 
 #[cfg(test)]
@@ -359,6 +370,12 @@ mod tests {
             (f64::NEG_INFINITY, "m -Inf\n"),
         ] {
             assert_eq!(float(v), want, "{v}");
+        }
+        // single digits take their own path: its edges
+        for v in (-11..=11).chain([99, 100, i64::MAX]) {
+            let mut out = String::new();
+            put_int(&mut out, v);
+            assert_eq!(out, v.to_string());
         }
         for v in [
             0i64,
