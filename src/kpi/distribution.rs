@@ -324,10 +324,6 @@ impl Distribution {
         self.sum_ms as f64 / 1000.0
     }
 
-    pub fn mean_seconds(&self) -> Option<f64> {
-        (self.count > 0).then(|| self.sum_ms as f64 / self.count as f64 / 1000.0)
-    }
-
     /// The nearest-rank quantile (`q` in thousandths: 500, 900, 990) in seconds, within 0.05 %.
     pub fn quantile_seconds(&self, q_milli: u32) -> Option<f64> {
         self.quantiles_seconds([q_milli])[0]

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use callpulse::config::{Config, InputConfig, InputFormat};
-use callpulse::kpi::{Measure, WindowAgg};
+use callpulse::kpi::{Durations, Measure, WindowAgg};
 use callpulse::replay::{replay_input, Replayed};
 use callpulse::time::{Millis, Span, HOUR};
 use callpulse::tools::demo::{self, DemoOptions};
