@@ -9,7 +9,7 @@ use super::{
 };
 use crate::config::ExportConfig;
 use crate::event::AgentState;
-use crate::kpi::{oldest_wait_breached, Measure, WindowAgg, WINDOW_KPIS};
+use crate::kpi::{oldest_wait_breached, Durations, Measure, WindowAgg, WINDOW_KPIS};
 use crate::snapshot::{QueueSnapshot, Snapshot};
 
 /// Renders the contract's families for every queue of the snapshot, the windowed ones as far

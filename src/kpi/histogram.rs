@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::Durations;
 use crate::config::HISTOGRAM_BOUNDS;
 
 /// [`HISTOGRAM_BOUNDS`] in milliseconds (every bound is a whole number of them).
@@ -29,8 +30,8 @@ pub struct BoundCounts {
     sum_ms: i64,
 }
 
-impl BoundCounts {
-    pub fn apply(&mut self, value_ms: u32, sign: i64) {
+impl Durations for BoundCounts {
+    fn apply(&mut self, value_ms: u32, sign: i64) {
         self.count += sign;
         self.sum_ms += sign * i64::from(value_ms);
         let slot = BOUNDS_MS.partition_point(|&b| b < value_ms);
@@ -39,7 +40,7 @@ impl BoundCounts {
         }
     }
 
-    pub fn merge(&mut self, other: &BoundCounts) {
+    fn merge(&mut self, other: &BoundCounts) {
         for (n, o) in self.slots.iter_mut().zip(&other.slots) {
             *n += o;
         }
@@ -47,14 +48,16 @@ impl BoundCounts {
         self.sum_ms += other.sum_ms;
     }
 
-    pub fn count(&self) -> i64 {
+    fn count(&self) -> i64 {
         self.count
     }
 
-    pub fn sum_ms(&self) -> i64 {
+    fn sum_ms(&self) -> i64 {
         self.sum_ms
     }
+}
 
+impl BoundCounts {
     /// Values at or below each of [`HISTOGRAM_BOUNDS`]: a Prometheus histogram's `le` counts.
     pub fn cumulative(&self) -> [i64; HISTOGRAM_BOUNDS.len()] {
         let mut out = self.slots;

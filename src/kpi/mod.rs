@@ -219,21 +219,6 @@ impl Durations for Distribution {
     }
 }
 
-impl Durations for BoundCounts {
-    fn apply(&mut self, value_ms: u32, sign: i64) {
-        BoundCounts::apply(self, value_ms, sign)
-    }
-    fn merge(&mut self, other: &Self) {
-        BoundCounts::merge(self, other)
-    }
-    fn count(&self) -> i64 {
-        BoundCounts::count(self)
-    }
-    fn sum_ms(&self) -> i64 {
-        BoundCounts::sum_ms(self)
-    }
-}
-
 /// Everything one window of one queue holds (or the final counters: [`Cumulative`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Aggregate<D> {
