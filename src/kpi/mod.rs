@@ -238,7 +238,7 @@ impl<D: Durations> Aggregate<D> {
         match *kind {
             FactKind::Answered { wait } => self.dists[Measure::Wait as usize].prefetch(wait),
             FactKind::Completed { talk, hold, wrapup } => {
-                let handle = talk.saturating_add(hold).saturating_add(wrapup);
+                let handle = handle_ms(talk, hold, wrapup);
                 self.dists[Measure::Handle as usize].prefetch(handle);
                 self.dists[Measure::Talk as usize].prefetch(talk);
             }
@@ -271,7 +271,7 @@ impl<D: Durations> Aggregate<D> {
                 }
             }
             FactKind::Completed { talk, hold, wrapup } => {
-                let handle = talk.saturating_add(hold).saturating_add(wrapup);
+                let handle = handle_ms(talk, hold, wrapup);
                 t.completed += sign;
                 self.dists[Measure::Handle as usize].apply(handle, sign);
                 self.dists[Measure::Talk as usize].apply(talk, sign);
@@ -460,6 +460,11 @@ pub fn oldest_wait_breached(oldest_wait_ms: Millis, s: &QueueSettings) -> bool {
 /// The windowed KPIs `callcenter_breach` reports (`oldest_wait` is live, not windowed;
 /// `first_response` only for queues with a `first_response_target`).
 pub const WINDOW_KPIS: [&str; 5] = ["service_level", "abandon", "asa", "aht", "first_response"];
+
+/// Handle time: talk, hold and wrap-up (ms).
+fn handle_ms(talk: u32, hold: u32, wrapup: u32) -> u32 {
+    talk.saturating_add(hold).saturating_add(wrapup)
+}
 
 fn ratio(num: i64, den: i64) -> Option<f64> {
     (den > 0).then(|| num as f64 / den as f64)
