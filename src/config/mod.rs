@@ -81,6 +81,9 @@ pub struct EngineConfig {
     pub dedup_capacity: usize,
     pub survey_horizon: Span,
     pub max_message_bytes: usize,
+    /// How far ahead of the wall clock an event's time may be in `run` and `demo`; further,
+    /// it is `bad_timestamp` and moves nothing (kpis.md 1.2).
+    pub max_clock_skew: Span,
     /// The rolling window the forecast reads (`forecast_window`); `None` without rolling windows.
     pub forecast_window: Option<RollingWindow>,
     /// Labels of the windows the engine keeps: those the export profile writes and the
@@ -363,6 +366,7 @@ impl Default for EngineConfig {
             dedup_capacity: 1_000_000,
             survey_horizon: Span::from_secs(48 * 3600),
             max_message_bytes: 64 * 1024,
+            max_clock_skew: Span::from_secs(300),
             kept: None,
         }
     }
@@ -455,6 +459,7 @@ impl Config {
         engine.max_message_bytes = e
             .max_message_bytes
             .map_or(engine.max_message_bytes, |p| p.0);
+        engine.max_clock_skew = e.max_clock_skew.unwrap_or(engine.max_clock_skew);
         let defaults = file.defaults.over(&QueueSettings::default());
         let queues = file
             .queues

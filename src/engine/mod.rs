@@ -6,6 +6,7 @@
 
 mod agent;
 mod checkpoint;
+mod clock;
 mod contact;
 mod customers;
 mod held;
@@ -31,6 +32,7 @@ use crate::time::Millis;
 
 use self::agent::Agents;
 pub use self::checkpoint::{fingerprint, StateError};
+use self::clock::{Jump, TimeGuard, Verdict};
 use self::contact::{survey_fact, Contact, Prior, Scratch};
 use self::customers::Customers;
 pub use self::held::Held;
@@ -101,6 +103,12 @@ pub struct Engine {
     agents: Agents,
     customers: Customers,
     watermark: Millis,
+    /// Whether an event's time is believable (a wall clock's, or confirmation of jumps).
+    #[serde(skip)]
+    time_guard: TimeGuard,
+    /// Events of a jump in time not yet confirmed (without a wall clock).
+    #[serde(skip)]
+    jump: Jump,
     now: Millis,
     input_complete: bool,
     stats: EngineStats,
@@ -131,6 +139,8 @@ impl Engine {
             agents: Agents::default(),
             customers: Customers::new(e.max_customers),
             watermark: Millis::MIN,
+            time_guard: TimeGuard::default(),
+            jump: Jump::default(),
             now: 0,
             input_complete: false,
             stats: EngineStats::default(),
@@ -188,9 +198,31 @@ impl Engine {
         self.stats.rejected[reason.index()] += 1;
     }
 
-    /// Applies one valid event. Rejections (`too_late`, `duplicate`, `queue_limit`,
-    /// `out_of_order`) are counted and change nothing.
+    /// Applies one valid event. Rejections (`bad_timestamp`, `too_late`, `duplicate`,
+    /// `queue_limit`, `out_of_order`) are counted and change nothing. An event that jumps ahead
+    /// of the partition's time without a wall clock to judge it is held until later events
+    /// confirm the jump (see `clock.rs`).
     pub fn apply(&mut self, event: &Event<'_>) -> Result<(), Reject> {
+        match self.judge_time(event) {
+            Err(reject) => {
+                self.count_reject(reject.reason);
+                Err(reject)
+            }
+            Ok(Verdict::Apply) => self.apply_believed(event),
+            Ok(Verdict::Held) => Ok(()),
+            Ok(Verdict::Confirmed(held)) => {
+                // the result is this event's, the last held
+                let mut result = Ok(());
+                for e in &held {
+                    result = self.apply_believed(e);
+                }
+                result
+            }
+        }
+    }
+
+    /// Applies an event whose time is believed.
+    fn apply_believed(&mut self, event: &Event<'_>) -> Result<(), Reject> {
         let result = self.try_apply(event);
         match result {
             Ok(()) => {
@@ -332,6 +364,8 @@ impl Engine {
     /// Moves the evaluation instant to `now` (never backwards): windows slide, contacts whose
     /// facts are final are forgotten, bounded memories expire.
     pub fn advance(&mut self, now: Millis) {
+        // the caller vouches for `now`: a jump to it or before it is confirmed
+        self.confirm_jump_before(now);
         self.now = self.now.max(now);
         let frontier = self.frontier();
         while let Some(&Reverse((deadline, serial, slot))) = self.expiry.peek() {
@@ -400,6 +434,7 @@ impl Engine {
 
     /// Declares the input complete (end of a replay): everything before `now` is final.
     pub fn finish_input(&mut self) {
+        self.settle_jump();
         self.input_complete = true;
         let now = self.now;
         self.advance(now);

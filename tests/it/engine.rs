@@ -315,6 +315,9 @@ fn too_late_and_duplicate_are_rejected_without_changing_kpis() {
     let clean = vec![
         with_id(offered(t0, "c1", "q"), "e1"),
         with_id(offered(t0 + 2 * MINUTE, "c2", "q"), "e2"),
+        // the jump of two minutes confirmed by later events (kpis.md 1.2)
+        offered(t0 + 2 * MINUTE + 1_000, "c5", "q"),
+        offered(t0 + 2 * MINUTE + 2_000, "c6", "q"),
     ];
     let mut noisy = clean.clone();
     noisy.insert(1, with_id(offered(t0, "c1", "q"), "e1")); // duplicate delivery

@@ -26,3 +26,4 @@ mod support;
 mod tls;
 mod traffic;
 mod workforce;
+mod wrong_clock;
