@@ -163,6 +163,23 @@ pub struct HttpConfig {
     /// file node_exporter takes as `--web.config.file`); plain HTTP when left out.
     #[serde(default)]
     pub web_config_file: Option<PathBuf>,
+    /// Connections held open at most; a new one beyond closes the oldest (a flood of idle
+    /// connections cannot lock out `/healthz` or a scrape).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// A request's header (and a TLS handshake) must arrive within this.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout: Span,
+    /// A connection from which nothing arrives for this long is closed.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout: Span,
+    /// A reader that takes nothing of a response for this long is cut off.
+    #[serde(default = "default_write_timeout")]
+    pub write_timeout: Span,
+    /// `/metrics` responses rendered at once; more wait for a turn (memory per scrape is
+    /// bounded: the text is streamed, not held).
+    #[serde(default = "default_max_concurrent_scrapes")]
+    pub max_concurrent_scrapes: usize,
 }
 
 impl Default for HttpConfig {
@@ -170,8 +187,29 @@ impl Default for HttpConfig {
         HttpConfig {
             listen: default_listen(),
             web_config_file: None,
+            max_connections: default_max_connections(),
+            header_read_timeout: default_header_read_timeout(),
+            idle_timeout: default_idle_timeout(),
+            write_timeout: default_write_timeout(),
+            max_concurrent_scrapes: default_max_concurrent_scrapes(),
         }
     }
+}
+
+fn default_max_connections() -> usize {
+    512
+}
+fn default_header_read_timeout() -> Span {
+    Span::from_secs(10)
+}
+fn default_idle_timeout() -> Span {
+    Span::from_secs(60)
+}
+fn default_write_timeout() -> Span {
+    Span::from_secs(30)
+}
+fn default_max_concurrent_scrapes() -> usize {
+    8
 }
 
 fn default_listen() -> String {

@@ -14,6 +14,7 @@ mod first_response;
 mod forecast;
 mod fuzz;
 mod hardening;
+mod http_limits;
 mod kafka;
 mod legs;
 mod recovery;

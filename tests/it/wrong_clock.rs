@@ -74,7 +74,7 @@ fn replay_a_quiet_night_followed_by_morning_traffic_still_advances() {
 fn replay_a_history_ending_after_a_quiet_spell_keeps_its_last_events() {
     let cfg = config("[queues.sales]\n");
     let start = at("2026-11-23T10:00:00Z");
-    let lines = vec![
+    let lines = [
         offered(start, "c1", "sales"),
         answered(start + 2_000, "c1"),
         // ten minutes later, the history's last call
