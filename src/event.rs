@@ -250,7 +250,10 @@ impl Event<'_> {
                 Body::Agent(a) => Body::Agent(AgentEvent {
                     agent: own(&a.agent),
                     state: a.state,
-                    queues: a.queues.as_ref().map(|q| q.iter().map(|n| own(n)).collect()),
+                    queues: a
+                        .queues
+                        .as_ref()
+                        .map(|q| q.iter().map(|n| own(n)).collect()),
                 }),
             },
         }

@@ -84,6 +84,9 @@ pub struct EngineConfig {
     /// How far ahead of the wall clock an event's time may be in `run` and `demo`; further,
     /// it is `bad_timestamp` and moves nothing (kpis.md 1.2).
     pub max_clock_skew: Span,
+    /// At `max_queues`, queues not configured and idle this long are forgotten to make room
+    /// for a new one (a burst of junk names cannot lock out real queues for good).
+    pub forget_idle_queues_after: Span,
     /// The rolling window the forecast reads (`forecast_window`); `None` without rolling windows.
     pub forecast_window: Option<RollingWindow>,
     /// Labels of the windows the engine keeps: those the export profile writes and the
@@ -405,6 +408,7 @@ impl Default for EngineConfig {
             survey_horizon: Span::from_secs(48 * 3600),
             max_message_bytes: 64 * 1024,
             max_clock_skew: Span::from_secs(300),
+            forget_idle_queues_after: Span::from_secs(3600),
             kept: None,
         }
     }
@@ -498,6 +502,9 @@ impl Config {
             .max_message_bytes
             .map_or(engine.max_message_bytes, |p| p.0);
         engine.max_clock_skew = e.max_clock_skew.unwrap_or(engine.max_clock_skew);
+        engine.forget_idle_queues_after = e
+            .forget_idle_queues_after
+            .unwrap_or(engine.forget_idle_queues_after);
         let defaults = file.defaults.over(&QueueSettings::default());
         let queues = file
             .queues

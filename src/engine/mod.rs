@@ -16,6 +16,7 @@ mod legs;
 mod lifecycle;
 mod memory;
 mod queue;
+mod retire;
 mod step;
 mod workforce;
 
@@ -59,6 +60,8 @@ pub struct EngineStats {
     pub agents_forgotten: u64,
     /// Customer histories forgotten because `max_customers` was reached.
     pub customers_forgotten: u64,
+    /// Idle queues that were not configured, forgotten to make room at `max_queues`.
+    pub queues_forgotten: u64,
     /// Customer histories held (one per customer and queue).
     pub customers: u64,
 }
@@ -103,6 +106,8 @@ pub struct Engine {
     agents: Agents,
     customers: Customers,
     watermark: Millis,
+    /// When idle queues were last looked for (`retire.rs`).
+    last_retire_scan: retire::LastScan,
     /// Whether an event's time is believable (a wall clock's, or confirmation of jumps).
     #[serde(skip)]
     time_guard: TimeGuard,
@@ -139,6 +144,7 @@ impl Engine {
             agents: Agents::default(),
             customers: Customers::new(e.max_customers),
             watermark: Millis::MIN,
+            last_retire_scan: None,
             time_guard: TimeGuard::default(),
             jump: Jump::default(),
             now: 0,
@@ -149,7 +155,7 @@ impl Engine {
         };
         for name in config.queues.keys() {
             // Validated: configured queues fit within max_queues.
-            let _ = engine.queue_id(name);
+            let _ = engine.queue_id(name, Millis::MIN);
         }
         engine
     }
@@ -180,8 +186,9 @@ impl Engine {
         self.expiry.len()
     }
 
+    /// Queues known and exported (forgotten ones left out).
     pub fn queue_count(&self) -> usize {
-        self.queues.len()
+        self.queue_ids.len()
     }
 
     pub fn agent_count(&self) -> usize {
@@ -265,7 +272,7 @@ impl Engine {
                 let mut known = Vec::with_capacity(names.len());
                 let mut ids = Vec::with_capacity(names.len());
                 for n in names {
-                    if let Ok(id) = self.queue_id(n) {
+                    if let Ok(id) = self.queue_id(n, ts) {
                         known.push(n);
                         ids.push(id);
                     }
@@ -295,21 +302,22 @@ impl Engine {
         Ok(())
     }
 
-    fn queue_id(&mut self, name: &str) -> Result<QueueId, Reject> {
+    /// The id of the queue `name` named at `ts`; a new queue beyond `max_queues` is
+    /// `queue_limit` unless idle queues can be forgotten (`retire.rs`).
+    fn queue_id(&mut self, name: &str, ts: Millis) -> Result<QueueId, Reject> {
         if let Some(&id) = self.queue_ids.get(name) {
+            let q = &mut self.queues[id as usize];
+            q.last_named = q.last_named.max(ts);
             return Ok(id);
         }
-        if self.queues.len() >= self.config.engine.max_queues {
+        if !self.make_room_for_a_queue() {
             return Err(Reject::new(RejectReason::QueueLimit, "queue"));
         }
         let id = self.queues.len() as QueueId;
         let settings = self.config.queue(name).clone();
-        self.queues.push(QueueState::new(
-            name,
-            settings,
-            &self.config.engine,
-            self.now,
-        ));
+        let mut queue = QueueState::new(name, settings, &self.config.engine, self.now);
+        queue.last_named = ts;
+        self.queues.push(queue);
         self.queue_ids.insert(name.into(), id);
         Ok(id)
     }
@@ -319,7 +327,7 @@ impl Engine {
         // `queue_limit`, as its offer would be): a follow-up that arrives before the offer of a
         // queue not seen yet must still find that queue's leg once the offer comes.
         let queue = match &c.queue {
-            Some(name) => self.queue_id(name)?,
+            Some(name) => self.queue_id(name, ts)?,
             None => NO_QUEUE,
         };
         let agent = c.agent.as_deref().map_or(NO_AGENT, agent_key);
@@ -417,7 +425,7 @@ impl Engine {
         self.customers.advance(final_before, finished_horizon);
         self.stats.customers_forgotten = self.customers.evicted;
         self.stats.customers = self.customers.len() as u64;
-        for q in &mut self.queues {
+        for q in self.queues.iter_mut().filter(|q| !q.retired) {
             q.advance(self.now, final_before, &self.config.engine);
         }
     }
@@ -476,6 +484,7 @@ impl Engine {
         let mut queues: Vec<Arc<QueueSnapshot>> = self
             .queues
             .iter()
+            .filter(|q| !q.retired)
             .map(|q| {
                 let (waiting, oldest_wait_ms) = q.waiting_at(self.now);
                 let mut times = q.workforce.times().into_iter();

@@ -297,13 +297,14 @@ impl ServiceState {
         out: &mut Exposition,
     ) {
         type Total = fn(&PartView) -> u64;
-        const TOTALS: [(&str, &str, &str, Total); 14] = [
+        const TOTALS: [(&str, &str, &str, Total); 15] = [
             ("callpulse_messages_redelivered_total", "counter", "Messages a broker delivered again below a partition's read position, skipped (they were applied once).", |v| v.redelivered),
             ("callpulse_events_accepted_total", "counter", "Events applied to the engine.", |v| v.stats.accepted),
             ("callpulse_events_dead_lettered_total", "counter", "Rejected messages copied to the dead-letter topic.", |v| v.dead_lettered),
             ("callpulse_events_skipped_rebuild_total", "counter", "Events older than the rebuild horizon read after an assignment and skipped.", |v| v.skipped_before_rebuild),
             ("callpulse_contacts_expired_total", "counter", "Contacts dropped unfinished: stale after contact_timeout or evicted at max_open_contacts.", |v| v.stats.contacts_expired + v.stats.contacts_evicted),
             ("callpulse_agents_forgotten_total", "counter", "Logged-out agents forgotten because max_agents agents were held.", |v| v.stats.agents_forgotten),
+            ("callpulse_queues_forgotten_total", "counter", "Idle queues that were not configured, forgotten to make room for a new one at max_queues (forget_idle_queues_after).", |v| v.stats.queues_forgotten),
             ("callpulse_customers_forgotten_total", "counter", "Customer histories forgotten because max_customers were held (their repeats and recoveries can no longer be decided).", |v| v.stats.customers_forgotten),
             ("callpulse_customers", "gauge", "Customer histories held in memory (one per customer and queue; keyed hashes, never the ids).", |v| v.stats.customers),
             ("callpulse_open_contacts", "gauge", "Contacts held in memory.", |v| v.open_contacts as u64),

@@ -151,3 +151,52 @@ fn live_a_checkpoint_never_stores_a_rejected_time() {
         .ingest(answered(now + 1_000, "c1").as_bytes())
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_one_future_dated_message_among_live_traffic_costs_nothing_else() {
+    use crate::kafka::{config, history, produce, start, TOPIC};
+    let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
+    cluster.create_topic(TOPIC, 1, 1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    let (events, _) = history();
+    let offers = events
+        .iter()
+        .filter(|e| e.json.contains("\"contact.offered\""))
+        .count();
+    let future = offered(callpulse::clock::wall_now() + 3_600_000, "x", "sales");
+    let half = events.len() / 2;
+    produce(&brokers, &events[..half], &[]);
+    produce(&brokers, &[], &[]);
+    let producer: rdkafka::producer::BaseProducer = rdkafka::config::ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    producer
+        .send(
+            rdkafka::producer::BaseRecord::<str, str>::to(TOPIC)
+                .key("x")
+                .payload(&future),
+        )
+        .map_err(|(e, _)| e)
+        .unwrap();
+    rdkafka::producer::Producer::flush(&producer, std::time::Duration::from_secs(10)).unwrap();
+    produce(&brokers, &events[half..], &[]);
+    let service = start(config(&brokers, "it-future-dated", false)).await;
+    let text = service.wait_for((events.len() + 1) as f64).await;
+    let rejected = |reason: &str| {
+        crate::support::sample(
+            &text,
+            &format!("callpulse_events_rejected_total{{reason=\"{reason}\"}}"),
+        )
+    };
+    assert_eq!(rejected("bad_timestamp"), Some(1.0));
+    assert_eq!(rejected("too_late"), Some(0.0));
+    // every offer of the history (12 to 2 minutes ago) is in the hour's window
+    let offered_hour: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("callcenter_contacts_offered{") && l.contains("window=\"1h\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(offered_hour, offers as f64);
+    service.stop().await;
+}
