@@ -100,6 +100,15 @@ async fn metrics(
             return (StatusCode::SERVICE_UNAVAILABLE, text).into_response();
         }
     };
+    if !selection.families.is_empty() {
+        let mut names = Exposition::names();
+        state.render_into(&gathered, &Selection::default(), &mut names);
+        let known = names.into_names();
+        if let Some(f) = selection.families.iter().find(|f| !known.contains(f)) {
+            let text = format!("family {f:?} is not written by this instance's export profile\n");
+            return (StatusCode::BAD_REQUEST, text).into_response();
+        }
+    }
     // Rendering and compressing take a core for a large center: on a blocking thread, at most
     // max_concurrent_scrapes at once, written into the response a chunk at a time as it is
     // rendered, so a scrape's memory does not grow with its series.
