@@ -201,7 +201,11 @@ fn agent_snapshots_map_onto_one_state_with_the_routing_profile_queues() {
         assert_eq!(e["reason"].as_str(), reason);
         assert_eq!(e["agent"], "a1");
         assert_eq!(e["ts"], 1_795_428_000_250_i64);
-        assert_eq!(e["queues"], json!(["q1", "q2"]));
+        assert_eq!(
+            e["queues"],
+            json!(["One", "Two"]),
+            "named by the routing profile"
+        );
     }
 }
 
@@ -249,9 +253,10 @@ fn a_contact_record_disconnected_by_routing_is_an_overflow_and_by_the_customer_a
         outcome(ctr(json!("CONTACT_FLOW_DISCONNECT"), Value::Null)).as_deref(),
         Some("contact.overflowed")
     );
+    // a record before 2021 has no DisconnectReason: a queued contact no agent reached
     assert_eq!(
         outcome(ctr(Value::Null, Value::Null)).as_deref(),
-        Some("contact.overflowed")
+        Some("contact.abandoned")
     );
     assert_eq!(
         outcome(ctr(json!("CUSTOMER_DISCONNECT"), json!("c2"))).as_deref(),
