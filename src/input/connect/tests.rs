@@ -263,3 +263,58 @@ fn a_contact_record_disconnected_by_routing_is_an_overflow_and_by_the_customer_a
         Some("contact.overflowed")
     );
 }
+
+#[test]
+fn the_queue_labels_a_stream_gave_survive_a_checkpoint() {
+    let ctr = json!({"ContactId": "c1", "Channel": "VOICE", "InitiationMethod": "INBOUND",
+        "DisconnectReason": "CUSTOMER_DISCONNECT", "DisconnectTimestamp": "2026-11-23T10:01:00Z",
+        "Queue": {"ARN": format!("{INST}/queue/q1"), "Name": "Sales",
+            "EnqueueTimestamp": "2026-11-23T10:00:00Z", "DequeueTimestamp": "2026-11-23T10:00:50Z"}});
+    let queued = json!({"eventType": "QUEUED", "contactId": "c2", "channel": "VOICE",
+        "queueInfo": {"queueArn": format!("{INST}/queue/q1"),
+            "enqueueTimestamp": "2026-11-23T10:02:00.000Z"}});
+    let mut before = Connect::new(ConnectSettings::default());
+    before
+        .map(ctr.to_string().as_bytes(), &mut Vec::new())
+        .expect("mapped");
+    let saved = before.save_state().expect("saved");
+
+    let mut after = Connect::new(ConnectSettings::default());
+    after.restore_state(&saved).expect("restored");
+    let mut out = Vec::new();
+    after
+        .map(queued.to_string().as_bytes(), &mut out)
+        .expect("mapped");
+    assert!(out[0].contains("\"queue\":\"Sales\""), "{out:?}");
+    // a checkpoint written before labels were remembered holds nothing for this input
+    let mut old = Connect::new(ConnectSettings::default());
+    old.restore_state(&[]).expect("restored");
+    let mut out = Vec::new();
+    old.map(queued.to_string().as_bytes(), &mut out)
+        .expect("mapped");
+    assert!(out[0].contains("\"queue\":\"q1\""), "{out:?}");
+}
+
+#[test]
+fn an_api_voice_call_is_outbound_and_an_api_chat_or_task_is_a_queue_contact() {
+    let queued = |channel: &str, method: &str| {
+        json!({"eventType": "QUEUED", "contactId": "c1", "channel": channel,
+            "initiationMethod": method,
+            "queueInfo": {"queueArn": format!("{INST}/queue/q1"),
+                "enqueueTimestamp": "2026-11-23T10:02:00.000Z"}})
+    };
+    for (channel, method, events) in [
+        ("VOICE", "API", 0),
+        ("VOICE", "OUTBOUND", 0),
+        ("VOICE", "EXTERNAL_OUTBOUND", 0),
+        ("CHAT", "API", 1),
+        ("TASK", "API", 1),
+        ("VOICE", "INBOUND", 1),
+        ("VOICE", "CALLBACK", 1),
+        ("VOICE", "TRANSFER", 1),
+    ] {
+        let (kind, out) = map(&queued(channel, method));
+        assert_eq!(kind, Ok("contact_event_queued"));
+        assert_eq!(out.len(), events, "{channel} {method}");
+    }
+}
