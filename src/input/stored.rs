@@ -366,6 +366,15 @@ mod tests {
     }
 
     #[test]
+    fn invalid_utf8_in_a_string_is_left_to_the_decoder() {
+        // an ignored field of a platform's record may hold any bytes: the reader only splits
+        let file = b"{\"a\":\"\xff\xfe\"}\n{\"a\":1}";
+        let parts = read(file);
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].as_deref().ok(), Some(&b"{\"a\":\"\xff\xfe\"}"[..]));
+    }
+
+    #[test]
     fn a_file_not_of_json_objects_is_read_line_by_line() {
         let queue_log = b"1700000000|c1|sales|NONE|ENTERQUEUE||+1555|1\n\n1700000001|c1|sales|NONE|ABANDON|1|1|1\n";
         assert_eq!(

@@ -184,8 +184,8 @@ impl Labels {
         }
         tracing::warn!(
             queue = id,
-            "no Amazon Connect record named this queue before its first event: it is labelled \
-             by its id while the service runs; name it in queue_names"
+            "no Amazon Connect record named this queue before its first event: it keeps its id \
+             as its label (a label never changes while running); name it in queue_names"
         );
         if self.given.len() < MAX_QUEUES {
             self.given.insert(id.to_owned(), id.to_owned());

@@ -318,3 +318,36 @@ fn an_api_voice_call_is_outbound_and_an_api_chat_or_task_is_a_queue_contact() {
         assert_eq!(out.len(), events, "{channel} {method}");
     }
 }
+
+#[test]
+fn a_history_calls_a_queue_no_record_named_by_its_id_at_the_end_and_bounds_what_waits() {
+    let queued = |contact: usize| {
+        json!({"eventType": "QUEUED", "contactId": format!("c{contact}"), "channel": "VOICE",
+            "queueInfo": {"queueArn": format!("{INST}/queue/q9"),
+                "enqueueTimestamp": "2026-11-23T10:02:00.000Z"}})
+        .to_string()
+    };
+    let mut history = Connect::history(ConnectSettings::default());
+    let mut out = Vec::new();
+    history.map(queued(0).as_bytes(), &mut out).expect("mapped");
+    assert!(out.is_empty(), "it waits for a name");
+    history.flush(&mut out);
+    assert_eq!(out.len(), 1);
+    assert!(out[0].contains("\"queue\":\"q9\""), "{out:?}");
+
+    // past the bound the waiting queue is called by its id and its records go out
+    let mut history = Connect::history(ConnectSettings::default());
+    let mut out = Vec::new();
+    for contact in 0..=MAX_WAITING {
+        history
+            .map(queued(contact).as_bytes(), &mut out)
+            .expect("mapped");
+    }
+    assert_eq!(out.len(), MAX_WAITING + 1);
+    assert_eq!(history.waiting_records, 0);
+    // and the next record of that queue goes out at once
+    history
+        .map(queued(MAX_WAITING + 1).as_bytes(), &mut out)
+        .expect("mapped");
+    assert_eq!(out.len(), MAX_WAITING + 2);
+}
