@@ -94,7 +94,10 @@ pub fn unmatched(inputs: &[InputConfig]) -> Vec<String> {
             configured(&i.queue_names)
                 .1
                 .into_iter()
-                .map(move |u| format!("input {:?}: {u}", i.topic))
+                .map(move |u| match i.topic.as_str() {
+                    "" => u.to_string(),
+                    topic => format!("input {topic:?}: {u}"),
+                })
         })
         .collect()
 }
