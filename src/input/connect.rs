@@ -158,19 +158,18 @@ impl Connect {
         Ok(())
     }
 
+    /// Holds a record until its queue has a name; when too many wait, the queue is called by
+    /// its id and its records go out now.
     fn wait(&mut self, queue: String, record: &[u8], out: &mut Vec<String>) {
-        if self.waiting_records >= MAX_WAITING {
-            self.labels.call_by_id(&queue);
-            self.waiting
-                .entry(queue.clone())
-                .or_default()
-                .push(record.to_vec());
-            self.waiting_records += 1;
-            self.release(&queue, out);
-            return;
-        }
-        self.waiting.entry(queue).or_default().push(record.to_vec());
+        self.waiting
+            .entry(queue.clone())
+            .or_default()
+            .push(record.to_vec());
         self.waiting_records += 1;
+        if self.waiting_records > MAX_WAITING {
+            self.labels.call_by_id(&queue);
+            self.release(&queue, out);
+        }
     }
 
     /// Maps again the records that waited for `queue`, which has a label now.
