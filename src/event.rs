@@ -225,3 +225,37 @@ pub struct AgentEvent<'a> {
     pub state: AgentState,
     pub queues: Option<Vec<Cow<'a, str>>>,
 }
+
+impl Event<'_> {
+    /// The same event owning its strings (held beyond its message's life).
+    pub fn to_owned_event(&self) -> Event<'static> {
+        fn own(s: &str) -> Cow<'static, str> {
+            Cow::Owned(s.to_string())
+        }
+        Event {
+            id: self.id.as_deref().map(own),
+            ts: self.ts,
+            body: match &self.body {
+                Body::Contact(c) => Body::Contact(ContactEvent {
+                    step: c.step,
+                    contact_id: own(&c.contact_id),
+                    queue: c.queue.as_deref().map(own),
+                    agent: c.agent.as_deref().map(own),
+                    channel: c.channel,
+                    wrapup: c.wrapup,
+                    resolved: c.resolved,
+                    customer: c.customer.as_deref().map(own),
+                    scores: c.scores,
+                }),
+                Body::Agent(a) => Body::Agent(AgentEvent {
+                    agent: own(&a.agent),
+                    state: a.state,
+                    queues: a
+                        .queues
+                        .as_ref()
+                        .map(|q| q.iter().map(|n| own(n)).collect()),
+                }),
+            },
+        }
+    }
+}

@@ -123,6 +123,8 @@ pub fn replay_windows(
             after_at += u64::from(o == Ingested::AfterEnd);
         }),
     }
+    // a jump in time the history ended on is decided before its time is read
+    engine.settle_jump();
     let at = at.unwrap_or_else(|| engine.watermark().map_or(0, default_at));
     engine.advance(at);
     engine.finish_input();

@@ -47,6 +47,8 @@ pub(super) struct FileEngine {
     pub(super) dedup_capacity: Option<Positive>,
     pub(super) survey_horizon: Option<Span>,
     pub(super) max_message_bytes: Option<Positive>,
+    pub(super) max_clock_skew: Option<Span>,
+    pub(super) forget_idle_queues_after: Option<Span>,
     pub(super) forecast_window: Option<toml::Spanned<String>>,
 }
 

@@ -81,6 +81,12 @@ pub struct EngineConfig {
     pub dedup_capacity: usize,
     pub survey_horizon: Span,
     pub max_message_bytes: usize,
+    /// How far ahead of the wall clock an event's time may be in `run` and `demo`; further,
+    /// it is `bad_timestamp` and moves nothing (kpis.md 1.2).
+    pub max_clock_skew: Span,
+    /// At `max_queues`, queues not configured and idle this long are forgotten to make room
+    /// for a new one (a burst of junk names cannot lock out real queues for good).
+    pub forget_idle_queues_after: Span,
     /// The rolling window the forecast reads (`forecast_window`); `None` without rolling windows.
     pub forecast_window: Option<RollingWindow>,
     /// Labels of the windows the engine keeps: those the export profile writes and the
@@ -160,6 +166,23 @@ pub struct HttpConfig {
     /// file node_exporter takes as `--web.config.file`); plain HTTP when left out.
     #[serde(default)]
     pub web_config_file: Option<PathBuf>,
+    /// Connections held open at most; a new one beyond closes the oldest (a flood of idle
+    /// connections cannot lock out `/healthz` or a scrape).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// A request's header (and a TLS handshake) must arrive within this.
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout: Span,
+    /// A connection from which nothing arrives for this long is closed.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout: Span,
+    /// A reader that takes nothing of a response for this long is cut off.
+    #[serde(default = "default_write_timeout")]
+    pub write_timeout: Span,
+    /// `/metrics` responses rendered at once; more wait for a turn (memory per scrape is
+    /// bounded: the text is streamed, not held).
+    #[serde(default = "default_max_concurrent_scrapes")]
+    pub max_concurrent_scrapes: usize,
 }
 
 impl Default for HttpConfig {
@@ -167,8 +190,29 @@ impl Default for HttpConfig {
         HttpConfig {
             listen: default_listen(),
             web_config_file: None,
+            max_connections: default_max_connections(),
+            header_read_timeout: default_header_read_timeout(),
+            idle_timeout: default_idle_timeout(),
+            write_timeout: default_write_timeout(),
+            max_concurrent_scrapes: default_max_concurrent_scrapes(),
         }
     }
+}
+
+fn default_max_connections() -> usize {
+    512
+}
+fn default_header_read_timeout() -> Span {
+    Span::from_secs(10)
+}
+fn default_idle_timeout() -> Span {
+    Span::from_secs(60)
+}
+fn default_write_timeout() -> Span {
+    Span::from_secs(30)
+}
+fn default_max_concurrent_scrapes() -> usize {
+    8
 }
 
 fn default_listen() -> String {
@@ -363,6 +407,8 @@ impl Default for EngineConfig {
             dedup_capacity: 1_000_000,
             survey_horizon: Span::from_secs(48 * 3600),
             max_message_bytes: 64 * 1024,
+            max_clock_skew: Span::from_secs(300),
+            forget_idle_queues_after: Span::from_secs(3600),
             kept: None,
         }
     }
@@ -455,6 +501,10 @@ impl Config {
         engine.max_message_bytes = e
             .max_message_bytes
             .map_or(engine.max_message_bytes, |p| p.0);
+        engine.max_clock_skew = e.max_clock_skew.unwrap_or(engine.max_clock_skew);
+        engine.forget_idle_queues_after = e
+            .forget_idle_queues_after
+            .unwrap_or(engine.forget_idle_queues_after);
         let defaults = file.defaults.over(&QueueSettings::default());
         let queues = file
             .queues

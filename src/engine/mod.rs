@@ -6,6 +6,7 @@
 
 mod agent;
 mod checkpoint;
+mod clock;
 mod contact;
 mod customers;
 mod held;
@@ -15,6 +16,7 @@ mod legs;
 mod lifecycle;
 mod memory;
 mod queue;
+mod retire;
 mod step;
 mod workforce;
 
@@ -31,6 +33,7 @@ use crate::time::Millis;
 
 use self::agent::Agents;
 pub use self::checkpoint::{fingerprint, StateError};
+use self::clock::{Jump, TimeGuard, Verdict};
 use self::contact::{survey_fact, Contact, Prior, Scratch};
 use self::customers::Customers;
 pub use self::held::Held;
@@ -57,6 +60,8 @@ pub struct EngineStats {
     pub agents_forgotten: u64,
     /// Customer histories forgotten because `max_customers` was reached.
     pub customers_forgotten: u64,
+    /// Idle queues that were not configured, forgotten to make room at `max_queues`.
+    pub queues_forgotten: u64,
     /// Customer histories held (one per customer and queue).
     pub customers: u64,
 }
@@ -101,6 +106,14 @@ pub struct Engine {
     agents: Agents,
     customers: Customers,
     watermark: Millis,
+    /// When idle queues were last looked for (`retire.rs`).
+    last_retire_scan: retire::LastScan,
+    /// Whether an event's time is believable (a wall clock's, or confirmation of jumps).
+    #[serde(skip)]
+    time_guard: TimeGuard,
+    /// Events of a jump in time not yet confirmed (without a wall clock).
+    #[serde(skip)]
+    jump: Jump,
     now: Millis,
     input_complete: bool,
     stats: EngineStats,
@@ -131,6 +144,9 @@ impl Engine {
             agents: Agents::default(),
             customers: Customers::new(e.max_customers),
             watermark: Millis::MIN,
+            last_retire_scan: None,
+            time_guard: TimeGuard::default(),
+            jump: Jump::default(),
             now: 0,
             input_complete: false,
             stats: EngineStats::default(),
@@ -139,7 +155,7 @@ impl Engine {
         };
         for name in config.queues.keys() {
             // Validated: configured queues fit within max_queues.
-            let _ = engine.queue_id(name);
+            let _ = engine.queue_id(name, Millis::MIN);
         }
         engine
     }
@@ -170,8 +186,9 @@ impl Engine {
         self.expiry.len()
     }
 
+    /// Queues known and exported (forgotten ones left out).
     pub fn queue_count(&self) -> usize {
-        self.queues.len()
+        self.queue_ids.len()
     }
 
     pub fn agent_count(&self) -> usize {
@@ -188,9 +205,31 @@ impl Engine {
         self.stats.rejected[reason.index()] += 1;
     }
 
-    /// Applies one valid event. Rejections (`too_late`, `duplicate`, `queue_limit`,
-    /// `out_of_order`) are counted and change nothing.
+    /// Applies one valid event. Rejections (`bad_timestamp`, `too_late`, `duplicate`,
+    /// `queue_limit`, `out_of_order`) are counted and change nothing. An event that jumps ahead
+    /// of the partition's time without a wall clock to judge it is held until later events
+    /// confirm the jump (see `clock.rs`).
     pub fn apply(&mut self, event: &Event<'_>) -> Result<(), Reject> {
+        match self.judge_time(event) {
+            Err(reject) => {
+                self.count_reject(reject.reason);
+                Err(reject)
+            }
+            Ok(Verdict::Apply) => self.apply_believed(event),
+            Ok(Verdict::Held) => Ok(()),
+            Ok(Verdict::Confirmed(held)) => {
+                // the result is this event's, the last held
+                let mut result = Ok(());
+                for e in &held {
+                    result = self.apply_believed(e);
+                }
+                result
+            }
+        }
+    }
+
+    /// Applies an event whose time is believed.
+    fn apply_believed(&mut self, event: &Event<'_>) -> Result<(), Reject> {
         let result = self.try_apply(event);
         match result {
             Ok(()) => {
@@ -233,7 +272,7 @@ impl Engine {
                 let mut known = Vec::with_capacity(names.len());
                 let mut ids = Vec::with_capacity(names.len());
                 for n in names {
-                    if let Ok(id) = self.queue_id(n) {
+                    if let Ok(id) = self.queue_id(n, ts) {
                         known.push(n);
                         ids.push(id);
                     }
@@ -263,21 +302,22 @@ impl Engine {
         Ok(())
     }
 
-    fn queue_id(&mut self, name: &str) -> Result<QueueId, Reject> {
+    /// The id of the queue `name` named at `ts`; a new queue beyond `max_queues` is
+    /// `queue_limit` unless idle queues can be forgotten (`retire.rs`).
+    fn queue_id(&mut self, name: &str, ts: Millis) -> Result<QueueId, Reject> {
         if let Some(&id) = self.queue_ids.get(name) {
+            let q = &mut self.queues[id as usize];
+            q.last_named = q.last_named.max(ts);
             return Ok(id);
         }
-        if self.queues.len() >= self.config.engine.max_queues {
+        if !self.make_room_for_a_queue() {
             return Err(Reject::new(RejectReason::QueueLimit, "queue"));
         }
         let id = self.queues.len() as QueueId;
         let settings = self.config.queue(name).clone();
-        self.queues.push(QueueState::new(
-            name,
-            settings,
-            &self.config.engine,
-            self.now,
-        ));
+        let mut queue = QueueState::new(name, settings, &self.config.engine, self.now);
+        queue.last_named = ts;
+        self.queues.push(queue);
         self.queue_ids.insert(name.into(), id);
         Ok(id)
     }
@@ -287,7 +327,7 @@ impl Engine {
         // `queue_limit`, as its offer would be): a follow-up that arrives before the offer of a
         // queue not seen yet must still find that queue's leg once the offer comes.
         let queue = match &c.queue {
-            Some(name) => self.queue_id(name)?,
+            Some(name) => self.queue_id(name, ts)?,
             None => NO_QUEUE,
         };
         let agent = c.agent.as_deref().map_or(NO_AGENT, agent_key);
@@ -332,6 +372,8 @@ impl Engine {
     /// Moves the evaluation instant to `now` (never backwards): windows slide, contacts whose
     /// facts are final are forgotten, bounded memories expire.
     pub fn advance(&mut self, now: Millis) {
+        // the caller vouches for `now`: a jump to it or before it is confirmed
+        self.confirm_jump_before(now);
         self.now = self.now.max(now);
         let frontier = self.frontier();
         while let Some(&Reverse((deadline, serial, slot))) = self.expiry.peek() {
@@ -383,7 +425,7 @@ impl Engine {
         self.customers.advance(final_before, finished_horizon);
         self.stats.customers_forgotten = self.customers.evicted;
         self.stats.customers = self.customers.len() as u64;
-        for q in &mut self.queues {
+        for q in self.queues.iter_mut().filter(|q| !q.retired) {
             q.advance(self.now, final_before, &self.config.engine);
         }
     }
@@ -400,6 +442,7 @@ impl Engine {
 
     /// Declares the input complete (end of a replay): everything before `now` is final.
     pub fn finish_input(&mut self) {
+        self.settle_jump();
         self.input_complete = true;
         let now = self.now;
         self.advance(now);
@@ -441,6 +484,7 @@ impl Engine {
         let mut queues: Vec<Arc<QueueSnapshot>> = self
             .queues
             .iter()
+            .filter(|q| !q.retired)
             .map(|q| {
                 let (waiting, oldest_wait_ms) = q.waiting_at(self.now);
                 let mut times = q.workforce.times().into_iter();

@@ -75,6 +75,11 @@ pub struct QueueState {
     pub agents: [i64; 4],
     /// Agent time by state in each window.
     pub workforce: Workforce,
+    /// The latest event time that named this queue.
+    pub last_named: Millis,
+    /// Forgotten (an idle queue that was not configured, when `max_queues` was reached): no
+    /// longer exported, its name free; what still refers to its id changes nothing.
+    pub retired: bool,
 }
 
 /// The start rules of the windows the engine keeps ([`EngineConfig::keeps`]): the rolling
@@ -112,6 +117,8 @@ impl QueueState {
             waiting: BTreeSet::new(),
             agents: [0; 4],
             workforce: Workforce::default(),
+            last_named: now,
+            retired: false,
         };
         let (starts, _) = q.starts(now, engine);
         q.workforce = Workforce::new(&starts, now);
@@ -160,6 +167,9 @@ impl QueueState {
 
     /// Adds (`sign = 1`) or removes (`sign = -1`) one fact everywhere it belongs.
     pub fn apply(&mut self, fact: Fact, sign: i64) {
+        if self.retired {
+            return;
+        }
         let line = if is_deadline(&fact.kind) {
             &mut self.deadlines
         } else {
@@ -263,6 +273,23 @@ impl QueueState {
 
     pub fn cumulative(&self) -> &Cumulative {
         &self.cumulative.agg
+    }
+
+    /// Whether nothing of it is live or held: no contact waiting, no agent serving it, no fact
+    /// a window may still need.
+    pub fn is_quiet(&self) -> bool {
+        self.waiting.is_empty() && self.agents == [0; 4] && self.facts_held() == 0
+    }
+
+    /// Forgets the queue: its memory is released and it is no longer exported.
+    pub fn retire(&mut self) {
+        self.retired = true;
+        self.timeline = VecDeque::new();
+        self.deadlines = VecDeque::new();
+        self.windows = Vec::new();
+        self.rules = Vec::new();
+        self.waiting = BTreeSet::new();
+        self.workforce = Workforce::default();
     }
 
     /// Facts held in memory (for self-metrics and the memory benchmark).

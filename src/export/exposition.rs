@@ -102,6 +102,8 @@ pub struct Exposition {
     sink: Option<Sink>,
     /// The sink's first error; nothing more is handed to it.
     failed: Option<std::io::Error>,
+    /// Family names met, when asked for ([`Exposition::names`]).
+    names: Option<Vec<String>>,
 }
 
 impl Default for Exposition {
@@ -125,7 +127,23 @@ impl Exposition {
             skip: false,
             sink: None,
             failed: None,
+            names: None,
         }
+    }
+
+    /// An exposition that writes nothing and notes the name of every family it meets (what a
+    /// render would write): [`Exposition::into_names`].
+    pub fn names() -> Self {
+        Exposition {
+            only: Some(Vec::new()),
+            names: Some(Vec::new()),
+            ..Exposition::reusing(String::new())
+        }
+    }
+
+    /// The family names met by an exposition made by [`Exposition::names`].
+    pub fn into_names(self) -> Vec<String> {
+        self.names.unwrap_or_default()
     }
 
     /// An exposition handed to `sink` in chunks as it is written (memory does not grow with
@@ -188,6 +206,9 @@ impl Exposition {
 
     /// Starts a family: its `HELP` and `TYPE` lines, and the samples that follow are its own.
     pub fn family(&mut self, name: &str, kind: &str, help: &str) {
+        if let Some(names) = &mut self.names {
+            names.push(name.to_string());
+        }
         self.spill();
         self.skip = self
             .only

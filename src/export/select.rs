@@ -54,6 +54,11 @@ impl Selection {
             && self.shard.is_none_or(|(i, n)| shard_of(queue, n) == i)
     }
 
+    /// Whether it keeps only some queues or windows (else a snapshot is rendered whole).
+    pub fn selects_queues_or_windows(&self) -> bool {
+        !self.queues.is_empty() || !self.windows.is_empty() || self.shard.is_some()
+    }
+
     /// Whether the service's own metrics go out: in every scrape but those of shards other
     /// than the first (a split scrape counts them once).
     pub fn self_metrics(&self) -> bool {

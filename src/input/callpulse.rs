@@ -23,6 +23,11 @@ pub fn decode<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Event<'a>, Reject>
     if first != Some(&b'{') {
         return Err(Reject::new(RejectReason::MalformedJson, "message"));
     }
+    // JSON is UTF-8 throughout, in the fields no reader looks at too (serde_json skips an
+    // ignored string without checking it)
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(Reject::new(RejectReason::MalformedJson, "message"));
+    }
     let mut raw = Raw::default();
     match fast::parse(bytes, &mut raw) {
         Some(()) => {

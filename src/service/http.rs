@@ -15,13 +15,13 @@ use axum::middleware::from_fn_with_state;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use axum_server::tls_rustls::RustlsConfig;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use tokio::net::TcpListener;
 
 use crate::export::{Exposition, Selection, Sink};
 
+use super::self_metrics::{InternalEvent, RenderAbandoned};
 use super::state::ServiceState;
 use super::web::{require_basic_auth, Web};
 
@@ -34,11 +34,45 @@ pub fn router(state: Arc<ServiceState>, web: &Web) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/", get(|| async { Html(WALLBOARD) }))
-        .with_state(state);
+        .with_state(state.clone());
     match &web.auth {
-        Some(auth) => router.layer(from_fn_with_state(auth.clone(), require_basic_auth)),
+        Some(auth) => router.layer(from_fn_with_state(
+            (auth.clone(), state),
+            require_basic_auth,
+        )),
         None => router,
     }
+}
+
+/// Whether an `Accept-Encoding` header accepts gzip: `gzip` (or `*`) with a quality above 0.
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    let mut gzip = None;
+    let mut any = None;
+    for value in headers.get_all(header::ACCEPT_ENCODING) {
+        let Ok(value) = value.to_str() else { continue };
+        for coding in value.split(',') {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            match name.as_str() {
+                "gzip" | "x-gzip" => gzip = Some(q > 0.0),
+                "*" => any = Some(q > 0.0),
+                _ => {}
+            }
+        }
+    }
+    gzip.or(any).unwrap_or(false)
+}
+
+/// A `?window=` that names no window of the export profile (nor `now`, the live gauges').
+fn unknown_window(state: &ServiceState, selection: &Selection) -> Option<String> {
+    let export = &state.config().export;
+    (selection.windows.iter())
+        .find(|w| *w != "now" && !export.window(w))
+        .cloned()
 }
 
 /// `/metrics`: the whole exposition, or a slice of it by `?queue=`, `?window=`, `?family=`
@@ -52,19 +86,38 @@ async fn metrics(
         Ok(s) => s,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
     };
-    let gzip = headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.split(',').any(|e| e.trim().starts_with("gzip")));
-    // The partition workers each hand over a snapshot of their engine (between two batches);
-    // rendering and compressing take a core for a large center: on a blocking thread, off the
-    // async workers and the partition workers, written
-    // into the response a chunk at a time as it is rendered, so a scrape's memory does not
-    // grow with its series.
-    let views = state.scrape_views().await;
+    if let Some(w) = unknown_window(&state, &selection) {
+        let text = format!("window {w:?} is not exported (see [export] windows)\n");
+        return (StatusCode::BAD_REQUEST, text).into_response();
+    }
+    let gzip = accepts_gzip(&headers);
+    // Scrapes that arrive together share one snapshot of every partition worker; when a
+    // partition cannot answer, the scrape is refused: its queues would read 0.
+    let gathered = match state.gather().await {
+        Ok(g) => g,
+        Err(incomplete) => {
+            let text = format!("{incomplete}\n");
+            return (StatusCode::SERVICE_UNAVAILABLE, text).into_response();
+        }
+    };
+    if !selection.families.is_empty() {
+        let mut names = Exposition::names();
+        state.render_into(&gathered, &Selection::default(), &mut names);
+        let known = names.into_names();
+        if let Some(f) = selection.families.iter().find(|f| !known.contains(f)) {
+            let text = format!("family {f:?} is not written by this instance's export profile\n");
+            return (StatusCode::BAD_REQUEST, text).into_response();
+        }
+    }
+    // Rendering and compressing take a core for a large center: on a blocking thread, at most
+    // max_concurrent_scrapes at once, written into the response a chunk at a time as it is
+    // rendered, so a scrape's memory does not grow with its series.
+    let Ok(turn) = state.render_turns().clone().acquire_owned().await else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
     tokio::task::spawn_blocking(move || {
+        let _turn = turn;
         let body = Chunks {
             tx,
             buf: Vec::new(),
@@ -75,9 +128,11 @@ async fn metrics(
             Box::new(body)
         };
         let mut out = Exposition::streaming(sink);
-        state.render_into(state.now(), &selection, &views, &mut out);
-        // an error here is a scraper that went away: nothing to tell
-        let _ = out.finish_stream();
+        state.render_into(&gathered, &selection, &mut out);
+        if out.finish_stream().is_err() {
+            // the reader stopped taking the response (write_timeout) or went away
+            RenderAbandoned.emit(state.metrics());
+        }
     });
     let body = Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|chunk| (chunk, rx))
@@ -157,27 +212,42 @@ async fn readyz(State(state): State<Arc<ServiceState>>) -> impl IntoResponse {
     }
 }
 
-/// Serves until `shutdown` completes: over TLS and behind basic auth when `web` says so.
+/// Serves until `shutdown` completes: over TLS and behind basic auth when `web` says so, under
+/// the `[http]` connection limits ([`super::listener`]).
 pub async fn serve(
     listener: TcpListener,
     state: Arc<ServiceState>,
     web: Web,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state, &web);
-    let Some(tls) = web.tls else {
-        return axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
-    };
-    let handle = axum_server::Handle::new();
-    let stopper = handle.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
-    });
-    axum_server::from_tcp_rustls(listener.into_std()?, RustlsConfig::from_config(tls))?
-        .handle(handle)
-        .serve(app.into_make_service())
-        .await
+    let app = router(state.clone(), &web);
+    super::listener::serve(listener, app, web.tls, state, shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &str) -> bool {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_str(value).unwrap(),
+        );
+        accepts_gzip(&headers)
+    }
+
+    #[test]
+    fn gzip_is_sent_only_when_accepted_with_a_quality_above_zero() {
+        assert!(accept("gzip"));
+        assert!(accept("deflate, gzip;q=0.5"));
+        assert!(accept("GZIP"));
+        assert!(accept("*"));
+        assert!(!accept("gzip;q=0"));
+        assert!(!accept("gzip; q=0.0, identity"));
+        assert!(!accept("*;q=0"));
+        assert!(!accept("gzip;q=0, *"), "an explicit gzip;q=0 wins over *");
+        assert!(!accept("identity"));
+        assert!(!accept("gzipx"));
+    }
 }

@@ -180,7 +180,7 @@ impl IngestContext {
             self.state.publish(key.clone(), PartView::default());
         }
         let mut resumes = match &self.checkpoints {
-            Some(store) => lookup(store, config, &keys, self.state.metrics()),
+            Some(store) => lookup(store, config, &keys, self.state.metrics(), self.state.now()),
             None => HashMap::new(),
         };
         let rebuild_from = self.state.now() - rebuild_span(config);

@@ -6,6 +6,8 @@ mod batch;
 pub mod checkpoint;
 pub mod http;
 pub mod ingest;
+mod listener;
+pub mod scrape;
 pub mod self_metrics;
 pub mod state;
 pub mod web;
@@ -71,14 +73,14 @@ pub async fn serve_clocked(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServiceError> {
-    let web = match &config.http.web_config_file {
-        Some(path) => web::Web::load(path)?,
-        None => web::Web::default(),
-    };
+    let web = web::Web::of(&config)?;
     let state = ServiceState::with_clock(config, clock);
     if let Ok(addr) = listener.local_addr() {
-        let scheme = if web.tls.is_some() { "https" } else { "http" };
-        tracing::info!("serving {scheme}://{addr}/metrics (wallboard at {scheme}://{addr}/)");
+        let scheme = web.scheme();
+        tracing::info!(
+            security = web.describe(),
+            "serving {scheme}://{addr}/metrics (wallboard at {scheme}://{addr}/)"
+        );
     }
     let stop = CancellationToken::new();
     let consumer = spawn_consumer(state.clone(), stop.clone()).map_err(ServiceError::Http)?;

@@ -12,6 +12,12 @@ use std::time::Duration;
 
 use crate::export::Exposition;
 
+mod web;
+use web::WebMetrics;
+pub use web::{
+    AuthChecked, AuthOutcome, ConnectionClosed, ConnectionReason, RenderAbandoned, ScrapeServed,
+};
+
 use crate::kafka::PartitionKey;
 use crate::time::Millis;
 
@@ -45,6 +51,8 @@ pub struct SelfMetrics {
     event_delay_sum_us: AtomicU64,
     /// Kafka timestamp to processing, microseconds, since start (or the last reset).
     message_delay: Mutex<hdrhistogram::Histogram<u64>>,
+    /// The HTTP face: scrapes, connections, authentication.
+    web: WebMetrics,
     /// Queues with data in more than one partition of this instance, at the last scrape.
     queues_split: AtomicI64,
     /// The queues [`QueuesSplit`] has already warned about (at most one line per queue).
@@ -321,6 +329,7 @@ impl Default for SelfMetrics {
             event_delay: std::array::from_fn(|_| AtomicU64::new(0)),
             event_delay_sum_us: AtomicU64::new(0),
             message_delay: Mutex::new(delay_histogram()),
+            web: WebMetrics::default(),
             queues_split: AtomicI64::new(0),
             split_warned: Mutex::new(BTreeSet::new()),
         }
@@ -396,6 +405,7 @@ impl SelfMetrics {
         }
         self.render_checkpoints(out);
         self.render_delays(out);
+        self.web.render(out);
         out.family("callpulse_build_info", "gauge", "Build information.");
         out.sample(
             "callpulse_build_info",

@@ -21,7 +21,8 @@ use crate::export::{escape_label, render, Exposition, Selection};
 use crate::snapshot::Snapshot;
 use crate::time::Millis;
 
-use super::self_metrics::{InternalEvent, QueuesSplit, SelfMetrics};
+use super::scrape::{Gathered, Incomplete, SharedGather};
+use super::self_metrics::{InternalEvent, QueuesSplit, ScrapeServed, SelfMetrics};
 
 pub use crate::kafka::PartitionKey;
 
@@ -32,8 +33,8 @@ pub const READY_LAG: i64 = 1000;
 /// between two batches.
 pub type SnapshotRequest = oneshot::Sender<Arc<Snapshot>>;
 
-/// How long a scrape waits for the partition workers' snapshots; a worker that does not answer
-/// in time (a checkpoint being written) is left out of that scrape, as one still loading is.
+/// How long a scrape waits for the partition workers' snapshots; when a worker does not answer
+/// in time the scrape is refused (HTTP 503), never rendered without that partition.
 pub const SCRAPE_WAIT: Duration = Duration::from_secs(5);
 
 /// The latest published state of one partition worker.
@@ -101,6 +102,10 @@ pub struct ServiceState {
     metrics: SelfMetrics,
     /// The time of day of the workers and the /metrics page (the wall clock but in the soak tool).
     clock: Clock,
+    /// Scrapes that arrive together share one gather of the workers' snapshots.
+    scrapes: SharedGather,
+    /// Turns to render a `/metrics` response (`[http] max_concurrent_scrapes`).
+    render_turns: Arc<tokio::sync::Semaphore>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -115,19 +120,28 @@ impl ServiceState {
     /// A service whose workers and /metrics page read the time of day from `clock`.
     pub fn with_clock(config: Arc<Config>, clock: Clock) -> Arc<ServiceState> {
         Arc::new(ServiceState {
-            config,
             parts: Mutex::new(BTreeMap::new()),
             high: Mutex::new(BTreeMap::new()),
             joined: AtomicBool::new(false),
             broker_up: AtomicBool::new(false),
             metrics: SelfMetrics::default(),
             clock,
+            scrapes: SharedGather::default(),
+            render_turns: Arc::new(tokio::sync::Semaphore::new(
+                config.http.max_concurrent_scrapes.max(1),
+            )),
+            config,
         })
     }
 
     /// The time of day on the service's clock (epoch ms).
     pub fn now(&self) -> Millis {
         self.clock.now()
+    }
+
+    /// Turns to render a `/metrics` response: at most `[http] max_concurrent_scrapes` at once.
+    pub fn render_turns(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.render_turns
     }
 
     pub fn config(&self) -> &Arc<Config> {
@@ -189,7 +203,7 @@ impl ServiceState {
     /// from the views as published.
     pub fn render_selected(&self, now: Millis, selection: &Selection) -> String {
         let mut out = Exposition::new();
-        self.render_into(now, selection, &self.views(), &mut out);
+        self.render_into(&self.merged(now, self.views()), selection, &mut out);
         out.finish()
     }
 
@@ -201,50 +215,76 @@ impl ServiceState {
             .collect()
     }
 
-    /// The partition views with every worker's snapshot at this moment (each worker answers
-    /// between two batches); a worker that does not answer within [`SCRAPE_WAIT`] contributes
-    /// none.
-    pub async fn scrape_views(&self) -> Vec<(PartitionKey, PartView)> {
+    /// Every partition's snapshot at this moment (each worker answers between two batches),
+    /// merged with the configured queues; a scrape that arrives while a gather runs shares it.
+    /// A partition whose worker does not answer within [`SCRAPE_WAIT`] makes the gather
+    /// [`Incomplete`]: a scrape is refused rather than shown without it.
+    pub async fn gather(&self) -> Result<Arc<Gathered>, Incomplete> {
+        let (result, outcome) = self.scrapes.get(|| self.gather_now()).await;
+        ScrapeServed {
+            outcome,
+            error: result.as_ref().err(),
+        }
+        .emit(&self.metrics);
+        result
+    }
+
+    async fn gather_now(&self) -> Result<Gathered, Incomplete> {
+        let now = self.now();
         let mut views = self.views();
         let mut replies = Vec::with_capacity(views.len());
-        for (i, (_, v)) in views.iter().enumerate() {
+        let mut missing = Vec::new();
+        for (i, (key, v)) in views.iter().enumerate() {
             let Some(tx) = &v.snapshots else { continue };
             let (reply, answer) = oneshot::channel();
-            if tx.try_send(reply).is_ok() {
-                replies.push((i, answer));
+            match tx.try_send(reply) {
+                Ok(()) => replies.push((i, answer)),
+                Err(_) => missing.push(key.clone()),
             }
         }
         let deadline = tokio::time::Instant::now() + SCRAPE_WAIT;
         for (i, answer) in replies {
-            if let Ok(Ok(snapshot)) = tokio::time::timeout_at(deadline, answer).await {
-                views[i].1.snapshot = snapshot;
+            match tokio::time::timeout_at(deadline, answer).await {
+                Ok(Ok(snapshot)) => views[i].1.snapshot = snapshot,
+                _ => missing.push(views[i].0.clone()),
             }
         }
-        views
+        if !missing.is_empty() {
+            missing.sort();
+            return Err(Incomplete { missing });
+        }
+        Ok(self.merged(now, views))
     }
 
-    /// `/metrics` with a scrape-time selection, from `views`, written into `out` (which may
-    /// stream it).
-    pub fn render_into(
-        &self,
-        now: Millis,
-        selection: &Selection,
-        views: &[(PartitionKey, PartView)],
-        out: &mut Exposition,
-    ) {
+    /// The views with the configured queues, merged at `now`.
+    fn merged(&self, now: Millis, views: Vec<(PartitionKey, PartView)>) -> Gathered {
         // Configured queues are exported even while no partition is assigned.
         let mut base = Engine::new(self.config.clone());
         base.advance(now);
         let base = base.export_snapshot();
-        let mut snapshot =
+        let merged =
             Snapshot::merge(std::iter::once(&base).chain(views.iter().map(|(_, v)| &*v.snapshot)));
-        selection.apply(&mut snapshot);
+        Gathered { now, views, merged }
+    }
+
+    /// `/metrics` with a scrape-time selection, from a gathered picture, written into `out`
+    /// (which may stream it).
+    pub fn render_into(&self, gathered: &Gathered, selection: &Selection, out: &mut Exposition) {
+        let selected;
+        let snapshot = if selection.selects_queues_or_windows() {
+            let mut s = gathered.merged.clone();
+            selection.apply(&mut s);
+            selected = s;
+            &selected
+        } else {
+            &gathered.merged
+        };
         if !selection.families.is_empty() {
             out.keep_only(selection.families.clone());
         }
-        render(&snapshot, &self.config.export, out);
+        render(snapshot, &self.config.export, out);
         if selection.self_metrics() {
-            self.render_partitions(views, now, out);
+            self.render_partitions(&gathered.views, gathered.now, out);
             self.metrics.render(out);
         }
     }
@@ -257,13 +297,14 @@ impl ServiceState {
         out: &mut Exposition,
     ) {
         type Total = fn(&PartView) -> u64;
-        const TOTALS: [(&str, &str, &str, Total); 14] = [
+        const TOTALS: [(&str, &str, &str, Total); 15] = [
             ("callpulse_messages_redelivered_total", "counter", "Messages a broker delivered again below a partition's read position, skipped (they were applied once).", |v| v.redelivered),
             ("callpulse_events_accepted_total", "counter", "Events applied to the engine.", |v| v.stats.accepted),
             ("callpulse_events_dead_lettered_total", "counter", "Rejected messages copied to the dead-letter topic.", |v| v.dead_lettered),
             ("callpulse_events_skipped_rebuild_total", "counter", "Events older than the rebuild horizon read after an assignment and skipped.", |v| v.skipped_before_rebuild),
             ("callpulse_contacts_expired_total", "counter", "Contacts dropped unfinished: stale after contact_timeout or evicted at max_open_contacts.", |v| v.stats.contacts_expired + v.stats.contacts_evicted),
             ("callpulse_agents_forgotten_total", "counter", "Logged-out agents forgotten because max_agents agents were held.", |v| v.stats.agents_forgotten),
+            ("callpulse_queues_forgotten_total", "counter", "Idle queues that were not configured, forgotten to make room for a new one at max_queues (forget_idle_queues_after).", |v| v.stats.queues_forgotten),
             ("callpulse_customers_forgotten_total", "counter", "Customer histories forgotten because max_customers were held (their repeats and recoveries can no longer be decided).", |v| v.stats.customers_forgotten),
             ("callpulse_customers", "gauge", "Customer histories held in memory (one per customer and queue; keyed hashes, never the ids).", |v| v.stats.customers),
             ("callpulse_open_contacts", "gauge", "Contacts held in memory.", |v| v.open_contacts as u64),

@@ -25,6 +25,9 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::RootCertStore;
 use serde::Deserialize;
 
+use super::self_metrics::{AuthChecked, AuthOutcome, InternalEvent};
+use super::state::ServiceState;
+
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
     #[error("web config {path}: {source}")]
@@ -53,18 +56,38 @@ pub enum WebError {
     ClientVerifier(#[from] rustls::server::VerifierBuilderError),
     #[error("web config: basic_auth_users.{0}: not a bcrypt hash")]
     NotBcrypt(String),
+    #[error("web config: basic_auth_users.{user}: bcrypt cost {cost} is outside {}..={} (a higher cost lets every unauthenticated request burn a core for seconds or days)", BCRYPT_COSTS.start(), BCRYPT_COSTS.end())]
+    Cost { user: String, cost: u32 },
+    #[error("web config: {0} is present but empty: give its settings, or remove the key (an empty section would serve without it)")]
+    Empty(&'static str),
+}
+
+/// bcrypt costs accepted in `basic_auth_users` (exporter-toolkit's hashers write 10 to 12; each
+/// step doubles the time one check takes).
+pub const BCRYPT_COSTS: std::ops::RangeInclusive<u32> = 4..=14;
+
+/// How long a request waits for a bcrypt check before it is refused as busy (503).
+const CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A key present with no value (`tls_server_config:`) is `Some(None)`, an absent one `None`.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// The file as exporter-toolkit reads it.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WebConfigFile {
-    #[serde(default)]
-    tls_server_config: Option<TlsServerConfig>,
+    #[serde(default, deserialize_with = "present")]
+    tls_server_config: Option<Option<TlsServerConfig>>,
     #[serde(default)]
     http_server_config: Option<serde_yaml_ng::Value>,
-    #[serde(default)]
-    basic_auth_users: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "present")]
+    basic_auth_users: Option<Option<BTreeMap<String, String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,23 +146,58 @@ impl Web {
         if file.http_server_config.is_some() {
             return Err(WebError::Unsupported("http_server_config"));
         }
-        for (user, hash) in &file.basic_auth_users {
-            if !hash.starts_with("$2") {
-                return Err(WebError::NotBcrypt(user.clone()));
+        let users = match file.basic_auth_users {
+            Some(None) => return Err(WebError::Empty("basic_auth_users")),
+            Some(Some(users)) if users.is_empty() => {
+                return Err(WebError::Empty("basic_auth_users"))
+            }
+            Some(Some(users)) => Some(users),
+            None => None,
+        };
+        for (user, hash) in users.iter().flatten() {
+            let parts: bcrypt::HashParts = hash
+                .parse()
+                .map_err(|_| WebError::NotBcrypt(user.clone()))?;
+            if !BCRYPT_COSTS.contains(&parts.get_cost()) {
+                return Err(WebError::Cost {
+                    user: user.clone(),
+                    cost: parts.get_cost(),
+                });
             }
         }
         let tls = match file.tls_server_config {
-            Some(t) => Some(Arc::new(t.server_config()?)),
+            Some(None) => return Err(WebError::Empty("tls_server_config")),
+            Some(Some(t)) => Some(Arc::new(t.server_config()?)),
             None => None,
         };
-        let auth = (!file.basic_auth_users.is_empty()).then(|| {
-            Arc::new(BasicAuth {
-                users: file.basic_auth_users,
-                passed: Mutex::new(HashMap::new()),
-                key: (rand::random(), rand::random()),
-            })
-        });
+        let auth = users.map(|users| Arc::new(BasicAuth::new(users)));
         Ok(Web { tls, auth })
+    }
+
+    /// What `[http] web_config_file` says (plain HTTP, no auth, without one).
+    pub fn of(config: &crate::config::Config) -> Result<Web, WebError> {
+        match &config.http.web_config_file {
+            Some(path) => Web::load(path),
+            None => Ok(Web::default()),
+        }
+    }
+
+    /// How the server is reached, for the start-up log and the demo's banner.
+    pub fn describe(&self) -> &'static str {
+        match (self.tls.is_some(), self.auth.is_some()) {
+            (true, true) => "https, basic auth on",
+            (true, false) => "https, no authentication",
+            (false, true) => "http (no TLS), basic auth on",
+            (false, false) => "http (no TLS), no authentication",
+        }
+    }
+
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
     }
 }
 
@@ -252,67 +310,104 @@ impl TlsServerConfig {
 }
 
 /// `basic_auth_users`: bcrypt hashes by user. A password that passed is remembered (as a keyed
-/// hash of the header, never the password) so a scrape every 15 s does not pay bcrypt each time.
+/// hash of the credentials, never the password) so a scrape every 15 s does not pay bcrypt each time;
+/// a header that failed is remembered too, so repeating it costs nothing. One bcrypt check runs
+/// at a time: what unauthenticated clients can burn is one core, and a request that cannot get
+/// a check within [`CHECK_WAIT`] is refused as busy.
 pub struct BasicAuth {
     users: BTreeMap<String, String>,
     passed: Mutex<HashMap<u64, ()>>,
+    failed: Mutex<HashMap<u64, ()>>,
+    checks: tokio::sync::Semaphore,
     key: (u64, u64),
 }
 
+/// Headers remembered as passed, and as failed, at most (then forgotten all at once).
+const REMEMBERED: usize = 1024;
+
+fn remember(map: &Mutex<HashMap<u64, ()>>, seen: u64) {
+    if let Ok(mut m) = map.lock() {
+        if m.len() >= REMEMBERED {
+            m.clear();
+        }
+        m.insert(seen, ());
+    }
+}
+
+fn knows(map: &Mutex<HashMap<u64, ()>>, seen: u64) -> bool {
+    map.lock().is_ok_and(|m| m.contains_key(&seen))
+}
+
+/// `user:password` of an `Authorization: Basic …` header (the scheme in any case, RFC 7617).
+fn credentials(header: &str) -> Option<(String, String)> {
+    let (scheme, encoded) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_string(), password.to_string()))
+}
+
 impl BasicAuth {
-    fn remembered(&self, header: &str) -> u64 {
+    fn new(users: BTreeMap<String, String>) -> BasicAuth {
+        BasicAuth {
+            users,
+            passed: Mutex::new(HashMap::new()),
+            failed: Mutex::new(HashMap::new()),
+            checks: tokio::sync::Semaphore::new(1),
+            key: (rand::random(), rand::random()),
+        }
+    }
+
+    /// The keyed hash credentials are remembered by (never the password itself).
+    fn remembered(&self, user: &str, password: &str) -> u64 {
         let mut h = siphasher::sip::SipHasher13::new_with_keys(self.key.0, self.key.1);
-        header.hash(&mut h);
+        (user, password).hash(&mut h);
         h.finish()
     }
 
-    async fn allows(self: Arc<Self>, header: Option<String>) -> bool {
-        let Some(header) = header else {
-            return false;
+    /// What becomes of a request carrying `header` as its `Authorization`.
+    pub async fn check(self: Arc<Self>, header: Option<String>) -> AuthOutcome {
+        let Some((user, password)) = header.as_deref().and_then(credentials) else {
+            return AuthOutcome::Refused;
         };
-        let seen = self.remembered(&header);
-        if self.passed.lock().is_ok_and(|p| p.contains_key(&seen)) {
-            return true;
+        let seen = self.remembered(&user, &password);
+        if knows(&self.passed, seen) {
+            return AuthOutcome::Remembered;
         }
-        let Some(credentials) = header
-            .strip_prefix("Basic ")
-            .and_then(|b| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(b.trim())
-                    .ok()
-            })
-            .and_then(|b| String::from_utf8(b).ok())
-        else {
-            return false;
-        };
-        let Some((user, password)) = credentials.split_once(':') else {
-            return false;
+        if knows(&self.failed, seen) {
+            return AuthOutcome::Refused;
+        }
+        let Ok(Ok(permit)) = tokio::time::timeout(CHECK_WAIT, self.checks.acquire()).await else {
+            return AuthOutcome::Busy;
         };
         // an unknown user costs a bcrypt check too, so timing does not tell users apart
         const UNKNOWN: &str = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
-        let hash = self.users.get(user).cloned();
-        let password = password.to_string();
+        let hash = self.users.get(&user).cloned();
         let ok = tokio::task::spawn_blocking(move || {
             let matched = bcrypt::verify(&password, hash.as_deref().unwrap_or(UNKNOWN));
             hash.is_some() && matched.unwrap_or(false)
         })
         .await
         .unwrap_or(false);
+        drop(permit);
         if ok {
-            if let Ok(mut passed) = self.passed.lock() {
-                if passed.len() >= 1024 {
-                    passed.clear();
-                }
-                passed.insert(seen, ());
-            }
+            remember(&self.passed, seen);
+            AuthOutcome::Verified
+        } else {
+            remember(&self.failed, seen);
+            AuthOutcome::Refused
         }
-        ok
     }
 }
 
 /// The middleware in front of every route when `basic_auth_users` is set.
 pub async fn require_basic_auth(
-    State(auth): State<Arc<BasicAuth>>,
+    State((auth, state)): State<(Arc<BasicAuth>, Arc<ServiceState>)>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -321,13 +416,21 @@ pub async fn require_basic_auth(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    if auth.allows(header).await {
-        return next.run(request).await;
+    let outcome = auth.check(header).await;
+    AuthChecked { outcome }.emit(state.metrics());
+    match outcome {
+        AuthOutcome::Verified | AuthOutcome::Remembered => next.run(request).await,
+        AuthOutcome::Busy => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "1")],
+            "Busy checking credentials\n",
+        )
+            .into_response(),
+        AuthOutcome::Refused => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Basic realm=\"callpulse\"")],
+            "Unauthorized\n",
+        )
+            .into_response(),
     }
-    (
-        StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, "Basic realm=\"callpulse\"")],
-        "Unauthorized\n",
-    )
-        .into_response()
 }

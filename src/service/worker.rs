@@ -189,6 +189,8 @@ impl PartitionWorker {
 
     fn apply(&mut self, batch: &Batch) {
         let now = self.state.now();
+        // events further ahead of the wall clock than max_clock_skew move nothing
+        self.engine.observe_wall_clock(now);
         if let (-1, Some(first)) = (self.view.recovery_start, batch.first_offset()) {
             self.view.recovery_start = first;
         }
@@ -260,6 +262,7 @@ impl PartitionWorker {
     /// wait for their time, so they never move the watermark into the future.
     fn flush_held(&mut self) {
         let now = self.state.now();
+        self.engine.observe_wall_clock(now);
         let (delays, view) = (&mut self.delays, &mut self.view);
         self.reader.flush(&mut self.engine, now, self.admit, |o| {
             // its events have no message of their own to copy to the dead-letter topic

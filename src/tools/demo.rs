@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::clock::Clock;
 use crate::config::{Config, InputConfig, InputFormat};
+use crate::service::web::Web;
 use crate::service::{serve_clocked, ServiceError};
 use crate::tools::produce::{spawn, starting_now, ProduceOptions};
 use crate::tools::sim::platform::SimFormat;
@@ -142,9 +143,11 @@ pub async fn run(
         sim.rate,
         sim.scenario.as_str()
     );
-    println!("  wallboard: http://{bound}/");
-    println!("  metrics:   http://{bound}/metrics");
-    println!("  ready:     http://{bound}/readyz      (Ctrl-C to stop)");
+    let web = Web::of(&config).map_err(ServiceError::from)?;
+    let scheme = web.scheme();
+    println!("  wallboard: {scheme}://{bound}/   ({})", web.describe());
+    println!("  metrics:   {scheme}://{bound}/metrics");
+    println!("  ready:     {scheme}://{bound}/readyz      (Ctrl-C to stop)");
     let clock = match compress {
         Some(factor) => {
             println!(

@@ -304,6 +304,48 @@ fn queue_limit_rejects_new_queues_and_keeps_old_ones_working() {
 }
 
 #[test]
+fn queue_limit_junk_queues_cannot_lock_out_configured_or_later_real_queues() {
+    let cfg = config("[engine]\nmax_queues = 10\n[queues.sales]\n[queues.support]\n");
+    let t0 = at(T0);
+    let mut engine = callpulse::engine::Engine::new(cfg.clone());
+    // a burst of junk: eight queues fill the limit (two are configured), four more are refused
+    for i in 0..12 {
+        let c = format!("junk{i}");
+        let _ = engine.ingest(offered(t0, &c, &format!("junk-{i}")).as_bytes());
+        let _ = engine.ingest(abandoned(t0 + 10 * SECOND, &c).as_bytes());
+    }
+    assert_eq!(engine.stats().rejected(RejectReason::QueueLimit), 4);
+    // configured queues are never locked out
+    engine
+        .ingest(offered(t0 + 20 * SECOND, "s1", "sales").as_bytes())
+        .unwrap();
+    // a new real queue the same minute is refused: the junk is not idle yet
+    let refused = engine.ingest(offered(t0 + 30 * SECOND, "c0", "care").as_bytes());
+    assert_eq!(refused.unwrap_err().reason, RejectReason::QueueLimit);
+    // two hours later the junk has been idle for forget_idle_queues_after (1h): it makes room
+    let later = t0 + 2 * 3_600_000;
+    for (i, t) in [later, later + SECOND, later + 2 * SECOND]
+        .into_iter()
+        .enumerate()
+    {
+        engine
+            .ingest(offered(t, &format!("s{}", i + 2), "sales").as_bytes())
+            .unwrap();
+    }
+    engine.advance(later + 2 * SECOND);
+    engine
+        .ingest(offered(later + 3 * SECOND, "c1", "care").as_bytes())
+        .unwrap();
+    engine.advance(later + MINUTE);
+    assert_eq!(engine.stats().queues_forgotten, 8);
+    let snap = engine.snapshot();
+    let names: Vec<&str> = snap.queues.iter().map(|q| q.name.as_str()).collect();
+    assert_eq!(names, ["care", "sales", "support"]);
+    assert_eq!(window(&snap, "sales", "1h").tally.offered, 3);
+    assert_eq!(window(&snap, "care", "5m").tally.offered, 1);
+}
+
+#[test]
 fn too_late_and_duplicate_are_rejected_without_changing_kpis() {
     let cfg = config("");
     let t0 = at(T0);
@@ -315,6 +357,9 @@ fn too_late_and_duplicate_are_rejected_without_changing_kpis() {
     let clean = vec![
         with_id(offered(t0, "c1", "q"), "e1"),
         with_id(offered(t0 + 2 * MINUTE, "c2", "q"), "e2"),
+        // the jump of two minutes confirmed by later events (kpis.md 1.2)
+        offered(t0 + 2 * MINUTE + 1_000, "c5", "q"),
+        offered(t0 + 2 * MINUTE + 2_000, "c6", "q"),
     ];
     let mut noisy = clean.clone();
     noisy.insert(1, with_id(offered(t0, "c1", "q"), "e1")); // duplicate delivery

@@ -67,7 +67,7 @@ pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
 }
 
 /// Simulated traffic that happened between 12 and 2 minutes ago, plus bad messages.
-fn history() -> (Vec<SimEvent>, Vec<&'static str>) {
+pub(crate) fn history() -> (Vec<SimEvent>, Vec<&'static str>) {
     let now = wall_now();
     let mut sim = Simulator::new(SimConfig {
         queues: 3,
@@ -87,7 +87,7 @@ fn history() -> (Vec<SimEvent>, Vec<&'static str>) {
     (events, bad)
 }
 
-fn produce(brokers: &str, events: &[SimEvent], bad: &[&str]) {
+pub(crate) fn produce(brokers: &str, events: &[SimEvent], bad: &[&str]) {
     let producer: BaseProducer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .create()
@@ -110,7 +110,7 @@ fn produce(brokers: &str, events: &[SimEvent], bad: &[&str]) {
     producer.flush(Duration::from_secs(10)).unwrap();
 }
 
-fn config(brokers: &str, group: &str, dlq: bool) -> Arc<Config> {
+pub(crate) fn config(brokers: &str, group: &str, dlq: bool) -> Arc<Config> {
     let mut c =
         Config::parse("[export]\nprofile = \"full\"\n[queues.sales]\nwrapup = true\n[queues.support]\nwrapup = true\n").unwrap();
     c.kafka.brokers = brokers.into();

@@ -116,6 +116,15 @@ async fn metrics_are_sliced_by_query_and_gzipped_on_request() {
 
     let (status, _) = get("/metrics?collect=x").await.unwrap();
     assert_eq!(status, 400);
+    // a window or family this instance does not write is refused, not answered empty
+    let (status, body) = get("/metrics?window=6m").await.unwrap();
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = get("/metrics?family=callcenter_agent").await.unwrap();
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = get("/metrics?window=now&family=callpulse_up")
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
 
     let (status, head, body) = tokio::task::spawn_blocking(move || {
         http_get_raw(addr, "/metrics?queue=sales", "Accept-Encoding: gzip\r\n")

@@ -92,6 +92,130 @@ fn what_callpulse_cannot_honour_in_a_web_config_is_refused_by_name() {
     );
 }
 
+#[test]
+fn auth_that_cannot_work_or_costs_too_much_is_refused_at_start() {
+    let d = dir("web-auth-refused");
+    let users = |hash: &str| format!("basic_auth_users:\n  prom: '{hash}'\n");
+    // a real hash of cost 4 is taken; malformed ones and costs outside 4..=14 are not
+    let good = bcrypt::hash("s3cret", 4).unwrap();
+    assert!(Web::load(&web_config(&d, &users(&good))).is_ok_and(|w| w.auth.is_some()));
+    for malformed in [
+        "$2y$10$short",
+        "$2b$xx$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi",
+    ] {
+        let err = Web::load(&web_config(&d, &users(malformed))).err();
+        assert!(
+            matches!(err, Some(WebError::NotBcrypt(_))),
+            "{malformed}: {err:?}"
+        );
+    }
+    for cost in [3, 15, 31, 99] {
+        let hash = format!("$2y${cost:02}$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi");
+        let err = Web::load(&web_config(&d, &users(&hash))).err();
+        assert!(
+            matches!(&err, Some(WebError::Cost { cost: c, .. }) if *c == cost)
+                || matches!(&err, Some(WebError::NotBcrypt(_))),
+            "cost {cost}: {err:?}"
+        );
+    }
+    // an empty section would serve plain HTTP without auth: refused
+    for (text, key) in [
+        ("tls_server_config:\n", "tls_server_config"),
+        ("basic_auth_users:\n", "basic_auth_users"),
+        ("basic_auth_users: {}\n", "basic_auth_users"),
+    ] {
+        let err = Web::load(&web_config(&d, text)).err();
+        assert!(
+            matches!(err, Some(WebError::Empty(k)) if k == key),
+            "{text}: {err:?}"
+        );
+    }
+}
+
+/// A raw request with an `Authorization` header; the status.
+fn status_with(addr: std::net::SocketAddr, authorization: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nAuthorization: {authorization}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    let _ = s.read_to_string(&mut raw);
+    raw.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_auth_takes_the_scheme_in_any_case_and_checks_one_hash_at_a_time() {
+    use base64::Engine as _;
+    let d = dir("web-auth-case");
+    let hash = bcrypt::hash("s3cret", 10).unwrap();
+    let web = web_config(&d, &format!("basic_auth_users:\n  prom: '{hash}'\n"));
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic(TOPIC, 1, 1).unwrap();
+    let mut c = Config::parse("").unwrap();
+    c.kafka.brokers = cluster.bootstrap_servers();
+    c.kafka.topics = vec![TOPIC.into()];
+    c.kafka.group_id = "it-auth-case".into();
+    c.http.web_config_file = Some(web);
+    let service = start(Arc::new(c)).await;
+    let addr = service.addr;
+    let right = base64::engine::general_purpose::STANDARD.encode("prom:s3cret");
+    let wrong = base64::engine::general_purpose::STANDARD.encode("prom:guess");
+    let statuses = tokio::task::spawn_blocking(move || {
+        let cases = [
+            status_with(addr, &format!("Basic {right}")),
+            status_with(addr, &format!("basic {right}")),
+            status_with(addr, &format!("BASIC {right}")),
+            status_with(addr, &format!("Bearer {right}")),
+        ];
+        // 40 clients with a wrong password at once: one hash at a time, each wrong header
+        // checked once; every client refused (401) or told the checks are busy (503)
+        let wrong_clients: Vec<_> = (0..40)
+            .map(|i| {
+                let header = format!("Basic {}", if i % 2 == 0 { &wrong } else { &right });
+                std::thread::spawn(move || status_with(addr, &header))
+            })
+            .collect();
+        let answers: Vec<u16> = wrong_clients
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
+        (cases, answers)
+    })
+    .await
+    .unwrap();
+    assert_eq!(statuses.0, [200, 200, 200, 401]);
+    for (i, s) in statuses.1.iter().enumerate() {
+        let expected: &[u16] = if i % 2 == 0 { &[401, 503] } else { &[200] };
+        assert!(expected.contains(s), "client {i}: {s}");
+    }
+    let text = tokio::task::spawn_blocking(move || {
+        let auth = format!("Basic {right_}", right_ = base64::engine::general_purpose::STANDARD.encode("prom:s3cret"));
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        use std::io::{Read, Write};
+        write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nConnection: close\r\n\r\n").unwrap();
+        let mut raw = String::new();
+        let _ = s.read_to_string(&mut raw);
+        raw
+    })
+    .await
+    .unwrap();
+    let verified = crate::support::sample(&text, "callpulse_http_auth_total{outcome=\"verified\"}");
+    // the right header is hashed once, then remembered; the wrong one at most once more
+    // than the check that refused it first
+    assert_eq!(verified, Some(1.0), "{text}");
+    let refused = crate::support::sample(&text, "callpulse_http_auth_total{outcome=\"refused\"}")
+        .unwrap_or(0.0);
+    assert!(refused >= 1.0);
+    service.stop().await;
+}
+
 /// The value of `query` per `job` label, from Prometheus' HTTP API.
 fn query(prometheus: u16, query: &str) -> Vec<(String, f64)> {
     let addr = format!("127.0.0.1:{prometheus}").parse().unwrap();

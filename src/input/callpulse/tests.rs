@@ -209,3 +209,17 @@ fn unknown_fields_are_ignored_and_version_defaults_to_one() {
     )
     .is_ok());
 }
+
+#[test]
+fn invalid_utf8_in_a_field_no_reader_looks_at_is_malformed() {
+    let mut bytes =
+        br#"{"type":"contact.offered","ts":1,"contact_id":"c1","queue":"sales","note":"xx"}"#
+            .to_vec();
+    let at = bytes.len() - 4;
+    bytes[at] = 0xff;
+    let err = decode(&bytes, &Limits::default()).unwrap_err();
+    assert_eq!(err.reason, RejectReason::MalformedJson);
+    // the same message with valid text in that field decodes
+    bytes[at] = b'x';
+    assert!(decode(&bytes, &Limits::default()).is_ok());
+}

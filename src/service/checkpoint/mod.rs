@@ -29,6 +29,7 @@ use crate::input::Reader;
 pub use super::self_metrics::LoadOutcome;
 use super::self_metrics::{CheckpointLoaded, InternalEvent, SelfMetrics};
 use crate::kafka::PartitionKey;
+use crate::time::Millis;
 use store::{CheckpointStore, Found, Generation};
 
 /// How long looking up the checkpoints of an assignment may take before the partitions are
@@ -36,7 +37,7 @@ use store::{CheckpointStore, Found, Generation};
 const LOOKUP_DEADLINE: Duration = Duration::from_secs(60);
 
 /// Bumped whenever a checkpointed type changes (`tests/it/checkpoint.rs` guards it).
-pub const FORMAT_VERSION: u16 = 3;
+pub const FORMAT_VERSION: u16 = 4;
 const MAGIC: &[u8; 4] = b"CPCK";
 const HEADER: usize = 4 + 2 + 8 + 8;
 
@@ -59,14 +60,16 @@ pub enum CheckpointError {
     Kafka(#[from] rdkafka::error::KafkaError),
     #[error("checkpoint incomplete: chunks missing or not matching its manifest")]
     Damaged,
+    #[error("checkpoint's event time {watermark} ms is beyond the wall clock plus max_clock_skew (a wrong clock before 1.2)")]
+    FutureTime { watermark: Millis },
 }
 
 impl CheckpointError {
     pub fn outcome(&self) -> LoadOutcome {
         match self {
-            CheckpointError::Version { .. } | CheckpointError::Configuration => {
-                LoadOutcome::Incompatible
-            }
+            CheckpointError::Version { .. }
+            | CheckpointError::Configuration
+            | CheckpointError::FutureTime { .. } => LoadOutcome::Incompatible,
             _ => LoadOutcome::Unreadable,
         }
     }
@@ -154,13 +157,24 @@ pub fn decode(
     })
 }
 
-/// Looks up the checkpoints of newly assigned partitions: what each one resumes from, if
-/// anything (each lookup is counted by outcome and logged).
+/// A checkpoint whose partition time is further ahead of the wall clock `now` than
+/// `max_clock_skew` holds a time no event may set (kpis.md 1.2): not resumed from.
+fn believable(resume: Resume, config: &Config, now: Millis) -> Result<Resume, CheckpointError> {
+    let latest = now.saturating_add(config.engine.max_clock_skew.millis());
+    match resume.engine.watermark() {
+        Some(watermark) if watermark > latest => Err(CheckpointError::FutureTime { watermark }),
+        _ => Ok(resume),
+    }
+}
+
+/// Looks up the checkpoints of newly assigned partitions at wall-clock instant `now`: what
+/// each one resumes from, if anything (each lookup is counted by outcome and logged).
 pub fn lookup(
     store: &CheckpointStore,
     config: &Arc<Config>,
     keys: &[PartitionKey],
     metrics: &SelfMetrics,
+    now: Millis,
 ) -> HashMap<PartitionKey, (Resume, Generation)> {
     if keys.is_empty() {
         return HashMap::new();
@@ -176,6 +190,7 @@ pub fn lookup(
                 Some(Found::Damaged) => Err(CheckpointError::Damaged),
                 Some(Found::Complete(bytes, generation)) => {
                     decode(&bytes, config, &config.kafka.input_of(&key.0))
+                        .and_then(|r| believable(r, config, now))
                         .map(|r| Some((r, generation)))
                 }
             },
@@ -198,4 +213,47 @@ pub fn lookup(
         }
     }
     resumes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Body, ContactEvent, ContactStep, Event};
+
+    fn resume_at(config: &Arc<Config>, ts: Millis) -> Resume {
+        let mut engine = Engine::new(config.clone());
+        let offer = Event {
+            id: None,
+            ts,
+            body: Body::Contact(ContactEvent {
+                step: ContactStep::Offered,
+                contact_id: "c1".into(),
+                queue: Some("sales".into()),
+                agent: None,
+                channel: Default::default(),
+                wrapup: None,
+                resolved: None,
+                customer: None,
+                scores: Default::default(),
+            }),
+        };
+        engine.apply(&offer).unwrap();
+        Resume {
+            next_offset: 1,
+            engine,
+            reader: Reader::new(&InputConfig::default()),
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_poisoned_by_a_future_time_is_not_resumed_from() {
+        let config = Arc::new(Config::parse("[engine]\nmax_clock_skew = \"5m\"\n").unwrap());
+        let now = 1_800_000_000_000;
+        assert!(believable(resume_at(&config, now + 299_000), &config, now).is_ok());
+        let poisoned = believable(resume_at(&config, now + 3_600_000), &config, now);
+        assert!(matches!(
+            poisoned,
+            Err(CheckpointError::FutureTime { watermark }) if watermark == now + 3_600_000
+        ));
+    }
 }
