@@ -1,16 +1,19 @@
-//! `callpulse replay`: the engine over a history (one message per line, in any input format),
-//! evaluated at one instant.
+//! `callpulse replay`: the engine over a history (a file in any input format, as platforms store
+//! it: see [`crate::input::stored`]), evaluated at one instant.
 //!
 //! The same engine as the live service, with event time only: windows are evaluated at `--at`
 //! (default: the latest event time rounded up to the next whole second). Events at or after
-//! `--at` had not happened yet at that instant and are not applied.
+//! `--at` had not happened yet at that instant and are not applied. A format whose records are
+//! written when a contact is over (Amazon Connect) is put in time order first
+//! ([`crate::input::history`]).
 
 use std::io::BufRead;
 use std::sync::Arc;
 
 use crate::config::{Config, InputConfig};
 use crate::engine::{Engine, EngineStats};
-use crate::input::{messages, Admit, Ingested, Reader};
+use crate::input::history::TimeOrder;
+use crate::input::{stored, Admit, Ingested, Reader};
 use crate::snapshot::Snapshot;
 use crate::time::{Millis, SECOND};
 
@@ -70,27 +73,56 @@ pub fn replay_windows(
     windows: Windows,
 ) -> std::io::Result<Replayed> {
     let mut engine = Engine::new(config);
-    let mut reader = Reader::new(format);
+    let mut reader = Reader::history(format);
     let admit = Admit {
         until: at.unwrap_or(Millis::MAX),
         ..Admit::ALL
     };
     let (mut lines, mut after_at) = (0u64, 0u64);
-    for line in messages(input) {
-        let line = line?;
+    let limit = engine.limits().max_message_bytes;
+    let mut order = reader.needs_time_order().then(TimeOrder::default);
+    let mut mapped = Vec::new();
+    for record in stored::records(Box::new(input), limit)? {
         lines += 1;
-        reader.read(&mut engine, &line, admit, |o| {
+        let record = match record? {
+            Ok(record) => record,
+            Err(reject) => {
+                engine.count_reject(reject.reason);
+                continue;
+            }
+        };
+        if let Some(order) = order.as_mut() {
+            // gathered, applied in time order at the end
+            let limits = *engine.limits();
+            reader.convert(&record, &limits, &mut mapped, |r| {
+                engine.count_reject(r.reason)
+            });
+            order.extend(mapped.drain(..));
+            continue;
+        }
+        reader.read(&mut engine, &record, admit, |o| {
             after_at += u64::from(o == Ingested::AfterEnd);
         });
         if lines % ADVANCE_EVERY == 0 {
-            if let Some(wm) = engine.watermark() {
-                engine.advance(at.map_or(wm, |at| wm.min(at)));
-            }
+            advance(&mut engine, at);
         }
     }
-    reader.flush(&mut engine, Millis::MAX, admit, |o| {
-        after_at += u64::from(o == Ingested::AfterEnd);
-    });
+    match order {
+        Some(mut order) => {
+            reader.convert_rest(&mut mapped);
+            order.extend(mapped.drain(..));
+            for (n, event) in order.into_sorted().enumerate() {
+                let o = crate::input::ingest(&mut engine, event.as_bytes(), admit);
+                after_at += u64::from(o == Ingested::AfterEnd);
+                if (n as u64 + 1) % ADVANCE_EVERY == 0 {
+                    advance(&mut engine, at);
+                }
+            }
+        }
+        None => reader.flush(&mut engine, Millis::MAX, admit, |o| {
+            after_at += u64::from(o == Ingested::AfterEnd);
+        }),
+    }
     // a jump in time the history ended on is decided before its time is read
     engine.settle_jump();
     let at = at.unwrap_or_else(|| engine.watermark().map_or(0, default_at));
@@ -105,4 +137,12 @@ pub fn replay_windows(
         lines,
         after_at,
     })
+}
+
+/// Moves the engine to its watermark (never past `at`), so a long history's finished windows
+/// leave memory.
+fn advance(engine: &mut Engine, at: Option<Millis>) {
+    if let Some(wm) = engine.watermark() {
+        engine.advance(at.map_or(wm, |at| wm.min(at)));
+    }
 }

@@ -229,7 +229,8 @@ pub struct InputArgs {
     /// Time zone of datetime strings written without an offset (asterisk realtime rows).
     #[arg(long, default_value = "UTC")]
     pub timezone: chrono_tz::Tz,
-    /// A queue's name for the id its ARN ends with (connect), repeatable.
+    /// A queue's label for its queue id or full queue ARN (connect; a name the records give is
+    /// used without it), repeatable.
     #[arg(long = "queue-name", value_name = "ID=NAME", value_parser = queue_name)]
     pub queue_names: Vec<(String, String)>,
 }

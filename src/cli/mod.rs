@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use crate::config::{Config, ConfigError, InputConfig, LogFormat};
 use crate::export::{self, Exposition};
-use crate::input::{messages, Reader};
+use crate::input::history::TimeOrder;
+use crate::input::{stored, Reader};
 use crate::replay::{replay_windows, Windows};
 use crate::service::{self, ServiceError};
 use crate::tools::bench::{self, BenchError, BenchOptions};
@@ -182,6 +183,7 @@ pub fn run(cli: Cli, init_logging: impl FnOnce(&Logging)) -> Result<(), CliError
             events,
         } => {
             init_logging(&log("warn"));
+            warn_unmatched(&input);
             replay_command(
                 config.as_deref(),
                 at.as_deref(),
@@ -192,6 +194,7 @@ pub fn run(cli: Cli, init_logging: impl FnOnce(&Logging)) -> Result<(), CliError
         }
         Command::Convert { input, records } => {
             init_logging(&log("warn"));
+            warn_unmatched(&input);
             convert_command(&input.config(), records.as_deref())?;
         }
         Command::CheckConfig { file } => {
@@ -204,6 +207,13 @@ pub fn run(cli: Cli, init_logging: impl FnOnce(&Logging)) -> Result<(), CliError
         }
     }
     Ok(())
+}
+
+/// `--queue-name` keys that can match no Amazon Connect queue, on stderr.
+fn warn_unmatched(input: &args::InputArgs) {
+    for line in crate::input::connect::queues::unmatched(&[input.clone().config()]) {
+        eprintln!("warning: {line}");
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
@@ -251,7 +261,7 @@ fn write_events(opts: &ProduceOptions, path: &Path) -> Result<produce::Produced,
     written.map_err(io(what))
 }
 
-/// A file, or standard input for `-` or no path, read line by line.
+/// A file, or standard input for `-` or no path (its records read by [`stored::records`]).
 fn open_lines(path: Option<&Path>) -> Result<Box<dyn BufRead>, CliError> {
     match path {
         Some(p) if p != Path::new("-") => {
@@ -306,27 +316,41 @@ fn replay_command(
     Ok(())
 }
 
-/// `convert`: every record's events.md JSON lines on stdout, rejects counted on stderr.
+/// `convert`: every record's events.md JSON lines on stdout (in time order for a format whose
+/// records are written when a contact is over), rejects counted on stderr.
 fn convert_command(input: &InputConfig, records: Option<&Path>) -> Result<(), CliError> {
-    let mut reader = Reader::new(input);
+    let mut reader = Reader::history(input);
     let limits = crate::event::Limits::default();
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     let (mut events, mut rejects) = (Vec::new(), std::collections::BTreeMap::new());
-    let mut write = |events: &mut Vec<String>| -> std::io::Result<()> {
-        for e in events.drain(..) {
+    let mut order = reader.needs_time_order().then(TimeOrder::default);
+    let mut write = |events: &mut dyn Iterator<Item = String>| -> std::io::Result<()> {
+        for e in events {
             writeln!(stdout, "{e}")?;
         }
         Ok(())
     };
-    for line in messages(open_lines(records)?) {
-        let line = line.map_err(io("cannot read the records"))?;
-        if let Err(reject) = reader.convert(&line, &limits, &mut events) {
-            *rejects.entry(reject.reason).or_insert(0u64) += 1;
+    let parts = stored::records(open_lines(records)?, limits.max_message_bytes)
+        .map_err(io("cannot read the records"))?;
+    for part in parts {
+        let part = part.map_err(io("cannot read the records"))?;
+        match part {
+            Ok(record) => reader.convert(&record, &limits, &mut events, |reject| {
+                *rejects.entry(reject.reason).or_insert(0u64) += 1;
+            }),
+            Err(reject) => *rejects.entry(reject.reason).or_insert(0u64) += 1,
         }
-        write(&mut events).map_err(io("cannot write the events"))?;
+        match order.as_mut() {
+            Some(order) => order.extend(events.drain(..)),
+            None => write(&mut events.drain(..)).map_err(io("cannot write the events"))?,
+        }
     }
     reader.convert_rest(&mut events);
-    write(&mut events).map_err(io("cannot write the events"))?;
+    if let Some(mut order) = order {
+        order.extend(events.drain(..));
+        write(&mut order.into_sorted()).map_err(io("cannot write the events"))?;
+    }
+    write(&mut events.drain(..)).map_err(io("cannot write the events"))?;
     stdout.flush().map_err(io("cannot write the events"))?;
     eprint!("{}", report::converted(&rejects));
     Ok(())

@@ -181,6 +181,9 @@ pub fn check_config(file: &Path, config: &Config) -> String {
     for warning in crate::rules::needs::warnings(config) {
         let _ = writeln!(out, "warning: {warning}");
     }
+    for line in crate::input::connect::queues::unmatched(&config.kafka.inputs()) {
+        let _ = writeln!(out, "warning: {line}");
+    }
     out
 }
 
@@ -252,6 +255,21 @@ mod tests {
         );
         assert!(text.lines().any(|l| l.starts_with("[defaults]:")), "{text}");
         assert!(text.contains("\nforecast_window: 15m\n"), "{text}");
+        let connect = Config::parse(
+            "[kafka]\n[[kafka.inputs]]\ntopic = \"ctr\"\nformat = \"connect\"\n\
+             [kafka.inputs.queue_names]\n\"BasicQueue\" = \"basic\"\n\
+             \"6c1f8e2d-3a4b-4c5d-8e9f-0a1b2c3d4e02\" = \"basic\"\n",
+        )
+        .unwrap();
+        let text = check_config(Path::new("x.toml"), &connect);
+        let warnings: Vec<&str> = text.lines().filter(|l| l.contains("queue_names")).collect();
+        assert_eq!(warnings.len(), 1, "{text}");
+        assert!(
+            warnings[0].starts_with(
+                "warning: input \"ctr\": queue_names key \"BasicQueue\" matches no queue"
+            ),
+            "{text}"
+        );
         let none = Config::parse("[engine]\nwindows = []\n").unwrap();
         let text = check_config(Path::new("x.toml"), &none);
         assert!(text.contains("\nforecast_window: none"), "{text}");

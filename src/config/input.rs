@@ -62,8 +62,9 @@ pub struct InputConfig {
     /// Time zone of datetime strings written without an offset (Asterisk realtime rows).
     #[serde(default = "utc", deserialize_with = "zone")]
     pub timezone: Tz,
-    /// Names of queues by the id their ARN ends with (Amazon Connect records name queues by
-    /// ARN); a queue not listed is called by its id.
+    /// Labels of queues by queue id (the end of the queue ARN) or by full queue ARN (Amazon
+    /// Connect); they win over the names records give. A queue neither listed nor named by a
+    /// record before its first event is called by its id.
     #[serde(default)]
     pub queue_names: BTreeMap<String, String>,
 }

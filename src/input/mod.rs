@@ -1,18 +1,22 @@
 //! Input formats: wire formats decoded into the events of [`crate::event`], and the one step
 //! every reader takes with a message — decode (or map a platform's record onto events), count a
 //! reject, apply — written once for the Kafka partition workers, `callpulse replay` and
-//! `callpulse convert`. A new format is a new file here and one arm in [`Reader::new`].
+//! `callpulse convert`. A message that holds several JSON records back to back is read as
+//! several ([`stored::several`]). A new format is a new file here and one arm in
+//! [`Reader::with`].
 
 pub mod asterisk;
 pub mod callpulse;
 pub mod connect;
+pub mod history;
+pub mod stored;
 mod write;
 
 use std::collections::BTreeMap;
 
 use crate::config::{InputConfig, InputFormat};
 use crate::engine::Engine;
-use crate::event::{Limits, Reject};
+use crate::event::{Limits, Reject, RejectReason};
 use crate::time::Millis;
 use asterisk::{Asterisk, AsteriskSettings};
 use connect::{Connect, ConnectSettings};
@@ -50,7 +54,17 @@ pub enum Ingested {
 /// Decodes one `callpulse`-format message and applies it when its time is admitted; a reject is
 /// counted in the engine's statistics either way.
 pub fn ingest(engine: &mut Engine, payload: &[u8], admit: Admit) -> Ingested {
-    match callpulse::decode(payload, engine.limits()) {
+    let decoded = callpulse::decode(payload, engine.limits());
+    apply(engine, decoded, admit)
+}
+
+/// Applies one decoded message when its time is admitted, or counts its reject.
+fn apply(
+    engine: &mut Engine,
+    decoded: Result<crate::event::Event<'_>, Reject>,
+    admit: Admit,
+) -> Ingested {
+    match decoded {
         Err(reject) => {
             engine.count_reject(reject.reason);
             Ingested::Rejected(reject)
@@ -92,6 +106,16 @@ pub trait Adapter: Send {
     fn save_state(&self) -> Result<Vec<u8>, postcard::Error>;
     /// Takes back the memory `save_state` saved.
     fn restore_state(&mut self, bytes: &[u8]) -> Result<(), postcard::Error>;
+    /// Whether records are written when what they describe is over (a contact record when its
+    /// contact ends), so a history of them in delivery order is not in time order.
+    fn written_when_over(&self) -> bool {
+        false
+    }
+}
+
+/// Whether a reject may be of a message that holds several records (each may be fine).
+fn several_records(reason: RejectReason) -> bool {
+    matches!(reason, RejectReason::MalformedJson | RejectReason::TooLarge)
 }
 
 /// One stream's reader: its format's decoder and, for platform formats, the adapter's memory
@@ -104,15 +128,33 @@ pub struct Reader {
 }
 
 impl Reader {
+    /// The reader of a live stream (a Kafka partition).
     pub fn new(input: &InputConfig) -> Reader {
+        Reader::with(input, false)
+    }
+
+    /// The reader of a history read from a file (`replay`, `convert`): a platform's adapter may
+    /// hold records back until the end (see [`Reader::flush`]).
+    pub fn history(input: &InputConfig) -> Reader {
+        Reader::with(input, true)
+    }
+
+    fn with(input: &InputConfig, history: bool) -> Reader {
         let adapter: Option<Box<dyn Adapter>> = match input.format {
             InputFormat::Callpulse => None,
             InputFormat::Asterisk => Some(Box::new(Asterisk::new(AsteriskSettings {
                 timezone: input.timezone,
             }))),
-            InputFormat::Connect => Some(Box::new(Connect::new(ConnectSettings {
-                queue_names: input.queue_names.clone(),
-            }))),
+            InputFormat::Connect => {
+                let settings = ConnectSettings {
+                    queue_names: input.queue_names.clone(),
+                };
+                Some(Box::new(if history {
+                    Connect::history(settings)
+                } else {
+                    Connect::new(settings)
+                }))
+            }
         };
         let kinds = adapter
             .as_ref()
@@ -128,6 +170,12 @@ impl Reader {
 
     pub fn format(&self) -> InputFormat {
         self.format
+    }
+
+    /// Whether a history in this format must be put in time order before the engine (its
+    /// records are written when what they describe is over: see [`history::TimeOrder`]).
+    pub fn needs_time_order(&self) -> bool {
+        self.adapter.as_ref().is_some_and(|a| a.written_when_over())
     }
 
     /// Records read so far by kind (platform formats; empty for `callpulse`).
@@ -165,7 +213,8 @@ impl Reader {
     }
 
     /// Reads one message and ingests every event it carries, reporting each outcome to `each`.
-    /// A record an adapter rejects is counted in the engine's statistics and reported once.
+    /// A record an adapter rejects is counted in the engine's statistics and reported once; a
+    /// message of several records back to back is read record by record.
     pub fn read(
         &mut self,
         engine: &mut Engine,
@@ -173,18 +222,44 @@ impl Reader {
         admit: Admit,
         mut each: impl FnMut(Ingested),
     ) {
+        let limit = engine.limits().max_message_bytes;
         let Some(adapter) = self.adapter.as_mut() else {
-            each(ingest(engine, payload, admit));
+            let decoded = callpulse::decode(payload, engine.limits());
+            if let Err(reject) = &decoded {
+                let parts = several_records(reject.reason)
+                    .then(|| stored::several(payload, limit))
+                    .flatten();
+                if let Some(parts) = parts {
+                    for part in parts {
+                        match part {
+                            Ok(record) => each(ingest(engine, &payload[record], admit)),
+                            Err(reason) => {
+                                engine.count_reject(reason);
+                                each(Ingested::Rejected(Reject::new(reason, "record")));
+                            }
+                        }
+                    }
+                    return;
+                }
+            }
+            each(apply(engine, decoded, admit));
             return;
         };
         self.mapped.clear();
-        match adapter.map(payload, &mut self.mapped) {
-            Ok(kind) => *self.kinds.entry(kind).or_default() += 1,
-            Err(reject) => {
-                engine.count_reject(reject.reason);
-                each(Ingested::Rejected(reject));
-            }
-        }
+        let kinds = &mut self.kinds;
+        map_message(
+            adapter.as_mut(),
+            payload,
+            limit,
+            &mut self.mapped,
+            |r| match r {
+                Ok(kind) => *kinds.entry(kind).or_default() += 1,
+                Err(reject) => {
+                    engine.count_reject(reject.reason);
+                    each(Ingested::Rejected(reject));
+                }
+            },
+        );
         for event in &self.mapped {
             each(ingest(engine, event.as_bytes(), admit));
         }
@@ -208,19 +283,53 @@ impl Reader {
         }
     }
 
-    /// `callpulse convert`: the events.md JSON lines one message stands for, or its reject.
+    /// `callpulse convert` (and the replay of a history put in time order): the events.md JSON
+    /// lines one message stands for, each reject of it reported to `rejected`.
     pub fn convert(
         &mut self,
         payload: &[u8],
         limits: &Limits,
         out: &mut Vec<String>,
-    ) -> Result<(), Reject> {
+        mut rejected: impl FnMut(Reject),
+    ) {
         match self.adapter.as_mut() {
-            Some(adapter) => adapter.map(payload, out).map(|_| ()),
+            Some(adapter) => {
+                let kinds = &mut self.kinds;
+                map_message(
+                    adapter.as_mut(),
+                    payload,
+                    limits.max_message_bytes,
+                    out,
+                    |r| match r {
+                        Ok(kind) => *kinds.entry(kind).or_default() += 1,
+                        Err(reject) => rejected(reject),
+                    },
+                );
+            }
             None => {
-                callpulse::decode(payload, limits)?;
-                out.push(String::from_utf8_lossy(payload).trim().to_string());
-                Ok(())
+                // a valid events.md event is its own line
+                let pass = |record: &[u8], out: &mut Vec<String>| {
+                    callpulse::decode(record, limits)
+                        .map(|_| out.push(String::from_utf8_lossy(record).trim().to_string()))
+                };
+                let Err(reject) = pass(payload, out) else {
+                    return;
+                };
+                let parts = several_records(reject.reason)
+                    .then(|| stored::several(payload, limits.max_message_bytes))
+                    .flatten();
+                let Some(parts) = parts else {
+                    return rejected(reject);
+                };
+                for part in parts {
+                    let passed = match part {
+                        Ok(record) => pass(&payload[record], out),
+                        Err(reason) => Err(Reject::new(reason, "record")),
+                    };
+                    if let Err(reject) = passed {
+                        rejected(reject);
+                    }
+                }
             }
         }
     }
@@ -230,6 +339,31 @@ impl Reader {
         if let Some(adapter) = self.adapter.as_mut() {
             adapter.flush(Millis::MAX, out);
         }
+    }
+}
+
+/// Maps one message with `adapter` — record by record when it holds several back to back —
+/// reporting each record's kind or reject to `each`.
+fn map_message(
+    adapter: &mut dyn Adapter,
+    payload: &[u8],
+    limit: usize,
+    out: &mut Vec<String>,
+    mut each: impl FnMut(Result<&'static str, Reject>),
+) {
+    match adapter.map(payload, out) {
+        Err(reject) if several_records(reject.reason) => match stored::several(payload, limit) {
+            Some(parts) => {
+                for part in parts {
+                    each(match part {
+                        Ok(record) => adapter.map(&payload[record], out),
+                        Err(reason) => Err(Reject::new(reason, "record")),
+                    });
+                }
+            }
+            None => each(Err(reject)),
+        },
+        result => each(result),
     }
 }
 
@@ -255,16 +389,22 @@ impl Adapter for Connect {
     fn map(&mut self, record: &[u8], out: &mut Vec<String>) -> Result<&'static str, Reject> {
         Connect::map(self, record, out)
     }
-    fn flush(&mut self, _until: Millis, _out: &mut Vec<String>) {
-        // a record's events go out with it: nothing is held back
+    fn flush(&mut self, _until: Millis, out: &mut Vec<String>) {
+        // only a history holds records (for a queue's name), until its end
+        Connect::flush(self, out)
     }
     fn kinds(&self) -> &'static [&'static str] {
         connect::KINDS
     }
     fn save_state(&self) -> Result<Vec<u8>, postcard::Error> {
-        Ok(Vec::new()) // stateless: a record's events go out with it
+        Connect::save_state(self)
     }
-    fn restore_state(&mut self, _bytes: &[u8]) -> Result<(), postcard::Error> {
-        Ok(())
+    fn restore_state(&mut self, bytes: &[u8]) -> Result<(), postcard::Error> {
+        Connect::restore_state(self, bytes)
+    }
+    fn written_when_over(&self) -> bool {
+        // contact records are; contact events and agent records are not, and sorting them by
+        // time changes nothing
+        true
     }
 }

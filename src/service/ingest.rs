@@ -350,6 +350,9 @@ pub fn consume(
     let consumer: BaseConsumer<IngestContext> =
         consumer_config(&config).create_with_context(context)?;
     let inputs = config.kafka.inputs();
+    for line in crate::input::connect::queues::unmatched(&inputs) {
+        tracing::warn!("{line}");
+    }
     let topics: Vec<&str> = inputs.iter().map(|i| i.topic.as_str()).collect();
     consumer.subscribe(&topics)?;
     tracing::info!(brokers = %config.kafka.brokers, ?topics, group = %config.kafka.group_id, "consuming");

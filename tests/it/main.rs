@@ -23,6 +23,7 @@ mod scale;
 mod scrape;
 mod sim;
 mod sim_formats;
+mod stored;
 mod support;
 mod tls;
 mod traffic;

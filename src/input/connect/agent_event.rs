@@ -2,7 +2,8 @@
 //! `agent.state` with the queues of its routing profile. On a contact → `busy`; a contact in
 //! `ENDED` (after-contact work; Connect keeps the status `Available` meanwhile) → `wrapup`;
 //! else by the status: `Available` (type ROUTABLE) → `available`, `Offline` → `logged_out`,
-//! any custom status → `not_ready` with its name as the reason. LOGOUT → `logged_out`.
+//! any custom status → `not_ready` with its name as the reason. LOGOUT → `logged_out`. The
+//! routing profile names its queues: the stream learns those names (see [`super::queues`]).
 
 use crate::event::{Reject, RejectReason};
 
@@ -39,22 +40,27 @@ pub(super) fn map(record: &Object, events: &mut Events<'_>) -> Result<&'static s
             ))
         }
     };
-    let queues: Option<Vec<String>> = snapshot
+    let inbound: Option<Vec<&Object>> = snapshot
         .and_then(|s| object(s, "Configuration"))
         .and_then(|c| object(c, "RoutingProfile"))
         .and_then(|p| field(p, "InboundQueues"))
         .and_then(|q| q.as_array())
-        .map(|list| {
-            let mut names: Vec<String> = list
-                .iter()
-                .filter_map(|q| text(q.as_object()?, "ARN"))
-                .filter_map(|arn| events.queue(arn))
-                .map(str::to_owned)
-                .collect();
-            names.sort_unstable();
-            names.dedup();
-            names
-        });
+        .map(|list| list.iter().filter_map(|q| q.as_object()).collect());
+    let queues: Option<Vec<String>> = inbound.map(|list| {
+        for q in &list {
+            if let Some(arn) = text(q, "ARN") {
+                events.learn(arn, text(q, "Name"));
+            }
+        }
+        let mut labels: Vec<String> = list
+            .iter()
+            .filter_map(|q| text(q, "ARN"))
+            .filter_map(|arn| events.queue(arn))
+            .collect();
+        labels.sort_unstable();
+        labels.dedup();
+        labels
+    });
     let id = match text(record, "EventId") {
         Some(event) => event_id(PREFIX, &["agent", event]),
         None => event_id(PREFIX, &["agent", agent, itoa::Buffer::new().format(ts)]),

@@ -1,12 +1,13 @@
 //! Amazon Connect contact events (the EventBridge "Amazon Connect Contact Event" detail): the
 //! live view of queue contacts — offered on QUEUED, answered on CONNECTED_TO_AGENT, abandoned or
-//! ended on DISCONNECTED, the wrap-up end on COMPLETED.
+//! ended on DISCONNECTED, the wrap-up end on COMPLETED. Contact events name no queue: the label
+//! is the configured name or one a CTR or agent record gave (see [`super::queues`]).
 
 use crate::event::{Reject, RejectReason};
 use crate::time::Millis;
 
 use super::json::{instant, object, text, text_at, Object};
-use super::{abandoned, channel, Contact, Events, Fields};
+use super::{abandoned, channel, outbound, Contact, Events, Fields};
 
 /// Maps one contact event's detail; `sent` is the EventBridge envelope's `time`, the fallback
 /// for an instant the detail lacks.
@@ -27,11 +28,16 @@ pub(super) fn map(
     let contact = Contact::of(detail)?;
     let queue_info = object(detail, "queueInfo");
     let agent_info = object(detail, "agentInfo");
-    // not a queue contact (an outbound call, a flow-only contact) or an agent's own queue
+    if outbound(text(detail, "initiationMethod"), text(detail, "channel")) {
+        // the center's own call: its queue (the agent's outbound queue) waits for nobody
+        return Ok(kind);
+    }
+    // not a queue contact (a flow-only contact) or an agent's own queue
     let Some(queue) = text_at(detail, &["queueInfo", "queueArn"]).and_then(|q| events.queue(q))
     else {
         return Ok(kind);
     };
+    let queue = queue.as_str();
     let at = |obj: Option<&Object>, name: &'static str| -> Result<Millis, Reject> {
         obj.map(|o| instant(o, name))
             .transpose()?
@@ -79,7 +85,7 @@ pub(super) fn map(
                     };
                     events.contact("contact.ended", "end", ts, &contact, f);
                 }
-                _ if abandoned(text(detail, "disconnectReason"), true) => {
+                _ if abandoned(text(detail, "disconnectReason")) => {
                     events.contact("contact.abandoned", "out", ts, &contact, fields);
                 }
                 _ => {

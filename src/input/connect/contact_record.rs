@@ -1,26 +1,41 @@
 //! Amazon Connect contact records (CTR), written when a contact ends: the whole contact at once —
 //! offered, answered or abandoned/overflowed, one hold span, transferred or ended, wrap-up end.
 //! Its events are late by the contact's length: for history and backfill, or a topic whose
-//! lateness covers the longest contact.
+//! lateness covers the longest contact and its wrap-up.
+//!
+//! The agent's conversation ends when the agent leaves it: at `AfterContactWorkStartTimestamp`,
+//! else `TransferCompletedTimestamp`, else `DisconnectTimestamp` — on a transfer or conference
+//! the customer often stays connected after the agent has left. So the talk, hold and wrap-up
+//! callpulse computes are the CTR's own `AgentInteractionDuration`, `CustomerHoldDuration` and
+//! `AfterContactWorkDuration`, and the wait its `Queue.Duration`.
 
 use crate::event::{Reject, RejectReason};
 
 use super::json::{arn_id, field, instant, object, seconds, text, text_at, Object};
-use super::{abandoned, channel, Contact, Events, Fields};
+use super::{abandoned, channel, outbound, Contact, Events, Fields};
 
-/// Maps one contact record; a contact that never entered a queue of the center maps to nothing.
+/// Maps one contact record; a contact that never entered a queue of the center, or that the
+/// center initiated, maps to nothing.
 pub(super) fn map(ctr: &Object, events: &mut Events<'_>) -> Result<&'static str, Reject> {
     const KIND: &str = "contact_record";
     let contact = Contact::of(ctr)?;
+    if outbound(text(ctr, "InitiationMethod"), text(ctr, "Channel")) {
+        return Ok(KIND);
+    }
     let Some(queue_obj) = object(ctr, "Queue") else {
         return Ok(KIND);
     };
-    let Some(queue) = text(queue_obj, "ARN").and_then(|q| events.queue(q)) else {
+    let Some(queue_arn) = text(queue_obj, "ARN") else {
         return Ok(KIND);
     };
+    events.learn(queue_arn, text(queue_obj, "Name"));
     let Some(offered) = instant(queue_obj, "EnqueueTimestamp")? else {
         return Ok(KIND);
     };
+    let Some(queue) = events.queue(queue_arn) else {
+        return Ok(KIND);
+    };
+    let queue = queue.as_str();
     let disconnected = instant(ctr, "DisconnectTimestamp")?;
     let fields = Fields {
         queue: Some(queue),
@@ -38,8 +53,10 @@ pub(super) fn map(ctr: &Object, events: &mut Events<'_>) -> Result<&'static str,
         Some(a) => instant(a, "ConnectedToAgentTimestamp")?.zip(text(a, "ARN")),
         None => None,
     };
-    let transferred =
-        field(ctr, "NextContactId").is_some() || field(ctr, "TransferredToEndpoint").is_some();
+    let transfer_completed = instant(ctr, "TransferCompletedTimestamp")?;
+    let transferred = field(ctr, "NextContactId").is_some()
+        || field(ctr, "TransferredToEndpoint").is_some()
+        || transfer_completed.is_some();
     let Some((answered, agent_arn)) = answer else {
         // no agent: the customer gave up, or routing sent the contact elsewhere
         let left = instant(queue_obj, "DequeueTimestamp")?
@@ -48,7 +65,8 @@ pub(super) fn map(ctr: &Object, events: &mut Events<'_>) -> Result<&'static str,
                 RejectReason::MissingField,
                 "DisconnectTimestamp",
             ))?;
-        if !transferred && abandoned(text(ctr, "DisconnectReason"), false) {
+        // a record before 2021 has no DisconnectReason: a queued contact no agent reached
+        if !transferred && abandoned(text(ctr, "DisconnectReason")) {
             events.contact("contact.abandoned", "out", left, &contact, fields);
         } else {
             let f = Fields {
@@ -72,8 +90,10 @@ pub(super) fn map(ctr: &Object, events: &mut Events<'_>) -> Result<&'static str,
         &contact,
         with_agent,
     );
-    let ended = disconnected
-        .or(instant(agent_obj, "AfterContactWorkStartTimestamp")?)
+    // the agent's conversation ends when the agent leaves it, not when the customer does
+    let ended = instant(agent_obj, "AfterContactWorkStartTimestamp")?
+        .or(transfer_completed)
+        .or(disconnected)
         .ok_or(Reject::new(
             RejectReason::MissingField,
             "DisconnectTimestamp",

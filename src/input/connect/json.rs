@@ -44,19 +44,24 @@ pub fn text_at<'a>(obj: &'a Object, path: &[&str]) -> Option<&'a str> {
     text(at, last)
 }
 
+/// Instants before this (the first second of 1970: `1970-01-01T00:00:00.001Z`, epoch 0) are
+/// Connect's "not set" placeholders, not instants.
+const NOT_SET_BEFORE: Millis = 1_000;
+
 /// The instant at `name`: an ISO 8601 / RFC 3339 string or epoch milliseconds; `Ok(None)` when
-/// absent, a `bad_timestamp` reject when present and unreadable.
+/// absent or a "not set" placeholder, a `bad_timestamp` reject when present and unreadable.
 pub fn instant(obj: &Object, name: &'static str) -> Result<Option<Millis>, Reject> {
     let bad = || Reject::new(RejectReason::BadTimestamp, name);
-    match field(obj, name) {
-        None => Ok(None),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+    let at = match field(obj, name) {
+        None => return Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => return Ok(None),
         Some(Value::String(s)) => DateTime::parse_from_rfc3339(s.trim())
-            .map(|t| Some(t.timestamp_millis()))
-            .map_err(|_| bad()),
-        Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(bad),
-        Some(_) => Err(bad()),
-    }
+            .map(|t| t.timestamp_millis())
+            .map_err(|_| bad())?,
+        Some(Value::Number(n)) => n.as_i64().ok_or_else(bad)?,
+        Some(_) => return Err(bad()),
+    };
+    Ok((!(0..NOT_SET_BEFORE).contains(&at)).then_some(at))
 }
 
 /// A whole number of seconds at `name` (durations such as `CustomerHoldDuration`); absent,
@@ -106,6 +111,10 @@ mod tests {
         assert_eq!(instant(&o, "b").unwrap(), Some(1_566_419_627_000));
         assert_eq!(instant(&o, "c").unwrap(), Some(1_628_097_473_000));
         assert_eq!(instant(&o, "e").unwrap(), None);
+        let unset = obj(r#"{"a":"1970-01-01T00:00:00.001Z","b":"1970-01-01T00:00:00Z","c":0}"#);
+        for name in ["a", "b", "c"] {
+            assert_eq!(instant(&unset, name).unwrap(), None, "{name} is not set");
+        }
         assert_eq!(
             instant(&o, "d").unwrap_err().reason,
             RejectReason::BadTimestamp

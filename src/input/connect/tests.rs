@@ -201,7 +201,11 @@ fn agent_snapshots_map_onto_one_state_with_the_routing_profile_queues() {
         assert_eq!(e["reason"].as_str(), reason);
         assert_eq!(e["agent"], "a1");
         assert_eq!(e["ts"], 1_795_428_000_250_i64);
-        assert_eq!(e["queues"], json!(["q1", "q2"]));
+        assert_eq!(
+            e["queues"],
+            json!(["One", "Two"]),
+            "named by the routing profile"
+        );
     }
 }
 
@@ -249,12 +253,101 @@ fn a_contact_record_disconnected_by_routing_is_an_overflow_and_by_the_customer_a
         outcome(ctr(json!("CONTACT_FLOW_DISCONNECT"), Value::Null)).as_deref(),
         Some("contact.overflowed")
     );
+    // a record before 2021 has no DisconnectReason: a queued contact no agent reached
     assert_eq!(
         outcome(ctr(Value::Null, Value::Null)).as_deref(),
-        Some("contact.overflowed")
+        Some("contact.abandoned")
     );
     assert_eq!(
         outcome(ctr(json!("CUSTOMER_DISCONNECT"), json!("c2"))).as_deref(),
         Some("contact.overflowed")
     );
+}
+
+#[test]
+fn the_queue_labels_a_stream_gave_survive_a_checkpoint() {
+    let ctr = json!({"ContactId": "c1", "Channel": "VOICE", "InitiationMethod": "INBOUND",
+        "DisconnectReason": "CUSTOMER_DISCONNECT", "DisconnectTimestamp": "2026-11-23T10:01:00Z",
+        "Queue": {"ARN": format!("{INST}/queue/q1"), "Name": "Sales",
+            "EnqueueTimestamp": "2026-11-23T10:00:00Z", "DequeueTimestamp": "2026-11-23T10:00:50Z"}});
+    let queued = json!({"eventType": "QUEUED", "contactId": "c2", "channel": "VOICE",
+        "queueInfo": {"queueArn": format!("{INST}/queue/q1"),
+            "enqueueTimestamp": "2026-11-23T10:02:00.000Z"}});
+    let mut before = Connect::new(ConnectSettings::default());
+    before
+        .map(ctr.to_string().as_bytes(), &mut Vec::new())
+        .expect("mapped");
+    let saved = before.save_state().expect("saved");
+
+    let mut after = Connect::new(ConnectSettings::default());
+    after.restore_state(&saved).expect("restored");
+    let mut out = Vec::new();
+    after
+        .map(queued.to_string().as_bytes(), &mut out)
+        .expect("mapped");
+    assert!(out[0].contains("\"queue\":\"Sales\""), "{out:?}");
+    // a checkpoint written before labels were remembered holds nothing for this input
+    let mut old = Connect::new(ConnectSettings::default());
+    old.restore_state(&[]).expect("restored");
+    let mut out = Vec::new();
+    old.map(queued.to_string().as_bytes(), &mut out)
+        .expect("mapped");
+    assert!(out[0].contains("\"queue\":\"q1\""), "{out:?}");
+}
+
+#[test]
+fn an_api_voice_call_is_outbound_and_an_api_chat_or_task_is_a_queue_contact() {
+    let queued = |channel: &str, method: &str| {
+        json!({"eventType": "QUEUED", "contactId": "c1", "channel": channel,
+            "initiationMethod": method,
+            "queueInfo": {"queueArn": format!("{INST}/queue/q1"),
+                "enqueueTimestamp": "2026-11-23T10:02:00.000Z"}})
+    };
+    for (channel, method, events) in [
+        ("VOICE", "API", 0),
+        ("VOICE", "OUTBOUND", 0),
+        ("VOICE", "EXTERNAL_OUTBOUND", 0),
+        ("CHAT", "API", 1),
+        ("TASK", "API", 1),
+        ("VOICE", "INBOUND", 1),
+        ("VOICE", "CALLBACK", 1),
+        ("VOICE", "TRANSFER", 1),
+    ] {
+        let (kind, out) = map(&queued(channel, method));
+        assert_eq!(kind, Ok("contact_event_queued"));
+        assert_eq!(out.len(), events, "{channel} {method}");
+    }
+}
+
+#[test]
+fn a_history_calls_a_queue_no_record_named_by_its_id_at_the_end_and_bounds_what_waits() {
+    let queued = |contact: usize| {
+        json!({"eventType": "QUEUED", "contactId": format!("c{contact}"), "channel": "VOICE",
+            "queueInfo": {"queueArn": format!("{INST}/queue/q9"),
+                "enqueueTimestamp": "2026-11-23T10:02:00.000Z"}})
+        .to_string()
+    };
+    let mut history = Connect::history(ConnectSettings::default());
+    let mut out = Vec::new();
+    history.map(queued(0).as_bytes(), &mut out).expect("mapped");
+    assert!(out.is_empty(), "it waits for a name");
+    history.flush(&mut out);
+    assert_eq!(out.len(), 1);
+    assert!(out[0].contains("\"queue\":\"q9\""), "{out:?}");
+
+    // past the bound the waiting queue is called by its id and its records go out
+    let mut history = Connect::history(ConnectSettings::default());
+    let mut out = Vec::new();
+    for contact in 0..=MAX_WAITING {
+        history
+            .map(queued(contact).as_bytes(), &mut out)
+            .expect("mapped");
+    }
+    assert_eq!(out.len(), MAX_WAITING + 1);
+    assert_eq!(history.waiting_records, 0);
+    // and the next record of that queue goes out at once
+    history
+        .map(queued(MAX_WAITING + 1).as_bytes(), &mut out)
+        .expect("mapped");
+    assert_eq!(out.len(), MAX_WAITING + 2);
 }
