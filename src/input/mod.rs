@@ -78,20 +78,6 @@ fn apply(
     }
 }
 
-/// The messages of a file or stream written one per line (`replay`, `convert`): a trailing
-/// `\r` is dropped and blank lines are skipped.
-pub fn messages(input: impl std::io::BufRead) -> impl Iterator<Item = std::io::Result<Vec<u8>>> {
-    input.split(b'\n').filter_map(|line| match line {
-        Ok(mut line) => {
-            if line.last() == Some(&b'\r') {
-                line.pop();
-            }
-            (!line.iter().all(u8::is_ascii_whitespace)).then_some(Ok(line))
-        }
-        Err(e) => Some(Err(e)),
-    })
-}
-
 /// A platform's record format mapped onto events.md events. Adapters keep per-stream memory
 /// (agents' queue lists, pauses), so each partition has its own.
 pub trait Adapter: Send {

@@ -50,7 +50,75 @@ pub fn records<'a>(
             limit,
         }))
     } else {
-        Ok(Box::new(super::messages(input).map(|m| m.map(Ok))))
+        Ok(Box::new(Lines { input, limit }))
+    }
+}
+
+/// A file read line by line, no line held beyond `limit` bytes: a longer one is a `too_large`
+/// part, skipped to its end without being kept (a 1 GB line costs no 1 GB). A trailing `\r` is
+/// dropped and blank lines are skipped.
+struct Lines<'a> {
+    input: Box<dyn BufRead + 'a>,
+    limit: usize,
+}
+
+impl Lines<'_> {
+    /// The next line (without its `\n`), or `None` when it is longer than the limit (then
+    /// consumed to its end), or `Ok(None)` at the end of the input.
+    fn line(&mut self) -> std::io::Result<Option<Option<Vec<u8>>>> {
+        let mut line = Vec::new();
+        let mut over = false;
+        let mut read_any = false;
+        loop {
+            let head = self.input.fill_buf()?;
+            if head.is_empty() {
+                return Ok(read_any.then(|| (!over).then_some(line)));
+            }
+            read_any = true;
+            let (taken, done) = match head.iter().position(|&b| b == b'\n') {
+                Some(at) => (at, true),
+                None => (head.len(), false),
+            };
+            // the limit plus a `\r` that may end the line
+            if !over && line.len() + taken <= self.limit + 1 {
+                line.extend_from_slice(&head[..taken]);
+            } else {
+                over = true;
+                line = Vec::new();
+            }
+            self.input.consume(taken + usize::from(done));
+            if done {
+                return Ok(Some((!over).then_some(line)));
+            }
+        }
+    }
+}
+
+impl Iterator for Lines<'_> {
+    type Item = std::io::Result<Part>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.line() {
+                Err(e) => return Some(Err(e)),
+                Ok(None) => return None,
+                Ok(Some(None)) => {
+                    return Some(Ok(Err(Reject::new(RejectReason::TooLarge, "message"))))
+                }
+                Ok(Some(Some(mut line))) => {
+                    if line.last() == Some(&b'\r') {
+                        line.pop();
+                    }
+                    if line.iter().all(u8::is_ascii_whitespace) {
+                        continue;
+                    }
+                    if line.len() > self.limit {
+                        return Some(Ok(Err(Reject::new(RejectReason::TooLarge, "message"))));
+                    }
+                    return Some(Ok(Ok(line)));
+                }
+            }
+        }
     }
 }
 
@@ -386,6 +454,28 @@ mod tests {
         );
         assert!(read(b"").is_empty());
         assert!(read(b"  \n\n").is_empty());
+    }
+
+    #[test]
+    fn a_line_over_the_limit_is_too_large_without_being_held_whole() {
+        // a queue_log whose first line carries a BOM, then a line of 8 × the limit
+        let mut file = BOM.to_vec();
+        file.extend_from_slice(b"1700000000|c1|sales|NONE|ENTERQUEUE||+1555|1\r\n");
+        file.extend(std::iter::repeat_n(b'x', 8 * LIMIT));
+        file.extend_from_slice(b"\n1700000001|c1|sales|NONE|ABANDON|1|1|1");
+        let parts = read(&file);
+        assert_eq!(
+            texts(&parts),
+            [
+                "1700000000|c1|sales|NONE|ENTERQUEUE||+1555|1",
+                "<too_large>",
+                "1700000001|c1|sales|NONE|ABANDON|1|1|1"
+            ]
+        );
+        // a line exactly at the limit is read
+        let mut at_limit = vec![b'y'; LIMIT];
+        at_limit.push(b'\n');
+        assert_eq!(read(&at_limit)[0].as_ref().map(Vec::len).ok(), Some(LIMIT));
     }
 
     #[test]
