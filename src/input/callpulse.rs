@@ -23,11 +23,6 @@ pub fn decode<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Event<'a>, Reject>
     if first != Some(&b'{') {
         return Err(Reject::new(RejectReason::MalformedJson, "message"));
     }
-    // JSON is UTF-8 throughout, in the fields no reader looks at too (serde_json skips an
-    // ignored string without checking it)
-    if std::str::from_utf8(bytes).is_err() {
-        return Err(Reject::new(RejectReason::MalformedJson, "message"));
-    }
     let mut raw = Raw::default();
     match fast::parse(bytes, &mut raw) {
         Some(()) => {
@@ -46,6 +41,11 @@ pub fn decode<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Event<'a>, Reject>
 
 /// The general path: serde_json reads any JSON and says why a message is malformed.
 fn general<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Event<'a>, Reject> {
+    // JSON is UTF-8 throughout, in the fields no reader looks at too: serde_json skips an
+    // ignored string without checking it (the fast path checks every string it reads)
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(Reject::new(RejectReason::MalformedJson, "message"));
+    }
     let mut raw: Raw<'a> = serde_json::from_slice(bytes).map_err(|e| {
         let reason = match e.classify() {
             serde_json::error::Category::Data => RejectReason::InvalidValue,

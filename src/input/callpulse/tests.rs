@@ -223,3 +223,17 @@ fn invalid_utf8_in_a_field_no_reader_looks_at_is_malformed() {
     bytes[at] = b'x';
     assert!(decode(&bytes, &Limits::default()).is_ok());
 }
+
+#[test]
+fn invalid_utf8_in_an_ignored_field_the_fast_path_leaves_to_serde_is_malformed() {
+    // an escape in a known field sends the message to the general path
+    let mut bytes =
+        br#"{"type":"contact.offered","ts":1,"contact_id":"c\u0031","queue":"sales","note":"xx"}"#
+            .to_vec();
+    let at = bytes.len() - 4;
+    bytes[at] = 0xff;
+    assert_eq!(
+        decode(&bytes, &Limits::default()).unwrap_err().reason,
+        RejectReason::MalformedJson
+    );
+}
