@@ -179,6 +179,34 @@ pub fn several(message: &[u8], limit: usize) -> Option<Vec<Result<Range<usize>, 
     (parts.len() > 1 && parts.iter().any(Result::is_ok)).then_some(parts)
 }
 
+/// A JSON-lines record at or after `from`, without scanning its JSON: a line that starts with
+/// `{` and ends with `}`, at most `limit` long, followed by a line that starts with `{` (or by
+/// the end). JSON lines — the common file — are thus scanned once, by their decoder; anything
+/// else (pretty-printed, back to back) is left to [`step`]. A line that holds several records
+/// after all is split by the reader once its decoder rejects it ([`several`]).
+fn json_line(buf: &[u8], from: usize, eof: bool, limit: usize) -> Option<Range<usize>> {
+    let start = from + buf[from..].iter().position(|b| !b.is_ascii_whitespace())?;
+    if buf[start] != b'{' {
+        return None;
+    }
+    let rest = &buf[start..];
+    let newline = rest.iter().take(limit + 2).position(|&b| b == b'\n');
+    let (line, after) = match newline {
+        Some(n) => (&rest[..n], &rest[n + 1..]),
+        None if eof && rest.len() <= limit + 1 => (rest, &rest[rest.len()..]),
+        None => return None,
+    };
+    let end = line.iter().rposition(|b| !b.is_ascii_whitespace())? + 1;
+    if line[end - 1] != b'}' || end > limit {
+        return None;
+    }
+    match after.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => Some(start..start + end),
+        None if eof => Some(start..start + end),
+        _ => None,
+    }
+}
+
 /// What comes next in a buffer of JSON records.
 #[derive(Debug, PartialEq)]
 enum Step {
@@ -308,6 +336,10 @@ impl Iterator for JsonRecords<'_> {
                         continue;
                     }
                 }
+            }
+            if let Some(r) = json_line(&self.buf, self.pos, self.eof, self.limit) {
+                self.pos = r.end;
+                return Some(Ok(Ok(self.buf[r].to_vec())));
             }
             match step(&self.buf, self.pos, self.eof, self.limit) {
                 Step::Record(r) => {
