@@ -66,6 +66,11 @@ impl Leg {
         self.answered
     }
 
+    /// When it was answered (meaningful once [`Leg::answered`]).
+    pub fn answered_at(&self) -> Millis {
+        self.answered_at
+    }
+
     /// A voice or callback leg responds when it is answered (kpis.md 1.1); a chat or e-mail
     /// leg at its first `contact.responded`.
     fn spoken(&self) -> bool {

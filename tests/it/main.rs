@@ -18,6 +18,7 @@ mod kafka;
 mod legs;
 mod recovery;
 mod replay_bin;
+mod review;
 mod scale;
 mod scrape;
 mod sim;
