@@ -69,8 +69,8 @@ pub fn replay_windows(
     at: Option<Millis>,
     windows: Windows,
 ) -> std::io::Result<Replayed> {
+    let mut reader = Reader::with_lateness(format, config.engine.allowed_lateness.millis());
     let mut engine = Engine::new(config);
-    let mut reader = Reader::new(format);
     let admit = Admit {
         until: at.unwrap_or(Millis::MAX),
         ..Admit::ALL

@@ -104,11 +104,18 @@ pub struct Reader {
 }
 
 impl Reader {
+    /// A reader for an engine of the default lateness (`[engine] allowed_lateness`).
     pub fn new(input: &InputConfig) -> Reader {
+        Reader::with_lateness(input, 60 * crate::time::SECOND)
+    }
+
+    /// A reader whose records may arrive out of order within `lateness`, the engine's.
+    pub fn with_lateness(input: &InputConfig, lateness: Millis) -> Reader {
         let adapter: Option<Box<dyn Adapter>> = match input.format {
             InputFormat::Callpulse => None,
             InputFormat::Asterisk => Some(Box::new(Asterisk::new(AsteriskSettings {
                 timezone: input.timezone,
+                reorder: AsteriskSettings::reorder_within(lateness),
             }))),
             InputFormat::Connect => Some(Box::new(Connect::new(ConnectSettings {
                 queue_names: input.queue_names.clone(),

@@ -87,7 +87,10 @@ pub fn spawn_worker(
         }
         None => (
             Engine::new(state.config().clone()),
-            Reader::new(&state.config().kafka.input_of(&start.key.0)),
+            Reader::with_lateness(
+                &state.config().kafka.input_of(&start.key.0),
+                state.config().engine.allowed_lateness.millis(),
+            ),
             start.rebuild_from,
         ),
     };

@@ -402,11 +402,7 @@ fn pbx_topic<S: AsRef<str>>(
 async fn asterisk_topic_equals_replay_of_the_same_records() {
     // the fixture's calls, moved so that they happened between about 5 and 2 minutes ago
     let records = crate::support::queue_log_ending_ago(120);
-    let (_cluster, c) = pbx_topic(
-        &records,
-        Config::parse("[engine]\nallowed_lateness = \"10m\"\n").unwrap(),
-        "it-asterisk",
-    );
+    let (_cluster, c) = pbx_topic(&records, Config::parse("").unwrap(), "it-asterisk");
     let input = c.kafka.inputs[0].clone();
     let cfg = Arc::new(c);
     let service = start(cfg.clone()).await;
@@ -458,12 +454,13 @@ async fn asterisk_topic_equals_replay_of_the_same_records() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_asterisk_partition_keeps_a_wrapup_that_ends_later() {
     let now = wall_now() / 1000;
+    // the call ended 75 s ago, past the reorder allowance (59 s under the default lateness)
     let records = [
-        format!("{}|NONE|sales|PJSIP/7001|ADDMEMBER|", now - 120),
-        format!("{}|c1|sales|NONE|ENTERQUEUE||5551001|1", now - 100),
-        format!("{}|c1|sales|PJSIP/7001|CONNECT|5", now - 95),
-        format!("{}|c1|sales|PJSIP/7001|COMPLETECALLER|5|80|1", now - 15),
-        format!("{}|c1|sales|PJSIP/7001|WRAPUPSTART|600", now - 15),
+        format!("{}|NONE|sales|PJSIP/7001|ADDMEMBER|", now - 180),
+        format!("{}|c1|sales|NONE|ENTERQUEUE||5551001|1", now - 160),
+        format!("{}|c1|sales|PJSIP/7001|CONNECT|5", now - 155),
+        format!("{}|c1|sales|PJSIP/7001|COMPLETECALLER|5|80|1", now - 75),
+        format!("{}|c1|sales|PJSIP/7001|WRAPUPSTART|600", now - 75),
     ];
     let (_cluster, c) = pbx_topic(&records, Config::default(), "it-asterisk-idle");
     let service = start(Arc::new(c)).await;

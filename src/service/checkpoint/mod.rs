@@ -145,7 +145,7 @@ pub fn decode(
     DeflateDecoder::new(&bytes[HEADER..]).read_to_end(&mut state)?;
     let (engine, reader): (Vec<u8>, Vec<u8>) = postcard::from_bytes(&state)?;
     let engine = Engine::restore_state(config.clone(), &engine)?;
-    let mut restored = Reader::new(input);
+    let mut restored = Reader::with_lateness(input, config.engine.allowed_lateness.millis());
     restored.restore_state(&reader)?;
     Ok(Resume {
         next_offset,
