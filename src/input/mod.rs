@@ -38,7 +38,7 @@ impl Admit {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Ingested {
     /// Applied to the engine; `ts` is the event's time.
-    Applied { ts: Millis },
+    Applied { ts: Millis, keys: Keys },
     /// Rejected, by the decoder or by the engine, and counted under its reason.
     Rejected(Reject),
     /// Valid, but older than [`Admit::from`]: not applied.
@@ -58,10 +58,52 @@ pub fn ingest(engine: &mut Engine, payload: &[u8], admit: Admit) -> Ingested {
         Ok(event) if event.ts < admit.from => Ingested::BeforeHorizon,
         Ok(event) if event.ts >= admit.until => Ingested::AfterEnd,
         Ok(event) => match engine.apply(&event) {
-            Ok(()) => Ingested::Applied { ts: event.ts },
+            Ok(()) => Ingested::Applied {
+                ts: event.ts,
+                keys: Keys::of(&event),
+            },
             Err(reject) => Ingested::Rejected(reject),
         },
     }
+}
+
+/// What an applied contact event tells of the topic's keying (events.md 1.2: a contact's events
+/// and a customer's contacts in one queue belong in one partition): a hash of its contact id
+/// and, on an offer naming one, a keyed hash of its customer and queue; 0 for none. The
+/// service compares them across its partitions (`service::keying`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Keys {
+    pub contact: u64,
+    pub customer: u64,
+}
+
+impl Keys {
+    fn of(event: &crate::event::Event<'_>) -> Keys {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let crate::event::Body::Contact(c) = &event.body else {
+            return Keys::default();
+        };
+        let contact = std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default()
+            .hash_one(&*c.contact_id);
+        let customer = match (&c.customer, &c.queue) {
+            (Some(customer), Some(queue)) if c.step == crate::event::ContactStep::Offered => {
+                // customer ids are personal data: a hash under a key drawn per process
+                let mut h = customer_hasher();
+                customer.hash(&mut h);
+                queue.hash(&mut h);
+                h.finish()
+            }
+            _ => 0,
+        };
+        Keys { contact, customer }
+    }
+}
+
+/// SipHash under a key drawn once per process.
+fn customer_hasher() -> siphasher::sip::SipHasher13 {
+    static KEY: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
+    let (k0, k1) = *KEY.get_or_init(|| (rand::random(), rand::random()));
+    siphasher::sip::SipHasher13::new_with_keys(k0, k1)
 }
 
 /// The messages of a file or stream written one per line (`replay`, `convert`): a trailing

@@ -6,6 +6,7 @@ mod batch;
 pub mod checkpoint;
 pub mod http;
 pub mod ingest;
+pub mod keying;
 pub mod self_metrics;
 pub mod state;
 pub mod web;

@@ -484,3 +484,66 @@ async fn an_idle_asterisk_partition_keeps_a_wrapup_that_ends_later() {
         "{text}"
     );
 }
+
+/// A contact id the keying watch samples (one in `keying::SAMPLE`).
+fn watched_contact() -> String {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    (0..)
+        .map(|n| format!("call-{n}"))
+        .find(|id| {
+            BuildHasherDefault::<DefaultHasher>::default().hash_one(id.as_str())
+                % callpulse::service::keying::SAMPLE
+                == 0
+        })
+        .unwrap()
+}
+
+/// A topic keyed by contact id spreads a transferred call's legs over two partitions: the
+/// instance says so, in `callpulse_keying_splits_total` (events.md 1.2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_whose_events_come_through_two_partitions_is_reported() {
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("split", 2, 1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    let id = watched_contact();
+    let now = wall_now() - 60_000;
+    let events = [
+        (0, crate::support::offered(now, &id, "sales")),
+        (1, crate::support::answered(now + 5_000, &id)),
+    ];
+    for (partition, payload) in &events {
+        producer
+            .send(
+                BaseRecord::<str, str>::to("split")
+                    .partition(*partition)
+                    .payload(payload),
+            )
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+    let mut config = Config::default();
+    config.kafka.brokers = brokers;
+    config.kafka.group_id = "it-keying".into();
+    config.kafka.topics = vec!["split".into()];
+    let service = start(Arc::new(config)).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let series = "callpulse_keying_splits_total{kind=\"contact\"}";
+    loop {
+        let text = service.metrics().await;
+        if sample(&text, series) == Some(1.0) {
+            assert_eq!(
+                sample(&text, "callpulse_keying_splits_total{kind=\"customer\"}"),
+                Some(0.0)
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    service.stop().await;
+}
