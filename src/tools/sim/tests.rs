@@ -83,7 +83,6 @@ fn every_event_is_valid_ordered_and_keyed() {
                 agents: c.recommended_agents(),
                 ..c
             };
-            let names = Simulator::new(c.clone()).queue_names();
             let events = run(c, 2);
             assert!(events.len() > 5_000, "{}", events.len());
             let mut last = i64::MIN;
