@@ -16,7 +16,8 @@ mod input;
 mod kafka;
 
 pub use export::{
-    ExportConfig, Profile, HISTOGRAM_BOUNDS, QUANTILES, STANDARD_LEFT_OUT, WINDOWED_FAMILIES,
+    ExportConfig, NotExported, Profile, HISTOGRAM_BOUNDS, QUANTILES, STANDARD_LEFT_OUT,
+    WINDOWED_FAMILIES,
 };
 pub use input::{InputConfig, InputFormat, UnknownFormat};
 pub use kafka::KafkaConfig;
@@ -535,10 +536,15 @@ impl Config {
                 SEVERITY_KEYS.join(", ")
             ));
         }
+        let written = export::Written {
+            windows: file.engine.windows.is_some(),
+            interval: file.engine.interval.is_some(),
+        };
         let export = file.export.resolve(
             &engine.windows,
             &file.alerts.window,
             engine.forecast_window.as_ref(),
+            written,
         )?;
         engine.kept = Some(
             (export.windows.iter().cloned())

@@ -31,6 +31,7 @@ use crate::time::Millis;
 
 use self::agent::Agents;
 pub use self::checkpoint::{fingerprint, StateError};
+pub use self::contact::EMAIL_TIMEOUT;
 use self::contact::{Contact, Prior, Scratch};
 use self::customers::Customers;
 pub use self::held::Held;

@@ -81,6 +81,9 @@ pub async fn serve_clocked(
         let scheme = if web.tls.is_some() { "https" } else { "http" };
         tracing::info!("serving {scheme}://{addr}/metrics (wallboard at {scheme}://{addr}/)");
     }
+    for not in &state.config().export.not_exported {
+        tracing::info!("{not}");
+    }
     let stop = CancellationToken::new();
     let consumer = spawn_consumer(state.clone(), stop.clone()).map_err(ServiceError::Http)?;
     let http_stop = CancellationToken::new();
