@@ -236,3 +236,15 @@ fn the_events_per_contact_bound_never_refuses_an_end_or_a_wrapup_end() {
     let w = window(&snap, "sales", "1h");
     assert_eq!(w.tally.completed, 1, "the contact completes");
 }
+
+#[test]
+fn one_caller_waiting_past_the_target_is_a_live_breach_whatever_min_volume() {
+    let t0 = at(T0);
+    let cfg = config("[defaults]\nmin_volume = 10\noldest_wait_target = \"2m\"\n");
+    let engine = run(&cfg, &[offered(t0, "alone", "sales")], t0 + 3 * MINUTE);
+    let text = exposition(&engine.snapshot());
+    let breach = "callcenter_breach{queue=\"sales\",kpi=\"oldest_wait\",window=\"now\"}";
+    assert_eq!(sample(&text, breach), Some(1.0), "{text}");
+    let engine = run(&cfg, &[offered(t0, "alone", "sales")], t0 + MINUTE);
+    assert_eq!(sample(&exposition(&engine.snapshot()), breach), Some(0.0));
+}
