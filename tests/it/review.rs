@@ -132,7 +132,7 @@ fn an_email_waiting_nine_hours_is_still_waiting_and_its_answer_counts() {
     let snap = engine.snapshot();
     assert_eq!(queue(&snap, "support").waiting, 1, "still waits at 09:15");
     assert_eq!(engine.stats().contacts_expired, 0);
-    let mut lines = lines;
+
     lines.extend([
         of(
             "mail",
