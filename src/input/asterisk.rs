@@ -314,11 +314,7 @@ impl Asterisk {
             self.held_count -= records.len();
             self.batch(next, records, (next + 1) * SECOND, out);
         }
-        if sec != i64::MAX && sec > i64::MIN / SECOND {
-            self.mapped_to(sec * SECOND - 1);
-        } else if sec == i64::MAX {
-            self.mapped_to(Millis::MAX - 1);
-        }
+        self.mapped_to(sec.saturating_mul(SECOND).saturating_sub(1));
     }
 
     /// Everything up to `at` is mapped in full.
