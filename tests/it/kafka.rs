@@ -411,7 +411,8 @@ async fn asterisk_topic_equals_replay_of_the_same_records() {
         let text = service.metrics().await;
         let read = crate::support::input_records(&text);
         if read >= records.len() as f64 {
-            // idle for a while: the held-back last second is flushed and published
+            // idle for a while: what the reorder allowance held back (the records ended 2
+            // minutes ago) is flushed and published
             tokio::time::sleep(callpulse::service::PUBLISH_EVERY * 6).await;
             break service.metrics().await;
         }
