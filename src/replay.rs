@@ -72,8 +72,8 @@ pub fn replay_windows(
     at: Option<Millis>,
     windows: Windows,
 ) -> std::io::Result<Replayed> {
+    let mut reader = Reader::history(format, config.engine.allowed_lateness.millis());
     let mut engine = Engine::new(config);
-    let mut reader = Reader::history(format);
     let admit = Admit {
         until: at.unwrap_or(Millis::MAX),
         ..Admit::ALL
@@ -114,7 +114,7 @@ pub fn replay_windows(
             for (n, event) in order.into_sorted().enumerate() {
                 let o = crate::input::ingest(&mut engine, event.as_bytes(), admit);
                 after_at += u64::from(o == Ingested::AfterEnd);
-                if (n as u64 + 1) % ADVANCE_EVERY == 0 {
+                if (n as u64 + 1).is_multiple_of(ADVANCE_EVERY) {
                     advance(&mut engine, at);
                 }
             }

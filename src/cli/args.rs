@@ -194,10 +194,15 @@ pub struct SimArgs {
     /// mornings): the same volume whatever the hour.
     #[arg(long)]
     pub flat: bool,
-    /// Key a contact's events by contact id instead of queue: a large queue spreads over every
-    /// partition (agent events stay keyed by the agent's first queue).
-    #[arg(long)]
+    /// Key a contact's events by contact id instead of the center: a large center spreads over
+    /// every partition, but a customer's contacts then land in several partitions and the
+    /// customer families are counted apart (events are keyed by the center by default).
+    #[arg(long, conflicts_with = "key_by_queue")]
     pub key_by_contact: bool,
+    /// Key events by queue instead of the center (agent events by the agent's first queue):
+    /// exact only while no contact visits two queues.
+    #[arg(long)]
+    pub key_by_queue: bool,
 }
 
 impl SimArgs {
@@ -213,6 +218,7 @@ impl SimArgs {
             flat: self.flat,
             day_shift_ms: 0,
             key_by_contact: self.key_by_contact,
+            key_by_queue: self.key_by_queue,
         };
         c.agents = self.agents.unwrap_or_else(|| c.recommended_agents());
         c

@@ -6,9 +6,10 @@ use std::path::Path;
 
 use crate::clock::wall_now;
 use crate::config::Config;
+use crate::engine::EMAIL_TIMEOUT;
 use crate::event::RejectReason;
 use crate::replay::Replayed;
-use crate::time::{parse_rfc3339, Millis};
+use crate::time::{parse_rfc3339, Millis, Span};
 use crate::tools::produce::Produced;
 use crate::tools::sim::SimConfig;
 
@@ -143,7 +144,7 @@ pub fn check_config(file: &Path, config: &Config) -> String {
     {
         let _ = writeln!(
             out,
-            "{name}: tz {} day_start {} sl {} within {} ({}) target {} abandon<= {} asa<= {} aht<= {} oldest<= {} first_response<= {} min_volume {} wrapup {} repeat_window {} callback_window {}",
+            "{name}: tz {} day_start {} sl {} within {} ({}) target {} abandon<= {} asa<= {} aht<= {} oldest<= {} first_response<= {} min_volume {} wrapup {} repeat_window {} callback_window {} contact_timeout {} (e-mail legs {})",
             q.clock.zone,
             q.clock.day_start.format("%H:%M"),
             q.sl_formula,
@@ -159,7 +160,9 @@ pub fn check_config(file: &Path, config: &Config) -> String {
             q.min_volume,
             q.wrapup,
             q.repeat_window,
-            q.callback_window
+            q.callback_window,
+            q.contact_timeout,
+            Span::from_millis(q.contact_timeout.millis().max(EMAIL_TIMEOUT))
         );
     }
     let e = &config.export;
@@ -178,6 +181,9 @@ pub fn check_config(file: &Path, config: &Config) -> String {
         "engine keeps: {} (the exported windows and the forecast's)",
         config.engine.kept_labels().join(", ")
     );
+    for not in &e.not_exported {
+        let _ = writeln!(out, "note: {not}");
+    }
     for warning in crate::rules::needs::warnings(config) {
         let _ = writeln!(out, "warning: {warning}");
     }
@@ -238,6 +244,39 @@ mod tests {
     }
 
     #[test]
+    fn check_config_says_which_windows_are_not_exported_and_which_key_exports_them() {
+        // the contract's default windows, not written: 5m, 1h and interval are not exported
+        let text = check_config(Path::new("x.toml"), &Config::parse("").unwrap());
+        for w in ["5m", "1h", "interval"] {
+            let line = format!("note: window \"{w}\" is not exported");
+            assert!(text.contains(&line), "{text}");
+        }
+        assert!(text.contains("list it in [engine] windows"), "{text}");
+        // windows written are exported: nothing to say
+        let text = check_config(
+            Path::new("x.toml"),
+            &Config::parse("[engine]\nwindows = [\"5m\", \"15m\"]\ninterval = \"30m\"\n").unwrap(),
+        );
+        assert!(!text.contains("note: window"), "{text}");
+        assert!(
+            text.contains("windows [5m, 15m, interval, today]"),
+            "{text}"
+        );
+        // left out by [export] windows
+        let text = check_config(
+            Path::new("x.toml"),
+            &Config::parse(
+                "[engine]\nwindows = [\"5m\", \"15m\"]\n[export]\nwindows = [\"15m\"]\n",
+            )
+            .unwrap(),
+        );
+        assert!(
+            text.contains("note: window \"5m\" is not exported: left out by [export] windows"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn check_config_shows_every_queue_resolved() {
         let config = Config::parse(
             "[engine]\nwindows = [\"15m\"]\n[queues.sales]\nsl_target = 0.9\ntimezone = \"Europe/Paris\"\n",
@@ -255,6 +294,10 @@ mod tests {
         );
         assert!(text.lines().any(|l| l.starts_with("[defaults]:")), "{text}");
         assert!(text.contains("\nforecast_window: 15m\n"), "{text}");
+        assert!(
+            sales.contains("contact_timeout 8h (e-mail legs 7d)"),
+            "{sales}"
+        );
         let connect = Config::parse(
             "[kafka]\n[[kafka.inputs]]\ntopic = \"ctr\"\nformat = \"connect\"\n\
              [kafka.inputs.queue_names]\n\"BasicQueue\" = \"basic\"\n\

@@ -106,6 +106,32 @@ pub struct ExportConfig {
     pub quantiles: Vec<u32>,
     /// Places in [`HISTOGRAM_BOUNDS`] of the histograms' bounds, ascending.
     pub buckets: Vec<usize>,
+    /// The windows of the configuration whose windowed families are not written, each with
+    /// what would write them (`check-config` and the start-up log say so).
+    pub not_exported: Vec<NotExported>,
+}
+
+/// A window the configuration defines and the export profile does not write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotExported {
+    pub window: String,
+    /// Why not, and the key that exports it.
+    pub why: String,
+}
+
+impl std::fmt::Display for NotExported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "window {:?} is not exported: {}", self.window, self.why)
+    }
+}
+
+/// Which windows the configuration file writes itself (a window written is exported).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Written {
+    /// `[engine] windows` is written.
+    pub windows: bool,
+    /// `[engine] interval` is written.
+    pub interval: bool,
 }
 
 impl Default for ExportConfig {
@@ -124,6 +150,7 @@ impl ExportConfig {
             families: WINDOWED_FAMILIES.to_vec(),
             quantiles: QUANTILES.to_vec(),
             buckets: (0..HISTOGRAM_BOUNDS.len()).collect(),
+            not_exported: Vec::new(),
         }
     }
 
@@ -136,6 +163,7 @@ impl ExportConfig {
                 .collect(),
             quantiles: vec![500],
             buckets: bound_places(&STANDARD_BOUNDS).unwrap_or_default(),
+            not_exported: Vec::new(),
         }
     }
 
@@ -172,23 +200,33 @@ fn bound_places(bounds: &[f64]) -> Option<Vec<usize>> {
 impl FileExport {
     /// Resolves the profile against the engine's windows, the alerts window and the forecast
     /// window; the error names the key.
+    ///
+    /// Under `standard` a window the file writes itself (a rolling window listed in
+    /// `[engine] windows`, the `interval` when `[engine] interval` is written) is exported, as
+    /// are the windows the alerts and the forecast watch and `today`; the contract's default
+    /// windows the file does not write are computed only where a reader needs them.
     pub(super) fn resolve(
         &self,
         rolling: &[RollingWindow],
         alerts_window: &str,
         forecast: Option<&RollingWindow>,
+        written: Written,
     ) -> Result<ExportConfig, String> {
         let all = all_windows(rolling);
         let mut export = match self.profile {
             Profile::Full => ExportConfig::full(all.clone()),
             Profile::Standard => {
+                let listed = |w: &str| match w {
+                    "interval" => written.interval,
+                    "today" => true,
+                    _ => written.windows,
+                };
                 let watched: Vec<&str> = [Some(alerts_window), forecast.map(|f| f.label.as_str())]
                     .into_iter()
                     .flatten()
-                    .chain(["today"])
                     .collect();
                 let windows = (all.iter())
-                    .filter(|w| watched.contains(&w.as_str()))
+                    .filter(|w| watched.contains(&w.as_str()) || listed(w))
                     .cloned()
                     .collect();
                 ExportConfig::standard(windows)
@@ -206,6 +244,21 @@ impl FileExport {
                 .cloned()
                 .collect();
         }
+        export.not_exported = (all.iter())
+            .filter(|w| !export.window(w))
+            .map(|w| NotExported {
+                window: w.clone(),
+                why: match (&self.windows, w.as_str()) {
+                    (Some(_), _) => "left out by [export] windows; list it there".into(),
+                    (None, "interval") => {
+                        "the default reporting interval under profile \"standard\"; write [engine] interval, list \"interval\" in [export] windows, or set profile = \"full\"".into()
+                    }
+                    (None, _) => {
+                        "a default window ([engine] windows not written) under profile \"standard\"; list it in [engine] windows or [export] windows, or set profile = \"full\"".into()
+                    }
+                },
+            })
+            .collect();
         if let Some(families) = &self.families {
             if let Some(f) = (families.iter()).find(|f| !WINDOWED_FAMILIES.contains(&f.as_str())) {
                 return Err(format!(
@@ -254,8 +307,14 @@ mod tests {
     #[test]
     fn the_standard_profile_watches_the_alert_and_forecast_windows_and_today() {
         let c = Config::parse("").unwrap();
-        assert_eq!(c.export, ExportConfig::default());
+        let said = ExportConfig {
+            not_exported: Vec::new(),
+            ..c.export.clone()
+        };
+        assert_eq!(said, ExportConfig::default());
         assert_eq!(c.export.windows, ["15m", "today"]);
+        let not: Vec<&str> = c.export.not_exported.iter().map(|n| &*n.window).collect();
+        assert_eq!(not, ["5m", "1h", "interval"]);
         let c = Config::parse("[engine]\nforecast_window = \"1h\"\n[alerts]\nwindow = \"5m\"\n")
             .unwrap();
         assert_eq!(c.export.windows, ["5m", "1h", "today"]);
@@ -263,6 +322,18 @@ mod tests {
         assert_eq!(c.export.bounds(), STANDARD_BOUNDS);
         assert!(c.export.family("callcenter_wait_seconds"));
         assert!(!c.export.family("callcenter_talk_seconds"));
+    }
+
+    #[test]
+    fn a_window_the_file_lists_is_exported_under_the_standard_profile() {
+        let c = Config::parse("[engine]\nwindows = [\"5m\", \"15m\", \"1h\"]\n").unwrap();
+        assert_eq!(c.export.windows, ["5m", "15m", "1h", "today"]);
+        let not: Vec<&str> = c.export.not_exported.iter().map(|n| &*n.window).collect();
+        assert_eq!(not, ["interval"]);
+        let c = Config::parse("[engine]\nwindows = [\"30m\"]\ninterval = \"30m\"\n").unwrap();
+        assert_eq!(c.export.windows, ["30m", "interval", "today"]);
+        assert!(c.export.not_exported.is_empty());
+        assert_eq!(c.engine.kept_labels(), ["30m", "interval", "today"]);
     }
 
     #[test]

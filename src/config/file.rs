@@ -70,6 +70,7 @@ pub(super) struct FileQueue {
     pub(super) first_response_target: Option<Span>,
     pub(super) repeat_window: Option<Span>,
     pub(super) callback_window: Option<Span>,
+    pub(super) contact_timeout: Option<Span>,
 }
 
 impl FileQueue {
@@ -92,6 +93,7 @@ impl FileQueue {
             first_response_target: self.first_response_target.or(base.first_response_target),
             repeat_window: self.repeat_window.unwrap_or(base.repeat_window),
             callback_window: self.callback_window.unwrap_or(base.callback_window),
+            contact_timeout: self.contact_timeout.unwrap_or(base.contact_timeout),
         }
     }
 }

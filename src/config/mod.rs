@@ -16,7 +16,8 @@ mod input;
 mod kafka;
 
 pub use export::{
-    ExportConfig, Profile, HISTOGRAM_BOUNDS, QUANTILES, STANDARD_LEFT_OUT, WINDOWED_FAMILIES,
+    ExportConfig, NotExported, Profile, HISTOGRAM_BOUNDS, QUANTILES, STANDARD_LEFT_OUT,
+    WINDOWED_FAMILIES,
 };
 pub use input::{InputConfig, InputFormat, UnknownFormat};
 pub use kafka::KafkaConfig;
@@ -76,7 +77,6 @@ pub struct EngineConfig {
     /// Customer histories (one per customer and queue) held at most; beyond, the least
     /// recently active are forgotten (counted in `callpulse_customers_forgotten_total`).
     pub max_customers: usize,
-    pub contact_timeout: Span,
     pub dedup_horizon: Span,
     pub dedup_capacity: usize,
     pub survey_horizon: Span,
@@ -154,6 +154,9 @@ pub struct QueueSettings {
     pub repeat_window: Span,
     /// How long an abandoning customer has to get through to count as recovered.
     pub callback_window: Span,
+    /// A contact with no event for this long is expired (events.md 1.2; at least 7 days for a
+    /// contact with an e-mail leg, see `engine::EMAIL_TIMEOUT`).
+    pub contact_timeout: Span,
 }
 
 /// `[http]`: where /metrics, /healthz, /readyz and the wallboard are served.
@@ -380,6 +383,7 @@ impl Default for QueueSettings {
             first_response_target: None,
             repeat_window: Span::from_secs(24 * 3600),
             callback_window: Span::from_secs(3600),
+            contact_timeout: Span::from_secs(8 * 3600),
         }
     }
 }
@@ -402,7 +406,6 @@ impl Default for EngineConfig {
             max_open_contacts: 1_000_000,
             max_agents: 100_000,
             max_customers: 1_000_000,
-            contact_timeout: Span::from_secs(8 * 3600),
             dedup_horizon: Span::from_secs(900),
             dedup_capacity: 1_000_000,
             survey_horizon: Span::from_secs(48 * 3600),
@@ -482,7 +485,6 @@ impl Config {
             .map_or(engine.max_open_contacts, |p| p.0);
         engine.max_agents = e.max_agents.map_or(engine.max_agents, |p| p.0);
         engine.max_customers = e.max_customers.map_or(engine.max_customers, |p| p.0);
-        engine.contact_timeout = e.contact_timeout.unwrap_or(engine.contact_timeout);
         // a repeated id is recognised as long as its event could still be applied: the
         // horizon covers the lateness (a CTR seen after its contact events counts once)
         engine.dedup_horizon = match e.dedup_horizon {
@@ -505,7 +507,14 @@ impl Config {
         engine.forget_idle_queues_after = e
             .forget_idle_queues_after
             .unwrap_or(engine.forget_idle_queues_after);
-        let defaults = file.defaults.over(&QueueSettings::default());
+        // `[engine] contact_timeout` (before 1.2 the only one) is the default of `[defaults]`
+        let base = QueueSettings {
+            contact_timeout: e
+                .contact_timeout
+                .unwrap_or(QueueSettings::default().contact_timeout),
+            ..QueueSettings::default()
+        };
+        let defaults = file.defaults.over(&base);
         let queues = file
             .queues
             .iter()
@@ -577,10 +586,15 @@ impl Config {
                 SEVERITY_KEYS.join(", ")
             ));
         }
+        let written = export::Written {
+            windows: file.engine.windows.is_some(),
+            interval: file.engine.interval.is_some(),
+        };
         let export = file.export.resolve(
             &engine.windows,
             &file.alerts.window,
             engine.forecast_window.as_ref(),
+            written,
         )?;
         engine.kept = Some(
             (export.windows.iter().cloned())

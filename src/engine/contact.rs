@@ -7,7 +7,7 @@
 //! (queue visit) each event continues is the business of [`super::legs`].
 
 use crate::config::QueueSettings;
-use crate::event::{ContactStep, RejectReason};
+use crate::event::{Channel, ContactStep, RejectReason};
 use crate::kpi::{Fact, FactKind, SlOutcome};
 use crate::time::Millis;
 
@@ -29,9 +29,10 @@ pub struct Contact {
     /// Some leg is still in progress (as of the last resolution).
     pub open: bool,
     /// What an earlier, finished and forgotten contact of the same id left behind
-    /// (`prior_queue` is `NO_QUEUE` when none): kept as two fields so a contact stays 96 bytes.
+    /// (`prior_queue` is `NO_QUEUE` when none): kept as fields so a contact stays 96 bytes.
     pub prior_queue: QueueId,
     pub prior_answered: bool,
+    pub prior_queues: QueueSet,
 }
 
 impl Default for Contact {
@@ -43,16 +44,33 @@ impl Default for Contact {
             open: false,
             prior_queue: NO_QUEUE,
             prior_answered: false,
+            prior_queues: 0,
         }
     }
 }
 
+/// The queues a contact had legs in, one bit per queue id modulo 64 (a survey naming a queue
+/// of a forgotten contact is checked against it; two queues 64 ids apart share a bit).
+pub type QueueSet = u64;
+
+fn queue_bit(q: QueueId) -> QueueSet {
+    1 << (q % 64)
+}
+
 /// What a finished contact leaves behind for later events of its id (a survey, a callback):
-/// where a survey without queue counts, and whether that is the queue of an answered leg.
+/// where a survey without queue counts, whether that is the queue of an answered leg, and the
+/// queues it had legs in (where a survey naming its queue may count).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Prior {
     pub survey_queue: QueueId,
     pub answered: bool,
+    pub queues: QueueSet,
+}
+
+impl Prior {
+    fn had_leg_in(&self, q: QueueId) -> bool {
+        self.queues & queue_bit(q) != 0
+    }
 }
 
 impl Contact {
@@ -60,12 +78,14 @@ impl Contact {
     pub fn after(&mut self, prior: Prior) {
         self.prior_queue = prior.survey_queue;
         self.prior_answered = prior.answered;
+        self.prior_queues = prior.queues;
     }
 
     fn prior(&self) -> Option<Prior> {
         (self.prior_queue != NO_QUEUE).then_some(Prior {
             survey_queue: self.prior_queue,
             answered: self.prior_answered,
+            queues: self.prior_queues,
         })
     }
 
@@ -150,7 +170,29 @@ impl Contact {
     pub fn last_at(&self) -> Millis {
         self.steps.last().map_or(Millis::MIN, |s| s.at)
     }
+
+    /// How long this contact may go without an event before it is expired (events.md 1.2): the
+    /// longest `contact_timeout` of the queues its events name, at least [`EMAIL_TIMEOUT`] once
+    /// it has an e-mail leg; `fallback` when its events name no queue yet.
+    pub fn timeout<'s>(
+        &self,
+        settings: impl Fn(QueueId) -> &'s QueueSettings,
+        fallback: Millis,
+    ) -> Millis {
+        let mut longest = None;
+        for s in self.steps.iter().filter(|s| s.queue != NO_QUEUE) {
+            let mut t = settings(s.queue).contact_timeout.millis();
+            if s.step == ContactStep::Offered && s.channel == Channel::Email {
+                t = t.max(EMAIL_TIMEOUT);
+            }
+            longest = Some(longest.map_or(t, |l: Millis| l.max(t)));
+        }
+        longest.unwrap_or(fallback)
+    }
 }
+
+/// The shortest `contact_timeout` of a contact with an e-mail leg: its customers wait days.
+pub const EMAIL_TIMEOUT: Millis = 7 * crate::time::DAY;
 
 /// Buffers a resolution is written into, kept by the engine across events.
 #[derive(Debug, Default)]
@@ -174,9 +216,9 @@ pub struct Resolution {
     /// Events the rules could not use (a second outcome, a hold outside a conversation, ...).
     pub unused: u32,
     pub legs: u16,
-    /// Where a survey without a queue counts: the last answered leg, else the last leg (an
-    /// earlier contact of the id counts as legs before these). Remembered when the contact
-    /// is forgotten, for its id's later events.
+    /// Where a later survey without a queue counts: the last answered leg, else the last leg
+    /// (an earlier contact of the id counts as legs before these), and the queues of every leg.
+    /// Remembered when the contact is forgotten, for its id's later events.
     pub survey: Option<Prior>,
 }
 
@@ -263,18 +305,32 @@ fn resolve_legs_into<'s>(
 ) {
     out.clear();
     legs.clear();
-    for s in steps.iter().filter(|s| s.step != ContactStep::Survey) {
-        if s.step == ContactStep::Offered {
-            legs.push(Leg::offered(s.queue, s.at, s.channel));
-            attributed(s, Some(legs.len() - 1));
-            out.facts.push((
-                s.queue,
-                Fact {
-                    at: s.at,
-                    kind: FactKind::Offered,
-                },
-            ));
-            continue;
+    for s in steps.iter() {
+        match s.step {
+            ContactStep::Offered => {
+                legs.push(Leg::offered(s.queue, s.at, s.channel));
+                attributed(s, Some(legs.len() - 1));
+                out.facts.push((
+                    s.queue,
+                    Fact {
+                        at: s.at,
+                        kind: FactKind::Offered,
+                    },
+                ));
+                continue;
+            }
+            ContactStep::Survey => {
+                // Placed by the legs as they stand at its instant (steps are in time order, a
+                // survey last within one): later events never move it (events.md 1.2).
+                let (queue, leg) = survey_place(legs, prior, s);
+                attributed(s, leg);
+                match queue {
+                    Some(q) => out.facts.push((q, survey_fact(s))),
+                    None => out.unused += 1,
+                }
+                continue;
+            }
+            _ => {}
         }
         let found = continued_by(legs, s);
         attributed(s, found);
@@ -307,30 +363,54 @@ fn resolve_legs_into<'s>(
             _ => out.open = true,
         }
     }
-    let answered = legs.iter().rposition(Leg::answered);
-    let survey_leg = answered.or(legs.len().checked_sub(1));
-    let leg_prior = |i: usize| {
-        legs.get(i).map(|l| Prior {
-            survey_queue: l.queue,
-            answered: l.answered(),
-        })
-    };
-    out.survey = match (answered, prior) {
-        (Some(i), _) => leg_prior(i),
-        (None, Some(p)) if p.answered => Some(p),
-        _ => survey_leg.and_then(leg_prior).or(prior),
-    };
-    for s in steps.iter().filter(|s| s.step == ContactStep::Survey) {
-        attributed(s, survey_leg);
-        match out.survey {
-            Some(p) => out.facts.push((p.survey_queue, survey_fact(s))),
-            None => out.unused += 1,
-        }
-    }
+    // what a survey after every event of this contact would find, for when it is forgotten
+    let queues = legs.iter().fold(prior.map_or(0, |p| p.queues), |set, l| {
+        set | queue_bit(l.queue)
+    });
+    out.survey = survey_queue(legs, prior).map(|(survey_queue, answered, _)| Prior {
+        survey_queue,
+        answered,
+        queues,
+    });
     out.legs = legs.len() as u16;
 }
 
-pub fn survey_fact(s: &Step) -> Fact {
+/// Where a survey without a queue counts, given the legs offered so far: the last leg answered
+/// (by answer time), else an answered leg of an earlier contact of the id, else the last leg
+/// offered, else the earlier contact's queue; with whether that leg was answered and its index.
+fn survey_queue(legs: &[Leg], prior: Option<Prior>) -> Option<(QueueId, bool, Option<usize>)> {
+    let answered = legs
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.answered())
+        .max_by_key(|(i, l)| (l.answered_at(), *i))
+        .map(|(i, _)| i);
+    let leg = |i: usize| (legs[i].queue, legs[i].answered(), Some(i));
+    match (answered, prior) {
+        (Some(i), _) => Some(leg(i)),
+        (None, Some(p)) if p.answered => Some((p.survey_queue, true, None)),
+        _ => match legs.len().checked_sub(1) {
+            Some(i) => Some(leg(i)),
+            None => prior.map(|p| (p.survey_queue, p.answered, None)),
+        },
+    }
+}
+
+/// The queue a survey counts in (events.md 1.2, "Legs"), from the legs offered at or before
+/// it: the queue it names when the contact has a leg there (else none: `out_of_order`),
+/// otherwise [`survey_queue`]; and the leg it went to, when one of these.
+fn survey_place(legs: &[Leg], prior: Option<Prior>, s: &Step) -> (Option<QueueId>, Option<usize>) {
+    if s.queue == NO_QUEUE {
+        return survey_queue(legs, prior).map_or((None, None), |(q, _, leg)| (Some(q), leg));
+    }
+    match legs.iter().rposition(|l| l.queue == s.queue) {
+        Some(i) => (Some(s.queue), Some(i)),
+        None if prior.is_some_and(|p| p.had_leg_in(s.queue)) => (Some(s.queue), None),
+        None => (None, None),
+    }
+}
+
+fn survey_fact(s: &Step) -> Fact {
     let [csat, nps, ces] = s.scores;
     Fact {
         at: s.at,
@@ -339,223 +419,5 @@ pub fn survey_fact(s: &Step) -> Fact {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::time::SECOND;
-
-    fn st(at_s: i64, step: ContactStep) -> Step {
-        let queue = if step == ContactStep::Offered {
-            0
-        } else {
-            NO_QUEUE
-        };
-        Step::new(at_s * SECOND, step, queue, 1)
-    }
-
-    fn facts(steps: &[Step], cfg: &QueueSettings) -> Vec<(Millis, FactKind)> {
-        let mut contact = Contact::default();
-        for &s in steps {
-            contact.insert(s, |_| None);
-        }
-        let mut f: Vec<_> = resolve(&contact.steps, |_| cfg)
-            .facts
-            .into_iter()
-            .map(|(_, f)| (f.at / SECOND, f.kind))
-            .collect();
-        f.sort();
-        f
-    }
-
-    use ContactStep::*;
-
-    #[test]
-    fn wait_exactly_at_the_threshold_is_within_service_level() {
-        let cfg = QueueSettings::default(); // 20 s
-        let f = facts(&[st(0, Offered), st(20, Answered)], &cfg);
-        assert!(
-            f.contains(&(20, FactKind::Sl(SlOutcome::Answered))),
-            "{f:?}"
-        );
-        let f = facts(&[st(0, Offered), st(21, Answered)], &cfg);
-        assert!(
-            f.contains(&(20, FactKind::Sl(SlOutcome::Missed))),
-            "decided at t0 + threshold: {f:?}"
-        );
-        assert!(f.contains(&(21, FactKind::Answered { wait: 21_000 })));
-    }
-
-    #[test]
-    fn short_abandon_boundary_counts_only_as_short() {
-        let cfg = QueueSettings::default(); // 5 s
-        let f = facts(&[st(0, Offered), st(4, Abandoned)], &cfg);
-        assert_eq!(
-            f,
-            vec![(0, FactKind::Offered), (4, FactKind::AbandonedShort)]
-        );
-        let f = facts(&[st(0, Offered), st(5, Abandoned)], &cfg);
-        assert_eq!(
-            f,
-            vec![
-                (0, FactKind::Offered),
-                (5, FactKind::Abandoned),
-                (5, FactKind::Sl(SlOutcome::Abandoned))
-            ]
-        );
-    }
-
-    #[test]
-    fn still_waiting_is_missed_at_the_threshold_and_overflow_is_missed() {
-        let cfg = QueueSettings::default();
-        let r = resolve(&[st(0, Offered)], |_| &cfg);
-        assert!(r.open);
-        assert_eq!(r.waiting, vec![(0, 0, 0)]);
-        assert!(r.facts.contains(&(
-            0,
-            Fact {
-                at: 20 * SECOND,
-                kind: FactKind::Sl(SlOutcome::Missed)
-            }
-        )));
-        let f = facts(&[st(0, Offered), st(8, Overflowed)], &cfg);
-        assert!(f.contains(&(8, FactKind::Sl(SlOutcome::Missed))), "{f:?}");
-    }
-
-    #[test]
-    fn hold_still_open_at_the_end_ends_with_the_conversation() {
-        let cfg = QueueSettings::default();
-        let f = facts(
-            &[
-                st(0, Offered),
-                st(10, Answered),
-                st(40, Held),
-                st(70, Resumed),
-                st(100, Held),
-                st(130, Ended),
-            ],
-            &cfg,
-        );
-        assert!(
-            f.contains(&(
-                130,
-                FactKind::Completed {
-                    talk: 60_000,
-                    hold: 60_000,
-                    wrapup: 0
-                }
-            )),
-            "{f:?}"
-        );
-    }
-
-    #[test]
-    fn wrapup_expected_by_event_or_by_queue_config() {
-        let mut cfg = QueueSettings::default();
-        let mut ended = st(100, Ended);
-        ended.wrapup = Some(true);
-        let f = facts(
-            &[
-                st(0, Offered),
-                st(10, Answered),
-                ended,
-                st(130, WrapupEnded),
-            ],
-            &cfg,
-        );
-        assert!(
-            f.contains(&(
-                130,
-                FactKind::Completed {
-                    talk: 90_000,
-                    hold: 0,
-                    wrapup: 30_000
-                }
-            )),
-            "{f:?}"
-        );
-        // no wrap-up expected: complete at the end; a wrapup_ended is not used
-        let r = resolve(
-            &[
-                st(0, Offered),
-                st(10, Answered),
-                st(100, Ended),
-                st(130, WrapupEnded),
-            ],
-            |_| &cfg,
-        );
-        assert_eq!(r.unused, 1);
-        assert!(r.facts.iter().any(|f| f.1
-            == Fact {
-                at: 100 * SECOND,
-                kind: FactKind::Completed {
-                    talk: 90_000,
-                    hold: 0,
-                    wrapup: 0
-                }
-            }));
-        // queue config says wrap-up: not complete until it ends
-        cfg.wrapup = true;
-        let r = resolve(&[st(0, Offered), st(10, Answered), st(100, Ended)], |_| {
-            &cfg
-        });
-        assert!(r.open);
-        assert!(!r
-            .facts
-            .iter()
-            .any(|f| matches!(f.1.kind, FactKind::Completed { .. })));
-        // ... and an event may say otherwise
-        let mut no = st(100, Ended);
-        no.wrapup = Some(false);
-        let r = resolve(&[st(0, Offered), st(10, Answered), no], |_| &cfg);
-        assert!(!r.open);
-    }
-
-    #[test]
-    fn transfer_ends_the_conversation_and_counts() {
-        let cfg = QueueSettings::default();
-        let f = facts(
-            &[st(0, Offered), st(3, Answered), st(63, Transferred)],
-            &cfg,
-        );
-        assert!(f.contains(&(63, FactKind::Transferred)));
-        assert!(f.contains(&(
-            63,
-            FactKind::Completed {
-                talk: 60_000,
-                hold: 0,
-                wrapup: 0
-            }
-        )));
-    }
-
-    #[test]
-    fn survey_without_queue_goes_to_the_contacts_queue() {
-        let cfg = QueueSettings::default();
-        let mut survey = st(200, Survey);
-        survey.scores[0] = 5;
-        let mut offered_b = st(50, Offered);
-        offered_b.queue = 7;
-        let r = resolve(
-            &[st(0, Offered), st(50, Overflowed), offered_b, survey],
-            |_| &cfg,
-        );
-        let s = r
-            .facts
-            .iter()
-            .find(|f| matches!(f.1.kind, FactKind::Survey { .. }))
-            .unwrap();
-        assert_eq!(s.0, 7, "no leg answered: the last leg's queue");
-        assert_eq!(r.survey.map(|p| p.survey_queue), Some(7));
-    }
-
-    #[test]
-    fn second_outcomes_and_events_without_an_offer_are_unused() {
-        let cfg = QueueSettings::default();
-        let r = resolve(&[st(0, Offered), st(5, Answered), st(9, Abandoned)], |_| {
-            &cfg
-        });
-        assert_eq!(r.unused, 1);
-        let r = resolve(&[st(5, Answered)], |_| &cfg);
-        assert_eq!((r.unused, r.legs), (1, 0));
-        assert!(r.facts.is_empty());
-    }
-}
+#[path = "contact_tests.rs"]
+mod tests;

@@ -66,6 +66,11 @@ impl Leg {
         self.answered
     }
 
+    /// When it was answered (meaningful once [`Leg::answered`]).
+    pub fn answered_at(&self) -> Millis {
+        self.answered_at
+    }
+
     /// A voice or callback leg responds when it is answered (kpis.md 1.1); a chat or e-mail
     /// leg at its first `contact.responded`.
     fn spoken(&self) -> bool {
@@ -114,8 +119,15 @@ pub(super) fn continued_by(legs: &[Leg], s: &Step) -> Option<usize> {
         }
         ContactStep::WrapupEnded => {
             let wrapping = |l: &Leg| l.phase == Phase::Wrapping && in_queue(l);
-            last(&|l| wrapping(l) && (l.agent == s.agent || l.ended_by == s.agent))
-                .or_else(|| last(&wrapping))
+            // another agent's wrap-up end only when it cannot be anyone else's (events.md 1.2)
+            let only = || {
+                let mut awaiting = legs.iter().enumerate().filter(|(_, l)| wrapping(l));
+                match (awaiting.next(), awaiting.next()) {
+                    (Some((i, _)), None) => Some(i),
+                    _ => None,
+                }
+            };
+            last(&|l| wrapping(l) && (l.agent == s.agent || l.ended_by == s.agent)).or_else(only)
         }
         ContactStep::Offered | ContactStep::Survey => None,
     }
@@ -371,6 +383,37 @@ mod tests {
         assert_eq!(unused, 0, "{seen:?}");
         assert!(seen.contains(&(25, WrapupEnded, Some(1))), "{seen:?}");
         assert!(seen.contains(&(30, WrapupEnded, Some(0))), "{seen:?}");
+    }
+
+    #[test]
+    fn another_agents_wrapup_end_goes_to_the_one_leg_awaiting_one_and_to_none_of_two() {
+        let (ann, bob, cy) = (11, 22, 33);
+        let ending = |at_s, agent| {
+            let mut e = ev(at_s, Ended, NO_QUEUE, agent);
+            e.wrapup = Some(true);
+            e
+        };
+        let one = [
+            ev(0, Offered, SALES, 0),
+            ev(1, Answered, SALES, ann),
+            ending(10, ann),
+            ev(20, WrapupEnded, NO_QUEUE, cy),
+        ];
+        let (seen, unused) = legs_of(&one);
+        assert_eq!(unused, 0, "{seen:?}");
+        assert!(seen.contains(&(20, WrapupEnded, Some(0))), "{seen:?}");
+        let two = [
+            ev(0, Offered, SALES, 0),
+            ev(1, Answered, SALES, ann),
+            ev(2, Offered, CARE, 0),
+            ev(3, Answered, CARE, bob),
+            ending(10, ann),
+            ending(11, bob),
+            ev(20, WrapupEnded, NO_QUEUE, cy),
+        ];
+        let (seen, unused) = legs_of(&two);
+        assert_eq!(unused, 1, "{seen:?}");
+        assert!(seen.contains(&(20, WrapupEnded, None)), "{seen:?}");
     }
 
     #[test]

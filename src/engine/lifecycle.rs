@@ -108,9 +108,11 @@ impl Engine {
         });
         contact.open = res.open;
         let deadline = if res.open {
-            contact
-                .last_at()
-                .saturating_add(self.config.engine.contact_timeout.millis())
+            let timeout = contact.timeout(
+                |q| &queues[q as usize].settings,
+                self.config.defaults.contact_timeout.millis(),
+            );
+            contact.last_at().saturating_add(timeout)
         } else {
             contact.last_at().saturating_add(1)
         };

@@ -34,7 +34,8 @@ use crate::time::Millis;
 use self::agent::Agents;
 pub use self::checkpoint::{fingerprint, StateError};
 use self::clock::{Jump, TimeGuard, Verdict};
-use self::contact::{survey_fact, Contact, Prior, Scratch};
+pub use self::contact::EMAIL_TIMEOUT;
+use self::contact::{Contact, Prior, Scratch};
 use self::customers::Customers;
 pub use self::held::Held;
 use self::history::QueueList;
@@ -76,9 +77,17 @@ impl EngineStats {
     }
 }
 
-/// Events one contact may have; beyond, its further events are rejected as `too_large` (a real
-/// contact has a few dozen at most: offers, answers, holds, transfers across its legs).
+/// Events one contact may have; beyond, its further holds, resumes, responses and offers are
+/// rejected as `too_large` (a real contact has a few dozen at most: offers, answers, holds,
+/// transfers across its legs). Outcomes, conversation ends, wrap-up ends and surveys are never
+/// refused by it (events.md 1.2), up to [`MAX_CLOSING_EVENTS_PER_CONTACT`].
 pub const MAX_EVENTS_PER_CONTACT: usize = 1_000;
+
+/// Events one contact may have at all: past [`MAX_EVENTS_PER_CONTACT`] only the events that close
+/// a leg (and surveys) come in, and a contact has at most that many offers, each leg closed by
+/// at most an outcome, a conversation end and a wrap-up end — so no event a leg could use is
+/// refused short of a producer looping them.
+pub const MAX_CLOSING_EVENTS_PER_CONTACT: usize = 4 * MAX_EVENTS_PER_CONTACT;
 
 /// A checkpoint holds every field but the config and what derives from it (`checkpoint.rs`).
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -332,11 +341,6 @@ impl Engine {
         };
         let agent = c.agent.as_deref().map_or(NO_AGENT, agent_key);
         let step = Step::of(ts, queue, agent, c);
-        if c.step == ContactStep::Survey && queue != NO_QUEUE {
-            // A survey naming its queue needs nothing from the contact.
-            self.queues[queue as usize].apply(survey_fact(&step), 1);
-            return Ok(());
-        }
         let id_hash = hash_id(&c.contact_id);
         let contacts = &self.contacts;
         let id_of = |slot: u32| match &contacts[slot as usize] {
@@ -352,9 +356,24 @@ impl Engine {
         };
         // Every event re-resolves its contact from all of its events: a producer looping one
         // contact_id must not make that quadratic without end.
+        let closes = matches!(
+            c.step,
+            ContactStep::Answered
+                | ContactStep::Abandoned
+                | ContactStep::Overflowed
+                | ContactStep::Transferred
+                | ContactStep::Ended
+                | ContactStep::WrapupEnded
+                | ContactStep::Survey
+        );
+        let cap = if closes {
+            MAX_CLOSING_EVENTS_PER_CONTACT
+        } else {
+            MAX_EVENTS_PER_CONTACT
+        };
         if self.contacts[slot as usize]
             .as_ref()
-            .is_some_and(|(_, contact)| contact.steps.len() >= MAX_EVENTS_PER_CONTACT)
+            .is_some_and(|(_, contact)| contact.steps.len() >= cap)
         {
             return Err(Reject::new(RejectReason::TooLarge, "contact_id"));
         }
@@ -384,12 +403,18 @@ impl Engine {
             if !self.is_current(deadline, serial, slot) {
                 continue;
             }
-            let (last_at, open) = match &self.contacts[slot as usize] {
-                Some((_, c)) => (c.last_at(), c.open),
+            let queues = &self.queues;
+            let fallback = self.config.defaults.contact_timeout.millis();
+            let (last_at, open, timeout) = match &self.contacts[slot as usize] {
+                Some((_, c)) => (
+                    c.last_at(),
+                    c.open,
+                    c.timeout(|q| &queues[q as usize].settings, fallback),
+                ),
                 None => continue,
             };
             let current = if open {
-                last_at.saturating_add(self.config.engine.contact_timeout.millis())
+                last_at.saturating_add(timeout)
             } else {
                 last_at.saturating_add(1)
             };

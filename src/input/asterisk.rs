@@ -2,15 +2,20 @@
 //! rows) mapped onto events.md JSON, as `shared/spec/inputs.md` says, with the agent memory
 //! (queue list, pause, call, wrap-up) that synthesizes `agent.state` events.
 //!
-//! Records are held until their second is complete — until a record of a later second arrives,
-//! or [`Asterisk::flush`] says their time is past — and a second's records are then mapped
-//! together in time order and, within one instant, in a fixed order (see [`phase`]): the same
-//! records in any order within their second give the same events, a WRAPUPSTART finds the
-//! conversation its agent ended in that second, and each agent gets at most one `agent.state`
-//! per batch (its state after it, at the time of its latest record that moves it), so the
-//! engine never has to order one agent's same-millisecond states.
+//! A record's own contact events (offer, answer, abandon, routing exit) go out as soon as it is
+//! read. Everything that depends on other records is held until the reorder allowance (the
+//! engine's lateness less a second) has passed the record's second — or [`Asterisk::flush`] says
+//! its time is past — and a second's records are then mapped together in time order and, within
+//! one instant, in a fixed order (see [`phase`]): the same records in any order within the
+//! allowance give the same events (inputs.md 1.2), a WRAPUPSTART finds the conversation its agent
+//! ended in that second, and each agent gets at most one `agent.state` per second (its state
+//! after it, at the time of its latest record that moves it), so the engine never has to order
+//! one agent's same-millisecond states.
 
 mod agents;
+mod contact;
+#[cfg(test)]
+mod order_tests;
 #[cfg(test)]
 mod read_tests;
 mod record;
@@ -21,10 +26,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono_tz::Tz;
 
-use crate::event::{Limits, Reject};
+use crate::event::{Limits, Reject, RejectReason};
 use crate::time::{Millis, SECOND};
 
 use self::agents::{Agents, Call, Presence};
+use self::contact::Calls;
 pub use self::record::agent_name;
 use self::record::{Record, Verb};
 use super::write::{event_id, push, Out};
@@ -34,11 +40,25 @@ use super::write::{event_id, push, Out};
 pub struct AsteriskSettings {
     /// The zone of datetime strings in the realtime spelling (default UTC).
     pub timezone: Tz,
+    /// How far behind the latest record a record may arrive and still map as in time order:
+    /// the engine's lateness less a second (what the allowance holds back goes out while the
+    /// engine still takes it).
+    pub reorder: Millis,
+}
+
+impl AsteriskSettings {
+    /// The reorder allowance under an engine lateness of `lateness`.
+    pub fn reorder_within(lateness: Millis) -> Millis {
+        lateness.saturating_sub(SECOND).max(0)
+    }
 }
 
 impl Default for AsteriskSettings {
     fn default() -> Self {
-        AsteriskSettings { timezone: Tz::UTC }
+        AsteriskSettings {
+            timezone: Tz::UTC,
+            reorder: AsteriskSettings::reorder_within(60 * SECOND),
+        }
     }
 }
 
@@ -92,9 +112,9 @@ pub const KINDS: &[&str] = &[
 /// The prefix of the ids of the events this input writes.
 const PREFIX: &str = "ast";
 
-/// Records of one instant held at most; beyond it the instant goes out early (a flood of
-/// records at one instant does not grow memory without end).
-const MAX_HELD: usize = 10_000;
+/// Records held at most; beyond it the oldest second goes out early (a flood of records does not
+/// grow memory without end).
+const MAX_HELD: usize = 100_000;
 /// Wrap-up ends waiting for their time at most; beyond it a COMPLETE* goes out `wrapup: false`.
 const MAX_WRAPUPS: usize = 100_000;
 /// Agents remembered at most; beyond it logged-out agents are forgotten.
@@ -117,12 +137,20 @@ pub struct Asterisk {
     settings: AsteriskSettings,
     #[serde(skip)]
     limits: Limits,
-    /// Records of the second `held_sec`, not yet mapped.
-    held: Vec<Record>,
-    held_sec: i64,
-    /// The latest time already mapped; a record at or before it is late.
+    /// Records not yet mapped in full, by second (their [`contact::at_once`] events went out).
+    held: BTreeMap<i64, Vec<Record>>,
+    held_count: usize,
+    /// Every record at or before it is mapped in full; a record of that time is too late.
     done: Millis,
+    /// The latest record time believed: a record more than the reorder allowance ahead of it
+    /// moves it only once another record confirms the jump (`ahead`), so one line with a wrong
+    /// clock does not make the records after it late.
+    latest: Millis,
+    /// A record time ahead of `latest` by more than the allowance, and its events, waiting for
+    /// the next record to confirm the jump.
+    ahead: Option<(Millis, Vec<String>)>,
     agents: Agents,
+    calls: Calls,
     /// Wrap-up ends by (time, serial).
     wrapups: BTreeMap<(Millis, u64), Wrapup>,
     serial: u64,
@@ -133,10 +161,13 @@ impl Asterisk {
         Asterisk {
             settings,
             limits: Limits::default(),
-            held: Vec::new(),
-            held_sec: i64::MIN,
+            held: BTreeMap::new(),
+            held_count: 0,
             done: Millis::MIN,
+            latest: Millis::MIN,
+            ahead: None,
             agents: Agents::default(),
+            calls: Calls::default(),
             wrapups: BTreeMap::new(),
             serial: 0,
         }
@@ -162,53 +193,109 @@ impl Asterisk {
     /// appended to `out` as JSON objects (one `String` each, valid for `input::callpulse::decode`);
     /// returns the record's kind for `callpulse_input_records_total{format="asterisk",kind}` — the
     /// verb in lower case for the verbs of inputs.md's table, "unknown" for any other verb — or
-    /// the `Reject` of a malformed record.
+    /// the `Reject` of a malformed record, or `too_late` for a record more than the reorder
+    /// allowance behind the stream (its time is mapped in full already).
+    ///
+    /// A record's own contact events go out at once; what depends on other records (agent
+    /// states, conversation ends and their wrap-up, FULL / JOINEMPTY) once the reorder allowance
+    /// has passed its second, so that records out of order within it map as in time order.
     pub fn map(&mut self, record: &[u8], out: &mut Vec<String>) -> Result<&'static str, Reject> {
         let read = record::read(record, self.settings.timezone, &self.limits)?;
-        let sec = second(read.at);
-        self.release_seconds_before(sec, out);
-        if let Some(rec) = read.record {
-            if rec.at <= self.done {
-                // late: its time already went out; the agent memory is past it
-                self.late(rec, out);
-            } else if !self.held.is_empty() && sec < self.held_sec {
-                // older than the held second, newer than anything mapped: mapped at once
-                self.batch(sec, vec![rec], (sec + 1) * SECOND, out);
-            } else {
-                if self.held.is_empty() {
-                    self.held_sec = sec;
+        let ahead = read.at > self.done && self.observe(read.at, out);
+        let Some(rec) = read.record else {
+            return Ok(read.kind);
+        };
+        if rec.at <= self.done {
+            return Err(Reject::new(RejectReason::TooLate, "time"));
+        }
+        let sec = second(rec.at);
+        let held = self.held.entry(sec).or_default();
+        // a record delivered twice is mapped once
+        if !held.contains(&rec) {
+            match &mut self.ahead {
+                // a jump not confirmed yet: its events wait for the record that confirms it
+                Some((_, pending)) if ahead => {
+                    contact::at_once(&rec, &self.limits, &mut self.calls, pending)
                 }
-                self.held.push(rec);
-                if self.held.len() >= MAX_HELD {
-                    self.release_held((sec + 1) * SECOND, out);
-                }
+                _ => contact::at_once(&rec, &self.limits, &mut self.calls, out),
             }
+            held.push(rec);
+            self.held_count += 1;
+        }
+        while self.held_count > MAX_HELD {
+            let Some(&oldest) = self.held.keys().next() else {
+                break;
+            };
+            self.release_before(oldest + 1, out);
         }
         Ok(read.kind)
     }
 
-    /// Events held back for a follow-up that never came (e.g. a COMPLETE* waiting to see whether
-    /// a WRAPUPSTART of that agent follows in the same second), whose time is before `until`:
-    /// emit them now. (Call it with an `until` no record will come before; a second's records
-    /// pair up only when they go out together, so an `until` on a whole second is best.)
-    pub fn flush(&mut self, until: Millis, out: &mut Vec<String>) {
-        let sec = second(until);
-        self.release_seconds_before(sec, out);
-        let held_before = self.held.iter().all(|r| r.at < until);
-        if !self.held.is_empty() && self.held_sec == sec && held_before {
-            self.release_held(until, out);
+    /// Moves the stream's time on to a record's and maps in full what the allowance no longer
+    /// holds back. A record that jumps ahead by more than the allowance moves it only once the
+    /// next record confirms the jump (comes no earlier than the allowance before it: a quiet
+    /// night followed by the morning's traffic does); until then its events wait (true is
+    /// returned), so a lone line with a wrong clock makes no later record late.
+    fn observe(&mut self, at: Millis, out: &mut Vec<String>) -> bool {
+        let allowance = self.settings.reorder.max(SECOND);
+        if let Some((a, pending)) = self.ahead.take() {
+            if at >= a.saturating_sub(allowance) {
+                self.move_to(a, out);
+            }
+            out.extend(pending);
         }
-        // wrap-up ends of a second whose records are still held go out with them
-        let held_here = !self.held.is_empty() && self.held_sec == sec;
-        if !held_here && self.wrapups.keys().next().is_some_and(|&(w, _)| w < until) {
-            self.batch(sec, Vec::new(), until, out);
+        if self.latest == Millis::MIN || at <= self.latest.saturating_add(allowance) {
+            self.move_to(at, out);
+            false
+        } else {
+            self.ahead = Some((at, Vec::new()));
+            true
         }
     }
 
-    /// Maps every second before `sec` that holds records or wrap-up ends, in time order.
-    fn release_seconds_before(&mut self, sec: i64, out: &mut Vec<String>) {
+    fn move_to(&mut self, at: Millis, out: &mut Vec<String>) {
+        self.latest = self.latest.max(at);
+        let line = self.latest.saturating_sub(self.settings.reorder);
+        self.release_before(second(line), out);
+    }
+
+    /// What is held back stamped before `until - reorder` (no record will come before that):
+    /// map it now. With an `until` on a whole second a second's records pair up as they should;
+    /// `Millis::MAX` maps everything (the end of an input).
+    pub fn flush(&mut self, until: Millis, out: &mut Vec<String>) {
+        if let Some((a, pending)) = self.ahead.take() {
+            if a <= until {
+                self.move_to(a, out);
+                out.extend(pending);
+            } else {
+                self.ahead = Some((a, pending));
+            }
+        }
+        let line = if until == Millis::MAX {
+            Millis::MAX
+        } else {
+            until.saturating_sub(self.settings.reorder)
+        };
+        self.release_before(second(line), out);
+        let sec = second(line);
+        let held_before = self
+            .held
+            .get(&sec)
+            .is_some_and(|rs| rs.iter().all(|r| r.at < line));
+        if held_before || (!self.held.contains_key(&sec) && line != Millis::MAX) {
+            let records = self.held.remove(&sec).unwrap_or_default();
+            self.held_count -= records.len();
+            if !records.is_empty() || self.wrapups.keys().next().is_some_and(|&(w, _)| w < line) {
+                self.batch(sec, records, line, out);
+            }
+            self.mapped_to(line.saturating_sub(1));
+        }
+    }
+
+    /// Maps in full every second before `sec` that holds records or wrap-up ends, in time order.
+    fn release_before(&mut self, sec: i64, out: &mut Vec<String>) {
         loop {
-            let held = (!self.held.is_empty()).then_some(self.held_sec);
+            let held = self.held.keys().next().copied();
             let wrapup = self.wrapups.keys().next().map(|&(w, _)| second(w));
             let next = match (held, wrapup) {
                 (Some(h), Some(w)) => h.min(w),
@@ -219,17 +306,27 @@ impl Asterisk {
             if next >= sec {
                 break;
             }
-            if held == Some(next) {
-                self.release_held((next + 1) * SECOND, out);
+            let records = if held == Some(next) {
+                self.held.remove(&next).unwrap_or_default()
             } else {
-                self.batch(next, Vec::new(), (next + 1) * SECOND, out);
-            }
+                Vec::new()
+            };
+            self.held_count -= records.len();
+            self.batch(next, records, (next + 1) * SECOND, out);
         }
+        self.mapped_to(sec.saturating_mul(SECOND).saturating_sub(1));
     }
 
-    fn release_held(&mut self, limit: Millis, out: &mut Vec<String>) {
-        let records = std::mem::take(&mut self.held);
-        self.batch(self.held_sec, records, limit, out);
+    /// Everything up to `at` is mapped in full.
+    fn mapped_to(&mut self, at: Millis) {
+        if at > self.done {
+            let minute = |t: Millis| t.div_euclid(60 * SECOND);
+            let new_minute = minute(at) != minute(self.done);
+            self.done = at;
+            if new_minute {
+                self.calls.forget(at);
+            }
+        }
     }
 
     /// Maps one second's records (all after `done`) with the wrap-up ends due in that second
@@ -245,8 +342,6 @@ impl Asterisk {
             .map(|r| (r.at, phase(&r, &self.agents), r))
             .collect();
         keyed.sort_unstable();
-        // a record delivered twice is mapped once
-        keyed.dedup();
         let wrapup = pair_wrapups(&keyed);
         for ((_, _, rec), ends) in keyed.iter().zip(wrapup) {
             self.apply(rec, ends, &mut touched, out);
@@ -255,9 +350,7 @@ impl Asterisk {
         self.wrapups_in(sec, limit, &mut touched, out);
 
         touched.sort_unstable();
-        let mut last = Millis::MIN;
         for (i, (name, at)) in touched.iter().enumerate() {
-            last = last.max(*at);
             if touched.get(i + 1).is_some_and(|(next, _)| next == name) {
                 continue; // the same agent's latest time comes last
             }
@@ -287,13 +380,8 @@ impl Asterisk {
                 );
             }
         }
-        if let Some((at, _, _)) = keyed.last() {
-            last = last.max(*at);
-        }
-        self.done = self.done.max(last);
         self.agents.trim(MAX_AGENTS);
     }
-
     /// The wrap-up ends due in second `sec`, before `limit`.
     fn wrapups_in(
         &mut self,
@@ -327,12 +415,6 @@ impl Asterisk {
         }
     }
 
-    /// A record no later than what already went out: its contact events only (the agent memory is
-    /// already past it, so it changes no agent state; a COMPLETE* goes out `wrapup: false`).
-    fn late(&mut self, rec: Record, out: &mut Vec<String>) {
-        self.contact_events(&rec, None, out);
-    }
-
     /// Maps one record: its contact events, and its change to the agent memory.
     fn apply(
         &mut self,
@@ -342,7 +424,9 @@ impl Asterisk {
         out: &mut Vec<String>,
     ) {
         let wrapup = wrapup_end.filter(|_| self.wrapups.len() < MAX_WRAPUPS);
-        self.contact_events(rec, wrapup, out);
+        if contact::waits(rec.verb) {
+            contact::in_order(rec, wrapup.is_some(), &mut self.calls, &self.limits, out);
+        }
         if rec.agent.is_empty() {
             return;
         }
@@ -410,98 +494,6 @@ impl Asterisk {
             _ => return,
         }
         touched.push((rec.agent.clone(), rec.at));
-    }
-
-    /// The contact events of one record (none for agent verbs and WRAPUPSTART).
-    fn contact_events(&self, rec: &Record, wrapup: Option<Millis>, out: &mut Vec<String>) {
-        let mut at = itoa::Buffer::new();
-        let at = at.format(rec.at);
-        let id = |n: &str| event_id(PREFIX, &[&rec.callid, at, rec.kind, &rec.queue, n]);
-        let base = Out {
-            ts: rec.at,
-            contact_id: Some(&rec.callid),
-            queue: Some(&rec.queue),
-            ..Out::default()
-        };
-        let overflow = |reason: &'static str, n: &str, out: &mut Vec<String>| {
-            let id = id(n);
-            push(
-                out,
-                Out {
-                    id: &id,
-                    kind: "contact.overflowed",
-                    reason: Some(reason),
-                    ..base
-                },
-            )
-        };
-        let offer = |out: &mut Vec<String>| {
-            // only ENTERQUEUE carries the caller id (data2); FULL / JOINEMPTY write other
-            // fields there
-            let customer = rec.data[1].trim();
-            let customer = (rec.verb == Verb::EnterQueue
-                && !customer.is_empty()
-                && customer.chars().count() <= self.limits.max_string_chars)
-                .then_some(customer);
-            let id = id("0");
-            push(
-                out,
-                Out {
-                    id: &id,
-                    kind: "contact.offered",
-                    channel: Some("voice"),
-                    customer,
-                    ..base
-                },
-            )
-        };
-        let with_agent = |kind: &'static str, wrapup: Option<bool>, out: &mut Vec<String>| {
-            let id = id("0");
-            push(
-                out,
-                Out {
-                    id: &id,
-                    kind,
-                    agent: Some(&rec.agent),
-                    wrapup,
-                    ..base
-                },
-            )
-        };
-        match rec.verb {
-            Verb::EnterQueue => offer(out),
-            Verb::Connect => with_agent("contact.answered", None, out),
-            Verb::Abandon => {
-                let id = id("0");
-                push(
-                    out,
-                    Out {
-                        id: &id,
-                        kind: "contact.abandoned",
-                        ..base
-                    },
-                )
-            }
-            Verb::ExitWithTimeout => overflow("timeout", "0", out),
-            Verb::ExitEmpty => overflow("no_agents", "0", out),
-            Verb::ExitWithKey => overflow("key", "0", out),
-            Verb::Withdraw | Verb::SysCompat => overflow("other", "0", out),
-            Verb::Full => {
-                offer(out);
-                overflow("full", "1", out);
-            }
-            Verb::JoinEmpty => {
-                offer(out);
-                overflow("no_agents", "1", out);
-            }
-            Verb::CompleteCaller | Verb::CompleteAgent => {
-                with_agent("contact.ended", Some(wrapup.is_some()), out)
-            }
-            Verb::Transfer | Verb::BlindTransfer | Verb::AttendedTransfer => {
-                with_agent("contact.transferred", Some(wrapup.is_some()), out)
-            }
-            _ => {}
-        }
     }
 }
 

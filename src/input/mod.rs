@@ -42,7 +42,7 @@ impl Admit {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Ingested {
     /// Applied to the engine; `ts` is the event's time.
-    Applied { ts: Millis },
+    Applied { ts: Millis, keys: Keys },
     /// Rejected, by the decoder or by the engine, and counted under its reason.
     Rejected(Reject),
     /// Valid, but older than [`Admit::from`]: not applied.
@@ -72,10 +72,52 @@ fn apply(
         Ok(event) if event.ts < admit.from => Ingested::BeforeHorizon,
         Ok(event) if event.ts >= admit.until => Ingested::AfterEnd,
         Ok(event) => match engine.apply(&event) {
-            Ok(()) => Ingested::Applied { ts: event.ts },
+            Ok(()) => Ingested::Applied {
+                ts: event.ts,
+                keys: Keys::of(&event),
+            },
             Err(reject) => Ingested::Rejected(reject),
         },
     }
+}
+
+/// What an applied contact event tells of the topic's keying (events.md 1.2: a contact's events
+/// and a customer's contacts in one queue belong in one partition): a hash of its contact id
+/// and, on an offer naming one, a keyed hash of its customer and queue; 0 for none. The
+/// service compares them across its partitions (`service::keying`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Keys {
+    pub contact: u64,
+    pub customer: u64,
+}
+
+impl Keys {
+    fn of(event: &crate::event::Event<'_>) -> Keys {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let crate::event::Body::Contact(c) = &event.body else {
+            return Keys::default();
+        };
+        let contact = std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default()
+            .hash_one(&*c.contact_id);
+        let customer = match (&c.customer, &c.queue) {
+            (Some(customer), Some(queue)) if c.step == crate::event::ContactStep::Offered => {
+                // customer ids are personal data: a hash under a key drawn per process
+                let mut h = customer_hasher();
+                customer.hash(&mut h);
+                queue.hash(&mut h);
+                h.finish()
+            }
+            _ => 0,
+        };
+        Keys { contact, customer }
+    }
+}
+
+/// SipHash under a key drawn once per process.
+fn customer_hasher() -> siphasher::sip::SipHasher13 {
+    static KEY: std::sync::OnceLock<(u64, u64)> = std::sync::OnceLock::new();
+    let (k0, k1) = *KEY.get_or_init(|| (rand::random(), rand::random()));
+    siphasher::sip::SipHasher13::new_with_keys(k0, k1)
 }
 
 /// A platform's record format mapped onto events.md events. Adapters keep per-stream memory
@@ -114,22 +156,31 @@ pub struct Reader {
 }
 
 impl Reader {
-    /// The reader of a live stream (a Kafka partition).
+    /// The reader of a live stream (a Kafka partition) for an engine of the default lateness
+    /// (`[engine] allowed_lateness`).
     pub fn new(input: &InputConfig) -> Reader {
-        Reader::with(input, false)
+        Reader::with_lateness(input, 60 * crate::time::SECOND)
     }
 
-    /// The reader of a history read from a file (`replay`, `convert`): a platform's adapter may
-    /// hold records back until the end (see [`Reader::flush`]).
-    pub fn history(input: &InputConfig) -> Reader {
-        Reader::with(input, true)
+    /// The reader of a live stream whose records may arrive out of order within `lateness`,
+    /// the engine's.
+    pub fn with_lateness(input: &InputConfig, lateness: Millis) -> Reader {
+        Reader::with(input, lateness, false)
     }
 
-    fn with(input: &InputConfig, history: bool) -> Reader {
+    /// The reader of a history read from a file (`replay`, `convert`), records out of order
+    /// within `lateness`: a platform's adapter may hold records back until the end (see
+    /// [`Reader::flush`]).
+    pub fn history(input: &InputConfig, lateness: Millis) -> Reader {
+        Reader::with(input, lateness, true)
+    }
+
+    fn with(input: &InputConfig, lateness: Millis, history: bool) -> Reader {
         let adapter: Option<Box<dyn Adapter>> = match input.format {
             InputFormat::Callpulse => None,
             InputFormat::Asterisk => Some(Box::new(Asterisk::new(AsteriskSettings {
                 timezone: input.timezone,
+                reorder: AsteriskSettings::reorder_within(lateness),
             }))),
             InputFormat::Connect => {
                 let settings = ConnectSettings {

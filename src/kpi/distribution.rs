@@ -186,7 +186,7 @@ impl Distribution {
                     Err(pos) if n > 0 => {
                         entries.insert(pos, (b, moved(0, n)));
                         let held = entries.len() - *empty as usize;
-                        if held >= PAGE_FROM && held % (PAGE_FROM / 4) == 0 {
+                        if held >= PAGE_FROM && held.is_multiple_of(PAGE_FROM / 4) {
                             self.page_if_dense();
                         }
                     }

@@ -6,6 +6,7 @@ mod batch;
 pub mod checkpoint;
 pub mod http;
 pub mod ingest;
+pub mod keying;
 mod listener;
 pub mod scrape;
 pub mod self_metrics;
@@ -81,6 +82,9 @@ pub async fn serve_clocked(
             security = web.describe(),
             "serving {scheme}://{addr}/metrics (wallboard at {scheme}://{addr}/)"
         );
+    }
+    for not in &state.config().export.not_exported {
+        tracing::info!("{not}");
     }
     let stop = CancellationToken::new();
     let consumer = spawn_consumer(state.clone(), stop.clone()).map_err(ServiceError::Http)?;

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use crate::export::Exposition;
 
+use super::keying::{KeyingWatch, Split};
+
 mod web;
 use web::WebMetrics;
 pub use web::{
@@ -57,6 +59,9 @@ pub struct SelfMetrics {
     queues_split: AtomicI64,
     /// The queues [`QueuesSplit`] has already warned about (at most one line per queue).
     split_warned: Mutex<BTreeSet<String>>,
+    /// Watched contacts and customers found in two partitions, by `Split::ALL` order.
+    keying_splits: [AtomicU64; 2],
+    keying: KeyingWatch,
 }
 
 /// Something that happened in the service: logs itself and moves its counters.
@@ -249,6 +254,35 @@ impl InternalEvent for QueuesSplit<'_> {
     }
 }
 
+/// A watched contact's events, or a customer's contacts in one queue, came through two
+/// partitions of this instance: the topic is not keyed by center (events.md 1.2), and the
+/// legs or customer histories split between partitions are counted apart. Counted in
+/// `callpulse_keying_splits_total{kind}`; logged at the 1st, 10th, 100th, … of each kind.
+pub struct KeyingBroken<'a> {
+    pub split: Split,
+    pub partition: &'a PartitionKey,
+}
+
+impl InternalEvent for KeyingBroken<'_> {
+    fn emit(self, m: &SelfMetrics) {
+        let n = m.keying_splits[self.split as usize].fetch_add(1, Ordering::Relaxed) + 1;
+        let mut power = 1;
+        while power < n {
+            power *= 10;
+        }
+        if power == n {
+            tracing::warn!(
+                kind = self.split.as_str(),
+                topic = %self.partition.0,
+                partition = self.partition.1,
+                seen = n,
+                "a {}'s events came through two partitions of this instance: key the topic by center (PBX, platform instance, tenant) so that every leg of a contact and every contact of a customer share a partition; until then those legs and customer families are counted apart (docs/scaling.md)",
+                self.split.as_str()
+            );
+        }
+    }
+}
+
 /// A partition worker processed a batch: message count and the delays it measured.
 pub struct BatchProcessed<'a> {
     pub messages: usize,
@@ -332,6 +366,8 @@ impl Default for SelfMetrics {
             web: WebMetrics::default(),
             queues_split: AtomicI64::new(0),
             split_warned: Mutex::new(BTreeSet::new()),
+            keying_splits: std::array::from_fn(|_| AtomicU64::new(0)),
+            keying: KeyingWatch::default(),
         }
     }
 }
@@ -356,6 +392,11 @@ impl SelfMetrics {
     /// Starts the message-delay distribution afresh (the benchmark's steady phase).
     pub fn reset_message_delay(&self) {
         lock(&self.message_delay).reset();
+    }
+
+    /// The instance's table of watched contact and customer ids (`service::keying`).
+    pub fn keying(&self) -> &KeyingWatch {
+        &self.keying
     }
 
     /// The instance-wide families (the per-partition ones are rendered by the state).
@@ -402,6 +443,21 @@ impl SelfMetrics {
         for (name, kind, help, get) in SCALARS {
             out.family(name, kind, help);
             out.sample(name, "", "", "", get(self));
+        }
+        out.family(
+            "callpulse_keying_splits_total",
+            "counter",
+            "Watched contacts (one id in 16) whose events, or customers whose contacts in one queue, came through two partitions of this instance: key the topic by center.",
+        );
+        for split in Split::ALL {
+            let n = self.keying_splits[split as usize].load(Ordering::Relaxed);
+            out.sample(
+                "callpulse_keying_splits_total",
+                "",
+                &format!("kind=\"{}\"", split.as_str()),
+                "",
+                n as f64,
+            );
         }
         self.render_checkpoints(out);
         self.render_delays(out);

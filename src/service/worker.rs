@@ -19,7 +19,10 @@ use crate::time::Millis;
 use super::batch::{Batch, Msg};
 use super::checkpoint::writer::{Checkpointer, LAST_WRITE};
 use super::checkpoint::Resume;
-use super::self_metrics::{BatchDelays, BatchProcessed, DeadLetterFailed, InternalEvent};
+use super::keying;
+use super::self_metrics::{
+    BatchDelays, BatchProcessed, DeadLetterFailed, InternalEvent, KeyingBroken,
+};
 use super::state::{PartView, PartitionKey, ServiceState, SnapshotRequest};
 
 /// How often a worker moves its windows to the service's clock and publishes its self-metrics
@@ -87,7 +90,10 @@ pub fn spawn_worker(
         }
         None => (
             Engine::new(state.config().clone()),
-            Reader::new(&state.config().kafka.input_of(&start.key.0)),
+            Reader::with_lateness(
+                &state.config().kafka.input_of(&start.key.0),
+                state.config().engine.allowed_lateness.millis(),
+            ),
             start.rebuild_from,
         ),
     };
@@ -191,6 +197,7 @@ impl PartitionWorker {
         let now = self.state.now();
         // events further ahead of the wall clock than max_clock_skew move nothing
         self.engine.observe_wall_clock(now);
+        let tag = keying::tag(&self.key);
         if let (-1, Some(first)) = (self.view.recovery_start, batch.first_offset()) {
             self.view.recovery_start = first;
         }
@@ -211,6 +218,18 @@ impl PartitionWorker {
                 .read(&mut self.engine, payload, self.admit, |o| outcomes.push(o));
             // a record is copied to the dead-letter topic once, whatever number of its events
             // were rejected
+            for o in &outcomes {
+                if let Ingested::Applied { keys, .. } = o {
+                    let metrics = self.state.metrics();
+                    for split in metrics.keying().seen(tag, *keys) {
+                        KeyingBroken {
+                            split,
+                            partition: &self.key,
+                        }
+                        .emit(metrics);
+                    }
+                }
+            }
             let rejected = outcomes
                 .drain(..)
                 .filter_map(|o| count(&mut self.delays, &mut self.view, now, o))
@@ -290,7 +309,7 @@ fn count(
     o: Ingested,
 ) -> Option<Reject> {
     match o {
-        Ingested::Applied { ts } => delays.event(now - ts),
+        Ingested::Applied { ts, .. } => delays.event(now - ts),
         Ingested::BeforeHorizon => view.skipped_before_rebuild += 1,
         Ingested::AfterEnd => {}
         Ingested::Rejected(reject) => return Some(reject),

@@ -30,7 +30,10 @@ fn fixture(name: &str) -> Vec<String> {
 /// Maps records with a fresh adapter (flushing at the end); returns the events and the count
 /// of records by kind.
 fn adapt(records: &[String], tz: Tz) -> (Vec<String>, BTreeMap<&'static str, usize>) {
-    let mut adapter = Asterisk::new(AsteriskSettings { timezone: tz });
+    let mut adapter = Asterisk::new(AsteriskSettings {
+        timezone: tz,
+        ..AsteriskSettings::default()
+    });
     let mut out = Vec::new();
     let mut kinds = BTreeMap::new();
     for r in records {

@@ -1,8 +1,9 @@
 //! The order-independence property: any disorder within the allowed lateness (and duplicate
 //! deliveries) gives the exposition of the in-order stream, for one-leg and multi-leg contacts,
 //! including the first responses of chats, the resolutions and the customers' repeats,
-//! recoveries and losses of kpis.md 1.1, and for agents' states and queue lists (agent time,
-//! occupancy).
+//! recoveries and losses of kpis.md 1.1, surveys without a queue among transfers (events.md 1.2),
+//! and for agents' states and queue lists (agent time, occupancy); no cumulative counter ever
+//! goes down between two evaluations of a disordered stream.
 
 use callpulse::event::RejectReason;
 use callpulse::time::{Millis, SECOND};
@@ -37,11 +38,11 @@ fn contact_history(
     // half the contacts name one of four customers: repeats, recoveries and losses across
     // contacts
     let mut first = json!({ "queue": queue });
-    if d[0] % 2 == 0 {
+    if d[0].is_multiple_of(2) {
         first["customer"] = json!(format!("cust{}", i % 4));
     }
     let mut out = vec![of(&c, t0, "contact.offered", first)];
-    match shape % 11 {
+    match shape % SHAPES {
         0 => out.push(abandoned(t0 + dur(0), &c)),
         1 => {
             let ta = t0 + dur(0);
@@ -137,7 +138,7 @@ fn contact_history(
             out.push(of(&c, tb, "contact.answered", json!({"agent": b})));
             let w2 = flag(0);
             // resolution reported, counted when the leg completes (after its wrap-up)
-            let f = with_wrapup(json!({"agent": b, "resolved": d[1] % 2 == 0}), w2);
+            let f = with_wrapup(json!({"agent": b, "resolved": d[1].is_multiple_of(2)}), w2);
             out.push(of(&c, tb + dur(1), "contact.ended", f));
             if expects(w2, other) {
                 let t = tb + dur(1) + dur(2);
@@ -205,6 +206,22 @@ fn contact_history(
             let f = json!({"agent": a, "wrapup": false, "resolved": d[3] % 2 == 1});
             out.push(of(&c, ta + dur(2), "contact.ended", f));
         }
+        11 => {
+            // a transfer, then a survey without queue before the other queue answers: it counts
+            // where the contact was answered at its instant, whenever that answer arrives
+            let ta = t0 + dur(0);
+            out.push(of(&c, ta, "contact.answered", json!({"agent": a})));
+            let te = ta + dur(1);
+            let f = json!({"agent": a, "to_queue": other, "wrapup": false});
+            out.push(of(&c, te, "contact.transferred", f));
+            out.push(offered(te, &c, other));
+            let f = json!({"csat": d[2] % 5 + 1, "nps": d[3] % 11});
+            out.push(of(&c, te + dur(2) / 2, "survey.submitted", f));
+            let tb = te + dur(2);
+            out.push(of(&c, tb, "contact.answered", json!({"agent": b})));
+            let f = json!({"agent": b, "wrapup": false});
+            out.push(of(&c, tb + dur(3), "contact.ended", f));
+        }
         _ => {
             // a callback into the other queue after an abandon: the contact may be forgotten
             // in between; a survey without queue goes to the answered leg
@@ -212,7 +229,7 @@ fn contact_history(
             out.push(of(&c, tb, "contact.abandoned", json!({})));
             let tc = tb + dur(1) + 1;
             out.push(offered(tc, &c, other));
-            if d[2] % 2 == 0 {
+            if d[2].is_multiple_of(2) {
                 let ta = tc + dur(2);
                 out.push(of(
                     &c,
@@ -233,7 +250,7 @@ fn contact_history(
 /// Legs of a history still waiting once all its events happened (no other leg may wait: a
 /// leg left waiting by a misattributed event is a phantom caller).
 fn still_waiting(shape: u8, d: [u32; 4]) -> i64 {
-    match shape % 11 {
+    match shape % SHAPES {
         4 => 1,
         6 if d[3] % 3 == 2 => 1,
         10 if d[2] % 2 == 1 => 1,
@@ -241,10 +258,13 @@ fn still_waiting(shape: u8, d: [u32; 4]) -> i64 {
     }
 }
 
+/// The shapes of [`contact_history`].
+const SHAPES: u8 = 12;
+
 /// Events of many contacts sorted by time, and how many legs wait at the end.
 fn arb_history() -> impl Strategy<Value = (Vec<(Millis, String)>, i64)> {
     let contact = (
-        0u8..11,
+        0u8..SHAPES,
         0usize..3,
         1usize..3,
         0i64..600,
@@ -292,6 +312,45 @@ fn disorder(history: &[(Millis, String)], jitter: &[i64], dup_every: usize) -> V
     out
 }
 
+/// Like `run`, checking at every evaluation that no cumulative counter or histogram went down
+/// (Prometheus reads a decrease as a counter reset).
+fn run_counting(
+    cfg: &std::sync::Arc<callpulse::config::Config>,
+    lines: &[String],
+    now: Millis,
+) -> Result<callpulse::engine::Engine, TestCaseError> {
+    use std::collections::BTreeMap;
+    let mut engine = callpulse::engine::Engine::new(cfg.clone());
+    let mut seen: BTreeMap<String, f64> = BTreeMap::new();
+    let mut check = |engine: &callpulse::engine::Engine| -> Result<(), TestCaseError> {
+        for line in exposition(&engine.snapshot()).lines() {
+            let cumulative = line.contains("_total") || line.contains("_duration_seconds_");
+            let Some((series, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            if !cumulative || line.starts_with('#') {
+                continue;
+            }
+            let value: f64 = value.parse().unwrap_or(f64::NAN);
+            let before = seen.insert(series.to_string(), value).unwrap_or(0.0);
+            prop_assert!(value >= before, "{series}: {before} -> {value}");
+        }
+        Ok(())
+    };
+    for (i, l) in lines.iter().enumerate() {
+        let _ = engine.ingest(l.as_bytes());
+        if i % 7 == 6 {
+            if let Some(wm) = engine.watermark() {
+                engine.advance(wm.min(now));
+                check(&engine)?;
+            }
+        }
+    }
+    engine.advance(now);
+    check(&engine)?;
+    Ok(engine)
+}
+
 /// Proptest cases: 64, or `PROPTEST_CASES` for a longer run.
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
@@ -319,7 +378,7 @@ proptest! {
         let last = history.last().unwrap().0;
         let now = last + eval_after_s * SECOND;
         let a = run(&cfg, &in_order, now);
-        let b = run(&cfg, &disordered, now);
+        let b = run_counting(&cfg, &disordered, now)?;
         prop_assert_eq!(b.stats().rejected(RejectReason::TooLate), 0);
         let snap = a.snapshot();
         prop_assert_eq!(snap.queues.iter().map(|q| q.waiting).sum::<i64>(), waiting);

@@ -178,7 +178,7 @@ fn e2e_tansu_asterisk_topic_equals_replay_input_asterisk() {
     std::fs::write(
         &config,
         format!(
-            "[engine]\nallowed_lateness = \"10m\"\n[kafka]\nbrokers = \"{brokers}\"\ntopics = []\ngroup_id = \"e2e-ast\"\n[[kafka.inputs]]\ntopic = \"pbx1.queue_log\"\nformat = \"asterisk\"\n[http]\nlisten = \"{http}\"\n[export]\nprofile = \"full\"\n"
+            "[kafka]\nbrokers = \"{brokers}\"\ntopics = []\ngroup_id = \"e2e-ast\"\n[[kafka.inputs]]\ntopic = \"pbx1.queue_log\"\nformat = \"asterisk\"\n[http]\nlisten = \"{http}\"\n[export]\nprofile = \"full\"\n"
         ),
     )
     .unwrap();
@@ -193,7 +193,8 @@ fn e2e_tansu_asterisk_topic_equals_replay_input_asterisk() {
                 && http_get(http, "/readyz").0 == 200
         },
     );
-    // idle: the held-back last second is flushed and published
+    // idle: what the reorder allowance held back (59 s under the default lateness; the
+    // records ended 2 minutes ago) is flushed and published
     std::thread::sleep(callpulse::service::PUBLISH_EVERY * 6);
     let live = http_get(http, "/metrics").1;
     let replayed = succeed(

@@ -171,6 +171,7 @@ fn survey_without_queue_counts_in_the_contacts_queue_even_after_it_ended() {
         ev(
             t0 + 31 * MINUTE,
             "survey.submitted",
+            // never offered: named queue or not, a survey needs its contact (events.md 1.2)
             json!({"contact_id": "nobody", "queue": "care", "csat": 4}),
         ),
         ev(
@@ -183,11 +184,11 @@ fn survey_without_queue_counts_in_the_contacts_queue_even_after_it_ended() {
     let snap = engine.snapshot();
     let w = window(&snap, "sales", "15m");
     assert_eq!((w.csat(), w.nps()), (Some(2.0), Some(-100.0)));
-    assert_eq!(window(&snap, "care", "15m").csat(), Some(4.0));
+    assert_eq!(window(&snap, "care", "15m").csat(), None);
     assert_eq!(
         engine.stats().rejected(RejectReason::UnknownContact),
         0,
-        "ghost may still be offered"
+        "ghost and nobody may still be offered"
     );
     let mut engine = engine;
     engine
@@ -196,8 +197,8 @@ fn survey_without_queue_counts_in_the_contacts_queue_even_after_it_ended() {
     engine.advance(t0 + 45 * MINUTE);
     assert_eq!(
         engine.stats().rejected(RejectReason::UnknownContact),
-        1,
-        "ghost's survey: no contact ever came"
+        2,
+        "ghost's and nobody's surveys: no contact ever came"
     );
 }
 

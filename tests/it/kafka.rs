@@ -402,11 +402,7 @@ fn pbx_topic<S: AsRef<str>>(
 async fn asterisk_topic_equals_replay_of_the_same_records() {
     // the fixture's calls, moved so that they happened between about 5 and 2 minutes ago
     let records = crate::support::queue_log_ending_ago(120);
-    let (_cluster, c) = pbx_topic(
-        &records,
-        Config::parse("[engine]\nallowed_lateness = \"10m\"\n").unwrap(),
-        "it-asterisk",
-    );
+    let (_cluster, c) = pbx_topic(&records, Config::parse("").unwrap(), "it-asterisk");
     let input = c.kafka.inputs[0].clone();
     let cfg = Arc::new(c);
     let service = start(cfg.clone()).await;
@@ -415,7 +411,8 @@ async fn asterisk_topic_equals_replay_of_the_same_records() {
         let text = service.metrics().await;
         let read = crate::support::input_records(&text);
         if read >= records.len() as f64 {
-            // idle for a while: the held-back last second is flushed and published
+            // idle for a while: what the reorder allowance held back (the records ended 2
+            // minutes ago) is flushed and published
             tokio::time::sleep(callpulse::service::PUBLISH_EVERY * 6).await;
             break service.metrics().await;
         }
@@ -458,12 +455,13 @@ async fn asterisk_topic_equals_replay_of_the_same_records() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_asterisk_partition_keeps_a_wrapup_that_ends_later() {
     let now = wall_now() / 1000;
+    // the call ended 75 s ago, past the reorder allowance (59 s under the default lateness)
     let records = [
-        format!("{}|NONE|sales|PJSIP/7001|ADDMEMBER|", now - 120),
-        format!("{}|c1|sales|NONE|ENTERQUEUE||5551001|1", now - 100),
-        format!("{}|c1|sales|PJSIP/7001|CONNECT|5", now - 95),
-        format!("{}|c1|sales|PJSIP/7001|COMPLETECALLER|5|80|1", now - 15),
-        format!("{}|c1|sales|PJSIP/7001|WRAPUPSTART|600", now - 15),
+        format!("{}|NONE|sales|PJSIP/7001|ADDMEMBER|", now - 180),
+        format!("{}|c1|sales|NONE|ENTERQUEUE||5551001|1", now - 160),
+        format!("{}|c1|sales|PJSIP/7001|CONNECT|5", now - 155),
+        format!("{}|c1|sales|PJSIP/7001|COMPLETECALLER|5|80|1", now - 75),
+        format!("{}|c1|sales|PJSIP/7001|WRAPUPSTART|600", now - 75),
     ];
     let (_cluster, c) = pbx_topic(&records, Config::default(), "it-asterisk-idle");
     let service = start(Arc::new(c)).await;
@@ -486,4 +484,67 @@ async fn an_idle_asterisk_partition_keeps_a_wrapup_that_ends_later() {
         1.0,
         "{text}"
     );
+}
+
+/// A contact id the keying watch samples (one in `keying::SAMPLE`).
+fn watched_contact() -> String {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    (0..)
+        .map(|n| format!("call-{n}"))
+        .find(|id| {
+            BuildHasherDefault::<DefaultHasher>::default().hash_one(id.as_str())
+                % callpulse::service::keying::SAMPLE
+                == 0
+        })
+        .unwrap()
+}
+
+/// A topic keyed by contact id spreads a transferred call's legs over two partitions: the
+/// instance says so, in `callpulse_keying_splits_total` (events.md 1.2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contact_whose_events_come_through_two_partitions_is_reported() {
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("split", 2, 1).unwrap();
+    let brokers = cluster.bootstrap_servers();
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .unwrap();
+    let id = watched_contact();
+    let now = wall_now() - 60_000;
+    let events = [
+        (0, crate::support::offered(now, &id, "sales")),
+        (1, crate::support::answered(now + 5_000, &id)),
+    ];
+    for (partition, payload) in &events {
+        producer
+            .send(
+                BaseRecord::<str, str>::to("split")
+                    .partition(*partition)
+                    .payload(payload),
+            )
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+    let mut config = Config::default();
+    config.kafka.brokers = brokers;
+    config.kafka.group_id = "it-keying".into();
+    config.kafka.topics = vec!["split".into()];
+    let service = start(Arc::new(config)).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let series = "callpulse_keying_splits_total{kind=\"contact\"}";
+    loop {
+        let text = service.metrics().await;
+        if sample(&text, series) == Some(1.0) {
+            assert_eq!(
+                sample(&text, "callpulse_keying_splits_total{kind=\"customer\"}"),
+                Some(0.0)
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    service.stop().await;
 }

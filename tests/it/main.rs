@@ -2,6 +2,7 @@
 //! and (further modules) Kafka ingest against a mock cluster and end-to-end runs.
 
 mod asterisk;
+mod asterisk_disorder;
 mod bank;
 mod checkpoint;
 mod clock;
@@ -20,6 +21,7 @@ mod legs;
 mod metrics_doc;
 mod recovery;
 mod replay_bin;
+mod review;
 mod scale;
 mod scrape;
 mod sim;

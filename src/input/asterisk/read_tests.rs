@@ -143,7 +143,13 @@ fn datetime_strings_are_read_in_the_configured_zone() {
         let r = json!({"time": time, "callid": "c1", "queuename": "q", "agent": "NONE",
             "event": "ENTERQUEUE"})
         .to_string();
-        let ev = run_with(&mut Asterisk::new(AsteriskSettings { timezone: tz }), &[r]);
+        let ev = run_with(
+            &mut Asterisk::new(AsteriskSettings {
+                timezone: tz,
+                ..AsteriskSettings::default()
+            }),
+            &[r],
+        );
         ev[0]["ts"].as_i64().unwrap_or_default()
     };
     let utc = T * 1000;
@@ -173,6 +179,7 @@ fn datetime_strings_are_read_in_the_configured_zone() {
     let mut out = Vec::new();
     let got = Asterisk::new(AsteriskSettings {
         timezone: Tz::Europe__Berlin,
+        ..AsteriskSettings::default()
     })
     .map(r.as_bytes(), &mut out);
     assert_eq!(got.map_err(|r| r.reason), Err(RejectReason::BadTimestamp));

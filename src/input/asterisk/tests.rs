@@ -190,39 +190,56 @@ fn a_wrapupstart_a_second_later_does_not_belong_to_the_call() {
     assert!(of_type(&ev, "contact.wrapup_ended").is_empty());
 }
 
+/// An adapter whose records never arrive out of order (no reorder allowance).
+pub(super) fn in_time_order() -> Asterisk {
+    Asterisk::new(AsteriskSettings {
+        reorder: 0,
+        ..AsteriskSettings::default()
+    })
+}
+
 #[test]
-fn a_complete_is_held_until_its_instant_is_past() {
-    let mut a = Asterisk::new(AsteriskSettings::default());
+fn a_complete_is_held_until_its_instant_and_the_reorder_allowance_are_past() {
+    let complete = line(60, "c1", "sales", "SIP/1127", "COMPLETEAGENT", "9|51|1");
+    let mut a = in_time_order();
     let mut out = Vec::new();
-    let kind = a.map(
-        line(60, "c1", "sales", "SIP/1127", "COMPLETEAGENT", "9|51|1").as_bytes(),
-        &mut out,
-    );
+    let kind = a.map(complete.as_bytes(), &mut out);
     assert_eq!(kind, Ok("completeagent"));
     assert!(out.is_empty());
     a.flush((T + 60) * 1000, &mut out);
     assert!(out.is_empty(), "the instant itself is not past");
     a.flush((T + 60) * 1000 + 1, &mut out);
     assert_eq!(out.len(), 2, "{out:?}");
-    // a record with a later time lets the held instant go as well
+    // with the default allowance, a record up to 59 s late may still pair with it
     let mut a = Asterisk::new(AsteriskSettings::default());
+    let mut out = Vec::new();
+    a.map(complete.as_bytes(), &mut out).ok();
+    a.flush((T + 60 + 59) * 1000, &mut out);
+    assert!(out.is_empty(), "{out:?}");
+    a.flush((T + 60 + 59) * 1000 + 1, &mut out);
+    assert_eq!(out.len(), 2, "{out:?}");
+    // a record's own contact events go out at once; a later record lets a held second go
+    let mut a = in_time_order();
     let mut out = Vec::new();
     a.map(
         line(0, "c2", "sales", "NONE", "ENTERQUEUE", "|").as_bytes(),
         &mut out,
     )
     .ok();
+    assert_eq!(out.len(), 1, "the offer at once");
+    a.map(complete.as_bytes(), &mut out).ok();
+    assert_eq!(out.len(), 1);
     a.map(
-        line(1, "NONE", "NONE", "NONE", "QUEUESTART", "").as_bytes(),
+        line(61, "NONE", "NONE", "NONE", "QUEUESTART", "").as_bytes(),
         &mut out,
     )
     .ok();
-    assert_eq!(out.len(), 1);
+    assert_eq!(out.len(), 3, "{out:?}");
 }
 
 #[test]
 fn a_wrapup_end_waits_for_its_time() {
-    let mut a = Asterisk::new(AsteriskSettings::default());
+    let mut a = in_time_order();
     let mut out = Vec::new();
     for r in [
         line(60, "c1", "sales", "SIP/1127", "COMPLETEAGENT", "9|51|1"),
@@ -524,15 +541,15 @@ fn a_repeated_record_gives_the_same_ids() {
             &json!(format!("ast-agent-1127-{}-busy", (T + 9) * 1000)),
         ]
     );
-    // a late repeat: the same contact event id again, and no agent state
+    // a repeat after its time is mapped in full is too late: nothing again
     let mut a = Asterisk::new(AsteriskSettings::default());
     let mut out = Vec::new();
     a.map(r.as_bytes(), &mut out).ok();
     a.flush(Millis::MAX, &mut out);
     let before = out.len();
-    a.map(r.as_bytes(), &mut out).ok();
-    assert_eq!(out.len(), before + 1);
-    assert_eq!(out[before], out[0]);
+    let again = a.map(r.as_bytes(), &mut out).map_err(|e| e.reason);
+    assert_eq!(again, Err(RejectReason::TooLate));
+    assert_eq!(out.len(), before);
 }
 
 #[test]
@@ -543,35 +560,4 @@ fn long_ids_are_hashed_within_the_limit() {
     assert!(id.starts_with("ast-h") && id.len() <= 128, "{id}");
     let again = run(&[line(0, &callid, "sales", "NONE", "ENTERQUEUE", "|")]);
     assert_eq!(again[0]["id"], ev[0]["id"]);
-}
-
-#[test]
-fn a_record_older_than_the_held_instant_goes_out_as_its_own_instant() {
-    let mut a = Asterisk::new(AsteriskSettings::default());
-    let mut out = Vec::new();
-    a.map(
-        line(10, "c2", "sales", "NONE", "ENTERQUEUE", "|").as_bytes(),
-        &mut out,
-    )
-    .ok();
-    assert!(out.is_empty());
-    // older than the held second, newer than anything mapped: mapped at once, with its state
-    a.map(
-        line(5, "c1", "sales", "SIP/7", "CONNECT", "1|x|1").as_bytes(),
-        &mut out,
-    )
-    .ok();
-    assert_eq!(out.len(), 2, "{out:?}");
-    assert!(out[1].contains(r#""state":"busy""#));
-    // now the fifth second is past: a record of it is late, its contact events only
-    a.map(
-        line(5, "c1", "sales", "SIP/7", "COMPLETECALLER", "1|0|1").as_bytes(),
-        &mut out,
-    )
-    .ok();
-    assert_eq!(out.len(), 3, "{out:?}");
-    assert!(out[2].contains("contact.ended"));
-    a.flush(Millis::MAX, &mut out);
-    assert_eq!(out.len(), 4);
-    assert!(out[3].contains("contact.offered"));
 }

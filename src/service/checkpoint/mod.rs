@@ -37,7 +37,7 @@ use store::{CheckpointStore, Found, Generation};
 const LOOKUP_DEADLINE: Duration = Duration::from_secs(60);
 
 /// Bumped whenever a checkpointed type changes (`tests/it/checkpoint.rs` guards it).
-pub const FORMAT_VERSION: u16 = 4;
+pub const FORMAT_VERSION: u16 = 5;
 const MAGIC: &[u8; 4] = b"CPCK";
 const HEADER: usize = 4 + 2 + 8 + 8;
 
@@ -148,7 +148,7 @@ pub fn decode(
     DeflateDecoder::new(&bytes[HEADER..]).read_to_end(&mut state)?;
     let (engine, reader): (Vec<u8>, Vec<u8>) = postcard::from_bytes(&state)?;
     let engine = Engine::restore_state(config.clone(), &engine)?;
-    let mut restored = Reader::new(input);
+    let mut restored = Reader::with_lateness(input, config.engine.allowed_lateness.millis());
     restored.restore_state(&reader)?;
     Ok(Resume {
         next_offset,

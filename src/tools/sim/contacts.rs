@@ -91,7 +91,7 @@ impl Simulator {
     /// from the numbers, not drawn, so a seed's traffic is otherwise unchanged.
     fn customer_of(&self, no: u64) -> u64 {
         let own = splitmix(self.cfg.seed ^ no);
-        if (own >> 4) % 5 == 0 && no > 40 {
+        if (own >> 4).is_multiple_of(5) && no > 40 {
             splitmix(self.cfg.seed ^ (no - 1 - (own >> 12) % 40))
         } else {
             own
@@ -259,7 +259,7 @@ impl Simulator {
             // next arrival from then on is theirs (derived from the contact's number, not
             // drawn; the traffic stays as it was)
             let h = splitmix(self.cfg.seed ^ no ^ 0x5eed);
-            if h % 2 == 0 {
+            if h.is_multiple_of(2) {
                 let customer = self.contacts[slot as usize].customer;
                 let from = t + 60 * SECOND + ((h >> 8) % 540) as Millis * SECOND;
                 let recalls = &mut self.queues[q as usize].recalls;

@@ -143,6 +143,8 @@ pub(super) struct Encoder {
     pub(super) next: u64,
     /// A contact's events are keyed by its contact id rather than the `key` given.
     pub(super) key_by_contact: bool,
+    /// Events are keyed by the `key` given (their queue) rather than the center.
+    pub(super) key_by_queue: bool,
 }
 
 impl Encoder {
@@ -165,7 +167,7 @@ impl Encoder {
             _ => Ts::Offset(t, OFFSETS[(n / 3 % 4) as usize]),
         };
         let envelope = Envelope {
-            v: (n % 2 == 0).then_some(1),
+            v: n.is_multiple_of(2).then_some(1),
             id: RunId {
                 kind: 'e',
                 run: &self.run,
@@ -191,7 +193,8 @@ impl Encoder {
                 n,
             })
             .to_string(),
-            _ => key.to_string(),
+            _ if self.key_by_queue => key.to_string(),
+            _ => super::CENTER_KEY.to_string(),
         };
         out.push(SimEvent {
             key,
@@ -212,6 +215,7 @@ mod tests {
             run: "0000abcd".into(),
             next: 0,
             key_by_contact: false,
+            key_by_queue: false,
         };
         let mut out = Vec::new();
         let instants = [0, 1, 999, 86_399_999, 951_782_400_000, 4_102_444_800_123];

@@ -198,11 +198,19 @@ pub struct SimConfig {
     /// Moves the simulated business day against the UTC clock: the shape, rosters and lunch at
     /// `t` are those of UTC time `t + day_shift_ms` (the demo uses it to start mid-morning).
     pub day_shift_ms: i64,
-    /// Key a contact's events by its contact id instead of its queue, so a large queue's
-    /// traffic spreads over every partition (agent events stay keyed by the agent's first
-    /// queue). A deployment keyed this way sums counts per queue across partitions.
+    /// Key a contact's events by its contact id instead of the center, so a large center's
+    /// traffic spreads over every partition (agent events stay keyed by the center, or by
+    /// their first queue with `key_by_queue`). Keyed this way, a customer's contacts land in
+    /// several partitions and the customer families are counted apart (events.md 1.2).
     pub key_by_contact: bool,
+    /// Key events by their queue (agent events by the agent's first queue) instead of the
+    /// center: exact only while no contact visits two queues.
+    pub key_by_queue: bool,
 }
+
+/// The Kafka key of every simulated event unless told otherwise: the simulated center (one
+/// PBX or platform instance), as events.md 1.2 recommends.
+pub const CENTER_KEY: &str = "center";
 
 impl Default for SimConfig {
     fn default() -> Self {
@@ -217,6 +225,7 @@ impl Default for SimConfig {
             flat: false,
             day_shift_ms: 0,
             key_by_contact: false,
+            key_by_queue: false,
         }
     }
 }
@@ -228,8 +237,9 @@ pub const MAX_QUEUES: usize = 1000;
 /// record of a platform's format).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SimEvent {
-    /// The Kafka key: the queue name (with [`SimConfig::key_by_contact`], a contact event's
-    /// contact id); for agent events the agent's first queue.
+    /// The Kafka key: [`CENTER_KEY`]; with [`SimConfig::key_by_queue`] the queue name (for
+    /// agent events the agent's first queue); with [`SimConfig::key_by_contact`] a contact
+    /// event's contact id.
     pub key: String,
     pub ts_ms: i64,
     /// One spec-v1 JSON object (a platform writer's record: its message text).
@@ -320,6 +330,7 @@ impl Simulator {
                 run,
                 next: 0,
                 key_by_contact: cfg.key_by_contact,
+                key_by_queue: cfg.key_by_queue,
             },
             heap: BinaryHeap::new(),
             seq: 0,

@@ -83,7 +83,6 @@ fn every_event_is_valid_ordered_and_keyed() {
                 agents: c.recommended_agents(),
                 ..c
             };
-            let names = Simulator::new(c.clone()).queue_names();
             let events = run(c, 2);
             assert!(events.len() > 5_000, "{}", events.len());
             let mut last = i64::MIN;
@@ -94,14 +93,7 @@ fn every_event_is_valid_ordered_and_keyed() {
                 assert_eq!(ev.ts, e.ts_ms, "{}", e.json);
                 assert!(e.ts_ms >= last, "out of order: {}", e.json);
                 last = e.ts_ms;
-                assert!(names.contains(&e.key), "{}", e.key);
-                if let Body::Contact(c) = &ev.body {
-                    if let Some(q) = &c.queue {
-                        if c.step != crate::event::ContactStep::Survey {
-                            assert_eq!(q.as_ref(), e.key);
-                        }
-                    }
-                }
+                assert_eq!(e.key, super::CENTER_KEY, "keyed by the center");
                 if e.json.contains("\"ts\":\"") {
                     strs += 1;
                 } else {
@@ -295,8 +287,28 @@ fn keyed_by_contact_every_contact_event_carries_its_contact_id_as_key() {
                 assert_eq!(k.key, c.contact_id.as_ref(), "{}", k.json);
                 contacts.insert(k.key.clone());
             }
-            Body::Agent(_) => assert_eq!(k.key, q.key, "agent events keep their queue key"),
+            Body::Agent(_) => assert_eq!(k.key, q.key, "agent events keep the center's key"),
         }
     }
     assert!(contacts.len() > 100, "{} contacts", contacts.len());
+}
+
+#[test]
+fn keyed_by_queue_every_event_carries_its_queue_as_key() {
+    let c = SimConfig {
+        key_by_queue: true,
+        ..cfg(Scenario::Normal, 3)
+    };
+    let names = Simulator::new(c.clone()).queue_names();
+    for e in run(c, 1) {
+        assert!(names.contains(&e.key), "{}", e.key);
+        let ev = decode(e.json.as_bytes(), &Limits::default()).unwrap();
+        if let Body::Contact(c) = &ev.body {
+            if let Some(q) = &c.queue {
+                if c.step != crate::event::ContactStep::Survey {
+                    assert_eq!(q.as_ref(), e.key);
+                }
+            }
+        }
+    }
 }
