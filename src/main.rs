@@ -6,8 +6,8 @@ use callpulse::cli::{self, Cli, Logging};
 
 /// mimalloc, not the system allocator: a scrape's snapshot copies tens of thousands of small
 /// distributions and frees them again, and the engine allocates a contact's events as they
-/// come. Side by side in the engine's bench (README, Benchmarks, with this session's render
-/// changes): the snapshot of 1,000 queues × 5 windows 3.2 × faster, the engine 1.2 × under the
+/// come. Side by side in the engine's bench (CHANGELOG.md, with the render changes of the same
+/// day): the snapshot of 1,000 queues × 5 windows 3.2 × faster, the engine 1.2 × under the
 /// default export profile and 1.3 × with a customer on every offer.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
