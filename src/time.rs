@@ -123,7 +123,7 @@ impl<'de> Deserialize<'de> for Span {
         struct V;
         impl Visitor<'_> for V {
             type Value = Span;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a duration string like \"20s\" or \"6m\"")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Span, E> {

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
     about = "Real-time call-center monitor: telephony events in, per-queue KPIs out as Prometheus metrics"
 )]
 pub struct Cli {
-    /// Log as JSON lines instead of human-readable text (overrides [log] format).
+    /// Log as JSON lines instead of human-readable text (overrides `[log]` format).
     #[arg(long, global = true)]
     pub log_json: bool,
     #[command(subcommand)]
@@ -59,7 +59,7 @@ pub enum Command {
         /// Address to serve on (default: the bundled config's 127.0.0.1:9898).
         #[arg(long)]
         listen: Option<String>,
-        /// A config file instead of the bundled config/callpulse.toml (its [kafka] table is replaced).
+        /// A config file instead of the bundled config/callpulse.toml (its `[kafka]` table is replaced).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Produce this much simulated history (ending now) at start, e.g. "2h", so windows are full at once.

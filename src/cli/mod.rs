@@ -319,7 +319,9 @@ fn replay_command(
 /// `convert`: every record's events.md JSON lines on stdout (in time order for a format whose
 /// records are written when a contact is over), rejects counted on stderr.
 fn convert_command(input: &InputConfig, records: Option<&Path>) -> Result<(), CliError> {
-    let lateness = crate::config::EngineConfig::default().allowed_lateness.millis();
+    let lateness = crate::config::EngineConfig::default()
+        .allowed_lateness
+        .millis();
     let mut reader = Reader::history(input, lateness);
     let limits = crate::event::Limits::default();
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());

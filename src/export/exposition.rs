@@ -271,7 +271,7 @@ impl Exposition {
     }
 
     /// One sample of `head` (the name with its suffix) with the labels of `block` and, unless
-    /// empty, `extra` (further labels, [`close`]d): the same text as [`Exposition::sample`].
+    /// empty, `extra` (further labels, `close`d): the same text as [`Exposition::sample`].
     #[inline]
     pub fn line(&mut self, head: &Piece, block: &Block, extra: &Piece, value: Value) {
         if self.skip {

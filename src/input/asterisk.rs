@@ -6,7 +6,7 @@
 //! read. Everything that depends on other records is held until the reorder allowance (the
 //! engine's lateness less a second) has passed the record's second — or [`Asterisk::flush`] says
 //! its time is past — and a second's records are then mapped together in time order and, within
-//! one instant, in a fixed order (see [`phase`]): the same records in any order within the
+//! one instant, in a fixed order (see `phase`): the same records in any order within the
 //! allowance give the same events (inputs.md 1.2), a WRAPUPSTART finds the conversation its agent
 //! ended in that second, and each agent gets at most one `agent.state` per second (its state
 //! after it, at the time of its latest record that moves it), so the engine never has to order

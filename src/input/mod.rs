@@ -3,7 +3,7 @@
 //! reject, apply — written once for the Kafka partition workers, `callpulse replay` and
 //! `callpulse convert`. A message that holds several JSON records back to back is read as
 //! several ([`stored::several`]). A new format is a new file here and one arm in
-//! [`Reader::with`].
+//! `Reader::with`.
 
 pub mod asterisk;
 pub mod callpulse;

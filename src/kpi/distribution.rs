@@ -14,12 +14,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// - **sparse** (few values): `(bucket, count)` sorted by bucket. A bucket whose count drops
 ///   to zero keeps its entry (a sliding window soon fills it again); empty entries are swept
 ///   out once they are the majority.
-/// - **paged** (many values, at least [`DENSE_PER_PAGE`] held buckets per page on average):
-///   pages of [`PAGE`] consecutive buckets, allocated where values fall, so adding or removing
+/// - **paged** (many values, at least `DENSE_PER_PAGE` held buckets per page on average):
+///   pages of `PAGE` consecutive buckets, allocated where values fall, so adding or removing
 ///   a value is one index computation and two memory accesses. This is what a busy window's
 ///   distribution turns into; the sorted vector's insertions (shifting thousands of entries)
 ///   and binary searches dominated the engine's profile before. It turns sparse again when it
-///   holds fewer than [`SPARSE_BELOW`] values.
+///   holds fewer than `SPARSE_BELOW` values.
 ///
 /// Which layout a distribution has never shows: equality, quantiles, merges and checkpoints
 /// see only the held `(bucket, count)` pairs.
@@ -139,8 +139,12 @@ impl Distribution {
             if let Some(Some(page)) = pages.get(b / PAGE) {
                 use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
                 // SAFETY: SSE is part of every x86_64 CPU, and a prefetch reads nothing: it
-                // only hints the cache (here at a count this distribution owns).
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(page[b % PAGE..].as_ptr().cast()) };
+                // only hints the cache (here at a count this distribution owns). The product's
+                // one unsafe block (the crate denies `unsafe_code` elsewhere).
+                #[allow(unsafe_code)]
+                unsafe {
+                    _mm_prefetch::<_MM_HINT_T0>(page[b % PAGE..].as_ptr().cast())
+                };
             }
         }
         #[cfg(not(target_arch = "x86_64"))]

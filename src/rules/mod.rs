@@ -19,7 +19,7 @@
 //! wallboard's) is not read; the oldest wait is the maximum of the instances' maxima. The
 //! service level is recorded per queue and window (`queue_window:callcenter_service_level:ratio`,
 //! also read by the Grafana dashboards), because its formula is per queue config. The KPI
-//! group lives in [`kpi`]; `docs/scaling.md` says what is exact across instances.
+//! group lives in `kpi`; `docs/scaling.md` says what is exact across instances.
 //!
 //! Severity: `page` for `service_level` and `oldest_wait`, `ticket` otherwise; `[alerts.severity]`
 //! overrides it by kpi name (`service_level`, `abandon`, `asa`, `aht`, `first_response`,

@@ -213,7 +213,7 @@ async fn readyz(State(state): State<Arc<ServiceState>>) -> impl IntoResponse {
 }
 
 /// Serves until `shutdown` completes: over TLS and behind basic auth when `web` says so, under
-/// the `[http]` connection limits ([`super::listener`]).
+/// the `[http]` connection limits (`super::listener`).
 pub async fn serve(
     listener: TcpListener,
     state: Arc<ServiceState>,

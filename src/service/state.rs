@@ -4,7 +4,7 @@
 //!
 //! Partition workers publish a [`PartView`] (counters, lag, held structures) on every tick; the
 //! hot path touches no lock. A scrape asks every worker for its KPI snapshot
-//! ([`ServiceState::scrape_views`]) and merges them.
+//! ([`ServiceState::gather`]) and merges them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,7 +41,7 @@ pub const SCRAPE_WAIT: Duration = Duration::from_secs(5);
 #[derive(Clone, Debug)]
 pub struct PartView {
     /// The partition engine's snapshot: empty as published, filled by a scrape
-    /// ([`ServiceState::scrape_views`]) — snapshots are taken when a scrape asks, not on every
+    /// ([`ServiceState::gather`]) — snapshots are taken when a scrape asks, not on every
     /// publish, so no copy of every queue waits in memory between scrapes.
     pub snapshot: Arc<Snapshot>,
     /// Where a scrape asks the partition's worker for its snapshot.

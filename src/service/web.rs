@@ -313,7 +313,7 @@ impl TlsServerConfig {
 /// hash of the credentials, never the password) so a scrape every 15 s does not pay bcrypt each time;
 /// a header that failed is remembered too, so repeating it costs nothing. One bcrypt check runs
 /// at a time: what unauthenticated clients can burn is one core, and a request that cannot get
-/// a check within [`CHECK_WAIT`] is refused as busy.
+/// a check within `CHECK_WAIT` is refused as busy.
 pub struct BasicAuth {
     users: BTreeMap<String, String>,
     passed: Mutex<HashMap<u64, ()>>,

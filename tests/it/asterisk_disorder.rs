@@ -68,7 +68,11 @@ fn call_rows(
         3 => push(
             t0,
             "NONE",
-            if d[1].is_multiple_of(2) { "FULL" } else { "JOINEMPTY" },
+            if d[1].is_multiple_of(2) {
+                "FULL"
+            } else {
+                "JOINEMPTY"
+            },
             String::new(),
         ),
         _ => push(t0 + wait, "NONE", "EXITWITHTIMEOUT", "1|1|1".into()),
