@@ -198,70 +198,84 @@ fn burn_group(config: &Config, y: &mut Yaml) {
     }
 }
 
+/// One alert rule of the `callpulse-self` group.
+struct SelfAlert {
+    alert: &'static str,
+    default_severity: &'static str,
+    /// PromQL; empty for `CallpulseNoEvents`, whose expression follows `no_events_for`.
+    expr: &'static str,
+    r#for: &'static str,
+    summary: &'static str,
+    /// The description; `{silence}` is replaced by `[alerts] no_events_for`.
+    description: &'static str,
+    /// The `reason` label telling two rules of one alert apart (empty: none).
+    reason: &'static str,
+}
+
+/// The `callpulse-self` group, one row per rule.
+const SELF_ALERTS: [SelfAlert; 6] = [
+    SelfAlert {
+        alert: "CallpulseDown",
+        default_severity: "page",
+        expr: "up{job=\"callpulse\"} == 0",
+        r#for: "1m",
+        summary: "callpulse instance {{ $labels.instance }} is down",
+        description: "Prometheus has not been able to scrape callpulse at {{ $labels.instance }} for 1m: the wallboards and KPI alerts of the queues it serves are blind.",
+        reason: "",
+    },
+    SelfAlert {
+        alert: "CallpulseNotReady",
+        default_severity: "ticket",
+        expr: "callpulse_ready == 0",
+        r#for: "5m",
+        summary: "callpulse instance {{ $labels.instance }} is not ready",
+        description: "callpulse at {{ $labels.instance }} has reported not ready (/readyz) for 5m: it is not consuming, or still rebuilding its windows after a partition assignment.",
+        reason: "",
+    },
+    SelfAlert {
+        alert: "CallpulseLagGrowing",
+        default_severity: "ticket",
+        expr: "max by (topic, partition) (callpulse_consumer_lag_seconds) > 60",
+        r#for: "10m",
+        summary: "callpulse is behind on {{ $labels.topic }}/{{ $labels.partition }}",
+        description: "The consumer of partition {{ $labels.partition }} of {{ $labels.topic }} has been more than 60s behind for 10m (now {{ $value | humanizeDuration }}): KPIs lag reality; scale out or check the instance.",
+        reason: "behind",
+    },
+    SelfAlert {
+        alert: "CallpulseLagGrowing",
+        default_severity: "ticket",
+        expr: "max by (topic, partition) (deriv(callpulse_consumer_lag_messages[10m])) > 0\n  and on (topic, partition)\nmax by (topic, partition) (callpulse_consumer_lag_seconds) > 10",
+        r#for: "15m",
+        summary: "callpulse lag is growing on {{ $labels.topic }}/{{ $labels.partition }}",
+        description: "The consumer lag of partition {{ $labels.partition }} of {{ $labels.topic }} has kept growing for 15m ({{ $value | humanize }} messages/s) and is above 10s: callpulse does not keep up with the event rate.",
+        reason: "growing",
+    },
+    SelfAlert {
+        alert: "CallpulseRejectsSpiking",
+        default_severity: "ticket",
+        expr: "sum by (job) (rate(callpulse_events_rejected_total{reason!=\"duplicate\"}[5m])) > 1\nor\nsum by (job) (rate(callpulse_events_rejected_total{reason!=\"duplicate\"}[5m]))\n  > 0.05 * sum by (job) (rate(callpulse_events_accepted_total[5m]))",
+        r#for: "5m",
+        summary: "callpulse rejects many events",
+        description: "callpulse has rejected {{ $value | humanize }} events/s for 5m (duplicates not counted), more than 1/s or 5% of the accepted events: see callpulse_events_rejected_total by reason (and the dead-letter topic when configured).",
+        reason: "",
+    },
+    SelfAlert {
+        alert: "CallpulseNoEvents",
+        default_severity: "ticket",
+        expr: "",
+        r#for: "",
+        summary: "No events reach callpulse (job {{ $labels.job }})",
+        description: "No telephony event has been accepted for {silence}: the event source, the Kafka topic or the adapter may be down (or the contact center is closed).",
+        reason: "",
+    },
+];
+
 fn self_group(config: &Config, y: &mut Yaml) {
     let silence = duration(config.alerts.no_events_for);
-    // (alert, severity, expr, for, summary, description, `reason` label telling two rules of
-    // one alert apart)
-    let rules: [(&str, &str, &str, &str, &str, String, &str); 6] = [
-        (
-            "CallpulseDown",
-            "page",
-            "up{job=\"callpulse\"} == 0",
-            "1m",
-            "callpulse instance {{ $labels.instance }} is down",
-            "Prometheus has not been able to scrape callpulse at {{ $labels.instance }} for 1m: the wallboards and KPI alerts of the queues it serves are blind.".into(),
-            "",
-        ),
-        (
-            "CallpulseNotReady",
-            "ticket",
-            "callpulse_ready == 0",
-            "5m",
-            "callpulse instance {{ $labels.instance }} is not ready",
-            "callpulse at {{ $labels.instance }} has reported not ready (/readyz) for 5m: it is not consuming, or still rebuilding its windows after a partition assignment.".into(),
-            "",
-        ),
-        (
-            "CallpulseLagGrowing",
-            "ticket",
-            "max by (topic, partition) (callpulse_consumer_lag_seconds) > 60",
-            "10m",
-            "callpulse is behind on {{ $labels.topic }}/{{ $labels.partition }}",
-            "The consumer of partition {{ $labels.partition }} of {{ $labels.topic }} has been more than 60s behind for 10m (now {{ $value | humanizeDuration }}): KPIs lag reality; scale out or check the instance.".into(),
-            "behind",
-        ),
-        (
-            "CallpulseLagGrowing",
-            "ticket",
-            "max by (topic, partition) (deriv(callpulse_consumer_lag_messages[10m])) > 0\n  and on (topic, partition)\nmax by (topic, partition) (callpulse_consumer_lag_seconds) > 10",
-            "15m",
-            "callpulse lag is growing on {{ $labels.topic }}/{{ $labels.partition }}",
-            "The consumer lag of partition {{ $labels.partition }} of {{ $labels.topic }} has kept growing for 15m ({{ $value | humanize }} messages/s) and is above 10s: callpulse does not keep up with the event rate.".into(),
-            "growing",
-        ),
-        (
-            "CallpulseRejectsSpiking",
-            "ticket",
-            "sum by (job) (rate(callpulse_events_rejected_total{reason!=\"duplicate\"}[5m])) > 1\nor\nsum by (job) (rate(callpulse_events_rejected_total{reason!=\"duplicate\"}[5m]))\n  > 0.05 * sum by (job) (rate(callpulse_events_accepted_total[5m]))",
-            "5m",
-            "callpulse rejects many events",
-            "callpulse has rejected {{ $value | humanize }} events/s for 5m (duplicates not counted), more than 1/s or 5% of the accepted events: see callpulse_events_rejected_total by reason (and the dead-letter topic when configured).".into(),
-            "",
-        ),
-        (
-            "CallpulseNoEvents",
-            "ticket",
-            "",
-            "",
-            "No events reach callpulse (job {{ $labels.job }})",
-            format!("No telephony event has been accepted for {silence}: the event source, the Kafka topic or the adapter may be down (or the contact center is closed)."),
-            "",
-        ),
-    ];
     y.line(2, "- name: callpulse-self");
     y.line(4, "rules:");
-    for (alert, default_severity, expr, r#for, summary, description, reason) in rules {
-        let (expr, r#for) = if alert == "CallpulseNoEvents" {
+    for rule in &SELF_ALERTS {
+        let (expr, r#for) = if rule.alert == "CallpulseNoEvents" {
             // "No increase over the range" must hold `for` the rest of no_events_for: the range
             // stays short enough for a fresh counter not to fire at once, long enough to hold
             // two scrapes at any usual interval.
@@ -275,19 +289,24 @@ fn self_group(config: &Config, y: &mut Yaml) {
                 duration(hold),
             )
         } else {
-            (expr.to_string(), r#for.to_string())
+            (rule.expr.to_string(), rule.r#for.to_string())
         };
-        y.line(6, &format!("- alert: {alert}"));
+        y.line(6, &format!("- alert: {}", rule.alert));
         y.block(8, "expr", &expr);
         if !r#for.is_empty() {
             y.line(8, &format!("for: {for}"));
         }
         y.line(8, "labels:");
-        y.kv(10, "severity", severity(config, alert, default_severity));
-        if !reason.is_empty() {
-            y.kv(10, "reason", reason);
+        y.kv(
+            10,
+            "severity",
+            severity(config, rule.alert, rule.default_severity),
+        );
+        if !rule.reason.is_empty() {
+            y.kv(10, "reason", rule.reason);
         }
-        annotations(config, y, summary, &description);
+        let description = rule.description.replace("{silence}", &silence);
+        annotations(config, y, rule.summary, &description);
     }
 }
 
