@@ -250,27 +250,31 @@ fn timestamp(s: &Scalar<'_>) -> Result<Millis, Reject> {
     }
 }
 
-const CHANNELS: [(&str, Channel); 4] = [
+/// `channel` values and what they mean to the engine.
+pub const CHANNELS: [(&str, Channel); 4] = [
     ("voice", Channel::Voice),
     ("chat", Channel::Chat),
     ("email", Channel::Email),
     ("callback", Channel::Callback),
 ];
-const STATES: [(&str, AgentState); 5] = [
+/// `state` values of `agent.state`.
+pub const STATES: [(&str, AgentState); 5] = [
     ("logged_out", AgentState::LoggedOut),
     ("available", AgentState::Available),
     ("not_ready", AgentState::NotReady),
     ("busy", AgentState::Busy),
     ("wrapup", AgentState::Wrapup),
 ];
-const OVERFLOW_REASONS: [(&str, OverflowReason); 5] = [
+/// `reason` values of `contact.overflowed`.
+pub const OVERFLOW_REASONS: [(&str, OverflowReason); 5] = [
     ("timeout", OverflowReason::Timeout),
     ("no_agents", OverflowReason::NoAgents),
     ("full", OverflowReason::Full),
     ("key", OverflowReason::Key),
     ("other", OverflowReason::Other),
 ];
-const STEPS: [(&str, ContactStep); 11] = [
+/// The contact event types (`type`), besides `agent.state`.
+pub const STEPS: [(&str, ContactStep); 11] = [
     ("contact.offered", ContactStep::Offered),
     ("contact.answered", ContactStep::Answered),
     ("contact.abandoned", ContactStep::Abandoned),

@@ -11,6 +11,7 @@ mod customers;
 mod disorder;
 mod e2e;
 mod engine;
+mod events_doc;
 mod first_response;
 mod forecast;
 mod fuzz;
