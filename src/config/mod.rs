@@ -14,12 +14,14 @@ mod export;
 mod file;
 mod input;
 mod kafka;
+mod live;
 
 pub use export::{
     ExportConfig, Profile, HISTOGRAM_BOUNDS, QUANTILES, STANDARD_LEFT_OUT, WINDOWED_FAMILIES,
 };
 pub use input::{InputConfig, InputFormat, UnknownFormat};
 pub use kafka::KafkaConfig;
+pub use live::LiveThresholds;
 
 use file::*;
 
@@ -154,6 +156,8 @@ pub struct QueueSettings {
     pub repeat_window: Span,
     /// How long an abandoning customer has to get through to count as recovered.
     pub callback_window: Span,
+    /// When the agents view turns a long not-ready, wrap-up or conversation amber and red.
+    pub live: LiveThresholds,
 }
 
 /// `[http]`: where /metrics, /healthz, /readyz and the wallboard are served.
@@ -183,6 +187,9 @@ pub struct HttpConfig {
     /// bounded: the text is streamed, not held).
     #[serde(default = "default_max_concurrent_scrapes")]
     pub max_concurrent_scrapes: usize,
+    /// Whether `/api/v1/waiting` shows each waiting contact's id as its platform wrote it.
+    #[serde(default = "default_true")]
+    pub show_contact_ids: bool,
 }
 
 impl Default for HttpConfig {
@@ -195,10 +202,14 @@ impl Default for HttpConfig {
             idle_timeout: default_idle_timeout(),
             write_timeout: default_write_timeout(),
             max_concurrent_scrapes: default_max_concurrent_scrapes(),
+            show_contact_ids: true,
         }
     }
 }
 
+fn default_true() -> bool {
+    true
+}
 fn default_max_connections() -> usize {
     512
 }
@@ -380,6 +391,7 @@ impl Default for QueueSettings {
             first_response_target: None,
             repeat_window: Span::from_secs(24 * 3600),
             callback_window: Span::from_secs(3600),
+            live: LiveThresholds::default(),
         }
     }
 }

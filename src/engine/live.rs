@@ -32,12 +32,15 @@ const IDLE_FORGOTTEN: Millis = 24 * 3_600_000;
 /// Forgetting is looked at once per this much event time.
 const SWEEP_EVERY: Millis = 60_000;
 
+/// A contact's serial and its offers' (queue, offered at, priority).
+type Priorities = (u64, Vec<(QueueId, Millis, i64)>);
+
 /// The live state of every agent tracked, and the priorities of the contacts offered with one.
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Live {
     agents: HashMap<Box<str>, LiveAgent>,
-    /// By contact slot: the contact's serial and its offers' (queue, offered at, priority).
-    priorities: HashMap<u32, (u64, Vec<(QueueId, Millis, i64)>)>,
+    /// By contact slot, of the contacts offered with a priority.
+    priorities: HashMap<u32, Priorities>,
     last_sweep: Millis,
     /// Agents not tracked because `max_agents` were already.
     pub untracked: u64,

@@ -17,6 +17,7 @@ mod hardening;
 mod http_limits;
 mod kafka;
 mod legs;
+mod live_api;
 mod recovery;
 mod replay_bin;
 mod scale;

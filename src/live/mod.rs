@@ -10,6 +10,8 @@ use std::collections::BTreeMap;
 use crate::event::{AgentState, Channel};
 use crate::time::Millis;
 
+pub mod page;
+
 /// Logged-out agents stay in the view this long after logging out.
 pub const LOGGED_OUT_SHOWN: Millis = 3_600_000;
 
