@@ -31,12 +31,15 @@ pub struct PageQuery {
     pub by_state: bool,
     pub limit: usize,
     pub offset: usize,
+    /// Waiting contacts: only the first this many of each queue (`per_queue=3`: the longest
+    /// waiting of every queue on one page).
+    pub per_queue: Option<usize>,
 }
 
 /// A query string the API does not understand.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum QueryError {
-    #[error("unknown parameter {0:?}; one of queue, order, limit, offset")]
+    #[error("unknown parameter {0:?}; one of queue, order, limit, offset, per_queue")]
     Parameter(String),
     #[error("{0} {1:?} is not a whole number")]
     Number(&'static str, String),
@@ -45,7 +48,7 @@ pub enum QueryError {
 }
 
 impl PageQuery {
-    /// Reads `queue=sales&order=state&limit=100&offset=200` (percent-encoded, `+` for space).
+    /// Reads `queue=sales&order=state&limit=100&offset=200&per_queue=3` (percent-encoded, `+` for space).
     /// A `limit` above [`MAX_PAGE`] is held to it.
     pub fn parse(query: &str) -> Result<PageQuery, QueryError> {
         let mut q = PageQuery {
@@ -53,6 +56,7 @@ impl PageQuery {
             by_state: false,
             limit: DEFAULT_PAGE,
             offset: 0,
+            per_queue: None,
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -75,6 +79,7 @@ impl PageQuery {
                 }
                 "limit" => q.limit = number("limit")?.min(MAX_PAGE),
                 "offset" => q.offset = number("offset")?,
+                "per_queue" => q.per_queue = Some(number("per_queue")?),
                 _ => return Err(QueryError::Parameter(key.into())),
             }
         }
@@ -393,6 +398,7 @@ pub fn waiting_page<'a>(
             position += 1;
             (position, w)
         })
+        .filter(|(position, _)| query.per_queue.is_none_or(|n| *position <= n))
         .filter(|(_, w)| query.queue.as_deref().is_none_or(|q| w.queue == q));
     let rows: Vec<(usize, &super::WaitingRow)> = rows.collect();
     let total = rows.len();

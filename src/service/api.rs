@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tokio::sync::oneshot;
@@ -18,6 +18,9 @@ use crate::live::LiveView;
 
 use super::scrape::{Incomplete, SharedGather};
 use super::state::{ServiceState, SCRAPE_WAIT};
+
+/// The agents view of the wallboard (`/agents`), reading `/api/v1/agents`.
+pub const AGENTS_PAGE: &str = include_str!("agents.html");
 
 /// What the live routes share.
 pub struct Api {
@@ -34,6 +37,7 @@ pub fn routes(state: Arc<ServiceState>) -> Router {
     Router::new()
         .route("/api/v1/agents", get(agents))
         .route("/api/v1/waiting", get(waiting))
+        .route("/agents", get(|| async { Html(AGENTS_PAGE) }))
         .with_state(api)
 }
 
