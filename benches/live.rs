@@ -122,8 +122,9 @@ fn benches(c: &mut Criterion) {
     g.bench_function("api_agents_and_waiting_10k_agents_1k_waiting", |b| {
         b.iter(|| {
             let view = LiveView::merge([&engine.live_view()]);
-            let agents = serde_json::to_vec(&agents_page(&view, &by_state, &config)).expect("json");
-            let waiting = serde_json::to_vec(&waiting_page(&view, &all, true)).expect("json");
+            let agents =
+                serde_json::to_vec(&agents_page(&view, &[], &by_state, &config)).expect("json");
+            let waiting = serde_json::to_vec(&waiting_page(&view, &[], &all, true)).expect("json");
             agents.len() + waiting.len()
         })
     });

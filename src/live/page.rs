@@ -95,6 +95,9 @@ pub struct AgentsPage<'a> {
     pub at: String,
     pub at_ms: Millis,
     pub queue: Option<&'a str>,
+    /// The partitions (`topic/partition`) of this instance the view covers: with several
+    /// instances in a group, each covers its own.
+    pub partitions: &'a [String],
     /// Agents matching the query, over every page.
     pub total: usize,
     pub offset: usize,
@@ -158,6 +161,7 @@ pub struct WaitingPage<'a> {
     pub at: String,
     pub at_ms: Millis,
     pub queue: Option<&'a str>,
+    pub partitions: &'a [String],
     pub total: usize,
     pub offset: usize,
     pub limit: usize,
@@ -299,6 +303,7 @@ fn thresholds_json<'a>(queue: &'a str, t: &LiveThresholds) -> ThresholdsJson<'a>
 /// page's rows.
 pub fn agents_page<'a>(
     view: &'a LiveView,
+    partitions: &'a [String],
     query: &'a PageQuery,
     config: &Config,
 ) -> AgentsPage<'a> {
@@ -372,6 +377,7 @@ pub fn agents_page<'a>(
         at: format_rfc3339(at),
         at_ms: at,
         queue: query.queue.as_deref(),
+        partitions,
         total,
         offset: query.offset,
         limit: query.limit,
@@ -383,6 +389,7 @@ pub fn agents_page<'a>(
 /// One page of waiting contacts, oldest first per queue; contact ids only when `show_ids`.
 pub fn waiting_page<'a>(
     view: &'a LiveView,
+    partitions: &'a [String],
     query: &'a PageQuery,
     show_ids: bool,
 ) -> WaitingPage<'a> {
@@ -418,6 +425,7 @@ pub fn waiting_page<'a>(
         at: format_rfc3339(at),
         at_ms: at,
         queue: query.queue.as_deref(),
+        partitions,
         total,
         offset: query.offset,
         limit: query.limit,

@@ -63,7 +63,7 @@ fn order_state_puts_long_not_ready_first_and_paging_counts_the_whole_list() {
     };
     let cfg = config("");
     let q = query("order=state&limit=2");
-    let page = agents_page(&view, &q, &cfg);
+    let page = agents_page(&view, &[], &q, &cfg);
     let names: Vec<&str> = page.agents.iter().map(|a| a.agent).collect();
     assert_eq!(names, ["c", "b"]);
     assert_eq!(page.total, 4);
@@ -72,7 +72,7 @@ fn order_state_puts_long_not_ready_first_and_paging_counts_the_whole_list() {
     assert_eq!(page.agents[1].level, "ok");
     assert_eq!(page.agents[0].seconds_in_state, Some(95 * 60));
     let q = query("queue=support");
-    let page = agents_page(&view, &q, &cfg);
+    let page = agents_page(&view, &[], &q, &cfg);
     assert_eq!(
         page.agents.iter().map(|a| a.agent).collect::<Vec<_>>(),
         ["d"]
@@ -89,7 +89,7 @@ fn a_queues_own_thresholds_decide_the_level_and_go_out_with_the_page() {
         waiting: vec![],
     };
     let q = query("");
-    let page = agents_page(&view, &q, &cfg);
+    let page = agents_page(&view, &[], &q, &cfg);
     assert_eq!(page.agents[0].level, "warn");
     let vip = page.thresholds.iter().find(|t| t.queue == "vip").unwrap();
     assert_eq!(
@@ -114,7 +114,7 @@ fn handled_today_reports_count_sum_and_mean() {
         waiting: vec![],
     };
     let (q, cfg) = (query(""), config(""));
-    let page = agents_page(&view, &q, &cfg);
+    let page = agents_page(&view, &[], &q, &cfg);
     let h = &page.agents[0].handled_today[0];
     assert_eq!(
         (h.count, h.handle_seconds_sum, h.mean_handle_seconds),
@@ -141,7 +141,7 @@ fn waiting_positions_count_within_each_queue_and_ids_hide_on_request() {
         ],
     };
     let q = query("queue=sales&offset=1");
-    let page = waiting_page(&view, &q, true);
+    let page = waiting_page(&view, &[], &q, true);
     assert_eq!(page.total, 2);
     let row = &page.waiting[0];
     assert_eq!(
@@ -149,7 +149,7 @@ fn waiting_positions_count_within_each_queue_and_ids_hide_on_request() {
         (2, Some("c2"), 8 * 60)
     );
     let q = query("queue=support");
-    let page = waiting_page(&view, &q, false);
+    let page = waiting_page(&view, &[], &q, false);
     assert_eq!(page.waiting[0].position, 1);
     let json = serde_json::to_string(&page).unwrap();
     assert!(

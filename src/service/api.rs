@@ -22,10 +22,18 @@ use super::state::{ServiceState, SCRAPE_WAIT};
 /// The agents view of the wallboard (`/agents`), reading `/api/v1/agents`.
 pub const AGENTS_PAGE: &str = include_str!("agents.html");
 
+/// The live view of this instance's partitions, merged, and the partitions it covers.
+#[derive(Debug)]
+pub struct LiveGathered {
+    pub view: LiveView,
+    /// `topic/partition`, in order.
+    pub partitions: Vec<String>,
+}
+
 /// What the live routes share.
 pub struct Api {
     state: Arc<ServiceState>,
-    share: SharedGather<LiveView>,
+    share: SharedGather<LiveGathered>,
 }
 
 /// The live API's routes (merged into the service's router before its auth layer).
@@ -44,14 +52,14 @@ pub fn routes(state: Arc<ServiceState>) -> Router {
 impl Api {
     /// The live view of every partition of this instance, merged; shared by the requests that
     /// arrive while it is gathered.
-    pub async fn gather(&self) -> Result<Arc<LiveView>, Incomplete> {
+    pub async fn gather(&self) -> Result<Arc<LiveGathered>, Incomplete> {
         self.share.get(|| gather_now(&self.state)).await.0
     }
 }
 
 /// Asks each partition worker for its live view; [`Incomplete`] when one does not answer
 /// within [`SCRAPE_WAIT`].
-pub async fn gather_now(state: &ServiceState) -> Result<LiveView, Incomplete> {
+pub async fn gather_now(state: &ServiceState) -> Result<LiveGathered, Incomplete> {
     let now = state.now();
     let views = state.views();
     let mut replies = Vec::with_capacity(views.len());
@@ -68,7 +76,7 @@ pub async fn gather_now(state: &ServiceState) -> Result<LiveView, Incomplete> {
     let mut parts = Vec::with_capacity(replies.len());
     for (key, answer) in replies {
         match tokio::time::timeout_at(deadline, answer).await {
-            Ok(Ok(view)) => parts.push(view),
+            Ok(Ok(view)) => parts.push((key, view)),
             _ => missing.push(key.clone()),
         }
     }
@@ -81,9 +89,11 @@ pub async fn gather_now(state: &ServiceState) -> Result<LiveView, Incomplete> {
         at: now,
         ..LiveView::default()
     };
-    Ok(LiveView::merge(
-        std::iter::once(&empty).chain(parts.iter().map(|v| &**v)),
-    ))
+    let views = parts.iter().map(|(_, v)| &**v);
+    Ok(LiveGathered {
+        view: LiveView::merge(std::iter::once(&empty).chain(views)),
+        partitions: parts.iter().map(|((t, p), _)| format!("{t}/{p}")).collect(),
+    })
 }
 
 fn json(body: Result<Vec<u8>, serde_json::Error>) -> Response {
@@ -97,7 +107,10 @@ fn json(body: Result<Vec<u8>, serde_json::Error>) -> Response {
 }
 
 /// The query and the gathered view, or the response refusing the request.
-async fn prepare(api: &Api, query: Option<String>) -> Result<(PageQuery, Arc<LiveView>), Response> {
+async fn prepare(
+    api: &Api,
+    query: Option<String>,
+) -> Result<(PageQuery, Arc<LiveGathered>), Response> {
     let query = PageQuery::parse(query.as_deref().unwrap_or(""))
         .map_err(|e| (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response())?;
     let view = api
@@ -109,9 +122,10 @@ async fn prepare(api: &Api, query: Option<String>) -> Result<(PageQuery, Arc<Liv
 
 async fn agents(State(api): State<Arc<Api>>, RawQuery(query): RawQuery) -> Response {
     match prepare(&api, query).await {
-        Ok((query, view)) => {
+        Ok((query, g)) => {
             let config = api.state.config();
-            json(serde_json::to_vec(&agents_page(&view, &query, config)))
+            let page = agents_page(&g.view, &g.partitions, &query, config);
+            json(serde_json::to_vec(&page))
         }
         Err(refused) => refused,
     }
@@ -119,9 +133,14 @@ async fn agents(State(api): State<Arc<Api>>, RawQuery(query): RawQuery) -> Respo
 
 async fn waiting(State(api): State<Arc<Api>>, RawQuery(query): RawQuery) -> Response {
     match prepare(&api, query).await {
-        Ok((query, view)) => {
+        Ok((query, g)) => {
             let show = api.state.config().http.show_contact_ids;
-            json(serde_json::to_vec(&waiting_page(&view, &query, show)))
+            json(serde_json::to_vec(&waiting_page(
+                &g.view,
+                &g.partitions,
+                &query,
+                show,
+            )))
         }
         Err(refused) => refused,
     }
@@ -176,9 +195,10 @@ mod tests {
         let state = state();
         answering(&state, 0, "ann");
         answering(&state, 1, "bob");
-        let view = gather_now(&state).await.unwrap();
-        let names: Vec<&str> = view.agents.iter().map(|a| a.agent.as_str()).collect();
+        let g = gather_now(&state).await.unwrap();
+        let names: Vec<&str> = g.view.agents.iter().map(|a| a.agent.as_str()).collect();
         assert_eq!(names, ["ann", "bob"]);
+        assert_eq!(g.partitions, ["events/0", "events/1"]);
     }
 
     #[tokio::test(start_paused = true)]

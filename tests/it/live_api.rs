@@ -114,6 +114,10 @@ async fn the_live_api_shows_every_partitions_agents_and_waiting_contacts() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
     assert_eq!(agents["version"], 1);
+    assert_eq!(
+        agents["partitions"],
+        serde_json::json!(["events/0", "events/1"])
+    );
     let ann = &agents["agents"][0];
     assert_eq!(ann["agent"], "ann", "not ready sorts first: {agents}");
     assert_eq!(ann["state"], "not_ready");
