@@ -342,3 +342,21 @@ fn agents_beyond_max_agents_are_not_tracked() {
     assert_eq!(e.live.untracked, 1);
     assert_eq!(view_at(&mut e, t0 + SECOND).agents.len(), 2);
 }
+
+#[test]
+fn a_checkpoint_keeps_the_live_view() {
+    let mut e = engine("");
+    let t0 = t(T0);
+    state(&mut e, t0, "ann", AgentState::NotReady, Some("lunch"));
+    offer(&mut e, t0, "call-1", "sales");
+    step(&mut e, t0 + SECOND, Answered, "call-1", "bob");
+    offer(&mut e, t0 + 2 * SECOND, "call-2", "sales");
+    e.advance(t0 + 10 * SECOND);
+    let before = e.live_view();
+    let bytes = e.save_state().unwrap();
+    let config = Arc::new(Config::parse("").unwrap());
+    let restored = Engine::restore_state(config, &bytes).unwrap();
+    assert_eq!(restored.live_view(), before);
+    assert_eq!(before.agents.len(), 2);
+    assert_eq!(before.waiting.len(), 1);
+}
