@@ -217,6 +217,8 @@ pub struct ContactEvent<'a> {
     /// `customer` of `contact.offered` (personal data: the engine keeps only a keyed hash).
     pub customer: Option<Cow<'a, str>>,
     pub scores: Scores,
+    /// `priority` of `contact.offered` (the live view of waiting contacts shows it).
+    pub priority: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -224,6 +226,8 @@ pub struct AgentEvent<'a> {
     pub agent: Cow<'a, str>,
     pub state: AgentState,
     pub queues: Option<Vec<Cow<'a, str>>>,
+    /// `reason` of `agent.state`: the not-ready reason code (the live view shows it).
+    pub reason: Option<Cow<'a, str>>,
 }
 
 impl Event<'_> {
@@ -246,6 +250,7 @@ impl Event<'_> {
                     resolved: c.resolved,
                     customer: c.customer.as_deref().map(own),
                     scores: c.scores,
+                    priority: c.priority,
                 }),
                 Body::Agent(a) => Body::Agent(AgentEvent {
                     agent: own(&a.agent),
@@ -254,6 +259,7 @@ impl Event<'_> {
                         .queues
                         .as_ref()
                         .map(|q| q.iter().map(|n| own(n)).collect()),
+                    reason: a.reason.as_deref().map(own),
                 }),
             },
         }

@@ -20,6 +20,7 @@ pub mod export;
 pub mod input;
 pub mod kafka;
 pub mod kpi;
+pub mod live;
 pub mod replay;
 pub mod rules;
 pub mod service;

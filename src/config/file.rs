@@ -71,6 +71,12 @@ pub(super) struct FileQueue {
     pub(super) repeat_window: Option<Span>,
     pub(super) callback_window: Option<Span>,
     pub(super) contact_timeout: Option<Span>,
+    pub(super) not_ready_warn: Option<Span>,
+    pub(super) not_ready_alarm: Option<Span>,
+    pub(super) wrapup_warn: Option<Span>,
+    pub(super) wrapup_alarm: Option<Span>,
+    pub(super) talk_warn: Option<Span>,
+    pub(super) talk_alarm: Option<Span>,
 }
 
 impl FileQueue {
@@ -94,6 +100,14 @@ impl FileQueue {
             repeat_window: self.repeat_window.unwrap_or(base.repeat_window),
             callback_window: self.callback_window.unwrap_or(base.callback_window),
             contact_timeout: self.contact_timeout.unwrap_or(base.contact_timeout),
+            live: LiveThresholds {
+                not_ready_warn: self.not_ready_warn.unwrap_or(base.live.not_ready_warn),
+                not_ready_alarm: self.not_ready_alarm.unwrap_or(base.live.not_ready_alarm),
+                wrapup_warn: self.wrapup_warn.unwrap_or(base.live.wrapup_warn),
+                wrapup_alarm: self.wrapup_alarm.unwrap_or(base.live.wrapup_alarm),
+                talk_warn: self.talk_warn.unwrap_or(base.live.talk_warn),
+                talk_alarm: self.talk_alarm.unwrap_or(base.live.talk_alarm),
+            },
         }
     }
 }

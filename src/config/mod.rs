@@ -14,6 +14,7 @@ mod export;
 mod file;
 mod input;
 mod kafka;
+mod live;
 
 pub use export::{
     ExportConfig, NotExported, Profile, HISTOGRAM_BOUNDS, QUANTILES, STANDARD_LEFT_OUT,
@@ -21,6 +22,7 @@ pub use export::{
 };
 pub use input::{InputConfig, InputFormat, UnknownFormat};
 pub use kafka::KafkaConfig;
+pub use live::LiveThresholds;
 
 use file::*;
 
@@ -157,6 +159,8 @@ pub struct QueueSettings {
     /// A contact with no event for this long is expired (events.md 1.2; at least 7 days for a
     /// contact with an e-mail leg, see `engine::EMAIL_TIMEOUT`).
     pub contact_timeout: Span,
+    /// When the agents view turns a long not-ready, wrap-up or conversation amber and red.
+    pub live: LiveThresholds,
 }
 
 /// `[http]`: where /metrics, /healthz, /readyz and the wallboard are served.
@@ -186,6 +190,9 @@ pub struct HttpConfig {
     /// bounded: the text is streamed, not held).
     #[serde(default = "default_max_concurrent_scrapes")]
     pub max_concurrent_scrapes: usize,
+    /// Whether `/api/v1/waiting` shows each waiting contact's id as its platform wrote it.
+    #[serde(default = "default_true")]
+    pub show_contact_ids: bool,
 }
 
 impl Default for HttpConfig {
@@ -198,10 +205,14 @@ impl Default for HttpConfig {
             idle_timeout: default_idle_timeout(),
             write_timeout: default_write_timeout(),
             max_concurrent_scrapes: default_max_concurrent_scrapes(),
+            show_contact_ids: true,
         }
     }
 }
 
+fn default_true() -> bool {
+    true
+}
 fn default_max_connections() -> usize {
     512
 }
@@ -384,6 +395,7 @@ impl Default for QueueSettings {
             repeat_window: Span::from_secs(24 * 3600),
             callback_window: Span::from_secs(3600),
             contact_timeout: Span::from_secs(8 * 3600),
+            live: LiveThresholds::default(),
         }
     }
 }

@@ -68,6 +68,11 @@ impl Agents {
         self.by_name.len()
     }
 
+    /// The queues `name` serves now (none for an agent not known).
+    pub fn queues_of(&self, name: &str) -> &[QueueId] {
+        self.by_name.get(name).map_or(&[], |a| a.queues())
+    }
+
     /// When more than `max` agents are held, forgets the longest logged-out ones whose every
     /// event is before `final_before`, down to 90 % of `max` (so the scan is rare); returns how
     /// many were forgotten. Agents still logged in are never forgotten; a scan that cannot

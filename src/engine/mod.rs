@@ -14,6 +14,7 @@ mod history;
 mod index;
 mod legs;
 mod lifecycle;
+mod live;
 mod memory;
 mod queue;
 mod retire;
@@ -113,6 +114,8 @@ pub struct Engine {
     finished: Recent<Prior>,
     dedup: Recent<()>,
     agents: Agents,
+    /// What the supervisor's live view needs (`live.rs`).
+    live: live::Live,
     customers: Customers,
     watermark: Millis,
     /// When idle queues were last looked for (`retire.rs`).
@@ -151,6 +154,7 @@ impl Engine {
             finished: Recent::new(e.max_open_contacts),
             dedup: Recent::new(e.dedup_capacity),
             agents: Agents::default(),
+            live: live::Live::default(),
             customers: Customers::new(e.max_customers),
             watermark: Millis::MIN,
             last_retire_scan: None,
@@ -308,6 +312,7 @@ impl Engine {
                 .workforce
                 .apply(d.at, d.state, d.count);
         }
+        self.live_agent_event(a, ts);
         Ok(())
     }
 
@@ -385,6 +390,7 @@ impl Engine {
             let new = contact.insert(step, |q| queues.get(q as usize).map(|q| &*q.name));
             self.refresh(slot, new);
         }
+        self.live_contact_event(c, ts, slot);
         Ok(())
     }
 
@@ -444,6 +450,7 @@ impl Engine {
             .agents
             .forget_logged_out(self.config.engine.max_agents, final_before);
         self.stats.agents_forgotten += forgotten as u64;
+        self.live.sweep(self.now);
         let finished_horizon = self
             .watermark
             .saturating_sub(self.config.engine.survey_horizon.millis());

@@ -245,6 +245,11 @@ impl QueueState {
         self.waiting.remove(&(t0, slot, leg));
     }
 
+    /// The contacts waiting at `now`, oldest first: (offered at, contact slot, leg).
+    pub fn waiting_before(&self, now: Millis) -> impl Iterator<Item = &(Millis, u32, u16)> {
+        self.waiting.range(..(now, 0, 0))
+    }
+
     /// Contacts waiting at `now` and how long the oldest has waited (ms).
     pub fn waiting_at(&self, now: Millis) -> (i64, Millis) {
         let before = self.waiting.range(..(now, 0, 0));

@@ -32,6 +32,7 @@ fn agent(e: &mut Engine, at: Millis, name: &str, state: AgentState, queues: Opti
             agent: name.into(),
             state,
             queues: queues.map(|qs| qs.iter().map(|&q| q.into()).collect()),
+            reason: None,
         }),
     };
     e.apply(&event).unwrap_or_else(|r| panic!("{r:?}"));

@@ -319,7 +319,7 @@ impl<'a> Raw<'a> {
                 let agent = required(take(&mut self.agent), "agent", max)?;
                 let state =
                     enumerated(&self.state, "state", &STATES)?.ok_or_else(|| missing("state"))?;
-                name(take(&mut self.reason), "reason", max)?;
+                let reason = name(take(&mut self.reason), "reason", max)?;
                 let queues = match take(&mut self.queues) {
                     Scalar::Null => None,
                     Scalar::List(items) => Some(
@@ -334,6 +334,7 @@ impl<'a> Raw<'a> {
                     agent,
                     state,
                     queues,
+                    reason,
                 })
             }
             Some(step) => {
@@ -350,6 +351,7 @@ impl<'a> Raw<'a> {
                     resolved: None,
                     customer: None,
                     scores: Scores::default(),
+                    priority: None,
                 };
                 match step {
                     ContactStep::Offered => {
@@ -366,9 +368,12 @@ impl<'a> Raw<'a> {
                         // an integral float (2.0) is an integer, as for `ts` and the scores
                         let integral =
                             matches!(self.priority, Scalar::Float(f) if f.fract() == 0.0);
-                        if !integral && !matches!(self.priority, Scalar::Null | Scalar::Int(_)) {
-                            return Err(invalid("priority"));
-                        }
+                        event.priority = match self.priority {
+                            Scalar::Null => None,
+                            Scalar::Int(p) => Some(p),
+                            Scalar::Float(f) if integral => Some(f as i64),
+                            _ => return Err(invalid("priority")),
+                        };
                     }
                     ContactStep::Answered
                     | ContactStep::Held

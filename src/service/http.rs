@@ -34,7 +34,8 @@ pub fn router(state: Arc<ServiceState>, web: &Web) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/", get(|| async { Html(WALLBOARD) }))
-        .with_state(state.clone());
+        .with_state(state.clone())
+        .merge(super::api::routes(state.clone()));
     match &web.auth {
         Some(auth) => router.layer(from_fn_with_state(
             (auth.clone(), state),

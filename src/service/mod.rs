@@ -2,6 +2,7 @@
 //! the HTTP server ([`http`]), sharing one [`state::ServiceState`], started together and
 //! stopped together by one shutdown token.
 
+pub mod api;
 mod batch;
 pub mod checkpoint;
 pub mod http;

@@ -65,22 +65,31 @@ impl ScrapeOutcome {
 
 /// The last gather's result, held only while a scrape still renders it (a weak reference:
 /// between scrapes no copy of every queue waits in memory).
-type Last = Option<(u64, Result<Weak<Gathered>, Incomplete>)>;
+type Last<T> = Option<(u64, Result<Weak<T>, Incomplete>)>;
 
-/// Gathers one at a time; a scrape that waited while a gather ran takes its result.
-#[derive(Default)]
-pub struct SharedGather {
-    last: tokio::sync::Mutex<Last>,
+/// Gathers one at a time; a scrape that waited while a gather ran takes its result (of the
+/// workers' snapshots, or of their live views: `T`).
+pub struct SharedGather<T = Gathered> {
+    last: tokio::sync::Mutex<Last<T>>,
     /// Gathers finished.
     finished: AtomicU64,
 }
 
-impl SharedGather {
+impl<T> Default for SharedGather<T> {
+    fn default() -> Self {
+        SharedGather {
+            last: tokio::sync::Mutex::new(None),
+            finished: AtomicU64::new(0),
+        }
+    }
+}
+
+impl<T> SharedGather<T> {
     /// The picture of a gather that finished after this call began, or a new one from `gather`.
-    pub async fn get<F, Fut>(&self, gather: F) -> (Result<Arc<Gathered>, Incomplete>, ScrapeOutcome)
+    pub async fn get<F, Fut>(&self, gather: F) -> (Result<Arc<T>, Incomplete>, ScrapeOutcome)
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<Gathered, Incomplete>>,
+        Fut: Future<Output = Result<T, Incomplete>>,
     {
         let arrived = self.finished.load(Ordering::Acquire);
         let mut last = self.last.lock().await;

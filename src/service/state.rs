@@ -18,6 +18,7 @@ use crate::config::{Config, InputFormat};
 use crate::engine::{Engine, EngineStats, Held};
 use crate::event::RejectReason;
 use crate::export::{escape_label, render, Exposition, Selection};
+use crate::live::LiveView;
 use crate::snapshot::Snapshot;
 use crate::time::Millis;
 
@@ -33,6 +34,9 @@ pub const READY_LAG: i64 = 1000;
 /// between two batches.
 pub type SnapshotRequest = oneshot::Sender<Arc<Snapshot>>;
 
+/// A live API request's ask for a partition engine's [`Engine::live_view`], answered likewise.
+pub type LiveRequest = oneshot::Sender<Arc<LiveView>>;
+
 /// How long a scrape waits for the partition workers' snapshots; when a worker does not answer
 /// in time the scrape is refused (HTTP 503), never rendered without that partition.
 pub const SCRAPE_WAIT: Duration = Duration::from_secs(5);
@@ -46,6 +50,8 @@ pub struct PartView {
     pub snapshot: Arc<Snapshot>,
     /// Where a scrape asks the partition's worker for its snapshot.
     pub snapshots: Option<mpsc::Sender<SnapshotRequest>>,
+    /// Where the live API asks the partition's worker for its live view.
+    pub live: Option<mpsc::Sender<LiveRequest>>,
     pub stats: EngineStats,
     pub open_contacts: usize,
     /// KPI facts held by the windows (memory is bounded by what the windows hold).
@@ -75,6 +81,7 @@ impl Default for PartView {
         PartView {
             snapshot: Arc::default(),
             snapshots: None,
+            live: None,
             stats: EngineStats::default(),
             open_contacts: 0,
             facts_held: 0,

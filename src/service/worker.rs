@@ -23,7 +23,7 @@ use super::keying;
 use super::self_metrics::{
     BatchDelays, BatchProcessed, DeadLetterFailed, InternalEvent, KeyingBroken,
 };
-use super::state::{PartView, PartitionKey, ServiceState, SnapshotRequest};
+use super::state::{LiveRequest, PartView, PartitionKey, ServiceState, SnapshotRequest};
 
 /// How often a worker moves its windows to the service's clock and publishes its self-metrics
 /// (a scrape asks for its KPI snapshot).
@@ -77,9 +77,11 @@ pub fn spawn_worker(
     let (data_tx, data_rx) = mpsc::channel(WORKER_QUEUE);
     let (control_tx, control_rx) = mpsc::channel(4);
     let (snapshot_tx, snapshot_rx) = mpsc::channel(SCRAPES_WAITING);
+    let (live_tx, live_rx) = mpsc::channel(SCRAPES_WAITING);
     let processed = Arc::new(AtomicI64::new(-1));
     let mut view = PartView {
         snapshots: Some(snapshot_tx),
+        live: Some(live_tx),
         ..PartView::default()
     };
     let (engine, reader, from) = match start.resume {
@@ -115,7 +117,7 @@ pub fn spawn_worker(
         delays: BatchDelays::default(),
         checkpoints: start.checkpoints,
     };
-    runtime.spawn(worker.run(data_rx, control_rx, snapshot_rx));
+    runtime.spawn(worker.run(data_rx, control_rx, snapshot_rx, live_rx));
     WorkerHandle {
         data: data_tx,
         control: control_tx,
@@ -149,6 +151,7 @@ impl PartitionWorker {
         mut data: mpsc::Receiver<Batch>,
         mut control: mpsc::Receiver<Control>,
         mut scrapes: mpsc::Receiver<SnapshotRequest>,
+        mut live: mpsc::Receiver<LiveRequest>,
     ) {
         let mut tick = tokio::time::interval(PUBLISH_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -173,6 +176,11 @@ impl PartitionWorker {
                     // taken now, not on every publish: between scrapes no copy of the queues waits
                     self.engine.advance(self.state.now());
                     let _ = reply.send(Arc::new(self.engine.export_snapshot()));
+                }
+                Some(reply) = live.recv() => {
+                    // built when asked: the hot path keeps only what the view needs
+                    self.engine.advance(self.state.now());
+                    let _ = reply.send(Arc::new(self.engine.live_view()));
                 }
                 Some(batch) = data.recv() => {
                     self.idle_ticks = 0;

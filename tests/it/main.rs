@@ -19,6 +19,7 @@ mod hardening;
 mod http_limits;
 mod kafka;
 mod legs;
+mod live_api;
 mod metrics_doc;
 mod recovery;
 mod replay_bin;
