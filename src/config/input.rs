@@ -19,13 +19,16 @@ pub enum InputFormat {
     Asterisk,
     /// Amazon Connect contact events, agent event stream records and contact records (inputs.md).
     Connect,
+    /// FreeSWITCH mod_callcenter `callcenter::info` events as flat JSON (inputs.md).
+    Freeswitch,
 }
 
 impl InputFormat {
-    pub const ALL: [InputFormat; 3] = [
+    pub const ALL: [InputFormat; 4] = [
         InputFormat::Callpulse,
         InputFormat::Asterisk,
         InputFormat::Connect,
+        InputFormat::Freeswitch,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -33,6 +36,19 @@ impl InputFormat {
             InputFormat::Callpulse => "callpulse",
             InputFormat::Asterisk => "asterisk",
             InputFormat::Connect => "connect",
+            InputFormat::Freeswitch => "freeswitch",
+        }
+    }
+
+    /// The largest record this format's reader takes: the engine's `max_message_bytes`, raised
+    /// for FreeSWITCH events (they carry every channel variable; see
+    /// [`crate::input::freeswitch::record::MAX_EVENT_BYTES`]).
+    pub fn max_record_bytes(self, max_message_bytes: usize) -> usize {
+        match self {
+            InputFormat::Freeswitch => {
+                max_message_bytes.max(crate::input::freeswitch::record::MAX_EVENT_BYTES)
+            }
+            _ => max_message_bytes,
         }
     }
 }
@@ -67,6 +83,62 @@ pub struct InputConfig {
     /// record before its first event is called by its id.
     #[serde(default)]
     pub queue_names: BTreeMap<String, String>,
+    /// Wrap-up seconds of agents not in `agent_wrapup_seconds` (FreeSWITCH; mod_callcenter's
+    /// wrap-up is silent, so the monitor is told its length; 0: no wrap-up).
+    #[serde(default)]
+    pub wrapup_seconds: Option<u32>,
+    /// Wrap-up seconds by agent (FreeSWITCH `CC-Agent`).
+    #[serde(default)]
+    pub agent_wrapup_seconds: BTreeMap<String, u32>,
+    /// The queues each agent serves (FreeSWITCH tiers: no event carries them); an agent not listed serves the queues it is seen answering in.
+    #[serde(default)]
+    pub agent_queues: BTreeMap<String, Vec<String>>,
+}
+
+/// The platform settings of 1.2's formats, and the formats that read each.
+const SETTINGS: &[(&str, &[InputFormat])] = &[
+    ("wrapup_seconds", &[InputFormat::Freeswitch]),
+    ("agent_wrapup_seconds", &[InputFormat::Freeswitch]),
+    ("agent_queues", &[InputFormat::Freeswitch]),
+];
+
+impl InputConfig {
+    /// `check-config`: each platform setting is given only to the format that reads it, and
+    /// names in it are non-empty.
+    pub fn check(&self) -> Result<(), String> {
+        let given = |key: &str| match key {
+            "wrapup_seconds" => self.wrapup_seconds.is_some(),
+            "agent_wrapup_seconds" => !self.agent_wrapup_seconds.is_empty(),
+            "agent_queues" => !self.agent_queues.is_empty(),
+            _ => false,
+        };
+        for (key, formats) in SETTINGS {
+            if given(key) && !formats.contains(&self.format) {
+                let readers: Vec<&str> = formats.iter().map(|f| f.as_str()).collect();
+                return Err(format!(
+                    "kafka.inputs: topic {:?}: {key} is a setting of format {} (this input is {})",
+                    self.topic,
+                    readers.join(" or "),
+                    self.format.as_str()
+                ));
+            }
+        }
+        let empty_name = self
+            .agent_wrapup_seconds
+            .keys()
+            .any(|a| a.trim().is_empty())
+            || self
+                .agent_queues
+                .iter()
+                .any(|(a, qs)| a.trim().is_empty() || qs.iter().any(|q| q.trim().is_empty()));
+        if empty_name {
+            return Err(format!(
+                "kafka.inputs: topic {:?}: an empty agent or queue name",
+                self.topic
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for InputConfig {
@@ -76,6 +148,9 @@ impl Default for InputConfig {
             format: InputFormat::Callpulse,
             timezone: Tz::UTC,
             queue_names: BTreeMap::new(),
+            wrapup_seconds: None,
+            agent_wrapup_seconds: BTreeMap::new(),
+            agent_queues: BTreeMap::new(),
         }
     }
 }

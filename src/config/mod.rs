@@ -558,6 +558,7 @@ impl Config {
         }
         let mut topics: Vec<&str> = file.kafka.topics.iter().map(String::as_str).collect();
         for input in &file.kafka.inputs {
+            input.check()?;
             if topics.contains(&input.topic.as_str()) {
                 return Err(format!(
                     "kafka.inputs: topic {:?} is listed twice (in kafka.topics or kafka.inputs)",

@@ -104,7 +104,7 @@ fn kafka_inputs_add_topics_in_a_format_and_topics_stay_the_callpulse_shorthand()
     assert!(err.contains("fax") && err.contains("line 3"), "{err}");
     assert_eq!(
         "asterix".parse::<InputFormat>().unwrap_err().to_string(),
-        "unknown input format \"asterix\"; one of callpulse, asterisk, connect"
+        "unknown input format \"asterix\"; one of callpulse, asterisk, connect, freeswitch"
     );
 }
 
@@ -181,4 +181,40 @@ fn forecast_window_is_a_rolling_window() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("(engine.windows: 5m, 1h)"), "{err}");
+}
+
+#[test]
+fn a_freeswitch_input_takes_wrapup_seconds_and_agent_queues_and_other_formats_refuse_them() {
+    let c = Config::parse(
+        "[[kafka.inputs]]\ntopic = \"fs1\"\nformat = \"freeswitch\"\nwrapup_seconds = 10\n\
+         [kafka.inputs.agent_wrapup_seconds]\n\"1001@d\" = 30\n\
+         [kafka.inputs.agent_queues]\n\"1001@d\" = [\"support@d\"]\n",
+    )
+    .unwrap();
+    let input = c.kafka.input_of("fs1");
+    assert_eq!(input.format, InputFormat::Freeswitch);
+    assert_eq!(input.wrapup_seconds, Some(10));
+    assert_eq!(input.agent_wrapup_seconds["1001@d"], 30);
+    assert_eq!(input.agent_queues["1001@d"], ["support@d"]);
+    let err = Config::parse(
+        "[[kafka.inputs]]\ntopic = \"a\"\nformat = \"asterisk\"\nwrapup_seconds = 5\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("wrapup_seconds") && err.contains("freeswitch"),
+        "{err}"
+    );
+    let err = Config::parse(
+        "[[kafka.inputs]]\ntopic = \"a\"\nformat = \"freeswitch\"\nwrapup_seconds = -5\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("line 4"), "{err}");
+    let err = Config::parse(
+        "[[kafka.inputs]]\ntopic = \"a\"\nformat = \"freeswitch\"\n[kafka.inputs.agent_queues]\n\"\" = [\"q\"]\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("empty"), "{err}");
 }

@@ -8,6 +8,7 @@
 pub mod asterisk;
 pub mod callpulse;
 pub mod connect;
+pub mod freeswitch;
 pub mod history;
 pub mod stored;
 mod write;
@@ -20,6 +21,7 @@ use crate::event::{Limits, Reject, RejectReason};
 use crate::time::Millis;
 use asterisk::{Asterisk, AsteriskSettings};
 use connect::{Connect, ConnectSettings};
+use freeswitch::{Freeswitch, FreeswitchSettings};
 
 /// The event-time range a reader applies: `[from, until)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,6 +143,11 @@ impl Reader {
                     Connect::new(settings)
                 }))
             }
+            InputFormat::Freeswitch => Some(Box::new(Freeswitch::new(FreeswitchSettings {
+                wrapup_seconds: input.wrapup_seconds.unwrap_or(0),
+                agent_wrapup_seconds: input.agent_wrapup_seconds.clone(),
+                agent_queues: input.agent_queues.clone(),
+            }))),
         };
         let kinds = adapter
             .as_ref()
@@ -208,7 +215,9 @@ impl Reader {
         admit: Admit,
         mut each: impl FnMut(Ingested),
     ) {
-        let limit = engine.limits().max_message_bytes;
+        let limit = self
+            .format
+            .max_record_bytes(engine.limits().max_message_bytes);
         let Some(adapter) = self.adapter.as_mut() else {
             let decoded = callpulse::decode(payload, engine.limits());
             if let Err(reject) = &decoded {
@@ -284,7 +293,7 @@ impl Reader {
                 map_message(
                     adapter.as_mut(),
                     payload,
-                    limits.max_message_bytes,
+                    self.format.max_record_bytes(limits.max_message_bytes),
                     out,
                     |r| match r {
                         Ok(kind) => *kinds.entry(kind).or_default() += 1,
@@ -368,6 +377,24 @@ impl Adapter for Asterisk {
     }
     fn restore_state(&mut self, bytes: &[u8]) -> Result<(), postcard::Error> {
         Asterisk::restore_state(self, bytes)
+    }
+}
+
+impl Adapter for Freeswitch {
+    fn map(&mut self, record: &[u8], out: &mut Vec<String>) -> Result<&'static str, Reject> {
+        Freeswitch::map(self, record, out)
+    }
+    fn flush(&mut self, until: Millis, out: &mut Vec<String>) {
+        Freeswitch::flush(self, until, out)
+    }
+    fn kinds(&self) -> &'static [&'static str] {
+        freeswitch::KINDS
+    }
+    fn save_state(&self) -> Result<Vec<u8>, postcard::Error> {
+        Freeswitch::save_state(self)
+    }
+    fn restore_state(&mut self, bytes: &[u8]) -> Result<(), postcard::Error> {
+        Freeswitch::restore_state(self, bytes)
     }
 }
 

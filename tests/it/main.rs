@@ -12,6 +12,7 @@ mod e2e;
 mod engine;
 mod first_response;
 mod forecast;
+mod freeswitch;
 mod fuzz;
 mod hardening;
 mod http_limits;
