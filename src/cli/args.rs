@@ -224,7 +224,7 @@ impl SimArgs {
 pub struct InputArgs {
     /// Input format: callpulse (events.md JSON lines) | asterisk (queue_log) | connect (Amazon
     /// Connect contact events, agent events, contact records) | freeswitch (mod_callcenter
-    /// events).
+    /// events) | taskrouter (Twilio TaskRouter events).
     #[arg(long, default_value = "callpulse")]
     pub input: crate::config::InputFormat,
     /// Time zone of datetime strings written without an offset (asterisk realtime rows).

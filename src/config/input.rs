@@ -21,14 +21,18 @@ pub enum InputFormat {
     Connect,
     /// FreeSWITCH mod_callcenter `callcenter::info` events as flat JSON (inputs.md).
     Freeswitch,
+    /// Twilio TaskRouter events: Event Streams CloudEvents, EventCallbackUrl webhooks and Events
+    /// REST API records (inputs.md).
+    Taskrouter,
 }
 
 impl InputFormat {
-    pub const ALL: [InputFormat; 4] = [
+    pub const ALL: [InputFormat; 5] = [
         InputFormat::Callpulse,
         InputFormat::Asterisk,
         InputFormat::Connect,
         InputFormat::Freeswitch,
+        InputFormat::Taskrouter,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -37,6 +41,7 @@ impl InputFormat {
             InputFormat::Asterisk => "asterisk",
             InputFormat::Connect => "connect",
             InputFormat::Freeswitch => "freeswitch",
+            InputFormat::Taskrouter => "taskrouter",
         }
     }
 
@@ -90,16 +95,68 @@ pub struct InputConfig {
     /// Wrap-up seconds by agent (FreeSWITCH `CC-Agent`).
     #[serde(default)]
     pub agent_wrapup_seconds: BTreeMap<String, u32>,
-    /// The queues each agent serves (FreeSWITCH tiers: no event carries them); an agent not listed serves the queues it is seen answering in.
+    /// The queues each agent serves (FreeSWITCH tiers, TaskRouter target expressions: no event
+    /// carries them); an agent not listed serves the queues it is seen answering in.
     #[serde(default)]
     pub agent_queues: BTreeMap<String, Vec<String>>,
+    /// `task.canceled` reasons that are the customer abandoning (TaskRouter; default
+    /// `["hangup"]`); any other reason is an overflow `other`.
+    #[serde(default)]
+    pub abandon_reasons: Option<Vec<String>>,
+    /// Agent states of TaskRouter activities by activity name; unlisted activities follow the
+    /// Flex defaults (`Offline` logged out, `Available` available, any other not ready).
+    #[serde(default)]
+    pub activities: BTreeMap<String, ActivityState>,
+    /// The channel of TaskRouter's `default` task channel (default `voice`).
+    #[serde(default)]
+    pub default_channel: Option<DefaultChannel>,
+    /// Whether TaskRouter queues and agents are called by their names (default) or their sids.
+    #[serde(default)]
+    pub identities: Option<Identities>,
+}
+
+/// The agent state a TaskRouter activity stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityState {
+    LoggedOut,
+    Available,
+    NotReady,
+}
+
+/// The channel of TaskRouter's `default` task channel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DefaultChannel {
+    #[default]
+    Voice,
+    Chat,
+    Email,
+}
+
+/// How TaskRouter queues and workers are labelled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Identities {
+    /// `TaskQueueName`, `WorkerName` (Flex shows these).
+    #[default]
+    Names,
+    /// `TaskQueueSid`, `WorkerSid` (stable when names are edited).
+    Sids,
 }
 
 /// The platform settings of 1.2's formats, and the formats that read each.
 const SETTINGS: &[(&str, &[InputFormat])] = &[
     ("wrapup_seconds", &[InputFormat::Freeswitch]),
     ("agent_wrapup_seconds", &[InputFormat::Freeswitch]),
-    ("agent_queues", &[InputFormat::Freeswitch]),
+    (
+        "agent_queues",
+        &[InputFormat::Freeswitch, InputFormat::Taskrouter],
+    ),
+    ("abandon_reasons", &[InputFormat::Taskrouter]),
+    ("activities", &[InputFormat::Taskrouter]),
+    ("default_channel", &[InputFormat::Taskrouter]),
+    ("identities", &[InputFormat::Taskrouter]),
 ];
 
 impl InputConfig {
@@ -110,6 +167,10 @@ impl InputConfig {
             "wrapup_seconds" => self.wrapup_seconds.is_some(),
             "agent_wrapup_seconds" => !self.agent_wrapup_seconds.is_empty(),
             "agent_queues" => !self.agent_queues.is_empty(),
+            "abandon_reasons" => self.abandon_reasons.is_some(),
+            "activities" => !self.activities.is_empty(),
+            "default_channel" => self.default_channel.is_some(),
+            "identities" => self.identities.is_some(),
             _ => false,
         };
         for (key, formats) in SETTINGS {
@@ -130,10 +191,16 @@ impl InputConfig {
             || self
                 .agent_queues
                 .iter()
-                .any(|(a, qs)| a.trim().is_empty() || qs.iter().any(|q| q.trim().is_empty()));
+                .any(|(a, qs)| a.trim().is_empty() || qs.iter().any(|q| q.trim().is_empty()))
+            || self.activities.keys().any(|a| a.trim().is_empty())
+            || self
+                .abandon_reasons
+                .iter()
+                .flatten()
+                .any(|r| r.trim().is_empty());
         if empty_name {
             return Err(format!(
-                "kafka.inputs: topic {:?}: an empty agent or queue name",
+                "kafka.inputs: topic {:?}: an empty agent, queue, activity or reason name",
                 self.topic
             ));
         }
@@ -151,6 +218,10 @@ impl Default for InputConfig {
             wrapup_seconds: None,
             agent_wrapup_seconds: BTreeMap::new(),
             agent_queues: BTreeMap::new(),
+            abandon_reasons: None,
+            activities: BTreeMap::new(),
+            default_channel: None,
+            identities: None,
         }
     }
 }

@@ -18,7 +18,9 @@ mod kafka;
 pub use export::{
     ExportConfig, Profile, HISTOGRAM_BOUNDS, QUANTILES, STANDARD_LEFT_OUT, WINDOWED_FAMILIES,
 };
-pub use input::{InputConfig, InputFormat, UnknownFormat};
+pub use input::{
+    ActivityState, DefaultChannel, Identities, InputConfig, InputFormat, UnknownFormat,
+};
 pub use kafka::KafkaConfig;
 
 use file::*;

@@ -104,7 +104,7 @@ fn kafka_inputs_add_topics_in_a_format_and_topics_stay_the_callpulse_shorthand()
     assert!(err.contains("fax") && err.contains("line 3"), "{err}");
     assert_eq!(
         "asterix".parse::<InputFormat>().unwrap_err().to_string(),
-        "unknown input format \"asterix\"; one of callpulse, asterisk, connect, freeswitch"
+        "unknown input format \"asterix\"; one of callpulse, asterisk, connect, freeswitch, taskrouter"
     );
 }
 
@@ -217,4 +217,48 @@ fn a_freeswitch_input_takes_wrapup_seconds_and_agent_queues_and_other_formats_re
     .unwrap_err()
     .to_string();
     assert!(err.contains("empty"), "{err}");
+}
+
+#[test]
+fn a_taskrouter_input_takes_abandon_reasons_activities_channel_and_identities() {
+    let c = Config::parse(
+        "[[kafka.inputs]]\ntopic = \"tr\"\nformat = \"taskrouter\"\n\
+         abandon_reasons = [\"hangup\", \"Task TTL Exceeded\"]\ndefault_channel = \"chat\"\n\
+         identities = \"sids\"\n[kafka.inputs.activities]\nTraining = \"available\"\n",
+    )
+    .unwrap();
+    let input = c.kafka.input_of("tr");
+    assert_eq!(input.format, InputFormat::Taskrouter);
+    assert_eq!(
+        input.abandon_reasons.as_deref().map(<[String]>::len),
+        Some(2)
+    );
+    assert_eq!(input.activities["Training"], ActivityState::Available);
+    assert_eq!(input.default_channel, Some(DefaultChannel::Chat));
+    assert_eq!(input.identities, Some(Identities::Sids));
+    for (bad, key, line) in [
+        ("default_channel = \"fax\"", "fax", "line 4"),
+        ("identities = \"emails\"", "emails", "line 4"),
+        (
+            "[kafka.inputs.activities]\nLunch = \"lunching\"",
+            "lunching",
+            "line 5",
+        ),
+    ] {
+        let err = Config::parse(&format!(
+            "[[kafka.inputs]]\ntopic = \"tr\"\nformat = \"taskrouter\"\n{bad}\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(key) && err.contains(line), "{err}");
+    }
+    let err = Config::parse(
+        "[[kafka.inputs]]\ntopic = \"a\"\nformat = \"connect\"\nabandon_reasons = []\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("abandon_reasons") && err.contains("taskrouter"),
+        "{err}"
+    );
 }

@@ -26,6 +26,7 @@ mod sim;
 mod sim_formats;
 mod stored;
 mod support;
+mod taskrouter;
 mod tls;
 mod traffic;
 mod workforce;
