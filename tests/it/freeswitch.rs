@@ -236,3 +236,112 @@ fn events_with_tens_of_kb_of_channel_variables_are_read_and_bad_ones_counted() {
     );
     assert_eq!(reader.kinds()["member_queue_start"], 1);
 }
+
+/// The fixture's events moved so that they happened between about 7 and 2 minutes ago.
+fn fixture_ending_ago(ago_s: i64) -> Vec<String> {
+    let first_us = 1_795_428_000_000_000_i64;
+    let start_us = (callpulse::clock::wall_now() / 1000 - 302 - ago_s) * 1_000_000;
+    fixture("calls.jsonl")
+        .into_iter()
+        .map(|r| {
+            let mut v: serde_json::Value = serde_json::from_str(&r).expect("JSON");
+            let us: i64 = v["Event-Date-Timestamp"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .expect("a timestamp");
+            v["Event-Date-Timestamp"] = (us - first_us + start_us).to_string().into();
+            v.to_string()
+        })
+        .collect()
+}
+
+/// A FreeSWITCH host's topic consumed by the service gives what `replay --input freeswitch`
+/// gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_freeswitch_topic_equals_replay_of_the_same_events() {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    use std::time::{Duration, Instant};
+
+    let records = fixture_ending_ago(120);
+    let cluster = MockCluster::new(1).expect("a mock cluster");
+    cluster.create_topic("fs1", 1, 1).expect("a topic");
+    let brokers = cluster.bootstrap_servers();
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("message.max.bytes", "2000000")
+        .create()
+        .expect("a producer");
+    for r in &records {
+        producer
+            .send(BaseRecord::<str, str>::to("fs1").key("fs1").payload(r))
+            .map_err(|(e, _)| e)
+            .expect("sent");
+    }
+    producer.flush(Duration::from_secs(10)).expect("flushed");
+    let mut c =
+        callpulse::config::Config::parse("[engine]\nallowed_lateness = \"10m\"\n").expect("config");
+    c.kafka.brokers = brokers;
+    c.kafka.group_id = "it-freeswitch".into();
+    c.kafka.topics.clear();
+    c.kafka.inputs = vec![InputConfig {
+        topic: "fs1".into(),
+        format: InputFormat::Freeswitch,
+        agent_wrapup_seconds: [("1001@cc.example.com".to_owned(), 30)].into(),
+        ..InputConfig::default()
+    }];
+    let input = c.kafka.inputs[0].clone();
+    let cfg = std::sync::Arc::new(c);
+    let service = crate::kafka::start(cfg.clone()).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let text = loop {
+        let text = service.metrics().await;
+        if input_records(&text) >= records.len() as f64 {
+            tokio::time::sleep(callpulse::service::PUBLISH_EVERY * 6).await;
+            break service.metrics().await;
+        }
+        assert!(Instant::now() < deadline, "read {}", input_records(&text));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    service.stop().await;
+    let replayed = callpulse::replay::replay_input(
+        cfg.clone(),
+        &input,
+        records.join("\n").as_bytes(),
+        Some(callpulse::clock::wall_now()),
+    )
+    .expect("replayed");
+    let mut out = callpulse::export::Exposition::new();
+    callpulse::export::render(&replayed.snapshot, &cfg.export, &mut out);
+    let expected = out.finish();
+    let stable = |text: &str| -> Vec<String> {
+        let mut v: Vec<String> = text
+            .lines()
+            .filter(|l| {
+                l.starts_with("callcenter_")
+                    && (l.contains("window=\"15m\"") || l.contains("window=\"1h\""))
+                    && !l.starts_with("callcenter_breach")
+                    && !moves_with_now(l)
+            })
+            .map(String::from)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(stable(&text), stable(&expected));
+    assert!(
+        sample(
+            &text,
+            &format!("callcenter_contacts_answered{{queue=\"{SUPPORT}\",window=\"15m\"}}")
+        )
+        .is_some_and(|n| n > 0.0),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "callpulse_input_records_total{format=\"freeswitch\",kind=\"member_queue_start\"} 8"
+        ),
+        "{text}"
+    );
+}
