@@ -68,7 +68,7 @@ pub enum Command {
         /// The input the demo's topic is read as: callpulse (events.md JSON) | asterisk (the
         /// simulator writes queue_log lines, the service reads them with the Asterisk adapter) |
         /// connect (Amazon Connect contact events and agent event stream records) | freeswitch
-        /// (mod_callcenter events keyed by host).
+        /// (mod_callcenter events keyed by host) | taskrouter (TaskRouter CloudEvents).
         #[arg(long, default_value = "callpulse")]
         input: crate::tools::sim::platform::SimFormat,
         /// Run simulated time this many times faster than the wall clock, in the simulator and
@@ -90,7 +90,7 @@ pub enum Command {
         /// The format to write the traffic in: callpulse (events.md JSON, keyed by queue) |
         /// asterisk (queue_log lines, whole-second clock, keyed by PBX) | connect (Amazon Connect
         /// contact events and agent event stream records) | freeswitch (mod_callcenter events
-        /// keyed by host).
+        /// keyed by host) | taskrouter (TaskRouter CloudEvents keyed by workspace).
         #[arg(long, default_value = "callpulse")]
         format: crate::tools::sim::platform::SimFormat,
         /// Topic to produce to.

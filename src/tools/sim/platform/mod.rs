@@ -9,11 +9,13 @@
 //! the way back, and the platform's clock (Asterisk: whole seconds) rounds the rest.
 //!
 //! Files: `asterisk.rs` (queue_log lines), `connect.rs` (Amazon Connect contact events and agent
-//! event stream records), `freeswitch.rs` (mod_callcenter `callcenter::info` events).
+//! event stream records), `freeswitch.rs` (mod_callcenter `callcenter::info` events),
+//! `taskrouter.rs` (Twilio TaskRouter Event Streams CloudEvents).
 
 mod asterisk;
 mod connect;
 mod freeswitch;
+mod taskrouter;
 #[cfg(test)]
 mod tests;
 
@@ -28,6 +30,7 @@ use super::SimEvent;
 pub use asterisk::{AsteriskWriter, PBX_KEY};
 pub use connect::ConnectWriter;
 pub use freeswitch::{FreeswitchWriter, HOST_KEY};
+pub use taskrouter::{TaskrouterWriter, WORKSPACE_KEY};
 
 /// A format the simulator writes its traffic in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -41,14 +44,17 @@ pub enum SimFormat {
     Connect,
     /// FreeSWITCH mod_callcenter `callcenter::info` events, keyed by host.
     Freeswitch,
+    /// Twilio TaskRouter Event Streams CloudEvents, keyed by workspace.
+    Taskrouter,
 }
 
 impl SimFormat {
-    pub const ALL: [SimFormat; 4] = [
+    pub const ALL: [SimFormat; 5] = [
         SimFormat::Callpulse,
         SimFormat::Asterisk,
         SimFormat::Connect,
         SimFormat::Freeswitch,
+        SimFormat::Taskrouter,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +63,7 @@ impl SimFormat {
             SimFormat::Asterisk => "asterisk",
             SimFormat::Connect => "connect",
             SimFormat::Freeswitch => "freeswitch",
+            SimFormat::Taskrouter => "taskrouter",
         }
     }
 
@@ -73,6 +80,9 @@ impl SimFormat {
             SimFormat::Freeswitch => {
                 "FreeSWITCH mod_callcenter events keyed by host (no holds, wrap-up or surveys; every call voice)"
             }
+            SimFormat::Taskrouter => {
+                "Twilio TaskRouter Event Streams CloudEvents keyed by workspace (no holds or surveys)"
+            }
         }
     }
 
@@ -83,6 +93,7 @@ impl SimFormat {
             SimFormat::Asterisk => InputFormat::Asterisk,
             SimFormat::Connect => InputFormat::Connect,
             SimFormat::Freeswitch => InputFormat::Freeswitch,
+            SimFormat::Taskrouter => InputFormat::Taskrouter,
         }
     }
 
@@ -93,6 +104,7 @@ impl SimFormat {
             SimFormat::Asterisk => Some(Box::new(AsteriskWriter::new(PBX_KEY))),
             SimFormat::Connect => Some(Box::new(ConnectWriter::new())),
             SimFormat::Freeswitch => Some(Box::new(FreeswitchWriter::new())),
+            SimFormat::Taskrouter => Some(Box::new(TaskrouterWriter::new())),
         }
     }
 }
