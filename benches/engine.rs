@@ -1,14 +1,17 @@
 //! Engine benchmarks: decode + engine over 1M generated events across 50 queues (vs decode
 //! alone), /metrics render time for 1,000 queues × 5 windows, bytes per open contact, and the
-//! `asterisk` and `connect` inputs (platform records mapped, decoded and applied) against the
-//! same events given as events.md JSON.
+//! `asterisk`, `connect`, `freeswitch` and `taskrouter` inputs (platform records mapped, decoded
+//! and applied) against the same events given as events.md JSON.
 //!
 //! `cargo bench --bench engine` (criterion); the memory figure is printed once at start;
-//! `cargo bench --bench engine -- asterisk` (or `-- connect`) for one adapter alone;
+//! `cargo bench --bench engine -- asterisk` (or `-- connect`, `-- freeswitch`,
+//! `-- taskrouter`) for one adapter alone;
 //! `-- workforce` for `agent.state` events alone (agent time), in order and late.
 
 #[path = "engine/connect.rs"]
 mod connect;
+#[path = "engine/platforms.rs"]
+mod platforms;
 #[path = "engine/workforce.rs"]
 mod workforce;
 
@@ -23,6 +26,8 @@ use callpulse::export::{render, Exposition};
 use callpulse::input::asterisk::{Asterisk, AsteriskSettings};
 use callpulse::input::callpulse::decode;
 use callpulse::input::connect::{Connect, ConnectSettings};
+use callpulse::input::freeswitch::{Freeswitch, FreeswitchSettings};
+use callpulse::input::taskrouter::{Taskrouter, TaskrouterSettings};
 use callpulse::input::{ingest, Adapter, Admit};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use mimalloc::MiMalloc;
@@ -468,6 +473,21 @@ fn connect_benches(c: &mut Criterion) {
     });
 }
 
+fn freeswitch_benches(c: &mut Criterion) {
+    adapter_group(c, "freeswitch", &platforms::freeswitch(50_000), || {
+        Box::new(Freeswitch::new(FreeswitchSettings {
+            wrapup_seconds: 20,
+            ..FreeswitchSettings::default()
+        }))
+    });
+}
+
+fn taskrouter_benches(c: &mut Criterion) {
+    adapter_group(c, "taskrouter", &platforms::taskrouter(100_000), || {
+        Box::new(Taskrouter::new(TaskrouterSettings::default()))
+    });
+}
+
 /// Agent time: `agent.state` events alone, in order and up to 30 s late (each late one rewrites
 /// the agent's counts up to its next known change).
 fn workforce_benches(c: &mut Criterion) {
@@ -498,6 +518,8 @@ criterion_group!(
     benches,
     asterisk_benches,
     connect_benches,
+    freeswitch_benches,
+    taskrouter_benches,
     workforce_benches
 );
 criterion_main!(engine);

@@ -79,7 +79,9 @@ pub fn replay_windows(
         ..Admit::ALL
     };
     let (mut lines, mut after_at) = (0u64, 0u64);
-    let limit = engine.limits().max_message_bytes;
+    let limit = format
+        .format
+        .max_record_bytes(engine.limits().max_message_bytes);
     let mut order = reader.needs_time_order().then(TimeOrder::default);
     let mut mapped = Vec::new();
     for record in stored::records(Box::new(input), limit)? {

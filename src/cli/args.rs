@@ -67,7 +67,8 @@ pub enum Command {
         backfill: Option<crate::time::Span>,
         /// The input the demo's topic is read as: callpulse (events.md JSON) | asterisk (the
         /// simulator writes queue_log lines, the service reads them with the Asterisk adapter) |
-        /// connect (Amazon Connect contact events and agent event stream records).
+        /// connect (Amazon Connect contact events and agent event stream records) | freeswitch
+        /// (mod_callcenter events keyed by host) | taskrouter (TaskRouter CloudEvents).
         #[arg(long, default_value = "callpulse")]
         input: crate::tools::sim::platform::SimFormat,
         /// Run simulated time this many times faster than the wall clock, in the simulator and
@@ -88,7 +89,8 @@ pub enum Command {
         out: Option<PathBuf>,
         /// The format to write the traffic in: callpulse (events.md JSON, keyed by queue) |
         /// asterisk (queue_log lines, whole-second clock, keyed by PBX) | connect (Amazon Connect
-        /// contact events and agent event stream records).
+        /// contact events and agent event stream records) | freeswitch (mod_callcenter events
+        /// keyed by host) | taskrouter (TaskRouter CloudEvents keyed by workspace).
         #[arg(long, default_value = "callpulse")]
         format: crate::tools::sim::platform::SimFormat,
         /// Topic to produce to.
@@ -229,7 +231,8 @@ impl SimArgs {
 #[derive(clap::Args, Debug, Clone)]
 pub struct InputArgs {
     /// Input format: callpulse (events.md JSON lines) | asterisk (queue_log) | connect (Amazon
-    /// Connect contact events, agent events, contact records).
+    /// Connect contact events, agent events, contact records) | freeswitch (mod_callcenter
+    /// events) | taskrouter (Twilio TaskRouter events).
     #[arg(long, default_value = "callpulse")]
     pub input: crate::config::InputFormat,
     /// Time zone of datetime strings written without an offset (asterisk realtime rows).
@@ -239,6 +242,12 @@ pub struct InputArgs {
     /// used without it), repeatable.
     #[arg(long = "queue-name", value_name = "ID=NAME", value_parser = queue_name)]
     pub queue_names: Vec<(String, String)>,
+    /// Wrap-up seconds of agents without their own (freeswitch; default 0).
+    #[arg(long)]
+    pub wrapup_seconds: Option<u32>,
+    /// An agent's wrap-up seconds (freeswitch), repeatable.
+    #[arg(long = "agent-wrapup", value_name = "AGENT=SECONDS", value_parser = agent_wrapup)]
+    pub agent_wrapup_seconds: Vec<(String, u32)>,
 }
 
 impl InputArgs {
@@ -247,8 +256,20 @@ impl InputArgs {
             format: self.input,
             timezone: self.timezone,
             queue_names: self.queue_names.into_iter().collect(),
+            wrapup_seconds: self.wrapup_seconds,
+            agent_wrapup_seconds: self.agent_wrapup_seconds.into_iter().collect(),
             ..crate::config::InputConfig::default()
         }
+    }
+}
+
+fn agent_wrapup(s: &str) -> Result<(String, u32), String> {
+    match s.rsplit_once('=') {
+        Some((agent, secs)) if !agent.is_empty() => secs
+            .parse()
+            .map(|secs| (agent.into(), secs))
+            .map_err(|_| format!("{secs:?} is not a number of seconds")),
+        _ => Err(format!("{s:?} is not AGENT=SECONDS")),
     }
 }
 

@@ -333,8 +333,9 @@ fn convert_command(input: &InputConfig, records: Option<&Path>) -> Result<(), Cl
         }
         Ok(())
     };
-    let parts = stored::records(open_lines(records)?, limits.max_message_bytes)
-        .map_err(io("cannot read the records"))?;
+    let limit = input.format.max_record_bytes(limits.max_message_bytes);
+    let parts =
+        stored::records(open_lines(records)?, limit).map_err(io("cannot read the records"))?;
     for part in parts {
         let part = part.map_err(io("cannot read the records"))?;
         match part {

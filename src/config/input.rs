@@ -19,13 +19,20 @@ pub enum InputFormat {
     Asterisk,
     /// Amazon Connect contact events, agent event stream records and contact records (inputs.md).
     Connect,
+    /// FreeSWITCH mod_callcenter `callcenter::info` events as flat JSON (inputs.md).
+    Freeswitch,
+    /// Twilio TaskRouter events: Event Streams CloudEvents, EventCallbackUrl webhooks and Events
+    /// REST API records (inputs.md).
+    Taskrouter,
 }
 
 impl InputFormat {
-    pub const ALL: [InputFormat; 3] = [
+    pub const ALL: [InputFormat; 5] = [
         InputFormat::Callpulse,
         InputFormat::Asterisk,
         InputFormat::Connect,
+        InputFormat::Freeswitch,
+        InputFormat::Taskrouter,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -33,6 +40,20 @@ impl InputFormat {
             InputFormat::Callpulse => "callpulse",
             InputFormat::Asterisk => "asterisk",
             InputFormat::Connect => "connect",
+            InputFormat::Freeswitch => "freeswitch",
+            InputFormat::Taskrouter => "taskrouter",
+        }
+    }
+
+    /// The largest record this format's reader takes: the engine's `max_message_bytes`, raised
+    /// for FreeSWITCH events (they carry every channel variable; see
+    /// [`crate::input::freeswitch::record::MAX_EVENT_BYTES`]).
+    pub fn max_record_bytes(self, max_message_bytes: usize) -> usize {
+        match self {
+            InputFormat::Freeswitch => {
+                max_message_bytes.max(crate::input::freeswitch::record::MAX_EVENT_BYTES)
+            }
+            _ => max_message_bytes,
         }
     }
 }
@@ -67,6 +88,124 @@ pub struct InputConfig {
     /// record before its first event is called by its id.
     #[serde(default)]
     pub queue_names: BTreeMap<String, String>,
+    /// Wrap-up seconds of agents not in `agent_wrapup_seconds` (FreeSWITCH; mod_callcenter's
+    /// wrap-up is silent, so the monitor is told its length; 0: no wrap-up).
+    #[serde(default)]
+    pub wrapup_seconds: Option<u32>,
+    /// Wrap-up seconds by agent (FreeSWITCH `CC-Agent`).
+    #[serde(default)]
+    pub agent_wrapup_seconds: BTreeMap<String, u32>,
+    /// The queues each agent serves (FreeSWITCH tiers, TaskRouter target expressions: no event
+    /// carries them); an agent not listed serves the queues it is seen answering in.
+    #[serde(default)]
+    pub agent_queues: BTreeMap<String, Vec<String>>,
+    /// `task.canceled` reasons that are the customer abandoning (TaskRouter; default
+    /// `["hangup"]`); any other reason is an overflow `other`.
+    #[serde(default)]
+    pub abandon_reasons: Option<Vec<String>>,
+    /// Agent states of TaskRouter activities by activity name; unlisted activities follow the
+    /// Flex defaults (`Offline` logged out, `Available` available, any other not ready).
+    #[serde(default)]
+    pub activities: BTreeMap<String, ActivityState>,
+    /// The channel of TaskRouter's `default` task channel (default `voice`).
+    #[serde(default)]
+    pub default_channel: Option<DefaultChannel>,
+    /// Whether TaskRouter queues and agents are called by their names (default) or their sids.
+    #[serde(default)]
+    pub identities: Option<Identities>,
+}
+
+/// The agent state a TaskRouter activity stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityState {
+    LoggedOut,
+    Available,
+    NotReady,
+}
+
+/// The channel of TaskRouter's `default` task channel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DefaultChannel {
+    #[default]
+    Voice,
+    Chat,
+    Email,
+}
+
+/// How TaskRouter queues and workers are labelled.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Identities {
+    /// `TaskQueueName`, `WorkerName` (Flex shows these).
+    #[default]
+    Names,
+    /// `TaskQueueSid`, `WorkerSid` (stable when names are edited).
+    Sids,
+}
+
+/// The platform settings of 1.2's formats, and the formats that read each.
+const SETTINGS: &[(&str, &[InputFormat])] = &[
+    ("wrapup_seconds", &[InputFormat::Freeswitch]),
+    ("agent_wrapup_seconds", &[InputFormat::Freeswitch]),
+    (
+        "agent_queues",
+        &[InputFormat::Freeswitch, InputFormat::Taskrouter],
+    ),
+    ("abandon_reasons", &[InputFormat::Taskrouter]),
+    ("activities", &[InputFormat::Taskrouter]),
+    ("default_channel", &[InputFormat::Taskrouter]),
+    ("identities", &[InputFormat::Taskrouter]),
+];
+
+impl InputConfig {
+    /// `check-config`: each platform setting is given only to the format that reads it, and
+    /// names in it are non-empty.
+    pub fn check(&self) -> Result<(), String> {
+        let given = |key: &str| match key {
+            "wrapup_seconds" => self.wrapup_seconds.is_some(),
+            "agent_wrapup_seconds" => !self.agent_wrapup_seconds.is_empty(),
+            "agent_queues" => !self.agent_queues.is_empty(),
+            "abandon_reasons" => self.abandon_reasons.is_some(),
+            "activities" => !self.activities.is_empty(),
+            "default_channel" => self.default_channel.is_some(),
+            "identities" => self.identities.is_some(),
+            _ => false,
+        };
+        for (key, formats) in SETTINGS {
+            if given(key) && !formats.contains(&self.format) {
+                let readers: Vec<&str> = formats.iter().map(|f| f.as_str()).collect();
+                return Err(format!(
+                    "kafka.inputs: topic {:?}: {key} is a setting of format {} (this input is {})",
+                    self.topic,
+                    readers.join(" or "),
+                    self.format.as_str()
+                ));
+            }
+        }
+        let empty_name = self
+            .agent_wrapup_seconds
+            .keys()
+            .any(|a| a.trim().is_empty())
+            || self
+                .agent_queues
+                .iter()
+                .any(|(a, qs)| a.trim().is_empty() || qs.iter().any(|q| q.trim().is_empty()))
+            || self.activities.keys().any(|a| a.trim().is_empty())
+            || self
+                .abandon_reasons
+                .iter()
+                .flatten()
+                .any(|r| r.trim().is_empty());
+        if empty_name {
+            return Err(format!(
+                "kafka.inputs: topic {:?}: an empty agent, queue, activity or reason name",
+                self.topic
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for InputConfig {
@@ -76,6 +215,13 @@ impl Default for InputConfig {
             format: InputFormat::Callpulse,
             timezone: Tz::UTC,
             queue_names: BTreeMap::new(),
+            wrapup_seconds: None,
+            agent_wrapup_seconds: BTreeMap::new(),
+            agent_queues: BTreeMap::new(),
+            abandon_reasons: None,
+            activities: BTreeMap::new(),
+            default_channel: None,
+            identities: None,
         }
     }
 }

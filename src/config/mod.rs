@@ -20,7 +20,9 @@ pub use export::{
     ExportConfig, NotExported, Profile, HISTOGRAM_BOUNDS, QUANTILES, STANDARD_LEFT_OUT,
     WINDOWED_FAMILIES,
 };
-pub use input::{InputConfig, InputFormat, UnknownFormat};
+pub use input::{
+    ActivityState, DefaultChannel, Identities, InputConfig, InputFormat, UnknownFormat,
+};
 pub use kafka::KafkaConfig;
 pub use live::LiveThresholds;
 
@@ -579,6 +581,7 @@ impl Config {
         }
         let mut topics: Vec<&str> = file.kafka.topics.iter().map(String::as_str).collect();
         for input in &file.kafka.inputs {
+            input.check()?;
             if topics.contains(&input.topic.as_str()) {
                 return Err(format!(
                     "kafka.inputs: topic {:?} is listed twice (in kafka.topics or kafka.inputs)",

@@ -104,7 +104,7 @@ fn kafka_inputs_add_topics_in_a_format_and_topics_stay_the_callpulse_shorthand()
     assert!(err.contains("fax") && err.contains("line 3"), "{err}");
     assert_eq!(
         "asterix".parse::<InputFormat>().unwrap_err().to_string(),
-        "unknown input format \"asterix\"; one of callpulse, asterisk, connect"
+        "unknown input format \"asterix\"; one of callpulse, asterisk, connect, freeswitch, taskrouter"
     );
 }
 
@@ -181,4 +181,84 @@ fn forecast_window_is_a_rolling_window() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("(engine.windows: 5m, 1h)"), "{err}");
+}
+
+#[test]
+fn a_freeswitch_input_takes_wrapup_seconds_and_agent_queues_and_other_formats_refuse_them() {
+    let c = Config::parse(
+        "[[kafka.inputs]]\ntopic = \"fs1\"\nformat = \"freeswitch\"\nwrapup_seconds = 10\n\
+         [kafka.inputs.agent_wrapup_seconds]\n\"1001@d\" = 30\n\
+         [kafka.inputs.agent_queues]\n\"1001@d\" = [\"support@d\"]\n",
+    )
+    .unwrap();
+    let input = c.kafka.input_of("fs1");
+    assert_eq!(input.format, InputFormat::Freeswitch);
+    assert_eq!(input.wrapup_seconds, Some(10));
+    assert_eq!(input.agent_wrapup_seconds["1001@d"], 30);
+    assert_eq!(input.agent_queues["1001@d"], ["support@d"]);
+    let err = Config::parse(
+        "[[kafka.inputs]]\ntopic = \"a\"\nformat = \"asterisk\"\nwrapup_seconds = 5\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("wrapup_seconds") && err.contains("freeswitch"),
+        "{err}"
+    );
+    let err = Config::parse(
+        "[[kafka.inputs]]\ntopic = \"a\"\nformat = \"freeswitch\"\nwrapup_seconds = -5\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("line 4"), "{err}");
+    let err = Config::parse(
+        "[[kafka.inputs]]\ntopic = \"a\"\nformat = \"freeswitch\"\n[kafka.inputs.agent_queues]\n\"\" = [\"q\"]\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("empty"), "{err}");
+}
+
+#[test]
+fn a_taskrouter_input_takes_abandon_reasons_activities_channel_and_identities() {
+    let c = Config::parse(
+        "[[kafka.inputs]]\ntopic = \"tr\"\nformat = \"taskrouter\"\n\
+         abandon_reasons = [\"hangup\", \"Task TTL Exceeded\"]\ndefault_channel = \"chat\"\n\
+         identities = \"sids\"\n[kafka.inputs.activities]\nTraining = \"available\"\n",
+    )
+    .unwrap();
+    let input = c.kafka.input_of("tr");
+    assert_eq!(input.format, InputFormat::Taskrouter);
+    assert_eq!(
+        input.abandon_reasons.as_deref().map(<[String]>::len),
+        Some(2)
+    );
+    assert_eq!(input.activities["Training"], ActivityState::Available);
+    assert_eq!(input.default_channel, Some(DefaultChannel::Chat));
+    assert_eq!(input.identities, Some(Identities::Sids));
+    for (bad, key, line) in [
+        ("default_channel = \"fax\"", "fax", "line 4"),
+        ("identities = \"emails\"", "emails", "line 4"),
+        (
+            "[kafka.inputs.activities]\nLunch = \"lunching\"",
+            "lunching",
+            "line 5",
+        ),
+    ] {
+        let err = Config::parse(&format!(
+            "[[kafka.inputs]]\ntopic = \"tr\"\nformat = \"taskrouter\"\n{bad}\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains(key) && err.contains(line), "{err}");
+    }
+    let err = Config::parse(
+        "[[kafka.inputs]]\ntopic = \"a\"\nformat = \"connect\"\nabandon_reasons = []\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("abandon_reasons") && err.contains("taskrouter"),
+        "{err}"
+    );
 }

@@ -8,8 +8,10 @@
 pub mod asterisk;
 pub mod callpulse;
 pub mod connect;
+pub mod freeswitch;
 pub mod history;
 pub mod stored;
+pub mod taskrouter;
 mod write;
 
 use std::collections::BTreeMap;
@@ -20,6 +22,8 @@ use crate::event::{Limits, Reject, RejectReason};
 use crate::time::Millis;
 use asterisk::{Asterisk, AsteriskSettings};
 use connect::{Connect, ConnectSettings};
+use freeswitch::{Freeswitch, FreeswitchSettings};
+use taskrouter::{Taskrouter, TaskrouterSettings};
 
 /// The event-time range a reader applies: `[from, until)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,6 +143,11 @@ pub trait Adapter: Send {
     fn written_when_over(&self) -> bool {
         false
     }
+    /// The records of a message that holds several in the platform's own framing (a JSON
+    /// array), each mapped and counted on its own; `None` for one record.
+    fn records(&self, _message: &[u8]) -> Option<Vec<Vec<u8>>> {
+        None
+    }
 }
 
 /// Whether a reject may be of a message that holds several records (each may be fine).
@@ -191,6 +200,24 @@ impl Reader {
                 } else {
                     Connect::new(settings)
                 }))
+            }
+            InputFormat::Freeswitch => Some(Box::new(Freeswitch::new(FreeswitchSettings {
+                wrapup_seconds: input.wrapup_seconds.unwrap_or(0),
+                agent_wrapup_seconds: input.agent_wrapup_seconds.clone(),
+                agent_queues: input.agent_queues.clone(),
+            }))),
+            InputFormat::Taskrouter => {
+                let defaults = TaskrouterSettings::default();
+                Some(Box::new(Taskrouter::new(TaskrouterSettings {
+                    abandon_reasons: input
+                        .abandon_reasons
+                        .clone()
+                        .unwrap_or(defaults.abandon_reasons),
+                    activities: input.activities.clone(),
+                    default_channel: input.default_channel.unwrap_or_default(),
+                    identities: input.identities.unwrap_or_default(),
+                    agent_queues: input.agent_queues.clone(),
+                })))
             }
         };
         let kinds = adapter
@@ -259,7 +286,9 @@ impl Reader {
         admit: Admit,
         mut each: impl FnMut(Ingested),
     ) {
-        let limit = engine.limits().max_message_bytes;
+        let limit = self
+            .format
+            .max_record_bytes(engine.limits().max_message_bytes);
         let Some(adapter) = self.adapter.as_mut() else {
             let decoded = callpulse::decode(payload, engine.limits());
             if let Err(reject) = &decoded {
@@ -335,7 +364,7 @@ impl Reader {
                 map_message(
                     adapter.as_mut(),
                     payload,
-                    limits.max_message_bytes,
+                    self.format.max_record_bytes(limits.max_message_bytes),
                     out,
                     |r| match r {
                         Ok(kind) => *kinds.entry(kind).or_default() += 1,
@@ -388,6 +417,12 @@ fn map_message(
     out: &mut Vec<String>,
     mut each: impl FnMut(Result<&'static str, Reject>),
 ) {
+    if let Some(records) = adapter.records(payload) {
+        for record in records {
+            each(adapter.map(&record, out));
+        }
+        return;
+    }
     match adapter.map(payload, out) {
         Err(reject) if several_records(reject.reason) => match stored::several(payload, limit) {
             Some(parts) => {
@@ -419,6 +454,43 @@ impl Adapter for Asterisk {
     }
     fn restore_state(&mut self, bytes: &[u8]) -> Result<(), postcard::Error> {
         Asterisk::restore_state(self, bytes)
+    }
+}
+
+impl Adapter for Freeswitch {
+    fn map(&mut self, record: &[u8], out: &mut Vec<String>) -> Result<&'static str, Reject> {
+        Freeswitch::map(self, record, out)
+    }
+    fn flush(&mut self, until: Millis, out: &mut Vec<String>) {
+        Freeswitch::flush(self, until, out)
+    }
+    fn kinds(&self) -> &'static [&'static str] {
+        freeswitch::KINDS
+    }
+    fn save_state(&self) -> Result<Vec<u8>, postcard::Error> {
+        Freeswitch::save_state(self)
+    }
+    fn restore_state(&mut self, bytes: &[u8]) -> Result<(), postcard::Error> {
+        Freeswitch::restore_state(self, bytes)
+    }
+}
+
+impl Adapter for Taskrouter {
+    fn map(&mut self, record: &[u8], out: &mut Vec<String>) -> Result<&'static str, Reject> {
+        Taskrouter::map(self, record, out)
+    }
+    fn flush(&mut self, _until: Millis, _out: &mut Vec<String>) {}
+    fn kinds(&self) -> &'static [&'static str] {
+        taskrouter::KINDS
+    }
+    fn save_state(&self) -> Result<Vec<u8>, postcard::Error> {
+        Taskrouter::save_state(self)
+    }
+    fn restore_state(&mut self, bytes: &[u8]) -> Result<(), postcard::Error> {
+        Taskrouter::restore_state(self, bytes)
+    }
+    fn records(&self, message: &[u8]) -> Option<Vec<Vec<u8>>> {
+        Taskrouter::records(message)
     }
 }
 

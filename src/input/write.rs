@@ -48,7 +48,11 @@ pub struct Out<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to_queue: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wrapup: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -1,8 +1,9 @@
 //! `callpulse demo`: the whole product on one machine with nothing to install — an
 //! in-process Kafka broker (librdkafka's mock cluster), simulated traffic, and the service.
-//! With `--input asterisk` (or `connect`) the simulator writes Asterisk queue_log lines (Amazon
-//! Connect records) and the service reads the topic as `[[kafka.inputs]] format = "asterisk"`
-//! (`"connect"`): the adapter at work in one command.
+//! With `--input asterisk` (or `connect`, `freeswitch`, `taskrouter`) the simulator writes
+//! Asterisk queue_log lines (Amazon Connect records, mod_callcenter events, TaskRouter
+//! CloudEvents) and the service reads the topic as `[[kafka.inputs]] format = "asterisk"` (or
+//! the other's name): the adapter at work in one command.
 
 use std::future::Future;
 use std::sync::Arc;

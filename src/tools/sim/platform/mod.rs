@@ -9,10 +9,13 @@
 //! the way back, and the platform's clock (Asterisk: whole seconds) rounds the rest.
 //!
 //! Files: `asterisk.rs` (queue_log lines), `connect.rs` (Amazon Connect contact events and agent
-//! event stream records).
+//! event stream records), `freeswitch.rs` (mod_callcenter `callcenter::info` events),
+//! `taskrouter.rs` (Twilio TaskRouter Event Streams CloudEvents).
 
 mod asterisk;
 mod connect;
+mod freeswitch;
+mod taskrouter;
 #[cfg(test)]
 mod tests;
 
@@ -26,6 +29,8 @@ use super::SimEvent;
 
 pub use asterisk::{AsteriskWriter, PBX_KEY};
 pub use connect::ConnectWriter;
+pub use freeswitch::{FreeswitchWriter, HOST_KEY};
+pub use taskrouter::{TaskrouterWriter, WORKSPACE_KEY};
 
 /// A format the simulator writes its traffic in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -37,13 +42,19 @@ pub enum SimFormat {
     Asterisk,
     /// Amazon Connect contact events (EventBridge) and agent event stream records.
     Connect,
+    /// FreeSWITCH mod_callcenter `callcenter::info` events, keyed by host.
+    Freeswitch,
+    /// Twilio TaskRouter Event Streams CloudEvents, keyed by workspace.
+    Taskrouter,
 }
 
 impl SimFormat {
-    pub const ALL: [SimFormat; 3] = [
+    pub const ALL: [SimFormat; 5] = [
         SimFormat::Callpulse,
         SimFormat::Asterisk,
         SimFormat::Connect,
+        SimFormat::Freeswitch,
+        SimFormat::Taskrouter,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +62,8 @@ impl SimFormat {
             SimFormat::Callpulse => "callpulse",
             SimFormat::Asterisk => "asterisk",
             SimFormat::Connect => "connect",
+            SimFormat::Freeswitch => "freeswitch",
+            SimFormat::Taskrouter => "taskrouter",
         }
     }
 
@@ -64,6 +77,12 @@ impl SimFormat {
             SimFormat::Connect => {
                 "Amazon Connect contact events and agent event stream records (no holds, transfers or surveys)"
             }
+            SimFormat::Freeswitch => {
+                "FreeSWITCH mod_callcenter events keyed by host (no holds, wrap-up or surveys; every call voice)"
+            }
+            SimFormat::Taskrouter => {
+                "Twilio TaskRouter Event Streams CloudEvents keyed by workspace (no holds or surveys)"
+            }
         }
     }
 
@@ -73,6 +92,8 @@ impl SimFormat {
             SimFormat::Callpulse => InputFormat::Callpulse,
             SimFormat::Asterisk => InputFormat::Asterisk,
             SimFormat::Connect => InputFormat::Connect,
+            SimFormat::Freeswitch => InputFormat::Freeswitch,
+            SimFormat::Taskrouter => InputFormat::Taskrouter,
         }
     }
 
@@ -82,6 +103,8 @@ impl SimFormat {
             SimFormat::Callpulse => None,
             SimFormat::Asterisk => Some(Box::new(AsteriskWriter::new(PBX_KEY))),
             SimFormat::Connect => Some(Box::new(ConnectWriter::new())),
+            SimFormat::Freeswitch => Some(Box::new(FreeswitchWriter::new())),
+            SimFormat::Taskrouter => Some(Box::new(TaskrouterWriter::new())),
         }
     }
 }

@@ -43,7 +43,7 @@ fn formats_parse_by_name_and_say_which_input_reads_them() {
     let err = "fax".parse::<SimFormat>().unwrap_err();
     assert_eq!(
         err.to_string(),
-        "unknown format \"fax\" (expected callpulse, asterisk, connect)"
+        "unknown format \"fax\" (expected callpulse, asterisk, connect, freeswitch, taskrouter)"
     );
 }
 
