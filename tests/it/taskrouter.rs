@@ -34,11 +34,15 @@ fn fixture(name: &str) -> Vec<String> {
 /// Reads messages with a fresh reader of the `taskrouter` format into a fresh engine; the
 /// engine and the records counted by kind.
 fn read(messages: &[String]) -> (Engine, BTreeMap<&'static str, u64>) {
-    let mut engine = Engine::new(config(LATE));
-    let mut reader = Reader::history(&InputConfig {
-        format: InputFormat::Taskrouter,
-        ..InputConfig::default()
-    });
+    let config = config(LATE);
+    let mut engine = Engine::new(config.clone());
+    let mut reader = Reader::history(
+        &InputConfig {
+            format: InputFormat::Taskrouter,
+            ..InputConfig::default()
+        },
+        config.engine.allowed_lateness.millis(),
+    );
     for m in messages {
         reader.read(&mut engine, m.as_bytes(), Admit::ALL, |_| {});
     }
