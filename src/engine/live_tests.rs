@@ -328,7 +328,9 @@ fn no_customer_id_ever_reaches_the_view() {
         Some(t0 + SECOND)
     );
     let text = format!("{v:?}");
-    assert!(!text.contains("555"), "{text}");
+    for number in ["15551234567", "15557654321"] {
+        assert!(!text.contains(number), "{text}");
+    }
 }
 
 #[test]
