@@ -16,68 +16,13 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=tests/tools/lib.sh
 . tests/tools/lib.sh
-ROOT="$PWD"
-OUT="$ROOT/target/test-output"
 ATTEMPTS=3
 
 log() { printf '[agents %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 die() { printf '[agents] FAIL: %s\n' "$*" >&2; exit 1; }
 
-need=()
-CHROME=""
-for c in chromium chromium-browser; do command -v "$c" >/dev/null 2>&1 && { CHROME="$c"; break; }; done
-[ -n "$CHROME" ] || need+=(chromium)
-command -v curl >/dev/null 2>&1 || need+=(curl)
-command -v python3 >/dev/null 2>&1 || need+=(python3)
-apt_install "${need[@]}"
-CHROME="${CHROME:-chromium}"
-
-BIN="$(callpulse_bin)"
-[ -x "$BIN" ] || die "no callpulse binary at $BIN"
-
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/callpulse-agents.XXXXXX")"
-PID=""
-PROXY_PID=""
-OK=0
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    [ -z "$PROXY_PID" ] || kill "$PROXY_PID" 2>/dev/null || true
-    if [ -n "$PID" ]; then
-        kill "$PID" 2>/dev/null || true
-        for _ in $(seq 1 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$PID" 2>/dev/null || true
-        wait "$PID" 2>/dev/null || true
-    fi
-    if [ "$OK" != 1 ]; then
-        mkdir -p "$OUT/agents"
-        cp "$TMP"/*.log "$TMP"/*.html "$TMP"/*.json "$OUT/agents/" 2>/dev/null || true
-        echo "---- last lines of callpulse.log" >&2
-        tail -n 15 "$TMP/callpulse.log" >&2 2>/dev/null || true
-        echo "[agents] DOM, API responses and logs kept in $OUT/agents" >&2
-        [ "$rc" -ne 0 ] || rc=1
-    fi
-    rm -rf "$TMP"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-read -r PORT < <(free_ports 1)
-URL="http://127.0.0.1:$PORT"
-log "callpulse demo (1h backfill) on $URL"
-"$BIN" demo --listen "127.0.0.1:$PORT" --backfill 1h >"$TMP/callpulse.log" 2>&1 &
-PID=$!
-wait_http "$URL/readyz" 120 "callpulse demo" "$PID"
-
-# chromium ARGS...: headless, a fresh profile each time, bounded.
-chrome() {
-    local profile
-    profile="$(mktemp -d "$TMP/profile.XXXXXX")"
-    timeout 90 "$CHROME" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-        --disable-background-networking --disable-component-update --disable-sync \
-        --disable-dev-shm-usage --hide-scrollbars --user-data-dir="$profile" "$@" 2>>"$TMP/chromium.log"
-}
+browser_test agents '*.json'
+start_demo
 
 
 # ---- the recording proxy ---------------------------------------------------------------------

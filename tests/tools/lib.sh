@@ -48,3 +48,74 @@ wait_http() {
     done
     die "$name not ready at $url within ${secs}s"
 }
+
+# browser_test NAME KEPT: the start of a headless-Chromium test of one of callpulse's pages,
+# named NAME: log and die, chromium, curl and python3 installed when missing ($CHROME), the
+# callpulse binary ($BIN), a scratch folder ($TMP) whose logs, pages and KEPT files (a glob,
+# e.g. '*.json') are kept in target/test-output/NAME when the test fails ($OK=1 when it passed),
+# and a cleanup on exit that stops the demo ($PID) and a proxy ($PROXY_PID). Sets ROOT, OUT.
+browser_test() {
+    TEST_NAME="$1"
+    TEST_KEPT="$2"
+    ROOT="$PWD"
+    OUT="$ROOT/target/test-output"
+    local need=()
+    CHROME=""
+    for c in chromium chromium-browser; do command -v "$c" >/dev/null 2>&1 && { CHROME="$c"; break; }; done
+    [ -n "$CHROME" ] || need+=(chromium)
+    command -v curl >/dev/null 2>&1 || need+=(curl)
+    command -v python3 >/dev/null 2>&1 || need+=(python3)
+    apt_install "${need[@]}"
+    CHROME="${CHROME:-chromium}"
+    BIN="$(callpulse_bin)"
+    [ -x "$BIN" ] || die "no callpulse binary at $BIN"
+    TMP="$(mktemp -d "${TMPDIR:-/tmp}/callpulse-$TEST_NAME.XXXXXX")"
+    PID=""
+    PROXY_PID=""
+    OK=0
+    trap browser_test_cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+
+browser_test_cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    [ -z "$PROXY_PID" ] || kill "$PROXY_PID" 2>/dev/null || true
+    if [ -n "$PID" ]; then
+        kill "$PID" 2>/dev/null || true
+        for _ in $(seq 1 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$PID" 2>/dev/null || true
+        wait "$PID" 2>/dev/null || true
+    fi
+    if [ "$OK" != 1 ]; then
+        mkdir -p "$OUT/$TEST_NAME"
+        # shellcheck disable=SC2086 # TEST_KEPT is a glob
+        cp "$TMP"/*.log "$TMP"/*.html "$TMP"/$TEST_KEPT "$OUT/$TEST_NAME/" 2>/dev/null || true
+        echo "---- last lines of callpulse.log" >&2
+        tail -n 15 "$TMP/callpulse.log" >&2 2>/dev/null || true
+        echo "[$TEST_NAME] pages, responses and logs kept in $OUT/$TEST_NAME" >&2
+        [ "$rc" -ne 0 ] || rc=1
+    fi
+    rm -rf "$TMP"
+    exit "$rc"
+}
+
+# start_demo: `callpulse demo` with an hour of backfilled history on a free port ($PORT, $URL,
+# $PID), ready.
+start_demo() {
+    read -r PORT < <(free_ports 1)
+    URL="http://127.0.0.1:$PORT"
+    log "callpulse demo (1h backfill) on $URL"
+    "$BIN" demo --listen "127.0.0.1:$PORT" --backfill 1h >"$TMP/callpulse.log" 2>&1 &
+    PID=$!
+    wait_http "$URL/readyz" 120 "callpulse demo" "$PID"
+}
+
+# chrome ARGS...: headless Chromium, a fresh profile each time, bounded.
+chrome() {
+    local profile
+    profile="$(mktemp -d "$TMP/profile.XXXXXX")"
+    timeout 90 "$CHROME" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+        --disable-background-networking --disable-component-update --disable-sync \
+        --disable-dev-shm-usage --hide-scrollbars --user-data-dir="$profile" "$@" 2>>"$TMP/chromium.log"
+}
