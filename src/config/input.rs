@@ -46,17 +46,19 @@ impl InputFormat {
     }
 
     /// The largest record this format's reader takes: the engine's `max_message_bytes`, raised
-    /// for FreeSWITCH events (they carry every channel variable; see
-    /// [`crate::input::freeswitch::record::MAX_EVENT_BYTES`]).
+    /// for FreeSWITCH events (they carry every channel variable; see [`FREESWITCH_EVENT_BYTES`]).
     pub fn max_record_bytes(self, max_message_bytes: usize) -> usize {
         match self {
-            InputFormat::Freeswitch => {
-                max_message_bytes.max(crate::input::freeswitch::record::MAX_EVENT_BYTES)
-            }
+            InputFormat::Freeswitch => max_message_bytes.max(FREESWITCH_EVENT_BYTES),
             _ => max_message_bytes,
         }
     }
 }
+
+/// The largest FreeSWITCH event taken (unless `max_message_bytes` is larger): mod_callcenter's
+/// events carry every channel variable, often tens of KB, of which the mapping reads a few
+/// headers.
+pub const FREESWITCH_EVENT_BYTES: usize = 1024 * 1024;
 
 /// A format name that is not one of [`InputFormat::ALL`].
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]

@@ -22,6 +22,7 @@ pub use export::{
 };
 pub use input::{
     ActivityState, DefaultChannel, Identities, InputConfig, InputFormat, UnknownFormat,
+    FREESWITCH_EVENT_BYTES,
 };
 pub use kafka::KafkaConfig;
 pub use live::LiveThresholds;

@@ -12,6 +12,7 @@ mod listener;
 pub mod scrape;
 pub mod self_metrics;
 pub mod state;
+mod view;
 pub mod web;
 pub mod worker;
 

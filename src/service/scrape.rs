@@ -12,7 +12,7 @@ use crate::kafka::PartitionKey;
 use crate::snapshot::Snapshot;
 use crate::time::Millis;
 
-use super::state::PartView;
+use super::view::PartView;
 
 /// The partition views of one instant, each with its worker's snapshot, and their merge.
 pub struct Gathered {

@@ -11,92 +11,28 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::clock::Clock;
-use crate::config::{Config, InputFormat};
-use crate::engine::{Engine, EngineStats, Held};
+use crate::config::Config;
+use crate::engine::Engine;
 use crate::event::RejectReason;
 use crate::export::{escape_label, render, Exposition, Selection};
-use crate::live::LiveView;
 use crate::snapshot::Snapshot;
 use crate::time::Millis;
 
 use super::scrape::{Gathered, Incomplete, SharedGather};
 use super::self_metrics::{InternalEvent, QueuesSplit, ScrapeServed, SelfMetrics};
 
+pub use super::view::{LiveRequest, PartView, SnapshotRequest};
 pub use crate::kafka::PartitionKey;
 
 /// Messages behind the high watermark a partition may be and still count as caught up.
 pub const READY_LAG: i64 = 1000;
 
-/// A scrape's request for a partition engine's [`Engine::export_snapshot`]: its worker answers
-/// between two batches.
-pub type SnapshotRequest = oneshot::Sender<Arc<Snapshot>>;
-
-/// A live API request's ask for a partition engine's [`Engine::live_view`], answered likewise.
-pub type LiveRequest = oneshot::Sender<Arc<LiveView>>;
-
 /// How long a scrape waits for the partition workers' snapshots; when a worker does not answer
 /// in time the scrape is refused (HTTP 503), never rendered without that partition.
 pub const SCRAPE_WAIT: Duration = Duration::from_secs(5);
-
-/// The latest published state of one partition worker.
-#[derive(Clone, Debug)]
-pub struct PartView {
-    /// The partition engine's snapshot: empty as published, filled by a scrape
-    /// ([`ServiceState::gather`]) — snapshots are taken when a scrape asks, not on every
-    /// publish, so no copy of every queue waits in memory between scrapes.
-    pub snapshot: Arc<Snapshot>,
-    /// Where a scrape asks the partition's worker for its snapshot.
-    pub snapshots: Option<mpsc::Sender<SnapshotRequest>>,
-    /// Where the live API asks the partition's worker for its live view.
-    pub live: Option<mpsc::Sender<LiveRequest>>,
-    pub stats: EngineStats,
-    pub open_contacts: usize,
-    /// KPI facts held by the windows (memory is bounded by what the windows hold).
-    pub facts_held: usize,
-    /// Entries of every bounded structure of the engine.
-    pub held: Held,
-    /// Event time of the newest accepted event.
-    pub last_event_ms: Option<Millis>,
-    /// Kafka timestamp (ms) of the last message processed.
-    pub last_message_ms: Option<Millis>,
-    /// Next offset to process.
-    pub position: i64,
-    /// The offset this assignment started reading at: a checkpoint's, or the rebuild
-    /// horizon's (−1 until known).
-    pub recovery_start: i64,
-    /// Events older than the rebuild horizon, read and skipped after an assignment.
-    pub skipped_before_rebuild: u64,
-    /// Messages below the partition's position, delivered again and skipped.
-    pub redelivered: u64,
-    pub dead_lettered: u64,
-    /// Platform records read, by kind, with the partition's input format.
-    pub input_records: (InputFormat, BTreeMap<&'static str, u64>),
-}
-
-impl Default for PartView {
-    fn default() -> Self {
-        PartView {
-            snapshot: Arc::default(),
-            snapshots: None,
-            live: None,
-            stats: EngineStats::default(),
-            open_contacts: 0,
-            facts_held: 0,
-            held: Held::default(),
-            last_event_ms: None,
-            last_message_ms: None,
-            position: 0,
-            recovery_start: -1,
-            skipped_before_rebuild: 0,
-            redelivered: 0,
-            dead_lettered: 0,
-            input_records: Default::default(),
-        }
-    }
-}
 
 /// Shared between the consumer thread, the partition workers and the HTTP server.
 pub struct ServiceState {
@@ -474,6 +410,7 @@ mod tests {
     use std::io::Write;
 
     use super::*;
+    use crate::engine::Held;
     use crate::kpi::FactKind;
 
     /// Log lines written while the test's subscriber is the default.

@@ -13,7 +13,7 @@ use crate::time::{Millis, MAX_MILLIS};
 /// The largest event the `freeswitch` input reads: FreeSWITCH events carry every channel
 /// variable, so the engine's `max_message_bytes` (64 KiB by default) is raised to this for
 /// this input; a larger event is `too_large`.
-pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
+pub use crate::config::FREESWITCH_EVENT_BYTES as MAX_EVENT_BYTES;
 
 /// The subclass of mod_callcenter's events.
 const SUBCLASS: &str = "callcenter::info";
