@@ -116,9 +116,8 @@ impl Engine {
     /// instant has reached the time they jumped to.
     pub(super) fn confirm_jump_before(&mut self, now: Millis) {
         if self.jump.to().is_some_and(|to| to <= now) {
-            for event in std::mem::take(&mut self.jump).events {
-                let _ = self.apply_believed(&event);
-            }
+            let held = std::mem::take(&mut self.jump).events;
+            let _ = self.apply_held(&held);
         }
     }
 
@@ -129,8 +128,17 @@ impl Engine {
             self.refute_jump();
             return;
         }
-        for event in std::mem::take(&mut self.jump).events {
-            let _ = self.apply_believed(&event);
+        let held = std::mem::take(&mut self.jump).events;
+        let _ = self.apply_held(&held);
+    }
+
+    /// Applies the held events of a confirmed jump in arrival order; the result is the last
+    /// one's.
+    pub(super) fn apply_held(&mut self, held: &[Event<'static>]) -> Result<(), Reject> {
+        let mut result = Ok(());
+        for event in held {
+            result = self.apply_believed(event);
         }
+        result
     }
 }

@@ -230,14 +230,8 @@ impl Engine {
             }
             Ok(Verdict::Apply) => self.apply_believed(event),
             Ok(Verdict::Held) => Ok(()),
-            Ok(Verdict::Confirmed(held)) => {
-                // the result is this event's, the last held
-                let mut result = Ok(());
-                for e in &held {
-                    result = self.apply_believed(e);
-                }
-                result
-            }
+            // the result is this event's, the last held
+            Ok(Verdict::Confirmed(held)) => self.apply_held(&held),
         }
     }
 

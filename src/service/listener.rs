@@ -120,8 +120,9 @@ struct Connection {
     stop: CancellationToken,
 }
 
+/// A configured limit as a timeout (never zero: a zero timeout would fire at once).
 fn duration(span: crate::time::Span) -> Duration {
-    Duration::from_millis(span.millis().max(1) as u64)
+    span.as_std().max(Duration::from_millis(1))
 }
 
 impl Connection {
