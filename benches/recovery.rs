@@ -122,7 +122,7 @@ fn row(hours: i64) {
     let cfg = Arc::new(Config::default());
     let input = InputConfig::default();
     let mut traffic = Traffic::new();
-    let (mut engine, mut reader) = (Engine::new(cfg.clone()), Reader::new(&input));
+    let (mut engine, mut reader) = (Engine::new(cfg.center.clone()), Reader::new(&input));
     let (mut events, mut rebuild) = (0usize, Duration::ZERO);
     let mut lines = Vec::new();
     let end = START + hours * HOUR;

@@ -72,8 +72,8 @@ pub fn replay_windows(
     at: Option<Millis>,
     windows: Windows,
 ) -> std::io::Result<Replayed> {
-    let mut reader = Reader::history(format, config.engine.allowed_lateness.millis());
-    let mut engine = Engine::new(config);
+    let mut reader = Reader::history(format, config.center.engine.allowed_lateness.millis());
+    let mut engine = Engine::new(config.center.clone());
     let admit = Admit {
         until: at.unwrap_or(Millis::MAX),
         ..Admit::ALL

@@ -301,7 +301,7 @@ fn replay_command(
         Format::Prometheus => {
             // streamed: a chunk at a time, however many series
             let mut out = Exposition::streaming(Box::new(std::io::stdout()));
-            export::render(&result.snapshot, &config.export, &mut out);
+            export::render(&result.snapshot, &config.center.export, &mut out);
             out.finish_stream()
         }
         Format::Json => {

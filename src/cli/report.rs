@@ -116,7 +116,7 @@ pub fn converted(rejects: &std::collections::BTreeMap<RejectReason, u64>) -> Str
 pub fn check_config(file: &Path, config: &Config) -> String {
     let mut out = format!("{}: ok\n", file.display());
     let labels: Vec<_> = config
-        .engine
+        .center.engine
         .windows
         .iter()
         .map(|w| w.label.as_str())
@@ -125,22 +125,22 @@ pub fn check_config(file: &Path, config: &Config) -> String {
         out,
         "windows: {} + interval ({}) + today",
         labels.join(", "),
-        config.engine.interval
+        config.center.engine.interval
     );
-    let _ = writeln!(out, "allowed_lateness: {}", config.engine.allowed_lateness);
+    let _ = writeln!(out, "allowed_lateness: {}", config.center.engine.allowed_lateness);
     let _ = writeln!(
         out,
         "forecast_window: {}",
         config
-            .engine
+            .center.engine
             .forecast_window
             .as_ref()
             .map_or("none (no rolling window: no forecast)", |w| w
                 .label
                 .as_str())
     );
-    for (name, q) in std::iter::once(("[defaults]", &config.defaults))
-        .chain(config.queues.iter().map(|(n, q)| (n.as_str(), q)))
+    for (name, q) in std::iter::once(("[defaults]", &config.center.defaults))
+        .chain(config.center.queues.iter().map(|(n, q)| (n.as_str(), q)))
     {
         let _ = writeln!(
             out,
@@ -165,7 +165,7 @@ pub fn check_config(file: &Path, config: &Config) -> String {
             Span::from_millis(q.contact_timeout.millis().max(EMAIL_TIMEOUT))
         );
     }
-    let e = &config.export;
+    let e = &config.center.export;
     let _ = writeln!(
         out,
         "export: profile {}, windows [{}], {} of {} windowed families, quantiles {:?} (thousandths), histogram bounds {:?}",
@@ -179,7 +179,7 @@ pub fn check_config(file: &Path, config: &Config) -> String {
     let _ = writeln!(
         out,
         "engine keeps: {} (the exported windows and the forecast's)",
-        config.engine.kept_labels().join(", ")
+        config.center.engine.kept_labels().join(", ")
     );
     for not in &e.not_exported {
         let _ = writeln!(out, "note: {not}");

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{InputConfig, Span};
+use super::{InputConfig, SettingError, Span};
 
 /// `[kafka]`: where events come from. Every entry of `properties` goes to librdkafka unchanged.
 #[derive(Clone, Debug, Deserialize)]
@@ -62,6 +62,25 @@ impl Default for KafkaConfig {
 }
 
 impl KafkaConfig {
+    /// Each input's platform settings fit its format, and no topic is read twice.
+    pub(super) fn check(&self) -> Result<(), SettingError> {
+        let mut topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
+        for input in &self.inputs {
+            input.check()?;
+            if topics.contains(&input.topic.as_str()) {
+                return Err(SettingError::new(
+                    "kafka.inputs",
+                    format!(
+                        "topic {:?} is listed twice (in kafka.topics or kafka.inputs)",
+                        input.topic
+                    ),
+                ));
+            }
+            topics.push(&input.topic);
+        }
+        Ok(())
+    }
+
     /// Every topic consumed and its input: `topics` in the `callpulse` format, then `[[kafka.inputs]]`.
     pub fn inputs(&self) -> Vec<InputConfig> {
         self.topics

@@ -1,35 +1,21 @@
 //! Configuration: the TOML file's documented serde types, validated once into a [`Config`]
-//! the rest of the program trusts. Errors name the key and the line.
+//! the rest of the program trusts. The center's tables (`[engine]`, `[defaults]`, `[queues.*]`,
+//! `[export]`) are read and validated by `callpulse_core::settings`; this module adds the
+//! service's own: `[kafka]`, `[http]`, `[log]` and `[alerts]`. Errors name the key and the line.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use chrono::NaiveTime;
-use chrono_tz::Tz;
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
-mod export;
-mod file;
-mod input;
 mod kafka;
-mod live;
 
-pub use export::{
-    ExportConfig, NotExported, Profile, HISTOGRAM_BOUNDS, QUANTILES, STANDARD_LEFT_OUT,
-    WINDOWED_FAMILIES,
-};
-pub use input::{
-    ActivityState, DefaultChannel, Identities, InputConfig, InputFormat, UnknownFormat,
-    FREESWITCH_EVENT_BYTES,
-};
+pub use callpulse_core::settings::*;
 pub use kafka::KafkaConfig;
-pub use live::LiveThresholds;
 
-use file::*;
-
-use crate::time::{LocalClock, Span, DAY, SECOND};
+use crate::time::Span;
 
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -40,130 +26,49 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: {message}")]
-    Invalid { path: String, message: String },
-    /// Config text (not a file) that does not validate; the message names the key and line.
-    #[error("{0}")]
-    Text(String),
+    #[error("{path}: {source}")]
+    Invalid {
+        path: String,
+        #[source]
+        source: SettingError,
+    },
+    /// Config text (not a file) that does not validate; the error names the key and line.
+    #[error(transparent)]
+    Text(#[from] SettingError),
 }
 
-/// The whole validated configuration.
+/// The whole validated configuration: the center's settings, which every engine shares, and
+/// the service's own.
 #[derive(Clone, Debug, Default)]
 pub struct Config {
-    pub engine: EngineConfig,
-    pub defaults: QueueSettings,
-    /// Queues named in the config; they are exported even before their first event.
-    pub queues: BTreeMap<String, QueueSettings>,
+    /// `[engine]`, `[defaults]`, `[queues.*]` and `[export]`: what the engines run on.
+    pub center: Arc<Settings>,
     pub kafka: KafkaConfig,
     pub http: HttpConfig,
     pub log: LogConfig,
     pub alerts: AlertsConfig,
-    /// `[export]`: which windows, windowed families, quantiles and histogram bounds are written.
-    pub export: ExportConfig,
 }
 
-/// A rolling window: its length and the label it is exported under (as written in the config).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RollingWindow {
-    pub label: String,
-    pub span: Span,
-}
-
-/// `[engine]`: windows, lateness and the limits a hostile producer cannot pass.
-#[derive(Clone, Debug)]
-pub struct EngineConfig {
-    pub windows: Vec<RollingWindow>,
-    pub interval: Span,
-    pub allowed_lateness: Span,
-    pub max_queues: usize,
-    pub max_open_contacts: usize,
-    /// Agents remembered; beyond it agents logged out for longest (and final) are forgotten.
-    pub max_agents: usize,
-    /// Customer histories (one per customer and queue) held at most; beyond, the least
-    /// recently active are forgotten (counted in `callpulse_customers_forgotten_total`).
-    pub max_customers: usize,
-    pub dedup_horizon: Span,
-    pub dedup_capacity: usize,
-    pub survey_horizon: Span,
-    pub max_message_bytes: usize,
-    /// How far ahead of the wall clock an event's time may be in `run` and `demo`; further,
-    /// it is `bad_timestamp` and moves nothing (kpis.md 1.2).
-    pub max_clock_skew: Span,
-    /// At `max_queues`, queues not configured and idle this long are forgotten to make room
-    /// for a new one (a burst of junk names cannot lock out real queues for good).
-    pub forget_idle_queues_after: Span,
-    /// The rolling window the forecast reads (`forecast_window`); `None` without rolling windows.
-    pub forecast_window: Option<RollingWindow>,
-    /// Labels of the windows the engine keeps: those the export profile writes and the
-    /// forecast's (a window nobody reads costs memory and time for nothing); `None`: every window.
-    pub kept: Option<Vec<String>>,
-}
-
-impl EngineConfig {
-    /// Where the forecast window stands among the rolling windows (which come first in a
-    /// snapshot's windows), and its length.
-    pub fn forecast(&self) -> Option<(usize, Span)> {
-        let f = self.forecast_window.as_ref()?;
-        self.windows
-            .iter()
-            .filter(|w| self.keeps(&w.label))
-            .position(|w| w == f)
-            .map(|i| (i, f.span))
-    }
-
-    /// Whether the engine keeps the window labelled `label` (a rolling window's, `interval`,
-    /// `today`).
-    pub fn keeps(&self, label: &str) -> bool {
-        self.kept
-            .as_ref()
-            .is_none_or(|kept| kept.iter().any(|k| k == label))
-    }
-
-    /// Labels of the windows the engine keeps, in the order of every queue's windows: the
-    /// rolling windows, then `interval` and `today`.
-    pub fn kept_labels(&self) -> Vec<String> {
-        (self.windows.iter().map(|w| w.label.as_str()))
-            .chain(["interval", "today"])
-            .filter(|l| self.keeps(l))
-            .map(str::to_string)
-            .collect()
-    }
-}
-
-/// How the service level ratio treats abandoned contacts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SlFormula {
-    AbandonsNegative,
-    IgnoreAbandons,
-    AbandonsPositive,
-}
-
-/// Everything a queue's KPIs and targets depend on.
-#[derive(Clone, Debug, PartialEq)]
-pub struct QueueSettings {
-    pub clock: LocalClock,
-    pub sl_threshold: Span,
-    pub sl_formula: SlFormula,
-    pub short_abandon: Span,
-    pub wrapup: bool,
-    pub sl_target: f64,
-    pub abandon_target: f64,
-    pub asa_target: Span,
-    pub aht_target: Span,
-    pub oldest_wait_target: Span,
-    pub min_volume: u64,
-    /// Target (maximum) of the mean first response (kpis.md 1.1); no default: no breach.
-    pub first_response_target: Option<Span>,
-    /// How far back an earlier contact of the same customer makes a repeat (kpis.md 1.1).
-    pub repeat_window: Span,
-    /// How long an abandoning customer has to get through to count as recovered.
-    pub callback_window: Span,
-    /// A contact with no event for this long is expired (events.md 1.2; at least 7 days for a
-    /// contact with an e-mail leg, see `engine::EMAIL_TIMEOUT`).
-    pub contact_timeout: Span,
-    /// When the agents view turns a long not-ready, wrap-up or conversation amber and red.
-    pub live: LiveThresholds,
+/// The configuration file as written: the center's tables and the service's.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    engine: FileEngine,
+    #[serde(default)]
+    defaults: FileQueue,
+    #[serde(default)]
+    queues: BTreeMap<String, FileQueue>,
+    #[serde(default)]
+    export: FileExport,
+    #[serde(default)]
+    kafka: KafkaConfig,
+    #[serde(default)]
+    http: HttpConfig,
+    #[serde(default)]
+    log: LogConfig,
+    #[serde(default = "file_alerts")]
+    alerts: AlertsConfig,
 }
 
 /// `[http]`: where /metrics, /healthz, /readyz and the wallboard are served.
@@ -376,65 +281,6 @@ fn burn_factor<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     }
 }
 
-impl Default for QueueSettings {
-    /// The contract's defaults (`kpis.md`).
-    fn default() -> Self {
-        QueueSettings {
-            clock: LocalClock {
-                zone: Tz::UTC,
-                day_start: NaiveTime::MIN,
-            },
-            sl_threshold: Span::from_secs(20),
-            sl_formula: SlFormula::AbandonsNegative,
-            short_abandon: Span::from_secs(5),
-            wrapup: false,
-            sl_target: 0.80,
-            abandon_target: 0.05,
-            asa_target: Span::from_secs(30),
-            aht_target: Span::from_secs(360),
-            oldest_wait_target: Span::from_secs(120),
-            min_volume: 10,
-            first_response_target: None,
-            repeat_window: Span::from_secs(24 * 3600),
-            callback_window: Span::from_secs(3600),
-            contact_timeout: Span::from_secs(8 * 3600),
-            live: LiveThresholds::default(),
-        }
-    }
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        let windows: Vec<RollingWindow> = ["5m", "15m", "1h"]
-            .iter()
-            .map(|l| RollingWindow {
-                label: l.to_string(),
-                span: l.parse().unwrap_or(Span::from_secs(300)),
-            })
-            .collect();
-        EngineConfig {
-            forecast_window: default_forecast_window(&windows),
-            windows,
-            interval: Span::from_secs(900),
-            allowed_lateness: Span::from_secs(60),
-            max_queues: 1_000,
-            max_open_contacts: 1_000_000,
-            max_agents: 100_000,
-            max_customers: 1_000_000,
-            dedup_horizon: Span::from_secs(900),
-            dedup_capacity: 1_000_000,
-            survey_horizon: Span::from_secs(48 * 3600),
-            max_message_bytes: 64 * 1024,
-            max_clock_skew: Span::from_secs(300),
-            forget_idle_queues_after: Span::from_secs(3600),
-            kept: None,
-        }
-    }
-}
-
-/// Longest rolling window accepted: exact to the second, memory bounded by what the window holds.
-pub const MAX_WINDOW: Span = Span::from_millis(7 * DAY);
-
 impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -442,206 +288,58 @@ impl Config {
             path: path.display().to_string(),
             source,
         })?;
-        Config::parse_text(&text).map_err(|message| ConfigError::Invalid {
-            path: path.display().to_string(),
-            message,
+        Config::parse(&text).map_err(|e| match e {
+            ConfigError::Text(source) => ConfigError::Invalid {
+                path: path.display().to_string(),
+                source,
+            },
+            other => other,
         })
     }
 
-    /// Parses and validates config text; the error names the key and its line.
+    /// Parses and validates config text, one table after the other; the error names the key
+    /// and its line.
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
-        Config::parse_text(text).map_err(ConfigError::Text)
-    }
-
-    fn parse_text(text: &str) -> Result<Config, String> {
-        let file: FileConfig =
-            toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
-        let line_of = |span: std::ops::Range<usize>| {
-            text[..span.start.min(text.len())].lines().count().max(1)
+        let file: FileConfig = toml::from_str(text).map_err(SettingError::syntax)?;
+        let center = Center {
+            engine: file.engine,
+            defaults: file.defaults,
+            queues: file.queues,
+            export: file.export,
         };
-        let mut engine = EngineConfig::default();
-        if let Some(windows) = &file.engine.windows {
-            let mut seen = Vec::new();
-            let mut list = Vec::new();
-            for w in windows.get_ref() {
-                let label = w.get_ref().clone();
-                let at = |why: String| format!("line {}: engine.windows: {why}", line_of(w.span()));
-                let span: Span = label
-                    .parse()
-                    .map_err(|e: crate::time::SpanError| at(e.to_string()))?;
-                if span.millis() < SECOND || span.millis() % SECOND != 0 {
-                    return Err(at(format!(
-                        "window {label:?} must be a whole number of seconds, at least 1s"
-                    )));
-                }
-                if span > MAX_WINDOW {
-                    return Err(at(format!(
-                        "window {label:?} is longer than the maximum of {MAX_WINDOW}"
-                    )));
-                }
-                if matches!(label.as_str(), "interval" | "today" | "now") || seen.contains(&span) {
-                    return Err(at(format!("window {label:?} is listed twice")));
-                }
-                seen.push(span);
-                list.push(RollingWindow { label, span });
-            }
-            engine.windows = list;
-        }
-        engine.forecast_window = match &file.engine.forecast_window {
-            None => default_forecast_window(&engine.windows),
-            Some(f) => Some(forecast_window(f, &engine.windows, line_of(f.span()))?),
+        let written = (file.alerts.window != UNSET_WINDOW).then_some(file.alerts.window.as_str());
+        let (center, window) = center.resolve(text, written)?;
+        let alerts = AlertsConfig {
+            window,
+            ..file.alerts
         };
-        let e = &file.engine;
-        engine.interval = e.interval.map_or(engine.interval, |i| i.0);
-        engine.allowed_lateness = e.allowed_lateness.unwrap_or(engine.allowed_lateness);
-        engine.max_queues = e.max_queues.map_or(engine.max_queues, |p| p.0);
-        engine.max_open_contacts = e
-            .max_open_contacts
-            .map_or(engine.max_open_contacts, |p| p.0);
-        engine.max_agents = e.max_agents.map_or(engine.max_agents, |p| p.0);
-        engine.max_customers = e.max_customers.map_or(engine.max_customers, |p| p.0);
-        // a repeated id is recognised as long as its event could still be applied: the
-        // horizon covers the lateness (a CTR seen after its contact events counts once)
-        engine.dedup_horizon = match e.dedup_horizon {
-            Some(h) if h < engine.allowed_lateness => {
-                return Err(format!(
-                    "engine.dedup_horizon ({h}) is shorter than engine.allowed_lateness ({}): \
-                     a repeated event within the lateness would count twice",
-                    engine.allowed_lateness
-                ))
-            }
-            Some(h) => h,
-            None => engine.dedup_horizon.max(engine.allowed_lateness),
-        };
-        engine.dedup_capacity = e.dedup_capacity.map_or(engine.dedup_capacity, |p| p.0);
-        engine.survey_horizon = e.survey_horizon.unwrap_or(engine.survey_horizon);
-        engine.max_message_bytes = e
-            .max_message_bytes
-            .map_or(engine.max_message_bytes, |p| p.0);
-        engine.max_clock_skew = e.max_clock_skew.unwrap_or(engine.max_clock_skew);
-        engine.forget_idle_queues_after = e
-            .forget_idle_queues_after
-            .unwrap_or(engine.forget_idle_queues_after);
-        // `[engine] contact_timeout` (before 1.2 the only one) is the default of `[defaults]`
-        let base = QueueSettings {
-            contact_timeout: e
-                .contact_timeout
-                .unwrap_or(QueueSettings::default().contact_timeout),
-            ..QueueSettings::default()
-        };
-        let defaults = file.defaults.over(&base);
-        let queues = file
-            .queues
-            .iter()
-            .map(|(name, q)| (name.clone(), q.over(&defaults)))
-            .collect::<BTreeMap<_, _>>();
-        for name in queues.keys() {
-            if name.is_empty() || name.chars().count() > 128 {
-                return Err(format!(
-                    "queues.{name:?}: a queue name has 1 to 128 characters"
-                ));
-            }
-        }
-        // A short abandon must be decided before the service level is: otherwise a late abandon
-        // could retract a miss already counted final (a counter would decrease).
-        for (name, q) in std::iter::once(("[defaults]".to_string(), &defaults))
-            .chain(queues.iter().map(|(n, q)| (format!("queues.{n}"), q)))
-        {
-            if q.short_abandon > q.sl_threshold {
-                return Err(format!(
-                    "{name}: short_abandon ({}) is longer than sl_threshold ({}); a short abandon must be decided before the service level",
-                    q.short_abandon, q.sl_threshold
-                ));
-            }
-        }
-        if queues.len() > engine.max_queues {
-            return Err(format!(
-                "queues: {} queues configured but engine.max_queues is {}",
-                queues.len(),
-                engine.max_queues
-            ));
-        }
-        let mut file = file;
-        if file.alerts.window == UNSET_WINDOW {
-            file.alerts.window = if engine.windows.iter().any(|w| w.label == "15m") {
-                "15m".into()
-            } else {
-                engine
-                    .windows
-                    .first()
-                    .map_or_else(|| "interval".into(), |w| w.label.clone())
-            };
-        }
-        if !matches!(file.alerts.window.as_str(), "" | "interval" | "today")
-            && !engine.windows.iter().any(|w| w.label == file.alerts.window)
-        {
-            return Err(format!(
-                "alerts.window: {:?} is not one of engine.windows, \"interval\" or \"today\"",
-                file.alerts.window
-            ));
-        }
-        let mut topics: Vec<&str> = file.kafka.topics.iter().map(String::as_str).collect();
-        for input in &file.kafka.inputs {
-            input.check()?;
-            if topics.contains(&input.topic.as_str()) {
-                return Err(format!(
-                    "kafka.inputs: topic {:?} is listed twice (in kafka.topics or kafka.inputs)",
-                    input.topic
-                ));
-            }
-            topics.push(&input.topic);
-        }
-        if let Some(key) = file
-            .alerts
-            .severity
-            .keys()
-            .find(|k| !SEVERITY_KEYS.contains(&k.as_str()))
-        {
-            return Err(format!(
-                "alerts.severity: unknown key {key:?}; one of {}",
-                SEVERITY_KEYS.join(", ")
-            ));
-        }
-        let written = export::Written {
-            windows: file.engine.windows.is_some(),
-            interval: file.engine.interval.is_some(),
-        };
-        let export = file.export.resolve(
-            &engine.windows,
-            &file.alerts.window,
-            engine.forecast_window.as_ref(),
-            written,
-        )?;
-        engine.kept = Some(
-            (export.windows.iter().cloned())
-                .chain(engine.forecast_window.iter().map(|f| f.label.clone()))
-                .collect(),
-        );
+        alerts.check()?;
+        file.kafka.check()?;
         Ok(Config {
-            engine,
-            defaults,
-            queues,
+            center: Arc::new(center),
             kafka: file.kafka,
             http: file.http,
             log: file.log,
-            alerts: file.alerts,
-            export,
+            alerts,
         })
     }
 
     /// The settings of a queue: its own table over `[defaults]`, or `[defaults]` alone.
     pub fn queue(&self, name: &str) -> &QueueSettings {
-        self.queues.get(name).unwrap_or(&self.defaults)
+        self.center.queue(name)
     }
 }
 
-impl fmt::Display for SlFormula {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SlFormula::AbandonsNegative => "abandons_negative",
-            SlFormula::IgnoreAbandons => "ignore_abandons",
-            SlFormula::AbandonsPositive => "abandons_positive",
-        })
+impl AlertsConfig {
+    /// `[alerts.severity]` names only alerts `callpulse rules` writes.
+    fn check(&self) -> Result<(), SettingError> {
+        match (self.severity.keys()).find(|k| !SEVERITY_KEYS.contains(&k.as_str())) {
+            Some(key) => Err(SettingError::new(
+                "alerts.severity",
+                format!("unknown key {key:?}; one of {}", SEVERITY_KEYS.join(", ")),
+            )),
+            None => Ok(()),
+        }
     }
 }
 

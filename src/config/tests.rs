@@ -5,12 +5,12 @@ use super::*;
 #[test]
 fn empty_config_is_the_contract_defaults() {
     let c = Config::parse("").unwrap();
-    let labels: Vec<_> = c.engine.windows.iter().map(|w| w.label.as_str()).collect();
+    let labels: Vec<_> = c.center.engine.windows.iter().map(|w| w.label.as_str()).collect();
     assert_eq!(labels, ["5m", "15m", "1h"]);
-    assert_eq!(c.engine.interval, Span::from_secs(900));
-    assert_eq!(c.engine.allowed_lateness, Span::from_secs(60));
-    assert_eq!(c.defaults.sl_threshold, Span::from_secs(20));
-    assert_eq!(c.defaults.min_volume, 10);
+    assert_eq!(c.center.engine.interval, Span::from_secs(900));
+    assert_eq!(c.center.engine.allowed_lateness, Span::from_secs(60));
+    assert_eq!(c.center.defaults.sl_threshold, Span::from_secs(20));
+    assert_eq!(c.center.defaults.min_volume, 10);
     assert_eq!(c.http.listen, "127.0.0.1:9898");
 }
 
@@ -127,9 +127,9 @@ fn a_connect_input_names_its_queues_by_arn_id() {
 #[test]
 fn the_dedup_horizon_covers_the_lateness() {
     let c = Config::parse("[engine]\nallowed_lateness = \"2h\"\n").unwrap();
-    assert_eq!(c.engine.dedup_horizon, Span::from_secs(7200));
+    assert_eq!(c.center.engine.dedup_horizon, Span::from_secs(7200));
     let c = Config::parse("[engine]\nallowed_lateness = \"1m\"\n").unwrap();
-    assert_eq!(c.engine.dedup_horizon, Span::from_secs(900));
+    assert_eq!(c.center.engine.dedup_horizon, Span::from_secs(900));
     let err = Config::parse("[engine]\nallowed_lateness = \"2h\"\ndedup_horizon = \"15m\"\n")
         .unwrap_err()
         .to_string();
@@ -138,17 +138,17 @@ fn the_dedup_horizon_covers_the_lateness() {
 
 #[test]
 fn forecast_window_is_a_rolling_window() {
-    let label = |c: &Config| c.engine.forecast_window.as_ref().map(|w| w.label.clone());
+    let label = |c: &Config| c.center.engine.forecast_window.as_ref().map(|w| w.label.clone());
     let c = Config::parse("").unwrap();
     assert_eq!(label(&c).as_deref(), Some("15m"));
     // its place among the windows the engine keeps (the standard profile: 15m, today)
-    assert_eq!(c.engine.forecast(), Some((0, Span::from_secs(900))));
+    assert_eq!(c.center.engine.forecast(), Some((0, Span::from_secs(900))));
     let full = Config::parse("[export]\nprofile = \"full\"\n").unwrap();
-    assert_eq!(full.engine.forecast(), Some((1, Span::from_secs(900))));
+    assert_eq!(full.center.engine.forecast(), Some((1, Span::from_secs(900))));
     // written: by label, or by length ("900s" is the window 15m)
     let c = Config::parse("[engine]\nforecast_window = \"1h\"\n").unwrap();
-    assert_eq!(c.engine.kept_labels(), ["15m", "1h", "today"]);
-    assert_eq!(c.engine.forecast(), Some((1, Span::from_secs(3600))));
+    assert_eq!(c.center.engine.kept_labels(), ["15m", "1h", "today"]);
+    assert_eq!(c.center.engine.forecast(), Some((1, Span::from_secs(3600))));
     let c = Config::parse("[engine]\nwindows = [\"5m\", \"900s\"]\nforecast_window = \"15m\"\n")
         .unwrap();
     assert_eq!(label(&c).as_deref(), Some("900s"));
@@ -159,7 +159,7 @@ fn forecast_window_is_a_rolling_window() {
     assert_eq!(label(&c).as_deref(), Some("20m"));
     // no rolling window: no forecast
     let c = Config::parse("[engine]\nwindows = []\n").unwrap();
-    assert_eq!((label(&c), c.engine.forecast()), (None, None));
+    assert_eq!((label(&c), c.center.engine.forecast()), (None, None));
     // written but not a rolling window: an error naming the key, the line and the windows
     for (text, line) in [
         (

@@ -175,16 +175,16 @@ fn watched(config: &Config, k: &KpiAlert) -> Option<String> {
 fn lacks(config: &Config, k: &KpiAlert, window: &str) -> Option<String> {
     let reads = k.reads();
     (!reads.is_empty())
-        .then(|| missing(&config.export, &reads, Some(window)))
+        .then(|| missing(&config.center.export, &reads, Some(window)))
         .flatten()
 }
 
 /// What the predicted breach lacks: the service level in the alerts window and the offered
 /// contacts in the forecast window.
 fn predicted_lacks(config: &Config, forecast: &str) -> Option<String> {
-    let sl = missing(&config.export, &SL_COUNTS, Some(&config.alerts.window));
+    let sl = missing(&config.center.export, &SL_COUNTS, Some(&config.alerts.window));
     let offered = missing(
-        &config.export,
+        &config.center.export,
         &["callcenter_contacts_offered"],
         Some(forecast),
     );
@@ -205,7 +205,7 @@ pub(super) fn left_out(config: &Config) -> Vec<(&'static str, String)> {
         })
         .collect();
     if let (Some(f), false) = (
-        &config.engine.forecast_window,
+        &config.center.engine.forecast_window,
         config.alerts.window.is_empty(),
     ) {
         if let Some(lack) = predicted_lacks(config, &f.label) {
@@ -332,7 +332,7 @@ pub(super) fn kpi_group(config: &Config, y: &mut Yaml) {
 
 /// [`SERVICE_LEVEL`]: one recording rule per `sl_formula` in use, every window at once.
 fn record_service_level(config: &Config, y: &mut Yaml) {
-    if missing(&config.export, &SL_COUNTS, None).is_some() {
+    if missing(&config.center.export, &SL_COUNTS, None).is_some() {
         return;
     }
     for (formula, matcher) in formula_matchers(config) {
@@ -350,7 +350,7 @@ fn record_service_level(config: &Config, y: &mut Yaml) {
 /// out without a forecast window or a KPI alert window.
 fn predicted_breach(config: &Config, y: &mut Yaml) {
     let a = &config.alerts;
-    let Some(forecast) = config.engine.forecast_window.as_ref() else {
+    let Some(forecast) = config.center.engine.forecast_window.as_ref() else {
         return;
     };
     if a.window.is_empty() {

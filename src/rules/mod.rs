@@ -123,10 +123,10 @@ fn header(config: &Config, y: &mut Yaml) {
     );
     // Burn factors a queue's target cannot reach: the error ratio is at most 1, so a burn
     // factor B can only fire when B * (1 - target) < 1.
-    let mut queues: Vec<(String, f64)> = vec![("[defaults]".into(), config.defaults.sl_target)];
+    let mut queues: Vec<(String, f64)> = vec![("[defaults]".into(), config.center.defaults.sl_target)];
     queues.extend(
         config
-            .queues
+            .center.queues
             .iter()
             .map(|(name, q)| (format!("[queues.{}]", comment_safe(name)), q.sl_target)),
     );
@@ -352,9 +352,9 @@ fn sl_terms(formula: SlFormula, count: impl Fn(&str) -> String) -> (String, Stri
 
 /// One label matcher per SL formula in use: none when every queue uses the default formula.
 fn formula_matchers(config: &Config) -> Vec<(SlFormula, String)> {
-    let default = config.defaults.sl_formula;
+    let default = config.center.defaults.sl_formula;
     let mut others: Vec<(SlFormula, Vec<&str>)> = Vec::new();
-    for (name, q) in &config.queues {
+    for (name, q) in &config.center.queues {
         if q.sl_formula == default {
             continue;
         }
@@ -383,7 +383,7 @@ fn formula_matchers(config: &Config) -> Vec<(SlFormula, String)> {
 /// How a window label reads in a sentence.
 fn window_phrase(config: &Config, window: &str) -> String {
     match window {
-        "interval" => format!("the current {} reporting interval", config.engine.interval),
+        "interval" => format!("the current {} reporting interval", config.center.engine.interval),
         "today" => "today (since the queue's local day start)".into(),
         w => format!("the last {w}"),
     }

@@ -83,7 +83,7 @@ fn window_literals(text: &str) -> Vec<&str> {
 /// One warning per shipped reader that needs what the profile of `config` leaves out; the
 /// generated rules are left out instead (see [`super::render`]) and listed by `check-config`.
 pub fn warnings(config: &Config) -> Vec<String> {
-    let export = &config.export;
+    let export = &config.center.export;
     let mut out = Vec::new();
     for (reader, text) in READERS {
         let families = names(text);

@@ -124,7 +124,7 @@ async fn agents(State(api): State<Arc<Api>>, RawQuery(query): RawQuery) -> Respo
     match prepare(&api, query).await {
         Ok((query, g)) => {
             let config = api.state.config();
-            let page = agents_page(&g.view, &g.partitions, &query, config);
+            let page = agents_page(&g.view, &g.partitions, &query, &config.center);
             json(serde_json::to_vec(&page))
         }
         Err(refused) => refused,

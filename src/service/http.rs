@@ -70,7 +70,7 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
 
 /// A `?window=` that names no window of the export profile (nor `now`, the live gauges').
 fn unknown_window(state: &ServiceState, selection: &Selection) -> Option<String> {
-    let export = &state.config().export;
+    let export = &state.config().center.export;
     (selection.windows.iter())
         .find(|w| *w != "now" && !export.window(w))
         .cloned()

@@ -54,13 +54,13 @@ pub fn rebuild_span(config: &Config) -> Millis {
         return span.millis();
     }
     let longest = config
-        .engine
+        .center.engine
         .windows
         .iter()
         .map(|w| w.span.millis())
         .max()
         .unwrap_or(0);
-    longest.max(25 * HOUR) + config.engine.allowed_lateness.millis() + HOUR
+    longest.max(25 * HOUR) + config.center.engine.allowed_lateness.millis() + HOUR
 }
 
 /// The consumer's context: rebalances start and stop partition workers.

@@ -85,7 +85,7 @@ pub async fn serve_clocked(
             "serving {scheme}://{addr}/metrics (wallboard at {scheme}://{addr}/)"
         );
     }
-    for not in &state.config().export.not_exported {
+    for not in &state.config().center.export.not_exported {
         tracing::info!("{not}");
     }
     let stop = CancellationToken::new();

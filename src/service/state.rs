@@ -202,7 +202,7 @@ impl ServiceState {
     /// The views with the configured queues, merged at `now`.
     fn merged(&self, now: Millis, views: Vec<(PartitionKey, PartView)>) -> Gathered {
         // Configured queues are exported even while no partition is assigned.
-        let mut base = Engine::new(self.config.clone());
+        let mut base = Engine::new(self.config.center.clone());
         base.advance(now);
         let base = base.export_snapshot();
         let merged =
@@ -225,7 +225,7 @@ impl ServiceState {
         if !selection.families.is_empty() {
             out.keep_only(selection.families.clone());
         }
-        render(snapshot, &self.config.export, out);
+        render(snapshot, &self.config.center.export, out);
         if selection.self_metrics() {
             self.render_partitions(&gathered.views, gathered.now, out);
             self.metrics.render(out);
@@ -291,7 +291,7 @@ impl ServiceState {
             .iter()
             .flat_map(|(_, v)| v.snapshot.queues.iter().map(|q| q.name.as_str()))
             .collect();
-        let known = queues.len().max(self.config.queues.len());
+        let known = queues.len().max(self.config.center.queues.len());
         out.sample("callpulse_queues", "", "", "", known as f64);
         // `callpulse_queues_split` is rendered with the instance-wide families.
         QueuesSplit {
@@ -430,7 +430,7 @@ mod tests {
     /// A partition's view whose snapshot (every configured queue, as an engine exports them)
     /// holds one offered contact in each of `offered`.
     fn view(config: &Arc<Config>, offered: &[&str]) -> PartView {
-        let mut snapshot = Engine::new(config.clone()).export_snapshot();
+        let mut snapshot = Engine::new(config.center.clone()).export_snapshot();
         for q in snapshot.queues.iter_mut().map(Arc::make_mut) {
             if offered.contains(&q.name.as_str()) {
                 q.windows[0].apply(&FactKind::Offered, 1);

@@ -91,10 +91,10 @@ pub fn spawn_worker(
             (r.engine, r.reader, Millis::MIN)
         }
         None => (
-            Engine::new(state.config().clone()),
+            Engine::new(state.config().center.clone()),
             Reader::with_lateness(
                 &state.config().kafka.input_of(&start.key.0),
-                state.config().engine.allowed_lateness.millis(),
+                state.config().center.engine.allowed_lateness.millis(),
             ),
             start.rebuild_from,
         ),

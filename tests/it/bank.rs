@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::sync::Arc;
+
 
 use callpulse::engine::Engine;
 use callpulse::time::{Millis, DAY};
@@ -112,7 +112,7 @@ fn bank_1999_january_daily_offered_matches_published_counts() {
             .collect();
     let cfg = config("[defaults]\ntimezone = \"Asia/Jerusalem\"\n[engine]\nwindows = [\"1h\"]\nmax_open_contacts = 100000\n");
     let queues = ["PS", "PE", "IN", "NE", "NW", "TT"];
-    let mut engine = Engine::new(Arc::clone(&cfg));
+    let mut engine = Engine::new(cfg.center.clone());
     let events = month("1999-01.tsv.gz");
     let mut next_midnight = ms(NaiveDate::from_ymd_opt(1999, 1, 1)
         .unwrap()

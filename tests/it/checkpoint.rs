@@ -75,13 +75,13 @@ fn a_partition_restored_mid_stream_goes_on_like_one_that_never_stopped(format: S
     let input = input(format.input());
     let fp = fingerprint(&cfg, &input);
 
-    let mut engine = Engine::new(cfg.clone());
+    let mut engine = Engine::new(cfg.center.clone());
     let mut reader = Reader::new(&input);
     feed(&mut engine, &mut reader, &lines, 0);
     let never_stopped = outcome(engine, reader, end);
 
     for split in [lines.len() / 7, lines.len() / 2, lines.len() * 6 / 7] {
-        let mut engine = Engine::new(cfg.clone());
+        let mut engine = Engine::new(cfg.center.clone());
         let mut reader = Reader::new(&input);
         feed(&mut engine, &mut reader, &lines[..split], 0);
         let bytes = encode(&save(&engine, &reader, split as i64).unwrap(), fp).unwrap();
@@ -122,7 +122,7 @@ fn a_checkpoint_of_another_configuration_or_version_or_damaged_is_refused() {
         ..SimConfig::default()
     };
     let lines = simulated(&sim, MONDAY + 10 * HOUR, SimFormat::Callpulse);
-    let mut engine = Engine::new(cfg.clone());
+    let mut engine = Engine::new(cfg.center.clone());
     let mut reader = Reader::new(&json);
     feed(&mut engine, &mut reader, &lines, 0);
     let bytes = encode(
@@ -189,7 +189,7 @@ fn a_restored_engine_recognizes_the_customers_it_saw() {
             serde_json::json!({"queue": "sales", "customer": "cust-1"}),
         )
     };
-    let mut engine = Engine::new(cfg.clone());
+    let mut engine = Engine::new(cfg.center.clone());
     let mut reader = Reader::new(&json);
     reader.read(&mut engine, offer("c1", t).as_bytes(), Admit::ALL, |_| {});
     let bytes = encode(

@@ -320,7 +320,7 @@ fn run_counting(
     now: Millis,
 ) -> Result<callpulse::engine::Engine, TestCaseError> {
     use std::collections::BTreeMap;
-    let mut engine = callpulse::engine::Engine::new(cfg.clone());
+    let mut engine = callpulse::engine::Engine::new(cfg.center.clone());
     let mut seen: BTreeMap<String, f64> = BTreeMap::new();
     let mut check = |engine: &callpulse::engine::Engine| -> Result<(), TestCaseError> {
         for line in exposition(&engine.snapshot()).lines() {

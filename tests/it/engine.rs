@@ -45,7 +45,7 @@ fn service_level_decided_when_the_threshold_passes_without_any_event() {
         (1, 0),
         "missed the moment it passed 20 s"
     );
-    assert_eq!(w.service_level(cfg.defaults.sl_formula), Some(0.0));
+    assert_eq!(w.service_level(cfg.center.defaults.sl_formula), Some(0.0));
     // answered later: still missed, decided at t0 + 20 s, counted once
     engine
         .ingest(answered(t0 + 40 * SECOND, "c1").as_bytes())
@@ -247,7 +247,7 @@ fn agent_table_is_bounded_and_forgets_only_final_logged_out_agents() {
             json!({"agent": agent, "state": state, "queues": ["q"]}),
         )
     };
-    let mut engine = callpulse::engine::Engine::new(cfg.clone());
+    let mut engine = callpulse::engine::Engine::new(cfg.center.clone());
     // five agents stay logged in; 25 log in and out, one every 10 s
     for i in 0..5 {
         engine
@@ -308,7 +308,7 @@ fn queue_limit_rejects_new_queues_and_keeps_old_ones_working() {
 fn queue_limit_junk_queues_cannot_lock_out_configured_or_later_real_queues() {
     let cfg = config("[engine]\nmax_queues = 10\n[queues.sales]\n[queues.support]\n");
     let t0 = at(T0);
-    let mut engine = callpulse::engine::Engine::new(cfg.clone());
+    let mut engine = callpulse::engine::Engine::new(cfg.center.clone());
     // a burst of junk: eight queues fill the limit (two are configured), four more are refused
     for i in 0..12 {
         let c = format!("junk{i}");
@@ -438,7 +438,7 @@ fn expiry_bookkeeping_stays_proportional_to_contacts_in_memory() {
     // many short contacts over hours: finished ones must not leave bookkeeping behind
     let cfg = config("");
     let t0 = at(T0);
-    let mut engine = callpulse::engine::Engine::new(cfg);
+    let mut engine = callpulse::engine::Engine::new(cfg.center.clone());
     for i in 0..50_000i64 {
         let t = t0 + i * 500;
         let c = format!("c{i}");
@@ -467,7 +467,7 @@ fn today_and_interval_do_not_keep_the_day_in_memory() {
     let start = at("2026-11-23T18:00:00Z");
     let midnight = at("2026-11-24T00:00:00Z");
     let end = at("2026-11-24T05:52:00Z");
-    let mut engine = callpulse::engine::Engine::new(cfg.clone());
+    let mut engine = callpulse::engine::Engine::new(cfg.center.clone());
     let mut offers: Vec<Millis> = Vec::new();
     let mut most_facts = 0;
     let mut now = start;

@@ -180,7 +180,7 @@ fn events_with_tens_of_kb_of_channel_variables_are_read_and_bad_ones_counted() {
         format: InputFormat::Freeswitch,
         ..InputConfig::default()
     };
-    let mut engine = Engine::new(config(LATE));
+    let mut engine = Engine::new(config(LATE).center.clone());
     let mut reader = Reader::new(&input);
     // the first caller's entry with 200 KB of channel variables (the engine's limit is 64 KiB)
     let mut big: serde_json::Map<String, serde_json::Value> =
@@ -313,7 +313,7 @@ async fn a_freeswitch_topic_equals_replay_of_the_same_events() {
     )
     .expect("replayed");
     let mut out = callpulse::export::Exposition::new();
-    callpulse::export::render(&replayed.snapshot, &cfg.export, &mut out);
+    callpulse::export::render(&replayed.snapshot, &cfg.center.export, &mut out);
     let expected = out.finish();
     let stable = |text: &str| -> Vec<String> {
         let mut v: Vec<String> = text

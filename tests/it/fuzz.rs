@@ -137,7 +137,7 @@ fn mutate(msg: &str, r: &mut Rng) -> Vec<u8> {
 /// exposition at the end.
 fn read_all(format: InputFormat, msgs: &[Vec<u8>]) -> (Vec<(bool, bool)>, String) {
     let cfg = config("[engine]\nallowed_lateness = \"10m\"\n");
-    let mut engine = Engine::new(cfg);
+    let mut engine = Engine::new(cfg.center.clone());
     let mut reader = Reader::new(&InputConfig {
         format,
         ..InputConfig::default()

@@ -209,7 +209,7 @@ fn replayed(config: &Arc<Config>, events: &[SimEvent], bad: &[&str]) -> String {
     let input = lines.join("\n");
     let r = replay(config.clone(), input.as_bytes(), Some(wall_now())).unwrap();
     let mut out = Exposition::new();
-    render(&r.snapshot, &config.export, &mut out);
+    render(&r.snapshot, &config.center.export, &mut out);
     out.finish()
 }
 
@@ -432,7 +432,7 @@ async fn asterisk_topic_equals_replay_of_the_same_records() {
     )
     .unwrap();
     let mut out = Exposition::new();
-    render(&r.snapshot, &cfg.export, &mut out);
+    render(&r.snapshot, &cfg.center.export, &mut out);
     let expected = out.finish();
     assert_eq!(stable_windows(&text), stable_windows(&expected));
     assert!(

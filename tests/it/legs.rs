@@ -262,7 +262,7 @@ fn responded_is_accepted_on_an_answered_leg_and_discarded_before_any_answer() {
 /// Feeds lines in the order given, moving `now` to the watermark after each one (so a closed
 /// contact is forgotten as early as the lateness allows), then evaluates at `now`.
 fn eager(cfg_text: &str, lines: &[String], now: Millis) -> Engine {
-    let mut engine = Engine::new(config(cfg_text));
+    let mut engine = Engine::new(config(cfg_text).center.clone());
     for l in lines {
         let _ = engine.ingest(l.as_bytes());
         if let Some(wm) = engine.watermark() {

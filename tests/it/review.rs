@@ -23,7 +23,7 @@ fn a_survey_without_queue_stays_in_the_queue_answered_before_it_when_a_later_ans
     let t0 = at(T0);
     // short windows, so the survey's fact is final and pruned before care's answer arrives
     let cfg = config("[engine]\nwindows = [\"1m\"]\n");
-    let mut engine = callpulse::engine::Engine::new(cfg);
+    let mut engine = callpulse::engine::Engine::new(cfg.center.clone());
     let lines = [
         offered(t0, "c", "sales"),
         of(

@@ -232,7 +232,7 @@ fn the_standard_profile_writes_a_fraction_of_the_full_series() {
         let r =
             callpulse::replay::replay(config.clone(), input.join("\n").as_bytes(), None).unwrap();
         let mut out = Exposition::new();
-        render(&r.snapshot, &config.export, &mut out);
+        render(&r.snapshot, &config.center.export, &mut out);
         let text = out.finish();
         let queues = r.snapshot.queues.len();
         let n = text.lines().filter(|l| !l.starts_with('#')).count();
@@ -276,7 +276,7 @@ fn the_engine_keeps_only_the_exported_windows_and_the_forecasts() {
     use callpulse::engine::Engine;
     let labels = |text: &str| {
         let config = Arc::new(Config::parse(text).unwrap());
-        Engine::new(config).snapshot().window_labels
+        Engine::new(config.center.clone()).snapshot().window_labels
     };
     assert_eq!(labels(""), ["15m", "today"]);
     assert_eq!(
@@ -306,7 +306,7 @@ fn the_engine_keeps_only_the_exported_windows_and_the_forecasts() {
     let input: Vec<&str> = events.iter().map(|e| e.json.as_str()).collect();
     let r = callpulse::replay::replay(config.clone(), input.join("\n").as_bytes(), None).unwrap();
     let mut out = callpulse::export::Exposition::new();
-    callpulse::export::render(&r.snapshot, &config.export, &mut out);
+    callpulse::export::render(&r.snapshot, &config.center.export, &mut out);
     let text = out.finish();
     assert!(
         text.contains("callcenter_forecast_agents_required{"),

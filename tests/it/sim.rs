@@ -58,7 +58,7 @@ struct Kpis {
 
 /// Runs events through the engine; returns today's KPIs per queue and checks no rejects.
 fn through_engine(config: Config, events: &[SimEvent], end: i64) -> BTreeMap<String, Kpis> {
-    let mut engine = Engine::new(Arc::new(config));
+    let mut engine = Engine::new(config.center.clone());
     for (i, e) in events.iter().enumerate() {
         engine
             .ingest(e.json.as_bytes())
@@ -153,7 +153,7 @@ impl QueueDay {
 fn day(c: &SimConfig) -> BTreeMap<String, QueueDay> {
     let config = Arc::new(Config::parse(BUNDLED_CONFIG).unwrap());
     let mut sim = Simulator::new(c.clone());
-    let mut engine = Engine::new(Arc::clone(&config));
+    let mut engine = Engine::new(config.center.clone());
     let mut out = Vec::new();
     let mut days: BTreeMap<String, QueueDay> = BTreeMap::new();
     let mut first = BTreeMap::new();
@@ -446,7 +446,7 @@ fn understaffed_and_outage_are_clearly_worse_than_normal() {
         c.agents = c.recommended_agents();
         let end = c.start_ms + OUTAGE.1 + 5 * MINUTE;
         let config = Arc::new(Config::parse(BUNDLED_CONFIG).unwrap());
-        let mut engine = Engine::new(Arc::clone(&config));
+        let mut engine = Engine::new(config.center.clone());
         for e in run(&c, 1).iter().filter(|e| e.ts_ms < end) {
             engine.ingest(e.json.as_bytes()).unwrap();
         }

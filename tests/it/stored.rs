@@ -178,7 +178,7 @@ fn convert_reads_a_gzipped_firehose_object_in_time_order() {
 /// What each message read by a live reader came to: (applied, malformed) per message.
 fn read_all(format: InputFormat, messages: &[Vec<u8>]) -> (Engine, Vec<(usize, usize)>) {
     let cfg: Arc<Config> = config(LATE);
-    let mut engine = Engine::new(cfg);
+    let mut engine = Engine::new(cfg.center.clone());
     let mut reader = Reader::new(&input(format, Tz::UTC));
     let outcomes = messages
         .iter()

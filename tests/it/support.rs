@@ -103,7 +103,7 @@ pub fn config(text: &str) -> Arc<Config> {
 
 /// Feeds lines in order (advancing to the watermark every `every` lines), then evaluates at `now`.
 pub fn run(cfg: &Arc<Config>, lines: &[String], now: Millis) -> Engine {
-    let mut engine = Engine::new(cfg.clone());
+    let mut engine = Engine::new(cfg.center.clone());
     for (i, l) in lines.iter().enumerate() {
         let _ = engine.ingest(l.as_bytes());
         if i % 7 == 6 {

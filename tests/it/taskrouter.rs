@@ -35,13 +35,13 @@ fn fixture(name: &str) -> Vec<String> {
 /// engine and the records counted by kind.
 fn read(messages: &[String]) -> (Engine, BTreeMap<&'static str, u64>) {
     let config = config(LATE);
-    let mut engine = Engine::new(config.clone());
+    let mut engine = Engine::new(config.center.clone());
     let mut reader = Reader::history(
         &InputConfig {
             format: InputFormat::Taskrouter,
             ..InputConfig::default()
         },
-        config.engine.allowed_lateness.millis(),
+        config.center.engine.allowed_lateness.millis(),
     );
     for m in messages {
         reader.read(&mut engine, m.as_bytes(), Admit::ALL, |_| {});
@@ -188,7 +188,7 @@ fn tasks_interleaved_in_any_order_give_the_same_queue_kpis() {
 
 #[test]
 fn malformed_events_are_rejected_with_their_reason() {
-    let mut engine = Engine::new(config(LATE));
+    let mut engine = Engine::new(config(LATE).center.clone());
     let mut reader = Reader::new(&InputConfig {
         format: InputFormat::Taskrouter,
         ..InputConfig::default()

@@ -108,7 +108,7 @@ fn replay_a_repeated_outlier_does_not_confirm_itself() {
 fn live_an_event_beyond_max_clock_skew_is_bad_timestamp_and_moves_nothing() {
     let cfg = config("[engine]\nmax_clock_skew = \"5m\"\n[queues.sales]\n");
     let now = at("2026-11-23T10:00:00Z");
-    let mut engine = Engine::new(cfg.clone());
+    let mut engine = Engine::new(cfg.center.clone());
     engine.observe_wall_clock(now);
     engine
         .ingest(offered(now - 1_000, "c1", "sales").as_bytes())
@@ -137,14 +137,14 @@ fn live_an_event_beyond_max_clock_skew_is_bad_timestamp_and_moves_nothing() {
 fn live_a_checkpoint_never_stores_a_rejected_time() {
     let cfg = config("[queues.sales]\n");
     let now = at("2026-11-23T10:00:00Z");
-    let mut engine = Engine::new(cfg.clone());
+    let mut engine = Engine::new(cfg.center.clone());
     engine.observe_wall_clock(now);
     engine
         .ingest(offered(now - 1_000, "c1", "sales").as_bytes())
         .unwrap();
     let _ = engine.ingest(offered(at("9999-01-01T00:00:00Z"), "x", "sales").as_bytes());
     let bytes = engine.save_state().unwrap();
-    let mut restored = Engine::restore_state(cfg, &bytes).unwrap();
+    let mut restored = Engine::restore_state(cfg.center.clone(), &bytes).unwrap();
     assert_eq!(restored.watermark(), Some(now - 1_000));
     restored.observe_wall_clock(now + 2_000);
     restored

@@ -100,7 +100,7 @@ impl Saved {
 pub fn fingerprint(config: &Config, input: &InputConfig) -> u64 {
     let mut crc = flate2::Crc::new();
     crc.update(format!("{input:?}").as_bytes());
-    crate::engine::fingerprint(config) ^ u64::from(crc.sum())
+    crate::engine::fingerprint(&config.center) ^ u64::from(crc.sum())
 }
 
 /// Takes the state of a worker that has read everything before `next_offset` (the cheap part,
@@ -147,8 +147,8 @@ pub fn decode(
     let mut state = Vec::new();
     DeflateDecoder::new(&bytes[HEADER..]).read_to_end(&mut state)?;
     let (engine, reader): (Vec<u8>, Vec<u8>) = postcard::from_bytes(&state)?;
-    let engine = Engine::restore_state(config.clone(), &engine)?;
-    let mut restored = Reader::with_lateness(input, config.engine.allowed_lateness.millis());
+    let engine = Engine::restore_state(config.center.clone(), &engine)?;
+    let mut restored = Reader::with_lateness(input, config.center.engine.allowed_lateness.millis());
     restored.restore_state(&reader)?;
     Ok(Resume {
         next_offset,
@@ -160,7 +160,7 @@ pub fn decode(
 /// A checkpoint whose partition time is further ahead of the wall clock `now` than
 /// `max_clock_skew` holds a time no event may set (kpis.md 1.2): not resumed from.
 fn believable(resume: Resume, config: &Config, now: Millis) -> Result<Resume, CheckpointError> {
-    let latest = now.saturating_add(config.engine.max_clock_skew.millis());
+    let latest = now.saturating_add(config.center.engine.max_clock_skew.millis());
     match resume.engine.watermark() {
         Some(watermark) if watermark > latest => Err(CheckpointError::FutureTime { watermark }),
         _ => Ok(resume),
@@ -221,7 +221,7 @@ mod tests {
     use crate::event::{Body, ContactEvent, ContactStep, Event};
 
     fn resume_at(config: &Arc<Config>, ts: Millis) -> Resume {
-        let mut engine = Engine::new(config.clone());
+        let mut engine = Engine::new(config.center.clone());
         let offer = Event {
             id: None,
             ts,
