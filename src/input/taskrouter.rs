@@ -11,7 +11,10 @@
 //! reservation's and the task's spelling of one step count once.
 //!
 //! The adapter remembers per task its worker, queue, whether a transfer was initiated, a
-//! timeout, and which ends went out (bounded, per partition, in the checkpoint).
+//! timeout, and which ends went out, and per worker its activity and tasks (bounded, per
+//! partition, in the checkpoint). Worker states follow arrival order, but for an activity update
+//! older than the newest one seen: it is put in its place by its own time when no task came in
+//! between, and never overwrites the newer activity.
 
 mod record;
 #[cfg(test)]
@@ -146,6 +149,10 @@ struct Task {
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Worker {
     activity: (AgentState, Option<String>),
+    /// The instant of `activity` (the newest activity update seen).
+    activity_at: Millis,
+    /// When the worker's last task (with its wrap-up) was completed.
+    free_at: Millis,
     tasks: BTreeMap<String, bool>,
     queues: Vec<String>,
     queues_changed: bool,
@@ -284,8 +291,28 @@ impl Taskrouter {
                 .clone()
                 .ok_or(missing("worker_activity_name"))?;
             let state = self.activity_state(&activity);
-            self.worker(&worker).activity = state;
-            self.agent_state(&worker, rec, out);
+            let w = self.worker(&worker);
+            if rec.at >= w.activity_at {
+                w.activity = state;
+                w.activity_at = rec.at;
+                // older than the end of a task already seen: whether it came before the task
+                // or during it is not known, the worker is in it after the task for sure
+                let at = match w.tasks.is_empty() {
+                    true => rec.at.max(w.free_at),
+                    false => rec.at,
+                };
+                self.agent_state_at(&worker, rec, at, out);
+            } else if w.tasks.is_empty() && rec.at >= w.free_at {
+                // an update older than the newest one seen (delivered late), with no task in
+                // between: its state at its instant, then the newer activity's again at that
+                // one's (its event may have been left out as no change); the memory keeps the
+                // newer one. During or before a task, which came first is not known: nothing.
+                let newer = (w.activity.clone(), w.activity_at);
+                push_state(out, &worker, rec, "state", rec.at, &state);
+                if newer.0 != state {
+                    push_state(out, &worker, rec, "restate", newer.1, &newer.0);
+                }
+            }
             return Ok(());
         }
         let task_sid = rec.task.clone().ok_or(missing("task_sid"))?;
@@ -456,6 +483,9 @@ impl Taskrouter {
                     w.tasks.insert(task_sid.clone(), true);
                 } else {
                     w.tasks.remove(&task_sid);
+                    if w.tasks.is_empty() {
+                        w.free_at = w.free_at.max(rec.at);
+                    }
                 }
                 self.agent_state(&worker, rec, out);
             }
@@ -483,6 +513,8 @@ impl Taskrouter {
             .entry(name.to_owned())
             .or_insert_with(|| Worker {
                 activity: (AgentState::Available, None),
+                activity_at: Millis::MIN,
+                free_at: Millis::MIN,
                 tasks: BTreeMap::new(),
                 queues: Vec::new(),
                 queues_changed: false,
@@ -492,6 +524,11 @@ impl Taskrouter {
 
     /// The worker's `agent.state` at the record's time, when it changed.
     fn agent_state(&mut self, name: &str, rec: &Record, out: &mut Vec<String>) {
+        self.agent_state_at(name, rec, rec.at, out);
+    }
+
+    /// The worker's `agent.state` at `at`, when it changed.
+    fn agent_state_at(&mut self, name: &str, rec: &Record, at: Millis, out: &mut Vec<String>) {
         let Some(w) = self.workers.get_mut(name) else {
             return;
         };
@@ -502,24 +539,12 @@ impl Taskrouter {
         let queues = w.queues_changed.then(|| w.queues.clone());
         w.queues_changed = false;
         w.last = Some(now.clone());
-        let id = match &rec.sid {
-            Some(sid) => event_id(PREFIX, &[sid, "state", name]),
-            None => event_id(
-                PREFIX,
-                &[
-                    name,
-                    "state",
-                    itoa::Buffer::new().format(rec.at),
-                    &rec.event_type,
-                ],
-            ),
-        };
         push(
             out,
             Out {
-                id: &id,
+                id: &state_id(name, rec, "state"),
                 kind: "agent.state",
-                ts: rec.at,
+                ts: at,
                 agent: Some(name),
                 state: Some(now.0.as_str()),
                 reason: now.1.as_deref(),
@@ -543,4 +568,45 @@ impl Taskrouter {
                 .retain(|_, w| w.activity.0 != AgentState::LoggedOut || !w.tasks.is_empty());
         }
     }
+}
+
+/// The id of an `agent.state` a record gives the worker (`step`: `state`, or `restate` for the
+/// newer state put back after a late update).
+fn state_id(name: &str, rec: &Record, step: &str) -> String {
+    match &rec.sid {
+        Some(sid) if step == "state" => event_id(PREFIX, &[sid, step, name]),
+        Some(sid) => event_id(PREFIX, &[sid, step]),
+        None => event_id(
+            PREFIX,
+            &[
+                name,
+                step,
+                itoa::Buffer::new().format(rec.at),
+                &rec.event_type,
+            ],
+        ),
+    }
+}
+
+/// An `agent.state` of the worker at `at` (queues left as they are).
+fn push_state(
+    out: &mut Vec<String>,
+    name: &str,
+    rec: &Record,
+    step: &str,
+    at: Millis,
+    (state, reason): &(AgentState, Option<String>),
+) {
+    push(
+        out,
+        Out {
+            id: &state_id(name, rec, step),
+            kind: "agent.state",
+            ts: at,
+            agent: Some(name),
+            state: Some(state.as_str()),
+            reason: reason.as_deref(),
+            ..Out::default()
+        },
+    );
 }

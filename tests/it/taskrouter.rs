@@ -4,7 +4,7 @@
 //! engine give the KPIs of the same tasks written by hand in events.md JSON; an event seen
 //! through two routes counts once; tasks' events interleaved in any order give the same queue
 //! KPIs; a malformed event is counted, never fatal; a workspace's topic consumed by the service
-//! gives what `replay` gives.
+//! gives what `replay` gives; a late worker activity update gives the agent KPIs of time order.
 
 use std::collections::BTreeMap;
 
@@ -401,4 +401,59 @@ async fn a_taskrouter_topic_equals_replay_of_the_same_events() {
         ),
         "{text}"
     );
+}
+
+/// A webhook (EventCallbackUrl) event of `kind` at `T0 + s` seconds, with the extra fields.
+fn webhook(sid: u32, s: i64, kind: &str, extra: serde_json::Value) -> String {
+    let ms = at(T0) + s * 1000;
+    let mut v = serde_json::json!({
+        "EventType": kind,
+        "Sid": format!("EV{sid:032x}"),
+        "TimestampMs": ms.to_string(),
+    });
+    if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
+        o.extend(e);
+    }
+    v.to_string()
+}
+
+#[test]
+fn a_late_activity_update_gives_the_agent_kpis_of_time_order() {
+    use serde_json::json;
+    let activity = |sid, s, name: &str| {
+        webhook(
+            sid,
+            s,
+            "worker.activity.update",
+            json!({"WorkerName": "worker-a", "WorkerActivityName": name}),
+        )
+    };
+    let task = json!({
+        "TaskSid": "WT1",
+        "TaskQueueName": "Support",
+        "TaskChannelUniqueName": "voice",
+        "TaskAttributes": "{\"call_sid\": \"CA1\"}",
+    });
+    let with_worker = |mut v: serde_json::Value| {
+        v["WorkerName"] = "worker-a".into();
+        v
+    };
+    let in_time_order = [
+        activity(1, 0, "Available"),
+        activity(2, 60, "Lunch"),
+        activity(3, 300, "Available"),
+        webhook(4, 400, "task-queue.entered", task.clone()),
+        webhook(5, 410, "reservation.accepted", with_worker(task.clone())),
+        webhook(6, 500, "task.completed", with_worker(task)),
+    ];
+    // Event Streams are unordered: the Lunch arrives after the Available that ended it
+    let mut delivered = in_time_order.to_vec();
+    delivered.swap(1, 2);
+    let (expected, _) = read(&in_time_order);
+    let (got, _) = read(&delivered);
+    assert_eq!(
+        exposition(&got.snapshot()),
+        exposition(&expected.snapshot())
+    );
+    assert_eq!(queue(&got.snapshot(), "Support").agents, [1, 0, 0, 0]);
 }
