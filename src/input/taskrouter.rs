@@ -508,7 +508,10 @@ impl Taskrouter {
         }
     }
 
+    /// The worker's memory, created on first sight with its configured queues (they go out
+    /// with its first state).
     fn worker(&mut self, name: &str) -> &mut Worker {
+        let configured = &self.settings.agent_queues;
         self.workers
             .entry(name.to_owned())
             .or_insert_with(|| Worker {
@@ -516,8 +519,8 @@ impl Taskrouter {
                 activity_at: Millis::MIN,
                 free_at: Millis::MIN,
                 tasks: BTreeMap::new(),
-                queues: Vec::new(),
-                queues_changed: false,
+                queues: configured.get(name).cloned().unwrap_or_default(),
+                queues_changed: configured.contains_key(name),
                 last: None,
             })
     }

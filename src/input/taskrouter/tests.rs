@@ -287,3 +287,22 @@ fn a_late_activity_update_takes_its_own_time_and_never_overwrites_a_newer_one() 
         events.iter().filter_map(|e| e["id"].as_str()).collect();
     assert_eq!(ids.len(), events.len(), "ids are unique");
 }
+
+#[test]
+fn configured_agent_queues_go_out_with_the_first_activity_state() {
+    let settings = TaskrouterSettings {
+        agent_queues: [("w".to_owned(), vec!["Sales".to_owned(), "Support".to_owned()])].into(),
+        ..TaskrouterSettings::default()
+    };
+    let events = run_with(
+        &mut Taskrouter::new(settings),
+        &[cloud(
+            "worker.activity.update",
+            0,
+            1,
+            json!({"worker_name": "w", "worker_activity_name": "Available"}),
+        )],
+    );
+    assert_eq!(events[0]["state"], "available");
+    assert_eq!(events[0]["queues"], json!(["Sales", "Support"]));
+}
