@@ -468,3 +468,40 @@ fn replay_and_convert_input_freeswitch_and_taskrouter_equal_the_same_calls_in_ev
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_platform_deploy_configs_pass_check_config_and_replay_takes_their_settings() {
+    for file in [
+        "deploy/freeswitch/callpulse.toml",
+        "deploy/taskrouter/callpulse.toml",
+    ] {
+        succeed(callpulse().args(["check-config", file]));
+    }
+    // the example's activities: "Lunch" is not ready with its name as reason (as by default),
+    // "Callback Duty" available (by default it would be not ready)
+    let update = |sid: u32, s: u32, activity: &str| {
+        format!(
+            "{{\"EventType\":\"worker.activity.update\",\"Sid\":\"EV{sid:032x}\",\
+             \"TimestampMs\":\"{}\",\"WorkerName\":\"worker-a\",\"WorkerActivityName\":\"{activity}\"}}\n",
+            1_795_428_000_000_u64 + u64::from(s) * 1000
+        )
+    };
+    let file = std::env::temp_dir().join(format!("callpulse-trdeploy-{}.jsonl", std::process::id()));
+    std::fs::write(&file, update(1, 0, "Callback Duty")).unwrap();
+    let convert = |config: Option<&str>| {
+        let mut c = callpulse();
+        c.arg("convert");
+        if let Some(config) = config {
+            c.args(["--config", config]);
+        }
+        let out = succeed(c.args(["--input", "taskrouter"]).arg(&file));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let configured = convert(Some("deploy/taskrouter/callpulse.toml"));
+    let by_default = convert(None);
+    let _ = std::fs::remove_file(&file);
+    assert!(configured.contains("\"state\":\"available\""), "{configured}");
+    // the example's agent queues go out with the worker's first state
+    assert!(configured.contains("\"Support\""), "{configured}");
+    assert!(by_default.contains("\"state\":\"not_ready\""), "{by_default}");
+}
