@@ -470,7 +470,7 @@ fn replay_and_convert_input_freeswitch_and_taskrouter_equal_the_same_calls_in_ev
 }
 
 #[test]
-fn the_platform_deploy_configs_pass_check_config_and_replay_takes_their_settings() {
+fn the_platform_deploy_configs_pass_check_config_and_convert_takes_their_settings() {
     for file in [
         "deploy/freeswitch/callpulse.toml",
         "deploy/taskrouter/callpulse.toml",
