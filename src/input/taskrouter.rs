@@ -17,6 +17,7 @@
 //! between, and never overwrites the newer activity.
 
 mod record;
+mod workers;
 #[cfg(test)]
 mod tests;
 
@@ -29,6 +30,7 @@ use crate::event::{AgentState, Limits, Reject, RejectReason};
 use crate::time::Millis;
 
 use self::record::{contact, customer, Record};
+use self::workers::{push_state, state_id, Worker};
 use super::write::{event_id, push, Out};
 
 /// Settings of one `taskrouter` input.
@@ -143,32 +145,6 @@ struct Task {
     ended: bool,
     wrapup: bool,
     completed: bool,
-}
-
-/// A worker: its activity's state and the tasks it is on (busy) or wrapping up.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-struct Worker {
-    activity: (AgentState, Option<String>),
-    /// The instant of `activity` (the newest activity update seen).
-    activity_at: Millis,
-    /// When the worker's last task (with its wrap-up) was completed.
-    free_at: Millis,
-    tasks: BTreeMap<String, bool>,
-    queues: Vec<String>,
-    queues_changed: bool,
-    last: Option<(AgentState, Option<String>)>,
-}
-
-impl Worker {
-    fn state(&self) -> (AgentState, Option<String>) {
-        if self.tasks.values().any(|wrapup| !wrapup) {
-            (AgentState::Busy, None)
-        } else if !self.tasks.is_empty() {
-            (AgentState::Wrapup, None)
-        } else {
-            self.activity.clone()
-        }
-    }
 }
 
 /// One workspace's adapter (per partition). A checkpoint holds all of it but the settings.
@@ -573,43 +549,3 @@ impl Taskrouter {
     }
 }
 
-/// The id of an `agent.state` a record gives the worker (`step`: `state`, or `restate` for the
-/// newer state put back after a late update).
-fn state_id(name: &str, rec: &Record, step: &str) -> String {
-    match &rec.sid {
-        Some(sid) if step == "state" => event_id(PREFIX, &[sid, step, name]),
-        Some(sid) => event_id(PREFIX, &[sid, step]),
-        None => event_id(
-            PREFIX,
-            &[
-                name,
-                step,
-                itoa::Buffer::new().format(rec.at),
-                &rec.event_type,
-            ],
-        ),
-    }
-}
-
-/// An `agent.state` of the worker at `at` (queues left as they are).
-fn push_state(
-    out: &mut Vec<String>,
-    name: &str,
-    rec: &Record,
-    step: &str,
-    at: Millis,
-    (state, reason): &(AgentState, Option<String>),
-) {
-    push(
-        out,
-        Out {
-            id: &state_id(name, rec, step),
-            kind: "agent.state",
-            ts: at,
-            agent: Some(name),
-            state: Some(state.as_str()),
-            reason: reason.as_deref(),
-            ..Out::default()
-        },
-    );
-}
