@@ -264,7 +264,10 @@ impl InputArgs {
     /// The input of the flags, with the platform settings of the first `[[kafka.inputs]]` of
     /// the same format among `configured` (a config file's): the settings that have no flag
     /// (agent queues, TaskRouter's) come from there, a flag given wins over the file.
-    pub fn config_with(self, configured: &[crate::config::InputConfig]) -> crate::config::InputConfig {
+    pub fn config_with(
+        self,
+        configured: &[crate::config::InputConfig],
+    ) -> crate::config::InputConfig {
         let file = configured
             .iter()
             .find(|c| c.format == self.input)
@@ -287,7 +290,6 @@ impl InputArgs {
             ..file
         }
     }
-
 }
 
 fn agent_wrapup(s: &str) -> Result<(String, u32), String> {

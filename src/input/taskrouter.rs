@@ -17,9 +17,9 @@
 //! between, and never overwrites the newer activity.
 
 mod record;
-mod workers;
 #[cfg(test)]
 mod tests;
+mod workers;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -548,4 +548,3 @@ impl Taskrouter {
         }
     }
 }
-

@@ -462,10 +462,7 @@ fn replay_and_convert_input_freeswitch_and_taskrouter_equal_the_same_calls_in_ev
     ];
     let records = format!("{fs}/calls.jsonl");
     assert_eq!(replay(&late, &[&flag[..], &[&records]].concat()), by_hand);
-    assert_ne!(
-        replay(&late, &["--input", "freeswitch", &records]),
-        by_hand
-    );
+    assert_ne!(replay(&late, &["--input", "freeswitch", &records]), by_hand);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -486,7 +483,8 @@ fn the_platform_deploy_configs_pass_check_config_and_convert_takes_their_setting
             1_795_428_000_000_u64 + u64::from(s) * 1000
         )
     };
-    let file = std::env::temp_dir().join(format!("callpulse-trdeploy-{}.jsonl", std::process::id()));
+    let file =
+        std::env::temp_dir().join(format!("callpulse-trdeploy-{}.jsonl", std::process::id()));
     std::fs::write(&file, update(1, 0, "Callback Duty")).unwrap();
     let convert = |config: Option<&str>| {
         let mut c = callpulse();
@@ -500,8 +498,14 @@ fn the_platform_deploy_configs_pass_check_config_and_convert_takes_their_setting
     let configured = convert(Some("deploy/taskrouter/callpulse.toml"));
     let by_default = convert(None);
     let _ = std::fs::remove_file(&file);
-    assert!(configured.contains("\"state\":\"available\""), "{configured}");
+    assert!(
+        configured.contains("\"state\":\"available\""),
+        "{configured}"
+    );
     // the example's agent queues go out with the worker's first state
     assert!(configured.contains("\"Support\""), "{configured}");
-    assert!(by_default.contains("\"state\":\"not_ready\""), "{by_default}");
+    assert!(
+        by_default.contains("\"state\":\"not_ready\""),
+        "{by_default}"
+    );
 }

@@ -298,8 +298,11 @@ fn total(text: &str, family: &str, label: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_with_asterisk_input_serves_the_adapters_numbers() {
-    demo_serves_the_adapters_numbers(SimFormat::Asterisk, "format=\"asterisk\",kind=\"enterqueue\"")
-        .await;
+    demo_serves_the_adapters_numbers(
+        SimFormat::Asterisk,
+        "format=\"asterisk\",kind=\"enterqueue\"",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -368,11 +371,7 @@ async fn demo_serves_the_adapters_numbers(input: SimFormat, kind: &str) {
     let (ran, text) = tokio::join!(running, scrape);
     ran.expect("demo");
     assert!(
-        total(
-            &text,
-            "callpulse_input_records_total",
-            kind
-        ) > 0.0,
+        total(&text, "callpulse_input_records_total", kind) > 0.0,
         "{text}"
     );
     assert_eq!(

@@ -245,7 +245,9 @@ fn shifted(record: &str, delta_ms: i64) -> String {
                 .unwrap_or(rest.len());
             let run = &rest[..end];
             match (run.starts_with("17954"), run.len()) {
-                (true, 13) => out.push_str(&(run.parse::<i64>().expect("ms") + delta_ms).to_string()),
+                (true, 13) => {
+                    out.push_str(&(run.parse::<i64>().expect("ms") + delta_ms).to_string())
+                }
                 (true, 10) => {
                     out.push_str(&(run.parse::<i64>().expect("s") + delta_ms / 1000).to_string())
                 }
@@ -389,9 +391,18 @@ async fn a_taskrouter_topic_equals_replay_of_the_same_events() {
     };
     assert_eq!(stable(&text), stable(&expected));
     for (family, n) in [
-        ("callcenter_contacts_offered{queue=\"Support\",window=\"15m\"}", 5.0),
-        ("callcenter_contacts_answered{queue=\"Support\",window=\"15m\"}", 3.0),
-        ("callcenter_contacts_offered{queue=\"Sales\",window=\"15m\"}", 3.0),
+        (
+            "callcenter_contacts_offered{queue=\"Support\",window=\"15m\"}",
+            5.0,
+        ),
+        (
+            "callcenter_contacts_answered{queue=\"Support\",window=\"15m\"}",
+            3.0,
+        ),
+        (
+            "callcenter_contacts_offered{queue=\"Sales\",window=\"15m\"}",
+            3.0,
+        ),
     ] {
         assert_eq!(sample(&text, family), Some(n), "{family}\n{text}");
     }

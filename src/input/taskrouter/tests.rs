@@ -291,7 +291,11 @@ fn a_late_activity_update_takes_its_own_time_and_never_overwrites_a_newer_one() 
 #[test]
 fn configured_agent_queues_go_out_with_the_first_activity_state() {
     let settings = TaskrouterSettings {
-        agent_queues: [("w".to_owned(), vec!["Sales".to_owned(), "Support".to_owned()])].into(),
+        agent_queues: [(
+            "w".to_owned(),
+            vec!["Sales".to_owned(), "Support".to_owned()],
+        )]
+        .into(),
         ..TaskrouterSettings::default()
     };
     let events = run_with(
