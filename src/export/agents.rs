@@ -46,7 +46,7 @@ const PER_QUEUE: [(&str, &str, PerQueue); 2] = [
     ),
     (
         "callpulse_agent_handle_time_today_seconds",
-        "Sum of the handle times (talk + hold + wrap-up) of those contacts: a gauge, back to 0 at the queue's day start; divided by callpulse_agent_handled_today it is the agent's AHT today. Per-agent export, [export] agents.",
+        "Sum of the handle times (talk + hold + wrap-up) of the contacts the agent completed in the queue today: a gauge, back to 0 at the queue's day start; divided by callpulse_agent_handled_today it is the agent's AHT today. Per-agent export, [export] agents.",
         |h| Value::Decimal(h.handle_ms, 3),
     ),
 ];
