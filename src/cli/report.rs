@@ -176,6 +176,18 @@ pub fn check_config(file: &Path, config: &Config) -> String {
         e.quantiles,
         e.bounds()
     );
+    let _ = if e.agents {
+        writeln!(
+            out,
+            "export agents: on, at most {} agents (the first by name; 2 series per agent and 2 per agent and queue handled today)",
+            e.max_agents_exported
+        )
+    } else {
+        writeln!(
+            out,
+            "export agents: off (the Agents dashboard needs [export] agents = true)"
+        )
+    };
     let _ = writeln!(
         out,
         "engine keeps: {} (the exported windows and the forecast's)",

@@ -4,8 +4,8 @@
 
 use super::exposition::{close, Block, Piece, Value, WindowBlock};
 use super::{
-    escape_label, forecast, workforce, Exposition, COUNTS, HISTOGRAM_BOUNDS, QUANTILES, RATIOS,
-    SUMMARY_HELP,
+    agents, escape_label, forecast, workforce, Exposition, COUNTS, HISTOGRAM_BOUNDS, QUANTILES,
+    RATIOS, SUMMARY_HELP,
 };
 use crate::config::ExportConfig;
 use crate::event::AgentState;
@@ -88,6 +88,7 @@ pub fn render(snap: &Snapshot, profile: &ExportConfig, out: &mut Exposition) {
     render_targets(snap, &queue_blocks, out);
     render_breaches(snap, profile, &window_blocks, &queue_blocks, out);
     render_cumulative(snap, profile, &queue_blocks, out);
+    agents::render(snap, profile, out);
 }
 
 /// Each window's value of a windowed family, one column per family: every window is read

@@ -109,19 +109,12 @@ impl LiveView {
     /// queue order, oldest first. Agents the view does not show at the latest `at` are left out.
     pub fn merge<'a>(views: impl IntoIterator<Item = &'a LiveView>) -> LiveView {
         let mut at = Millis::MIN;
-        let mut agents: BTreeMap<&str, AgentRow> = BTreeMap::new();
+        let mut parts = Vec::new();
         let mut waiting = Vec::new();
         for v in views {
             at = at.max(v.at);
             waiting.extend(v.waiting.iter().cloned());
-            for row in &v.agents {
-                match agents.get_mut(row.agent.as_str()) {
-                    Some(m) => merge_agent(m, row),
-                    None => {
-                        agents.insert(&row.agent, row.clone());
-                    }
-                }
-            }
+            parts.push(v.agents.as_slice());
         }
         if at == Millis::MIN {
             at = 0;
@@ -129,10 +122,28 @@ impl LiveView {
         waiting.sort_by(|a, b| (&a.queue, a.since).cmp(&(&b.queue, b.since)));
         LiveView {
             at,
-            agents: agents.into_values().filter(|a| a.shown_at(at)).collect(),
+            agents: merge_agents(parts, at),
             waiting,
         }
     }
+}
+
+/// The agent rows of several partitions as one, by agent name (as [`LiveView::merge`] puts
+/// them together), without the agents the view does not show at `at`.
+pub fn merge_agents<'a>(
+    parts: impl IntoIterator<Item = &'a [AgentRow]>,
+    at: Millis,
+) -> Vec<AgentRow> {
+    let mut agents: BTreeMap<&str, AgentRow> = BTreeMap::new();
+    for row in parts.into_iter().flatten() {
+        match agents.get_mut(row.agent.as_str()) {
+            Some(m) => merge_agent(m, row),
+            None => {
+                agents.insert(&row.agent, row.clone());
+            }
+        }
+    }
+    agents.into_values().filter(|a| a.shown_at(at)).collect()
 }
 
 fn merge_agent(m: &mut AgentRow, row: &AgentRow) {
