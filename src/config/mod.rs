@@ -25,7 +25,7 @@ pub use input::{
     FREESWITCH_EVENT_BYTES,
 };
 pub use kafka::KafkaConfig;
-pub use live::LiveThresholds;
+pub use live::{LiveThresholds, PeerUrl};
 
 use file::*;
 
@@ -196,6 +196,21 @@ pub struct HttpConfig {
     /// Whether `/api/v1/waiting` shows each waiting contact's id as its platform wrote it.
     #[serde(default = "default_true")]
     pub show_contact_ids: bool,
+    /// The other instances of a scaled-out group (`http://host:9898`, `https://…`): the live
+    /// API asks each for its own partitions' view and answers with the whole group's.
+    #[serde(default)]
+    pub peers: Vec<String>,
+    /// A peer must answer within this, or the live API refuses (503) rather than show a part.
+    #[serde(default = "default_peer_timeout")]
+    pub peer_timeout: Span,
+    /// PEM file of the CA that signed the `https` peers' certificates.
+    #[serde(default)]
+    pub peer_ca_file: Option<PathBuf>,
+    /// Basic auth user name sent to the peers (with the password in `peer_password_file`).
+    #[serde(default)]
+    pub peer_username: Option<String>,
+    #[serde(default)]
+    pub peer_password_file: Option<PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -209,8 +224,17 @@ impl Default for HttpConfig {
             write_timeout: default_write_timeout(),
             max_concurrent_scrapes: default_max_concurrent_scrapes(),
             show_contact_ids: true,
+            peers: Vec::new(),
+            peer_timeout: default_peer_timeout(),
+            peer_ca_file: None,
+            peer_username: None,
+            peer_password_file: None,
         }
     }
+}
+
+fn default_peer_timeout() -> Span {
+    Span::from_secs(2)
 }
 
 fn default_true() -> bool {
@@ -580,6 +604,7 @@ impl Config {
                 file.alerts.window
             ));
         }
+        live::check_peers(&file.http)?;
         let mut topics: Vec<&str> = file.kafka.topics.iter().map(String::as_str).collect();
         for input in &file.kafka.inputs {
             input.check()?;
