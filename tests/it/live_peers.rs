@@ -228,3 +228,95 @@ fn either_instance_of_a_group_shows_every_agent_and_waiting_contact() {
     drop(procs);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A peer behind TLS and basic auth: asked over HTTPS with the configured CA and credentials,
+/// its waiting contact is in the asking instance's view; with a wrong password, a 503 names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_behind_tls_and_basic_auth_is_asked_with_the_configured_ca_and_credentials() {
+    use callpulse::config::Config;
+    use rdkafka::mocking::MockCluster;
+    use std::sync::Arc;
+
+    let d = crate::tls::dir("live-peer-tls");
+    let (ca, cert, key) = crate::tls::certificates(&d);
+    let hash = bcrypt::hash("s3cret", 4).unwrap();
+    let web = d.join("web.yml");
+    std::fs::write(
+        &web,
+        format!(
+            "tls_server_config:\n  cert_file: {}\n  key_file: {}\nbasic_auth_users:\n  wall: '{hash}'\n",
+            cert.display(),
+            key.display()
+        ),
+    )
+    .unwrap();
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic("floor-a", 1, 1).unwrap();
+    cluster.create_topic("floor-b", 1, 1).unwrap();
+    let service = |topic: &str, http: &str| {
+        let mut c = Config::parse(&format!("[queues.sales]\n[http]\n{http}")).unwrap();
+        c.kafka.brokers = cluster.bootstrap_servers();
+        c.kafka.topics = vec![topic.into()];
+        c.kafka.group_id = format!("it-peer-{topic}");
+        Arc::new(c)
+    };
+    let mut protected = (*service("floor-a", "")).clone();
+    protected.http.web_config_file = Some(web);
+    let a = crate::kafka::start(Arc::new(protected)).await;
+    let now = wall_now();
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", cluster.bootstrap_servers())
+        .create()
+        .unwrap();
+    let offered = format!(
+        r#"{{"type":"contact.offered","ts":{},"contact_id":"behind-tls","queue":"sales"}}"#,
+        now - 60_000
+    );
+    producer
+        .send(BaseRecord::to("floor-a").key("k").payload(&offered))
+        .map_err(|(e, _)| e)
+        .unwrap();
+    producer.flush(Duration::from_secs(10)).unwrap();
+    let password = d.join("peer-password");
+    std::fs::write(&password, "s3cret\n").unwrap();
+    let wrong = d.join("wrong-password");
+    std::fs::write(&wrong, "guess\n").unwrap();
+    let peer = format!("https://localhost:{}", a.addr.port());
+    let asking = |file: &std::path::Path| {
+        format!(
+            "peers = [\"{peer}\"]\npeer_ca_file = \"{}\"\npeer_username = \"wall\"\npeer_password_file = \"{}\"\n",
+            ca.display(),
+            file.display()
+        )
+    };
+    let b = crate::kafka::start(service("floor-b", &asking(&password))).await;
+    let c = crate::kafka::start(service("floor-b", &asking(&wrong))).await;
+    let (b_addr, c_addr) = (b.addr, c.addr);
+    let (seen, refused) = tokio::task::spawn_blocking(move || {
+        let seen = eventually(Duration::from_secs(60), || {
+            let page = json(b_addr, "/api/v1/waiting")?;
+            let ids: Vec<String> = (page["waiting"].as_array().into_iter().flatten())
+                .filter_map(|w| w["contact_id"].as_str().map(String::from))
+                .collect();
+            (ids == ["behind-tls"])
+                .then_some(page)
+                .ok_or_else(|| format!("waiting: {ids:?}"))
+        });
+        (seen, http_get(c_addr, "/api/v1/waiting"))
+    })
+    .await
+    .unwrap();
+    assert!(
+        seen["partitions"]
+            .as_array()
+            .unwrap()
+            .contains(&"floor-a/0".into()),
+        "{seen}"
+    );
+    assert_eq!(refused.0, 503, "{}", refused.1);
+    assert!(refused.1.contains(&peer), "{}", refused.1);
+    for s in [a, b, c] {
+        s.stop().await;
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
