@@ -204,6 +204,8 @@ pub fn run(cli: Cli, init_logging: impl FnOnce(&Logging)) -> Result<(), CliError
             if let Some(web) = &config.http.web_config_file {
                 service::web::Web::load(web).map_err(ServiceError::from)?;
             }
+            // the peers' CA and password files, as `run` reads them
+            service::peers::Peers::of(&config.http).map_err(ServiceError::from)?;
             print!("{}", report::check_config(&file, &config));
         }
     }

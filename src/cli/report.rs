@@ -165,6 +165,17 @@ pub fn check_config(file: &Path, config: &Config) -> String {
             Span::from_millis(q.contact_timeout.millis().max(EMAIL_TIMEOUT))
         );
     }
+    let h = &config.http;
+    let _ = writeln!(
+        out,
+        "live view peers: {} (answer within {})",
+        if h.peers.is_empty() {
+            "none (the API answers for this instance's partitions)".to_string()
+        } else {
+            h.peers.join(", ")
+        },
+        h.peer_timeout
+    );
     let e = &config.export;
     let _ = writeln!(
         out,

@@ -2,10 +2,15 @@
 //! every waiting contact, at one instant of event time — as one partition engine reads it out
 //! ([`crate::engine::Engine::live_view`]) and as the views of several partitions merge into one.
 //!
+//! A view serializes as JSON so that an instance can hand its own to a peer instance, which
+//! merges it with its own (a scaled-out group's whole view).
+//!
 //! It carries no personal data: agents by the name their platform gives them, contacts by the id
 //! the platform wrote (a call id); never a customer id or caller number.
 
 use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 
 use crate::event::{AgentState, Channel};
 use crate::time::Millis;
@@ -16,7 +21,7 @@ pub mod page;
 pub const LOGGED_OUT_SHOWN: Millis = 3_600_000;
 
 /// The live view of one partition, or of several merged.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LiveView {
     /// The event-time instant the view is read at.
     pub at: Millis,
@@ -27,7 +32,7 @@ pub struct LiveView {
 }
 
 /// One agent as the view shows it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AgentRow {
     pub agent: String,
     /// From the agent's latest `agent.state` event (`None`: only its contacts are known here).
@@ -43,7 +48,7 @@ pub struct AgentRow {
 }
 
 /// An agent's state and since when (event time).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StateRow {
     pub state: AgentState,
     /// The not-ready reason code, as the platform wrote it.
@@ -55,7 +60,7 @@ pub struct StateRow {
 }
 
 /// A conversation (or its wrap-up) of an agent.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Conversation {
     pub queue: String,
     pub channel: Channel,
@@ -65,7 +70,7 @@ pub struct Conversation {
 }
 
 /// Contacts an agent completed today in one queue.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HandledToday {
     pub queue: String,
     pub count: u64,
@@ -74,7 +79,7 @@ pub struct HandledToday {
 }
 
 /// A contact waiting in a queue.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WaitingRow {
     pub queue: String,
     /// When it started waiting in this queue.
