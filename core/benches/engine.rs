@@ -19,7 +19,6 @@ use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::Arc;
 
-use callpulse_core::settings::{Settings, ExportConfig};
 use callpulse_core::engine::Engine;
 use callpulse_core::event::Limits;
 use callpulse_core::export::{render, Exposition};
@@ -29,6 +28,7 @@ use callpulse_core::input::connect::{Connect, ConnectSettings};
 use callpulse_core::input::freeswitch::{Freeswitch, FreeswitchSettings};
 use callpulse_core::input::taskrouter::{Taskrouter, TaskrouterSettings};
 use callpulse_core::input::{ingest, Adapter, Admit};
+use callpulse_core::settings::{ExportConfig, Settings};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use mimalloc::MiMalloc;
 

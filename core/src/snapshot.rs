@@ -1,12 +1,14 @@
-//! What a scrape sees: every queue's windows, counters and live gauges at one instant,
-//! mergeable across the partitions one instance owns.
+//! What a scrape sees: every queue's windows, counters and live gauges at one instant (and,
+//! when the per-agent export is on, every agent's live row), mergeable across the partitions
+//! one instance owns.
 
 use std::sync::Arc;
 
-use crate::settings::QueueSettings;
 use crate::event::AgentState;
 use crate::kpi::forecast::{forecast, Forecast};
 use crate::kpi::{AgentTime, Cumulative, WindowAgg};
+use crate::live::{merge_agents, AgentRow};
+use crate::settings::QueueSettings;
 use crate::time::{Millis, Span};
 
 #[derive(Clone, Debug, Default)]
@@ -21,6 +23,9 @@ pub struct Snapshot {
     /// The forecast window (`engine.forecast_window`): where it stands in `window_labels` and
     /// its length; `None`: no forecast.
     pub forecast_window: Option<(usize, Span)>,
+    /// The agents of the live view, by name, for the per-agent export (`[export] agents`);
+    /// empty when it is off. Merged as the live view merges them: shown at `at` only.
+    pub agents: Vec<AgentRow>,
 }
 
 #[derive(Clone, Debug)]
@@ -97,13 +102,16 @@ impl Snapshot {
     }
 
     /// Merges the snapshots of several partitions: a queue seen in more than one is summed
-    /// (its oldest wait is the oldest of all).
+    /// (its oldest wait is the oldest of all); an agent seen in more than one is one row, as in
+    /// [`crate::live::LiveView::merge`].
     pub fn merge<'a>(parts: impl IntoIterator<Item = &'a Snapshot>) -> Snapshot {
         let mut at = Millis::MIN;
         let mut labels = Vec::new();
         let mut forecast_window = None;
         let mut all: Vec<&Arc<QueueSnapshot>> = Vec::new();
+        let mut agents = Vec::new();
         for part in parts {
+            agents.push(part.agents.as_slice());
             at = at.max(part.at);
             if labels.is_empty() {
                 labels.clone_from(&part.window_labels);
@@ -120,11 +128,17 @@ impl Snapshot {
                 _ => queues.push(Arc::clone(q)),
             }
         }
+        let agents = if agents.iter().all(|a| a.is_empty()) {
+            Vec::new()
+        } else {
+            merge_agents(agents, at)
+        };
         Snapshot {
             at,
             window_labels: labels,
             queues,
             forecast_window,
+            agents,
         }
     }
 }

@@ -22,7 +22,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the engine over a JSON-lines history and print the metrics at one instant.
     Replay {
-        /// Config file (TOML); the contract's defaults when omitted.
+        /// Config file (TOML); the contract's defaults when omitted. The platform settings of
+        /// its `[[kafka.inputs]]` of the `--input` format apply (a flag wins).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Evaluation instant, RFC 3339 (default: latest event time rounded up to the next second).
@@ -39,6 +40,10 @@ pub enum Command {
     /// Print the events.md JSON lines that an input format's records map to (check a mapping,
     /// or pipe into `replay`). Rejected records are counted on stderr.
     Convert {
+        /// Config file (TOML): its `allowed_lateness`, and the platform settings of its
+        /// `[[kafka.inputs]]` of the `--input` format.
+        #[arg(long)]
+        config: Option<PathBuf>,
         #[command(flatten)]
         input: InputArgs,
         /// Records file, one per line; `-` or nothing for stdin.
@@ -251,14 +256,38 @@ pub struct InputArgs {
 }
 
 impl InputArgs {
+    /// The input of the flags alone.
     pub fn config(self) -> crate::config::InputConfig {
+        self.config_with(&[])
+    }
+
+    /// The input of the flags, with the platform settings of the first `[[kafka.inputs]]` of
+    /// the same format among `configured` (a config file's): the settings that have no flag
+    /// (agent queues, TaskRouter's) come from there, a flag given wins over the file.
+    pub fn config_with(
+        self,
+        configured: &[crate::config::InputConfig],
+    ) -> crate::config::InputConfig {
+        let file = configured
+            .iter()
+            .find(|c| c.format == self.input)
+            .cloned()
+            .unwrap_or_default();
+        let mut queue_names = file.queue_names;
+        queue_names.extend(self.queue_names);
+        let mut agent_wrapup_seconds = file.agent_wrapup_seconds;
+        agent_wrapup_seconds.extend(self.agent_wrapup_seconds);
+        let timezone = match self.timezone {
+            chrono_tz::Tz::UTC => file.timezone,
+            given => given,
+        };
         crate::config::InputConfig {
             format: self.input,
-            timezone: self.timezone,
-            queue_names: self.queue_names.into_iter().collect(),
-            wrapup_seconds: self.wrapup_seconds,
-            agent_wrapup_seconds: self.agent_wrapup_seconds.into_iter().collect(),
-            ..crate::config::InputConfig::default()
+            timezone,
+            queue_names,
+            wrapup_seconds: self.wrapup_seconds.or(file.wrapup_seconds),
+            agent_wrapup_seconds,
+            ..file
         }
     }
 }

@@ -184,18 +184,19 @@ pub fn run(cli: Cli, init_logging: impl FnOnce(&Logging)) -> Result<(), CliError
         } => {
             init_logging(&log("warn"));
             warn_unmatched(&input);
-            replay_command(
-                config.as_deref(),
-                at.as_deref(),
-                format,
-                &input.config(),
-                events,
-            )?;
+            replay_command(config.as_deref(), at.as_deref(), format, input, events)?;
         }
-        Command::Convert { input, records } => {
+        Command::Convert {
+            config,
+            input,
+            records,
+        } => {
             init_logging(&log("warn"));
             warn_unmatched(&input);
-            convert_command(&input.config(), records.as_deref())?;
+            let config = load_or_default(config.as_deref())?;
+            let lateness = config.center.engine.allowed_lateness.millis();
+            let input = input.config_with(&config.kafka.inputs);
+            convert_command(&input, lateness, records.as_deref())?;
         }
         Command::CheckConfig { file } => {
             init_logging(&log("warn"));
@@ -203,6 +204,8 @@ pub fn run(cli: Cli, init_logging: impl FnOnce(&Logging)) -> Result<(), CliError
             if let Some(web) = &config.http.web_config_file {
                 service::web::Web::load(web).map_err(ServiceError::from)?;
             }
+            // the peers' CA and password files, as `run` reads them
+            service::peers::Peers::of(&config.http).map_err(ServiceError::from)?;
             print!("{}", report::check_config(&file, &config));
         }
     }
@@ -277,13 +280,11 @@ fn replay_command(
     config: Option<&Path>,
     at: Option<&str>,
     format: Format,
-    input: &InputConfig,
+    input: args::InputArgs,
     events: Option<PathBuf>,
 ) -> Result<(), CliError> {
-    let config = Arc::new(match config {
-        Some(p) => Config::load(p)?,
-        None => Config::parse("")?,
-    });
+    let config = Arc::new(load_or_default(config)?);
+    let input = &input.config_with(&config.kafka.inputs);
     let at = at.map(report::parse_at).transpose()?;
     let windows = match format {
         Format::Prometheus => Windows::Exported,
@@ -318,10 +319,19 @@ fn replay_command(
 
 /// `convert`: every record's events.md JSON lines on stdout (in time order for a format whose
 /// records are written when a contact is over), rejects counted on stderr.
-fn convert_command(input: &InputConfig, records: Option<&Path>) -> Result<(), CliError> {
-    let lateness = crate::config::EngineConfig::default()
-        .allowed_lateness
-        .millis();
+/// The config file, or the contract's defaults without one.
+fn load_or_default(config: Option<&Path>) -> Result<Config, CliError> {
+    Ok(match config {
+        Some(p) => Config::load(p)?,
+        None => Config::parse("")?,
+    })
+}
+
+fn convert_command(
+    input: &InputConfig,
+    lateness: crate::time::Millis,
+    records: Option<&Path>,
+) -> Result<(), CliError> {
     let mut reader = Reader::history(input, lateness);
     let limits = crate::event::Limits::default();
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());

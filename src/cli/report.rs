@@ -116,7 +116,8 @@ pub fn converted(rejects: &std::collections::BTreeMap<RejectReason, u64>) -> Str
 pub fn check_config(file: &Path, config: &Config) -> String {
     let mut out = format!("{}: ok\n", file.display());
     let labels: Vec<_> = config
-        .center.engine
+        .center
+        .engine
         .windows
         .iter()
         .map(|w| w.label.as_str())
@@ -127,12 +128,17 @@ pub fn check_config(file: &Path, config: &Config) -> String {
         labels.join(", "),
         config.center.engine.interval
     );
-    let _ = writeln!(out, "allowed_lateness: {}", config.center.engine.allowed_lateness);
+    let _ = writeln!(
+        out,
+        "allowed_lateness: {}",
+        config.center.engine.allowed_lateness
+    );
     let _ = writeln!(
         out,
         "forecast_window: {}",
         config
-            .center.engine
+            .center
+            .engine
             .forecast_window
             .as_ref()
             .map_or("none (no rolling window: no forecast)", |w| w
@@ -165,6 +171,17 @@ pub fn check_config(file: &Path, config: &Config) -> String {
             Span::from_millis(q.contact_timeout.millis().max(EMAIL_TIMEOUT))
         );
     }
+    let h = &config.http;
+    let _ = writeln!(
+        out,
+        "live view peers: {} (answer within {})",
+        if h.peers.is_empty() {
+            "none (the API answers for this instance's partitions)".to_string()
+        } else {
+            h.peers.join(", ")
+        },
+        h.peer_timeout
+    );
     let e = &config.center.export;
     let _ = writeln!(
         out,
@@ -176,6 +193,18 @@ pub fn check_config(file: &Path, config: &Config) -> String {
         e.quantiles,
         e.bounds()
     );
+    let _ = if e.agents {
+        writeln!(
+            out,
+            "export agents: on, at most {} agents (the first by name; 2 series per agent and 2 per agent and queue handled today)",
+            e.max_agents_exported
+        )
+    } else {
+        writeln!(
+            out,
+            "export agents: off (the Agents dashboard needs [export] agents = true)"
+        )
+    };
     let _ = writeln!(
         out,
         "engine keeps: {} (the exported windows and the forecast's)",

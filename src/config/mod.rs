@@ -4,16 +4,20 @@
 //! service's own: `[kafka]`, `[http]`, `[log]` and `[alerts]`. Errors name the key and the line.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::de::{self, Deserializer};
 use serde::Deserialize;
 
+mod http;
 mod kafka;
+mod peers;
 
 pub use callpulse_core::settings::*;
+pub use http::HttpConfig;
 pub use kafka::KafkaConfig;
+pub use peers::PeerUrl;
 
 use crate::time::Span;
 
@@ -69,76 +73,6 @@ struct FileConfig {
     log: LogConfig,
     #[serde(default = "file_alerts")]
     alerts: AlertsConfig,
-}
-
-/// `[http]`: where /metrics, /healthz, /readyz and the wallboard are served.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpConfig {
-    #[serde(default = "default_listen")]
-    pub listen: String,
-    /// TLS and basic auth, in the Prometheus exporter-toolkit web configuration format (the
-    /// file node_exporter takes as `--web.config.file`); plain HTTP when left out.
-    #[serde(default)]
-    pub web_config_file: Option<PathBuf>,
-    /// Connections held open at most; a new one beyond closes the oldest (a flood of idle
-    /// connections cannot lock out `/healthz` or a scrape).
-    #[serde(default = "default_max_connections")]
-    pub max_connections: usize,
-    /// A request's header (and a TLS handshake) must arrive within this.
-    #[serde(default = "default_header_read_timeout")]
-    pub header_read_timeout: Span,
-    /// A connection from which nothing arrives for this long is closed.
-    #[serde(default = "default_idle_timeout")]
-    pub idle_timeout: Span,
-    /// A reader that takes nothing of a response for this long is cut off.
-    #[serde(default = "default_write_timeout")]
-    pub write_timeout: Span,
-    /// `/metrics` responses rendered at once; more wait for a turn (memory per scrape is
-    /// bounded: the text is streamed, not held).
-    #[serde(default = "default_max_concurrent_scrapes")]
-    pub max_concurrent_scrapes: usize,
-    /// Whether `/api/v1/waiting` shows each waiting contact's id as its platform wrote it.
-    #[serde(default = "default_true")]
-    pub show_contact_ids: bool,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            listen: default_listen(),
-            web_config_file: None,
-            max_connections: default_max_connections(),
-            header_read_timeout: default_header_read_timeout(),
-            idle_timeout: default_idle_timeout(),
-            write_timeout: default_write_timeout(),
-            max_concurrent_scrapes: default_max_concurrent_scrapes(),
-            show_contact_ids: true,
-        }
-    }
-}
-
-fn default_true() -> bool {
-    true
-}
-fn default_max_connections() -> usize {
-    512
-}
-fn default_header_read_timeout() -> Span {
-    Span::from_secs(10)
-}
-fn default_idle_timeout() -> Span {
-    Span::from_secs(60)
-}
-fn default_write_timeout() -> Span {
-    Span::from_secs(30)
-}
-fn default_max_concurrent_scrapes() -> usize {
-    8
-}
-
-fn default_listen() -> String {
-    "127.0.0.1:9898".into()
 }
 
 /// `[log]`: `format = "human" | "json"`, `level` as an env-filter directive.
@@ -315,6 +249,7 @@ impl Config {
         };
         alerts.check()?;
         file.kafka.check()?;
+        peers::check_peers(&file.http).map_err(SettingError::message)?;
         Ok(Config {
             center: Arc::new(center),
             kafka: file.kafka,

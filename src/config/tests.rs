@@ -5,7 +5,13 @@ use super::*;
 #[test]
 fn empty_config_is_the_contract_defaults() {
     let c = Config::parse("").unwrap();
-    let labels: Vec<_> = c.center.engine.windows.iter().map(|w| w.label.as_str()).collect();
+    let labels: Vec<_> = c
+        .center
+        .engine
+        .windows
+        .iter()
+        .map(|w| w.label.as_str())
+        .collect();
     assert_eq!(labels, ["5m", "15m", "1h"]);
     assert_eq!(c.center.engine.interval, Span::from_secs(900));
     assert_eq!(c.center.engine.allowed_lateness, Span::from_secs(60));
@@ -138,13 +144,22 @@ fn the_dedup_horizon_covers_the_lateness() {
 
 #[test]
 fn forecast_window_is_a_rolling_window() {
-    let label = |c: &Config| c.center.engine.forecast_window.as_ref().map(|w| w.label.clone());
+    let label = |c: &Config| {
+        c.center
+            .engine
+            .forecast_window
+            .as_ref()
+            .map(|w| w.label.clone())
+    };
     let c = Config::parse("").unwrap();
     assert_eq!(label(&c).as_deref(), Some("15m"));
     // its place among the windows the engine keeps (the standard profile: 15m, today)
     assert_eq!(c.center.engine.forecast(), Some((0, Span::from_secs(900))));
     let full = Config::parse("[export]\nprofile = \"full\"\n").unwrap();
-    assert_eq!(full.center.engine.forecast(), Some((1, Span::from_secs(900))));
+    assert_eq!(
+        full.center.engine.forecast(),
+        Some((1, Span::from_secs(900)))
+    );
     // written: by label, or by length ("900s" is the window 15m)
     let c = Config::parse("[engine]\nforecast_window = \"1h\"\n").unwrap();
     assert_eq!(c.center.engine.kept_labels(), ["15m", "1h", "today"]);

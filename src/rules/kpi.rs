@@ -182,7 +182,11 @@ fn lacks(config: &Config, k: &KpiAlert, window: &str) -> Option<String> {
 /// What the predicted breach lacks: the service level in the alerts window and the offered
 /// contacts in the forecast window.
 fn predicted_lacks(config: &Config, forecast: &str) -> Option<String> {
-    let sl = missing(&config.center.export, &SL_COUNTS, Some(&config.alerts.window));
+    let sl = missing(
+        &config.center.export,
+        &SL_COUNTS,
+        Some(&config.alerts.window),
+    );
     let offered = missing(
         &config.center.export,
         &["callcenter_contacts_offered"],

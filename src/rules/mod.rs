@@ -123,10 +123,12 @@ fn header(config: &Config, y: &mut Yaml) {
     );
     // Burn factors a queue's target cannot reach: the error ratio is at most 1, so a burn
     // factor B can only fire when B * (1 - target) < 1.
-    let mut queues: Vec<(String, f64)> = vec![("[defaults]".into(), config.center.defaults.sl_target)];
+    let mut queues: Vec<(String, f64)> =
+        vec![("[defaults]".into(), config.center.defaults.sl_target)];
     queues.extend(
         config
-            .center.queues
+            .center
+            .queues
             .iter()
             .map(|(name, q)| (format!("[queues.{}]", comment_safe(name)), q.sl_target)),
     );
@@ -383,7 +385,10 @@ fn formula_matchers(config: &Config) -> Vec<(SlFormula, String)> {
 /// How a window label reads in a sentence.
 fn window_phrase(config: &Config, window: &str) -> String {
     match window {
-        "interval" => format!("the current {} reporting interval", config.center.engine.interval),
+        "interval" => format!(
+            "the current {} reporting interval",
+            config.center.engine.interval
+        ),
         "today" => "today (since the queue's local day start)".into(),
         w => format!("the last {w}"),
     }

@@ -28,21 +28,21 @@ use super::web::{require_basic_auth, Web};
 /// The wallboard page: self-contained, no external assets.
 pub const WALLBOARD: &str = include_str!("wallboard.html");
 
-pub fn router(state: Arc<ServiceState>, web: &Web) -> Router {
+pub fn router(state: Arc<ServiceState>, web: &Web) -> Result<Router, super::peers::PeerError> {
     let router = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/", get(|| async { Html(WALLBOARD) }))
         .with_state(state.clone())
-        .merge(super::api::routes(state.clone()));
-    match &web.auth {
+        .merge(super::api::routes(state.clone())?);
+    Ok(match &web.auth {
         Some(auth) => router.layer(from_fn_with_state(
             (auth.clone(), state),
             require_basic_auth,
         )),
         None => router,
-    }
+    })
 }
 
 /// Whether an `Accept-Encoding` header accepts gzip: `gzip` (or `*`) with a quality above 0.
@@ -221,7 +221,7 @@ pub async fn serve(
     web: Web,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state.clone(), &web);
+    let app = router(state.clone(), &web).map_err(std::io::Error::other)?;
     super::listener::serve(listener, app, web.tls, state, shutdown).await
 }
 

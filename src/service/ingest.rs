@@ -54,7 +54,8 @@ pub fn rebuild_span(config: &Config) -> Millis {
         return span.millis();
     }
     let longest = config
-        .center.engine
+        .center
+        .engine
         .windows
         .iter()
         .map(|w| w.span.millis())

@@ -9,6 +9,7 @@ pub mod http;
 pub mod ingest;
 pub mod keying;
 mod listener;
+pub mod peers;
 pub mod scrape;
 pub mod self_metrics;
 pub mod state;
@@ -45,6 +46,8 @@ pub enum ServiceError {
     Panicked,
     #[error(transparent)]
     Web(#[from] web::WebError),
+    #[error(transparent)]
+    Peers(#[from] peers::PeerError),
 }
 
 /// Binds `[http] listen` and runs until `shutdown` completes.
@@ -77,6 +80,8 @@ pub async fn serve_clocked(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServiceError> {
     let web = web::Web::of(&config)?;
+    // the peers' CA and password files are read before the group is joined
+    peers::Peers::of(&config.http)?;
     let state = ServiceState::with_clock(config, clock);
     if let Ok(addr) = listener.local_addr() {
         let scheme = web.scheme();

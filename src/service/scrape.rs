@@ -25,10 +25,29 @@ pub struct Gathered {
 
 /// Partitions whose workers did not hand over their snapshot: the scrape is refused rather
 /// than rendered without them (their queues would read 0).
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("partitions {} did not hand over their snapshot in time", names(.missing))]
+#[derive(Clone, Debug, Default, PartialEq, Eq, thiserror::Error)]
+#[error("{}", describe(self))]
 pub struct Incomplete {
     pub missing: Vec<PartitionKey>,
+    /// The live API's peers (`[http] peers`) that did not hand over their view.
+    pub peers: Vec<String>,
+}
+
+fn describe(i: &Incomplete) -> String {
+    let mut parts = Vec::new();
+    if !i.missing.is_empty() {
+        parts.push(format!(
+            "partitions {} did not hand over their snapshot in time",
+            names(&i.missing)
+        ));
+    }
+    if !i.peers.is_empty() {
+        parts.push(format!(
+            "peers {} did not hand over their view in time",
+            i.peers.join(", ")
+        ));
+    }
+    parts.join("; ")
 }
 
 fn names(keys: &[PartitionKey]) -> String {
@@ -165,6 +184,7 @@ mod tests {
             .get(|| async {
                 Err(Incomplete {
                     missing: missing.clone(),
+                    ..Incomplete::default()
                 })
             })
             .await;

@@ -194,7 +194,10 @@ impl ServiceState {
         }
         if !missing.is_empty() {
             missing.sort();
-            return Err(Incomplete { missing });
+            return Err(Incomplete {
+                missing,
+                ..Incomplete::default()
+            });
         }
         Ok(self.merged(now, views))
     }

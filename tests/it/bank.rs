@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 
-
 use callpulse::engine::Engine;
 use callpulse::time::{Millis, DAY};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeZone};

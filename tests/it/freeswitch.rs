@@ -1,7 +1,9 @@
 //! The `freeswitch` input end to end: mod_callcenter events (after the headers its source
 //! writes) mapped by the adapter and run through the engine give the KPIs of the same calls
 //! written by hand in events.md JSON; contact KPIs do not depend on the order events arrive in;
-//! events of tens of KB of channel variables are read; a malformed event is counted, never fatal.
+//! events of tens of KB of channel variables are read; a malformed event is counted, never fatal;
+//! a late status change gives the agent KPIs of time order; a host's topic consumed by the
+//! service gives what `replay` gives.
 
 use std::collections::BTreeMap;
 
@@ -344,4 +346,22 @@ async fn a_freeswitch_topic_equals_replay_of_the_same_events() {
         ),
         "{text}"
     );
+}
+
+#[test]
+fn a_late_status_change_gives_the_agent_kpis_of_time_order() {
+    let records = fixture("calls.jsonl");
+    let (in_order, _) = adapt(&records);
+    let (expected, _) = evaluate(&in_order);
+    // agent 1001's break (after its call's wrap-up) delivered after the Available that ended it,
+    // as a producer sending agent events unkeyed can
+    let (on_break, back) = (25, 30);
+    assert!(records[on_break].contains("\"CC-Agent-Status\":\"On Break\""));
+    assert!(records[back].contains("\"CC-Agent-Status\":\"Available\""));
+    let mut delivered = records.clone();
+    delivered.swap(on_break, back);
+    let (late, _) = adapt(&delivered);
+    let (got, engine) = evaluate(&late);
+    assert_eq!(got, expected);
+    assert_eq!(engine.stats().rejected_total(), 0, "{:?}", engine.stats());
 }

@@ -247,6 +247,10 @@ fn fuzzed_records_never_panic_the_platform_adapters() {
             InputFormat::Freeswitch,
             platform("freeswitch", "calls.jsonl"),
         ),
+        (
+            InputFormat::Taskrouter,
+            platform("taskrouter", "events.jsonl"),
+        ),
     ] {
         // in batches, so a long run holds one batch (some records are 70 kB) at a time
         let mut done = 0;

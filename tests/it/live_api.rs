@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::kafka::{http_get, start, TOPIC};
 
-fn wall_now() -> i64 {
+pub(crate) fn wall_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

@@ -21,6 +21,7 @@ mod http_limits;
 mod kafka;
 mod legs;
 mod live_api;
+mod live_peers;
 mod metrics_doc;
 mod recovery;
 mod replay_bin;

@@ -51,9 +51,14 @@ fn families(text: &str) -> BTreeMap<String, (String, String, Vec<String>)> {
     out
 }
 
+/// The per-agent families (`[export] agents`), documented in a section of their own.
+const PER_AGENT: &str = "callpulse_agent_";
+
 fn table(families: &BTreeMap<String, (String, String, Vec<String>)>, prefix: &str) -> String {
     let mut s = String::from("| family | type | labels | meaning |\n|---|---|---|---|\n");
-    for (name, (kind, help, labels)) in families.iter().filter(|(n, _)| n.starts_with(prefix)) {
+    let wanted =
+        |n: &str| n.starts_with(prefix) && (prefix == PER_AGENT || !n.starts_with(PER_AGENT));
+    for (name, (kind, help, labels)) in families.iter().filter(|(n, _)| wanted(n)) {
         let labels = if labels.is_empty() {
             "—".to_string()
         } else {
@@ -69,7 +74,7 @@ fn table(families: &BTreeMap<String, (String, String, Vec<String>)>, prefix: &st
 fn generated() -> String {
     let config = Arc::new(
         Config::parse(
-            "[export]\nprofile = \"full\"\n[defaults]\nfirst_response_target = \"10m\"\n",
+            "[export]\nprofile = \"full\"\nagents = true\n[defaults]\nfirst_response_target = \"10m\"\n",
         )
         .unwrap(),
     );
@@ -112,8 +117,18 @@ fn generated() -> String {
          Windowed families carry `window` (a rolling window as configured, `interval`, `today`); \
          the cumulative counters (`_total`) and histograms count final facts only and never \
          decrease.\n\n{}\n\
+         ## Per agent (`callpulse_agent_*`, opt-in)\n\n\
+         Written only with `[export] agents = true`, for at most `[export] max_agents_exported` \
+         agents (1,000 unless written; the first by agent name, the others counted in \
+         `callpulse_agent_export_left_out`), merged over the instance's partitions as \
+         `/api/v1/agents` merges them. Series: per agent 2 (its state and its time in state; \
+         the state alone while it is unknown), plus 2 per queue it handled a contact in today, \
+         plus 1 in all: at most `agents × (2 + 2 × queues) + 1`; 1,000 agents handling 2 queues \
+         each are 6,001 series. The handled counts and handle-time sums are gauges, not \
+         counters: they go back to 0 at each queue's day start.\n\n{}\n\
          ## The service's own metrics (`callpulse_*`)\n\n{}",
         table(&all, "callcenter_"),
+        table(&all, PER_AGENT),
         table(&all, "callpulse_")
     )
 }
@@ -138,6 +153,8 @@ fn metrics_doc_is_what_the_code_renders() {
         "callcenter_forecast_agents_required",
         "callpulse_events_rejected_total",
         "callpulse_scrapes_total",
+        "callpulse_agent_state",
+        "callpulse_agent_handled_today",
     ] {
         assert!(have.contains(&format!("`{family}`")), "{family}");
     }

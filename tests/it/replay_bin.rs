@@ -385,3 +385,127 @@ fn a_running_service_logs_no_customer_id() {
         assert!(!logs.contains(pattern), "{pattern} in the service's logs");
     }
 }
+
+#[test]
+fn replay_and_convert_input_freeswitch_and_taskrouter_equal_the_same_calls_in_events_json() {
+    let dir = std::env::temp_dir().join(format!("callpulse-fstr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // the FreeSWITCH fixture's agent 1001 has a wrap-up-time of 30 s: a platform setting the
+    // config file's input of that format gives replay and convert
+    let config = dir.join("platforms.toml");
+    std::fs::write(
+        &config,
+        "[engine]\nallowed_lateness = \"10m\"\n\n[[kafka.inputs]]\ntopic = \"fs1\"\n\
+         format = \"freeswitch\"\n[kafka.inputs.agent_wrapup_seconds]\n\
+         \"1001@cc.example.com\" = 30\n\n[[kafka.inputs]]\ntopic = \"tr\"\nformat = \"taskrouter\"\n",
+    )
+    .unwrap();
+    let late = dir.join("late.toml");
+    std::fs::write(&late, "[engine]\nallowed_lateness = \"10m\"\n").unwrap();
+    let replay = |config: &std::path::Path, args: &[&str]| {
+        let out = succeed(
+            callpulse()
+                .arg("replay")
+                .args(["--at", "2026-11-23T10:10:00Z", "--config"])
+                .arg(config)
+                .args(args),
+        );
+        // the KPIs (a platform's duplicate delivery shows in callpulse_* only)
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with("callcenter_"))
+            .map(|l| format!("{l}\n"))
+            .collect::<String>()
+    };
+    for (format, fixtures, records, by_hand) in [
+        (
+            "freeswitch",
+            "tests/fixtures/freeswitch",
+            "calls.jsonl",
+            "calls.events.jsonl",
+        ),
+        (
+            "taskrouter",
+            "tests/fixtures/taskrouter",
+            "events.jsonl",
+            "events.events.jsonl",
+        ),
+    ] {
+        let records = format!("{fixtures}/{records}");
+        let by_hand = replay(&config, &[&format!("{fixtures}/{by_hand}")]);
+        assert!(
+            by_hand.contains("callcenter_contacts_answered{queue="),
+            "{by_hand}"
+        );
+        let mapped = replay(&config, &["--input", format, &records]);
+        assert_eq!(mapped, by_hand, "replay --input {format}");
+        let out = succeed(
+            callpulse()
+                .args(["convert", "--config"])
+                .arg(&config)
+                .args(["--input", format, &records]),
+        );
+        let converted = dir.join(format!("{format}.jsonl"));
+        std::fs::write(&converted, &out.stdout).unwrap();
+        let again = replay(&config, &[converted.to_str().unwrap()]);
+        assert_eq!(again, by_hand, "convert --input {format} | replay");
+    }
+    // the flag gives the wrap-up time as well; without it the calls end without wrap-up
+    let fs = "tests/fixtures/freeswitch";
+    let by_hand = replay(&late, &[&format!("{fs}/calls.events.jsonl")]);
+    let flag = [
+        "--input",
+        "freeswitch",
+        "--agent-wrapup",
+        "1001@cc.example.com=30",
+    ];
+    let records = format!("{fs}/calls.jsonl");
+    assert_eq!(replay(&late, &[&flag[..], &[&records]].concat()), by_hand);
+    assert_ne!(replay(&late, &["--input", "freeswitch", &records]), by_hand);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_platform_deploy_configs_pass_check_config_and_convert_takes_their_settings() {
+    for file in [
+        "deploy/freeswitch/callpulse.toml",
+        "deploy/taskrouter/callpulse.toml",
+    ] {
+        succeed(callpulse().args(["check-config", file]));
+    }
+    // the example's activities: "Lunch" is not ready with its name as reason (as by default),
+    // "Callback Duty" available (by default it would be not ready)
+    let update = |sid: u32, s: u32, activity: &str| {
+        format!(
+            "{{\"EventType\":\"worker.activity.update\",\"Sid\":\"EV{sid:032x}\",\
+             \"TimestampMs\":\"{}\",\"WorkerName\":\"worker-a\",\"WorkerActivityName\":\"{activity}\"}}\n",
+            1_795_428_000_000_u64 + u64::from(s) * 1000
+        )
+    };
+    let file =
+        std::env::temp_dir().join(format!("callpulse-trdeploy-{}.jsonl", std::process::id()));
+    std::fs::write(&file, update(1, 0, "Callback Duty")).unwrap();
+    let convert = |config: Option<&str>| {
+        let mut c = callpulse();
+        c.arg("convert");
+        if let Some(config) = config {
+            c.args(["--config", config]);
+        }
+        let out = succeed(c.args(["--input", "taskrouter"]).arg(&file));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let configured = convert(Some("deploy/taskrouter/callpulse.toml"));
+    let by_default = convert(None);
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        configured.contains("\"state\":\"available\""),
+        "{configured}"
+    );
+    // the example's agent queues go out with the worker's first state
+    assert!(configured.contains("\"Support\""), "{configured}");
+    assert!(
+        by_default.contains("\"state\":\"not_ready\""),
+        "{by_default}"
+    );
+}

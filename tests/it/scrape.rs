@@ -314,3 +314,113 @@ fn the_engine_keeps_only_the_exported_windows_and_the_forecasts() {
     );
     assert!(!text.contains("window=\"1h\""));
 }
+
+/// With `[export] agents` a scrape writes the per-agent families of every partition merged (an
+/// agent's state from one partition, its handled contacts from the other), the first agents by
+/// name up to `max_agents_exported`, and counts the agents left out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_agent_export_merges_the_partitions_and_counts_the_agents_left_out() {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+    let cluster = MockCluster::new(1).unwrap();
+    cluster.create_topic(TOPIC, 2, 1).unwrap();
+    let mut c = Config::parse(
+        "[queues.sales]\nwrapup = false\n[export]\nagents = true\nmax_agents_exported = 2\n",
+    )
+    .unwrap();
+    c.kafka.brokers = cluster.bootstrap_servers();
+    c.kafka.topics = vec![TOPIC.into()];
+    c.kafka.group_id = "it-scrape-agents".into();
+    let service = start(Arc::new(c)).await;
+    let now = crate::live_api::wall_now();
+    let m = 60_000;
+    let state = |ts: i64, agent: &str, state: &str, reason: &str| {
+        let reason = if reason.is_empty() {
+            String::new()
+        } else {
+            format!(r#","reason":"{reason}""#)
+        };
+        format!(
+            r#"{{"type":"agent.state","ts":{ts},"agent":"{agent}","state":"{state}"{reason},"queues":["sales"]}}"#
+        )
+    };
+    let contact = |ts: i64, step: &str, id: &str, rest: &str| {
+        format!(r#"{{"type":"contact.{step}","ts":{ts},"contact_id":"{id}"{rest}}}"#)
+    };
+    let events = [
+        (0, state(now - 20 * m, "ann", "available", "")),
+        (0, state(now - 19 * m, "ann", "not_ready", "lunch")),
+        (0, state(now - 10 * m, "bob", "available", "")),
+        (0, state(now - 5 * m, "bob", "busy", "")),
+        (
+            1,
+            contact(now - 6 * m, "offered", "c1", r#","queue":"sales""#),
+        ),
+        (
+            1,
+            contact(now - 5 * m, "answered", "c1", r#","agent":"bob""#),
+        ),
+        (1, contact(now - 3 * m, "ended", "c1", r#","agent":"bob""#)),
+        (
+            1,
+            contact(now - 4 * m, "offered", "c2", r#","queue":"sales""#),
+        ),
+        (
+            1,
+            contact(now - 4 * m, "answered", "c2", r#","agent":"cy""#),
+        ),
+    ];
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", cluster.bootstrap_servers())
+        .create()
+        .unwrap();
+    for (partition, json) in &events {
+        producer
+            .send(
+                BaseRecord::<(), str>::to(TOPIC)
+                    .partition(*partition)
+                    .payload(json.as_str()),
+            )
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+
+    let addr = service.addr;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let text = loop {
+        let (status, text) = tokio::task::spawn_blocking(move || http_get(addr, "/metrics"))
+            .await
+            .unwrap();
+        if status == 200 && text.contains("callpulse_agent_export_left_out 1") {
+            break text;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let agent_lines: Vec<&str> = (text.lines())
+        .filter(|l| l.starts_with("callpulse_agent_"))
+        .collect();
+    for want in [
+        "callpulse_agent_state{agent=\"ann\",state=\"not_ready\",reason=\"lunch\"} 1",
+        "callpulse_agent_state{agent=\"bob\",state=\"busy\",reason=\"\"} 1",
+        "callpulse_agent_handled_today{agent=\"bob\",queue=\"sales\"} 1",
+        "callpulse_agent_handle_time_today_seconds{agent=\"bob\",queue=\"sales\"} 120",
+    ] {
+        assert!(agent_lines.contains(&want), "{want}: {agent_lines:#?}");
+    }
+    assert!(
+        !agent_lines.iter().any(|l| l.contains("agent=\"cy\"")),
+        "cy is third by name: {agent_lines:#?}"
+    );
+    let ann_in_state: f64 = (agent_lines.iter())
+        .find_map(|l| l.strip_prefix("callpulse_agent_time_in_state_seconds{agent=\"ann\"} "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!(
+        (19.0 * 60.0..25.0 * 60.0).contains(&ann_in_state),
+        "{ann_in_state}"
+    );
+    service.stop().await;
+}

@@ -1,8 +1,9 @@
 //! The simulator's traffic in a platform's format: a day written as Asterisk queue_log lines and
 //! read back through the `asterisk` adapter gives the counts of the same day in events.md JSON,
 //! and durations that differ only by queue_log's whole-second clock; the `simulate --format`
-//! lines convert without a reject; `demo --input asterisk` serves the adapter's numbers. The same
-//! day as Amazon Connect records gives the JSON day's KPIs except what contact events lack.
+//! lines convert without a reject; `demo --input asterisk|freeswitch|taskrouter` serves the
+//! adapter's numbers. The same day as Amazon Connect records gives the JSON day's KPIs except
+//! what contact events lack.
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Stdio};
@@ -297,6 +298,34 @@ fn total(text: &str, family: &str, label: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_with_asterisk_input_serves_the_adapters_numbers() {
+    demo_serves_the_adapters_numbers(
+        SimFormat::Asterisk,
+        "format=\"asterisk\",kind=\"enterqueue\"",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_with_freeswitch_input_serves_the_adapters_numbers() {
+    demo_serves_the_adapters_numbers(
+        SimFormat::Freeswitch,
+        "format=\"freeswitch\",kind=\"member_queue_start\"",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_with_taskrouter_input_serves_the_adapters_numbers() {
+    demo_serves_the_adapters_numbers(
+        SimFormat::Taskrouter,
+        "format=\"taskrouter\",kind=\"task_queue_entered\"",
+    )
+    .await;
+}
+
+/// `demo --input <input>` serves KPIs read through the adapter: records of `kind` (its labels)
+/// counted, none of events.md JSON.
+async fn demo_serves_the_adapters_numbers(input: SimFormat, kind: &str) {
     let addr = free_addr();
     let opts = DemoOptions {
         listen: Some(addr.to_string()),
@@ -307,7 +336,7 @@ async fn demo_with_asterisk_input_serves_the_adapters_numbers() {
             ..SimConfig::default()
         },
         backfill: Some(Span::from_secs(600)),
-        input: SimFormat::Asterisk,
+        input,
         compress: None,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -342,11 +371,7 @@ async fn demo_with_asterisk_input_serves_the_adapters_numbers() {
     let (ran, text) = tokio::join!(running, scrape);
     ran.expect("demo");
     assert!(
-        total(
-            &text,
-            "callpulse_input_records_total",
-            "format=\"asterisk\",kind=\"enterqueue\""
-        ) > 0.0,
+        total(&text, "callpulse_input_records_total", kind) > 0.0,
         "{text}"
     );
     assert_eq!(

@@ -3,7 +3,8 @@
 //! EventCallbackUrl form fields; the Events REST API) mapped by the adapter and run through the
 //! engine give the KPIs of the same tasks written by hand in events.md JSON; an event seen
 //! through two routes counts once; tasks' events interleaved in any order give the same queue
-//! KPIs; a malformed event is counted, never fatal.
+//! KPIs; a malformed event is counted, never fatal; a workspace's topic consumed by the service
+//! gives what `replay` gives; a late worker activity update gives the agent KPIs of time order.
 
 use std::collections::BTreeMap;
 
@@ -219,4 +220,251 @@ fn malformed_events_are_rejected_with_their_reason() {
         ]
     );
     assert_eq!(reader.kinds()["other_product"], 1);
+}
+
+/// A record with every instant in it (epoch ms, epoch seconds, RFC 3339, inside `data` given as
+/// a JSON string too) moved by `delta_ms` (whole seconds).
+fn shifted(record: &str, delta_ms: i64) -> String {
+    use callpulse::time::{format_rfc3339, parse_rfc3339};
+    const DAY: &str = "2026-11-23T";
+    let mut out = String::with_capacity(record.len());
+    let mut rest = record;
+    let mut after_word = false;
+    while let Some(c) = rest.chars().next() {
+        if rest.starts_with(DAY) {
+            let end = rest.find('Z').expect("an RFC 3339 instant") + 1;
+            let ms = parse_rfc3339(&rest[..end]).expect("an instant");
+            out.push_str(&format_rfc3339(ms + delta_ms));
+            rest = &rest[end..];
+            after_word = false;
+            continue;
+        }
+        if c.is_ascii_digit() && !after_word {
+            let end = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            let run = &rest[..end];
+            match (run.starts_with("17954"), run.len()) {
+                (true, 13) => {
+                    out.push_str(&(run.parse::<i64>().expect("ms") + delta_ms).to_string())
+                }
+                (true, 10) => {
+                    out.push_str(&(run.parse::<i64>().expect("s") + delta_ms / 1000).to_string())
+                }
+                _ => out.push_str(run),
+            }
+            rest = &rest[end..];
+            after_word = false;
+            continue;
+        }
+        out.push(c);
+        after_word = c.is_ascii_alphanumeric();
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// The fixture's events moved so that the last happened `ago_s` seconds ago.
+fn fixture_ending_ago(ago_s: i64) -> Vec<String> {
+    let last_ms = 1_795_428_263_000_i64;
+    let now_s = callpulse::clock::wall_now() / 1000;
+    let delta_ms = (now_s - ago_s) * 1000 - last_ms;
+    fixture("events.jsonl")
+        .iter()
+        .map(|r| shifted(r, delta_ms))
+        .collect()
+}
+
+#[test]
+fn moving_the_fixture_in_time_keeps_its_kpis() {
+    let records = fixture("events.jsonl");
+    let moved: Vec<String> = records.iter().map(|r| shifted(r, 0)).collect();
+    assert_eq!(moved, records);
+    let delta = 86_400_000;
+    let moved: Vec<String> = records.iter().map(|r| shifted(r, delta)).collect();
+    assert!(moved.iter().all(|r| !r.contains("2026-11-23T")));
+    assert!(moved.iter().all(|r| !r.contains("179542")), "{moved:?}");
+    let config = config(LATE);
+    let read_at = |messages: &[String], end| {
+        let mut engine = Engine::new(config.center.clone());
+        let mut reader = Reader::history(
+            &InputConfig {
+                format: InputFormat::Taskrouter,
+                ..InputConfig::default()
+            },
+            config.center.engine.allowed_lateness.millis(),
+        );
+        for m in messages {
+            reader.read(&mut engine, m.as_bytes(), Admit::ALL, |_| {});
+        }
+        engine.advance(end);
+        engine.snapshot()
+    };
+    let end = at(T0) + 10 * MINUTE;
+    let (before, after) = (read_at(&records, end), read_at(&moved, end + delta));
+    for q in ["Support", "Sales"] {
+        assert_eq!(
+            window(&after, q, "1h").tally,
+            window(&before, q, "1h").tally,
+            "{q}"
+        );
+        assert_eq!(queue(&after, q).agents, queue(&before, q).agents, "{q}");
+    }
+}
+
+/// A workspace's topic consumed by the service gives what `replay --input taskrouter` gives
+/// (the array counted as its events, the backfilled duplicate once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_taskrouter_topic_equals_replay_of_the_same_events() {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    use std::time::{Duration, Instant};
+
+    let records = fixture_ending_ago(120);
+    let cluster = MockCluster::new(1).expect("a mock cluster");
+    cluster.create_topic("tr1", 1, 1).expect("a topic");
+    let brokers = cluster.bootstrap_servers();
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .create()
+        .expect("a producer");
+    for r in &records {
+        producer
+            .send(
+                BaseRecord::<str, str>::to("tr1")
+                    .key("WS00000000000000000000000000000001")
+                    .payload(r),
+            )
+            .map_err(|(e, _)| e)
+            .expect("sent");
+    }
+    producer.flush(Duration::from_secs(10)).expect("flushed");
+    let mut c = callpulse::config::Config::parse(LATE).expect("config");
+    c.kafka.brokers = brokers;
+    c.kafka.group_id = "it-taskrouter".into();
+    c.kafka.topics.clear();
+    c.kafka.inputs = vec![InputConfig {
+        topic: "tr1".into(),
+        format: InputFormat::Taskrouter,
+        ..InputConfig::default()
+    }];
+    let input = c.kafka.inputs[0].clone();
+    let cfg = std::sync::Arc::new(c);
+    let service = crate::kafka::start(cfg.clone()).await;
+    // the webhook sink's array is one message and two records
+    let expected_records = records.len() as f64 + 1.0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let text = loop {
+        let text = service.metrics().await;
+        if input_records(&text) >= expected_records {
+            tokio::time::sleep(callpulse::service::PUBLISH_EVERY * 6).await;
+            break service.metrics().await;
+        }
+        assert!(Instant::now() < deadline, "read {}", input_records(&text));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    service.stop().await;
+    let replayed = callpulse::replay::replay_input(
+        cfg.clone(),
+        &input,
+        records.join("\n").as_bytes(),
+        Some(callpulse::clock::wall_now()),
+    )
+    .expect("replayed");
+    let mut out = callpulse::export::Exposition::new();
+    callpulse::export::render(&replayed.snapshot, &cfg.center.export, &mut out);
+    let expected = out.finish();
+    let stable = |text: &str| -> Vec<String> {
+        let mut v: Vec<String> = text
+            .lines()
+            .filter(|l| {
+                l.starts_with("callcenter_")
+                    && (l.contains("window=\"15m\"") || l.contains("window=\"1h\""))
+                    && !l.starts_with("callcenter_breach")
+                    && !moves_with_now(l)
+            })
+            .map(String::from)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(stable(&text), stable(&expected));
+    for (family, n) in [
+        (
+            "callcenter_contacts_offered{queue=\"Support\",window=\"15m\"}",
+            5.0,
+        ),
+        (
+            "callcenter_contacts_answered{queue=\"Support\",window=\"15m\"}",
+            3.0,
+        ),
+        (
+            "callcenter_contacts_offered{queue=\"Sales\",window=\"15m\"}",
+            3.0,
+        ),
+    ] {
+        assert_eq!(sample(&text, family), Some(n), "{family}\n{text}");
+    }
+    assert!(
+        text.contains(
+            "callpulse_input_records_total{format=\"taskrouter\",kind=\"task_queue_entered\"} 9"
+        ),
+        "{text}"
+    );
+}
+
+/// A webhook (EventCallbackUrl) event of `kind` at `T0 + s` seconds, with the extra fields.
+fn webhook(sid: u32, s: i64, kind: &str, extra: serde_json::Value) -> String {
+    let ms = at(T0) + s * 1000;
+    let mut v = serde_json::json!({
+        "EventType": kind,
+        "Sid": format!("EV{sid:032x}"),
+        "TimestampMs": ms.to_string(),
+    });
+    if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
+        o.extend(e);
+    }
+    v.to_string()
+}
+
+#[test]
+fn a_late_activity_update_gives_the_agent_kpis_of_time_order() {
+    use serde_json::json;
+    let activity = |sid, s, name: &str| {
+        webhook(
+            sid,
+            s,
+            "worker.activity.update",
+            json!({"WorkerName": "worker-a", "WorkerActivityName": name}),
+        )
+    };
+    let task = json!({
+        "TaskSid": "WT1",
+        "TaskQueueName": "Support",
+        "TaskChannelUniqueName": "voice",
+        "TaskAttributes": "{\"call_sid\": \"CA1\"}",
+    });
+    let with_worker = |mut v: serde_json::Value| {
+        v["WorkerName"] = "worker-a".into();
+        v
+    };
+    let in_time_order = [
+        activity(1, 0, "Available"),
+        activity(2, 60, "Lunch"),
+        activity(3, 300, "Available"),
+        webhook(4, 400, "task-queue.entered", task.clone()),
+        webhook(5, 410, "reservation.accepted", with_worker(task.clone())),
+        webhook(6, 500, "task.completed", with_worker(task)),
+    ];
+    // Event Streams are unordered: the Lunch arrives after the Available that ended it
+    let mut delivered = in_time_order.to_vec();
+    delivered.swap(1, 2);
+    let (expected, _) = read(&in_time_order);
+    let (got, _) = read(&delivered);
+    assert_eq!(
+        exposition(&got.snapshot()),
+        exposition(&expected.snapshot())
+    );
+    assert_eq!(queue(&got.snapshot(), "Support").agents, [1, 0, 0, 0]);
 }

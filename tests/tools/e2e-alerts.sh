@@ -74,7 +74,8 @@ CP="http://127.0.0.1:$CP_PORT"
 PROM="http://127.0.0.1:$PROM_PORT"
 AM="http://127.0.0.1:$AM_PORT"
 
-# ---- config: the bundled one with short for / keep_firing_for ----------------------------------
+# ---- config: the bundled one with short for / keep_firing_for, and the per-agent export on ------
+# ([export] agents: the Agents dashboard reads it, and (c) checks its queries too)
 python3 - config/callpulse.toml "$TMP/callpulse.toml" <<'PY'
 import re, sys
 src, dst = sys.argv[1], sys.argv[2]
@@ -93,11 +94,16 @@ for line in open(src, encoding="utf-8").read().splitlines():
             line = f"{k.group(1)} = {want[k.group(1)]}"
             done.add(k.group(1))
     out.append(line)
+    if m and section == "export":
+        out.append("agents = true")
+        done.add("export")
 if section == "alerts":
     out += [f"{k} = {v}" for k, v in want.items() if k not in done]
     done |= set(want)
-if done != set(want):
+if not set(want) <= done:
     out += ["[alerts]"] + [f"{k} = {v}" for k, v in want.items()]
+if "export" not in done:
+    out += ["[export]", "agents = true"]
 open(dst, "w", encoding="utf-8").write("\n".join(out) + "\n")
 PY
 "$BIN" check-config "$TMP/callpulse.toml" >/dev/null || die "the edited config does not validate"

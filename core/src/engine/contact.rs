@@ -6,9 +6,9 @@
 //! partition's lateness frontier has passed `t` nothing can change it any more. Which leg
 //! (queue visit) each event continues is the business of [`super::legs`].
 
-use crate::settings::QueueSettings;
 use crate::event::{Channel, ContactStep, RejectReason};
 use crate::kpi::{Fact, FactKind, SlOutcome};
+use crate::settings::QueueSettings;
 use crate::time::Millis;
 
 use super::legs::{continued_by, step_leg, Leg, Phase};

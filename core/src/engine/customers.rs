@@ -14,8 +14,8 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::hash::{Hash, Hasher};
 
-use crate::settings::QueueSettings;
 use crate::kpi::{Fact, FactKind};
+use crate::settings::QueueSettings;
 use crate::time::Millis;
 
 use super::memory::Recent;

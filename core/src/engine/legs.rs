@@ -5,9 +5,9 @@
 //! contact's sorted steps), so the attribution, like everything else about a contact, is a
 //! function of the set of its events and never of their arrival order.
 
-use crate::settings::QueueSettings;
 use crate::event::{Channel, ContactStep};
 use crate::kpi::{Fact, FactKind, SlOutcome};
+use crate::settings::QueueSettings;
 use crate::time::Millis;
 
 use super::queue::QueueId;

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use crate::settings::Settings;
 use crate::engine::Engine;
 use crate::event::{AgentEvent, AgentState, Body, Channel, ContactEvent, ContactStep, Event};
 use crate::live::{AgentRow, LiveView};
+use crate::settings::Settings;
 use crate::time::{parse_rfc3339, Millis, MINUTE, SECOND};
 
 use ContactStep::*;

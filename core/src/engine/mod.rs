@@ -25,10 +25,10 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
-use crate::settings::Settings;
 use crate::event::{
     AgentEvent, AgentState, Body, ContactEvent, ContactStep, Event, Limits, Reject, RejectReason,
 };
+use crate::settings::Settings;
 use crate::snapshot::{QueueSnapshot, Snapshot};
 use crate::time::Millis;
 
@@ -489,10 +489,21 @@ impl Engine {
 
     /// What the export profile writes: its windows (`[export] windows`) and the forecast's,
     /// at the current `now` (for a center of many queues, a fraction of [`Engine::snapshot`]).
+    /// With `[export] agents`, it carries the agents the live view shows, for the per-agent
+    /// export.
     pub fn export_snapshot(&self) -> Snapshot {
         let export = &self.config.export;
         let forecast = self.config.engine.forecast_window.as_ref();
-        self.snapshot_of(|label| export.window(label) || forecast.is_some_and(|f| f.label == label))
+        let mut snap = self.snapshot_of(|label| {
+            export.window(label) || forecast.is_some_and(|f| f.label == label)
+        });
+        if export.agents {
+            // the agents the live view shows now (a merge of partitions filters again, later)
+            snap.agents = (self.live_agents().into_iter())
+                .filter(|a| a.shown_at(self.now))
+                .collect();
+        }
+        snap
     }
 
     /// A snapshot of the windows whose label `keep` accepts.
@@ -539,6 +550,7 @@ impl Engine {
             window_labels,
             queues,
             forecast_window,
+            agents: Vec::new(),
         }
     }
 }

@@ -15,12 +15,12 @@
 
 use std::collections::{BTreeSet, VecDeque};
 
-use crate::settings::{EngineConfig, QueueSettings};
 use crate::event::AgentState;
 use crate::kpi::{
     Aggregate, BoundCounts, Cumulative, Distribution, Durations, Fact, FactKind, SlOutcome,
     WindowAgg,
 };
+use crate::settings::{EngineConfig, QueueSettings};
 use crate::time::{Millis, MINUTE};
 
 use super::workforce::Workforce;

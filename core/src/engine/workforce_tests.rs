@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use crate::settings::Settings;
 use crate::engine::Engine;
 use crate::event::{AgentEvent, AgentState, Body, Event};
+use crate::settings::Settings;
 use crate::time::{parse_rfc3339, Millis, HOUR, MINUTE, SECOND};
 
 use AgentState::*;

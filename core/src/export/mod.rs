@@ -1,10 +1,11 @@
 //! The contract's metric families (`shared/spec/kpis.md`) of a [`Snapshot`](crate::snapshot::Snapshot), plus cumulative
 //! counters and histograms: one table per kind of family (name, help, accessor), rendered as
-//! Prometheus text (`exposition`) or JSON (`json`).
+//! Prometheus text (`exposition`) or JSON (`json`); and the opt-in per-agent families (`agents`).
 //!
 //! Rendered straight into a byte buffer: a scrape of 1,000 queues × 5 windows is ~250k
 //! samples, too many to build as `prometheus` crate metric objects on every scrape.
 
+mod agents;
 mod exposition;
 mod forecast;
 mod json;
@@ -330,8 +331,8 @@ pub(crate) const SUMMARY_HELP: [&str; 6] = [
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::{STANDARD_LEFT_OUT, WINDOWED_FAMILIES};
     use crate::kpi::Measure;
+    use crate::settings::{STANDARD_LEFT_OUT, WINDOWED_FAMILIES};
 
     /// `[export] families` is validated against the config's list: it must name exactly the
     /// windowed families rendered here, so none is unreachable and none is made up.

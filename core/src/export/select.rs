@@ -65,10 +65,31 @@ impl Selection {
         self.shard.is_none_or(|(i, _)| i == 0)
     }
 
+    /// Whether the agent named `agent` goes out under `?shard=` (its name's shard: an agent's
+    /// series are never split over scrape jobs).
+    pub fn has_agent(&self, agent: &str) -> bool {
+        self.shard.is_none_or(|(i, n)| shard_of(agent, n) == i)
+    }
+
     /// Keeps the selected queues and windows of `snap`. A forecast whose window is left out is
-    /// left out too.
+    /// left out too. Under `?queue=` an agent stays when it serves or handled today a queue
+    /// selected, with the handled counts of those queues only; under `?shard=` the agents of
+    /// the shard stay.
     pub fn apply(&self, snap: &mut Snapshot) {
         snap.queues.retain(|q| self.has_queue(&q.name));
+        let queues = &self.queues;
+        let picked = |q: &String| queues.iter().any(|s| s == q);
+        snap.agents.retain_mut(|a| {
+            if !self.has_agent(&a.agent) {
+                return false;
+            }
+            if queues.is_empty() {
+                return true;
+            }
+            let serves = a.queues.iter().any(picked);
+            a.handled_today.retain(|h| picked(&h.queue));
+            serves || !a.handled_today.is_empty()
+        });
         if self.windows.is_empty() {
             return;
         }
@@ -156,5 +177,48 @@ mod tests {
             seen += mine;
         }
         assert_eq!(seen, 200);
+    }
+
+    #[test]
+    fn a_queue_keeps_its_agents_and_a_shard_splits_the_agents_without_overlap() {
+        use crate::live::{AgentRow, HandledToday};
+        let agent = |name: &str, serves: &str, handled: &[&str]| AgentRow {
+            agent: name.into(),
+            state: None,
+            queues: vec![serves.into()],
+            conversation: None,
+            wrapup: None,
+            handled_today: (handled.iter())
+                .map(|q| HandledToday {
+                    queue: (*q).into(),
+                    count: 1,
+                    handle_ms: 1,
+                })
+                .collect(),
+        };
+        let snap = Snapshot {
+            agents: vec![
+                agent("ann", "sales", &["sales", "support"]),
+                agent("bob", "support", &["sales"]),
+                agent("cy", "support", &[]),
+            ],
+            ..Snapshot::default()
+        };
+        let mut sales = snap.clone();
+        Selection::parse("queue=sales").unwrap().apply(&mut sales);
+        let kept: Vec<(&str, usize)> = (sales.agents.iter())
+            .map(|a| (a.agent.as_str(), a.handled_today.len()))
+            .collect();
+        assert_eq!(kept, [("ann", 1), ("bob", 1)]);
+        let mut seen = Vec::new();
+        for i in 0..2 {
+            let mut part = snap.clone();
+            Selection::parse(&format!("shard={i}/2"))
+                .unwrap()
+                .apply(&mut part);
+            seen.extend(part.agents.into_iter().map(|a| a.agent));
+        }
+        seen.sort();
+        assert_eq!(seen, ["ann", "bob", "cy"]);
     }
 }

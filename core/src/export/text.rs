@@ -4,12 +4,12 @@
 
 use super::exposition::{close, Block, Piece, Value, WindowBlock};
 use super::{
-    escape_label, forecast, workforce, Exposition, COUNTS, HISTOGRAM_BOUNDS, QUANTILES, RATIOS,
-    SUMMARY_HELP,
+    agents, escape_label, forecast, workforce, Exposition, COUNTS, HISTOGRAM_BOUNDS, QUANTILES,
+    RATIOS, SUMMARY_HELP,
 };
-use crate::settings::ExportConfig;
 use crate::event::AgentState;
 use crate::kpi::{oldest_wait_breached, Durations, Measure, WindowAgg, WINDOW_KPIS};
+use crate::settings::ExportConfig;
 use crate::snapshot::{QueueSnapshot, Snapshot};
 
 /// Renders the contract's families for every queue of the snapshot, the windowed ones as far
@@ -88,6 +88,7 @@ pub fn render(snap: &Snapshot, profile: &ExportConfig, out: &mut Exposition) {
     render_targets(snap, &queue_blocks, out);
     render_breaches(snap, profile, &window_blocks, &queue_blocks, out);
     render_cumulative(snap, profile, &queue_blocks, out);
+    agents::render(snap, profile, out);
 }
 
 /// Each window's value of a windowed family, one column per family: every window is read

@@ -5,9 +5,9 @@ use serde_json::{json, Map, Value};
 
 use super::exposition::{close, Piece, Value as Sample, WindowBlock};
 use super::Exposition;
-use crate::settings::ExportConfig;
 use crate::event::AgentState;
 use crate::kpi::AgentTime;
+use crate::settings::ExportConfig;
 use crate::snapshot::Snapshot;
 
 /// What a family reads from a window's agent time.

@@ -12,7 +12,9 @@
 //! The adapter remembers each caller's latest queue entry for that, and also reads the caller
 //! channel's `variable_cc_queue` on the end (mod_callcenter sets it when the caller enters a
 //! queue), so the test holds whatever order the two events arrive in. Agent states follow the
-//! order of arrival: one host's events reach its partition in the order they were fired.
+//! order of arrival (one host's events reach its partition in the order they were fired), but
+//! for a status record older than the newest one seen: it is put in its place by its own time
+//! when no call came in between, and never overwrites the newer status.
 //!
 //! Wrap-up is silent in mod_callcenter: a wrap-up time configured for the agent makes a call's
 //! end `wrapup: true`, and the adapter emits its `contact.wrapup_ended` once a record (or
@@ -226,9 +228,32 @@ impl Freeswitch {
                 let a = self
                     .agents
                     .get(agent, self.settings.agent_queues.get(agent));
-                a.status = Status::of(status);
-                a.idle = false;
-                self.agent_state(agent, rec.at, &id("state"), out);
+                // older than the end of a call already seen: whether it came before the call or
+                // during it is not known, the agent is in it after the call for sure
+                let after_calls = match a.call {
+                    Call::None => rec.at.max(a.free_at),
+                    _ => rec.at,
+                };
+                match a.status_record(Status::of(status), rec.at) {
+                    None => self.agent_state(agent, after_calls, &id("state"), out),
+                    Some(restated) => {
+                        for (i, (at, state, reason)) in restated.iter().enumerate() {
+                            let suffix = if i == 0 { "state" } else { "restate" };
+                            push(
+                                out,
+                                Out {
+                                    id: &id(suffix),
+                                    kind: "agent.state",
+                                    ts: *at,
+                                    agent: Some(agent),
+                                    state: Some(state.as_str()),
+                                    reason: reason.as_deref(),
+                                    ..Out::default()
+                                },
+                            );
+                        }
+                    }
+                }
             }
             Action::StateChange => {
                 let agent = need(names.agent, "CC-Agent")?;
@@ -305,7 +330,7 @@ impl Freeswitch {
                 let a = self
                     .agents
                     .get(agent, self.settings.agent_queues.get(agent));
-                if a.conversation_ended(session, wrapup) {
+                if a.conversation_ended(session, wrapup, rec.at) {
                     self.agent_state(agent, rec.at, &id("state"), out);
                 }
             }
@@ -382,7 +407,7 @@ impl Freeswitch {
                 },
             );
             if let Some(a) = self.agents.by_name.get_mut(&w.agent) {
-                a.wrapup_ended(&w.session);
+                a.wrapup_ended(&w.session, at);
                 let id = event_id(&w.id, &["state"]);
                 self.agent_state(&w.agent, at, &id, out);
             }

@@ -16,9 +16,9 @@ mod write;
 
 use std::collections::BTreeMap;
 
-use crate::settings::{InputConfig, InputFormat};
 use crate::engine::Engine;
 use crate::event::{Limits, Reject, RejectReason};
+use crate::settings::{InputConfig, InputFormat};
 use crate::time::Millis;
 use asterisk::{Asterisk, AsteriskSettings};
 use connect::{Connect, ConnectSettings};

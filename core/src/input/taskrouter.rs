@@ -11,21 +11,26 @@
 //! reservation's and the task's spelling of one step count once.
 //!
 //! The adapter remembers per task its worker, queue, whether a transfer was initiated, a
-//! timeout, and which ends went out (bounded, per partition, in the checkpoint).
+//! timeout, and which ends went out, and per worker its activity and tasks (bounded, per
+//! partition, in the checkpoint). Worker states follow arrival order, but for an activity update
+//! older than the newest one seen: it is put in its place by its own time when no task came in
+//! between, and never overwrites the newer activity.
 
 mod record;
 #[cfg(test)]
 mod tests;
+mod workers;
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
-use crate::settings::{ActivityState, DefaultChannel, Identities};
 use crate::event::{AgentState, Limits, Reject, RejectReason};
+use crate::settings::{ActivityState, DefaultChannel, Identities};
 use crate::time::Millis;
 
 use self::record::{contact, customer, Record};
+use self::workers::{push_state, state_id, Worker};
 use super::write::{event_id, push, Out};
 
 /// Settings of one `taskrouter` input.
@@ -140,28 +145,6 @@ struct Task {
     ended: bool,
     wrapup: bool,
     completed: bool,
-}
-
-/// A worker: its activity's state and the tasks it is on (busy) or wrapping up.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-struct Worker {
-    activity: (AgentState, Option<String>),
-    tasks: BTreeMap<String, bool>,
-    queues: Vec<String>,
-    queues_changed: bool,
-    last: Option<(AgentState, Option<String>)>,
-}
-
-impl Worker {
-    fn state(&self) -> (AgentState, Option<String>) {
-        if self.tasks.values().any(|wrapup| !wrapup) {
-            (AgentState::Busy, None)
-        } else if !self.tasks.is_empty() {
-            (AgentState::Wrapup, None)
-        } else {
-            self.activity.clone()
-        }
-    }
 }
 
 /// One workspace's adapter (per partition). A checkpoint holds all of it but the settings.
@@ -284,8 +267,28 @@ impl Taskrouter {
                 .clone()
                 .ok_or(missing("worker_activity_name"))?;
             let state = self.activity_state(&activity);
-            self.worker(&worker).activity = state;
-            self.agent_state(&worker, rec, out);
+            let w = self.worker(&worker);
+            if rec.at >= w.activity_at {
+                w.activity = state;
+                w.activity_at = rec.at;
+                // older than the end of a task already seen: whether it came before the task
+                // or during it is not known, the worker is in it after the task for sure
+                let at = match w.tasks.is_empty() {
+                    true => rec.at.max(w.free_at),
+                    false => rec.at,
+                };
+                self.agent_state_at(&worker, rec, at, out);
+            } else if w.tasks.is_empty() && rec.at >= w.free_at {
+                // an update older than the newest one seen (delivered late), with no task in
+                // between: its state at its instant, then the newer activity's again at that
+                // one's (its event may have been left out as no change); the memory keeps the
+                // newer one. During or before a task, which came first is not known: nothing.
+                let newer = (w.activity.clone(), w.activity_at);
+                push_state(out, &worker, rec, "state", rec.at, &state);
+                if newer.0 != state {
+                    push_state(out, &worker, rec, "restate", newer.1, &newer.0);
+                }
+            }
             return Ok(());
         }
         let task_sid = rec.task.clone().ok_or(missing("task_sid"))?;
@@ -456,6 +459,9 @@ impl Taskrouter {
                     w.tasks.insert(task_sid.clone(), true);
                 } else {
                     w.tasks.remove(&task_sid);
+                    if w.tasks.is_empty() {
+                        w.free_at = w.free_at.max(rec.at);
+                    }
                 }
                 self.agent_state(&worker, rec, out);
             }
@@ -478,20 +484,30 @@ impl Taskrouter {
         }
     }
 
+    /// The worker's memory, created on first sight with its configured queues (they go out
+    /// with its first state).
     fn worker(&mut self, name: &str) -> &mut Worker {
+        let configured = &self.settings.agent_queues;
         self.workers
             .entry(name.to_owned())
             .or_insert_with(|| Worker {
                 activity: (AgentState::Available, None),
+                activity_at: Millis::MIN,
+                free_at: Millis::MIN,
                 tasks: BTreeMap::new(),
-                queues: Vec::new(),
-                queues_changed: false,
+                queues: configured.get(name).cloned().unwrap_or_default(),
+                queues_changed: configured.contains_key(name),
                 last: None,
             })
     }
 
     /// The worker's `agent.state` at the record's time, when it changed.
     fn agent_state(&mut self, name: &str, rec: &Record, out: &mut Vec<String>) {
+        self.agent_state_at(name, rec, rec.at, out);
+    }
+
+    /// The worker's `agent.state` at `at`, when it changed.
+    fn agent_state_at(&mut self, name: &str, rec: &Record, at: Millis, out: &mut Vec<String>) {
         let Some(w) = self.workers.get_mut(name) else {
             return;
         };
@@ -502,24 +518,12 @@ impl Taskrouter {
         let queues = w.queues_changed.then(|| w.queues.clone());
         w.queues_changed = false;
         w.last = Some(now.clone());
-        let id = match &rec.sid {
-            Some(sid) => event_id(PREFIX, &[sid, "state", name]),
-            None => event_id(
-                PREFIX,
-                &[
-                    name,
-                    "state",
-                    itoa::Buffer::new().format(rec.at),
-                    &rec.event_type,
-                ],
-            ),
-        };
         push(
             out,
             Out {
-                id: &id,
+                id: &state_id(name, rec, "state"),
                 kind: "agent.state",
-                ts: rec.at,
+                ts: at,
                 agent: Some(name),
                 state: Some(now.0.as_str()),
                 reason: now.1.as_deref(),

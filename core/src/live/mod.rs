@@ -2,10 +2,15 @@
 //! every waiting contact, at one instant of event time — as one partition engine reads it out
 //! ([`crate::engine::Engine::live_view`]) and as the views of several partitions merge into one.
 //!
+//! A view serializes as JSON so that an instance can hand its own to a peer instance, which
+//! merges it with its own (a scaled-out group's whole view).
+//!
 //! It carries no personal data: agents by the name their platform gives them, contacts by the id
 //! the platform wrote (a call id); never a customer id or caller number.
 
 use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 
 use crate::event::{AgentState, Channel};
 use crate::time::Millis;
@@ -16,7 +21,7 @@ pub mod page;
 pub const LOGGED_OUT_SHOWN: Millis = 3_600_000;
 
 /// The live view of one partition, or of several merged.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LiveView {
     /// The event-time instant the view is read at.
     pub at: Millis,
@@ -27,7 +32,7 @@ pub struct LiveView {
 }
 
 /// One agent as the view shows it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AgentRow {
     pub agent: String,
     /// From the agent's latest `agent.state` event (`None`: only its contacts are known here).
@@ -43,7 +48,7 @@ pub struct AgentRow {
 }
 
 /// An agent's state and since when (event time).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StateRow {
     pub state: AgentState,
     /// The not-ready reason code, as the platform wrote it.
@@ -55,7 +60,7 @@ pub struct StateRow {
 }
 
 /// A conversation (or its wrap-up) of an agent.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Conversation {
     pub queue: String,
     pub channel: Channel,
@@ -65,7 +70,7 @@ pub struct Conversation {
 }
 
 /// Contacts an agent completed today in one queue.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HandledToday {
     pub queue: String,
     pub count: u64,
@@ -74,7 +79,7 @@ pub struct HandledToday {
 }
 
 /// A contact waiting in a queue.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WaitingRow {
     pub queue: String,
     /// When it started waiting in this queue.
@@ -109,19 +114,12 @@ impl LiveView {
     /// queue order, oldest first. Agents the view does not show at the latest `at` are left out.
     pub fn merge<'a>(views: impl IntoIterator<Item = &'a LiveView>) -> LiveView {
         let mut at = Millis::MIN;
-        let mut agents: BTreeMap<&str, AgentRow> = BTreeMap::new();
+        let mut parts = Vec::new();
         let mut waiting = Vec::new();
         for v in views {
             at = at.max(v.at);
             waiting.extend(v.waiting.iter().cloned());
-            for row in &v.agents {
-                match agents.get_mut(row.agent.as_str()) {
-                    Some(m) => merge_agent(m, row),
-                    None => {
-                        agents.insert(&row.agent, row.clone());
-                    }
-                }
-            }
+            parts.push(v.agents.as_slice());
         }
         if at == Millis::MIN {
             at = 0;
@@ -129,10 +127,28 @@ impl LiveView {
         waiting.sort_by(|a, b| (&a.queue, a.since).cmp(&(&b.queue, b.since)));
         LiveView {
             at,
-            agents: agents.into_values().filter(|a| a.shown_at(at)).collect(),
+            agents: merge_agents(parts, at),
             waiting,
         }
     }
+}
+
+/// The agent rows of several partitions as one, by agent name (as [`LiveView::merge`] puts
+/// them together), without the agents the view does not show at `at`.
+pub fn merge_agents<'a>(
+    parts: impl IntoIterator<Item = &'a [AgentRow]>,
+    at: Millis,
+) -> Vec<AgentRow> {
+    let mut agents: BTreeMap<&str, AgentRow> = BTreeMap::new();
+    for row in parts.into_iter().flatten() {
+        match agents.get_mut(row.agent.as_str()) {
+            Some(m) => merge_agent(m, row),
+            None => {
+                agents.insert(&row.agent, row.clone());
+            }
+        }
+    }
+    agents.into_values().filter(|a| a.shown_at(at)).collect()
 }
 
 fn merge_agent(m: &mut AgentRow, row: &AgentRow) {

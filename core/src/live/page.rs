@@ -8,8 +8,8 @@
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
 
-use crate::settings::{LiveThresholds, Settings};
 use crate::event::{AgentState, Channel};
+use crate::settings::{LiveThresholds, Settings};
 use crate::time::{format_rfc3339, Millis};
 
 use super::{AgentRow, Conversation, LiveView};

@@ -28,10 +28,15 @@ impl SettingError {
         }
     }
 
+    /// A message that names its key itself (as the TOML parser's do).
+    pub fn message(why: impl Into<String>) -> Self {
+        SettingError::new("", why)
+    }
+
     /// A file that is not TOML or does not fit the tables (the parser's message names the key
     /// and the line itself).
     pub fn syntax(e: toml::de::Error) -> Self {
-        SettingError::new("", e.to_string().trim_end())
+        SettingError::message(e.to_string().trim_end())
     }
 }
 

@@ -2,6 +2,7 @@
 //! families and which summary quantiles are written, which bounds the cumulative histograms
 //! have. The cumulative counters, histograms, live gauges, targets and forecasts are always
 //! exported; a profile only thins the per-window part, which is what multiplies a queue's series.
+//! And the opt-in per-agent export (`agents`, `max_agents_exported`), off by default.
 
 use serde::Deserialize;
 
@@ -67,6 +68,11 @@ pub const HISTOGRAM_BOUNDS: [f64; 17] = [
     1800.0, 3600.0,
 ];
 
+/// `[export] max_agents_exported` when not written, and the most it may be: per agent the export
+/// writes 2 series plus 2 per queue it handled today, so 10,000 agents of 3 queues are 80,000.
+pub const DEFAULT_MAX_AGENTS_EXPORTED: usize = 1_000;
+pub const MAX_AGENTS_EXPORTED_LIMIT: usize = 10_000;
+
 /// The `standard` profile's histogram bounds: service-level thresholds to half an hour.
 const STANDARD_BOUNDS: [f64; 8] = [10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0];
 
@@ -92,6 +98,9 @@ pub struct FileExport {
     families: Option<Vec<String>>,
     quantiles: Option<Vec<f64>>,
     histogram_buckets: Option<Vec<f64>>,
+    #[serde(default)]
+    agents: bool,
+    max_agents_exported: Option<usize>,
 }
 
 /// The export profile, validated: what the exposition writes.
@@ -109,6 +118,11 @@ pub struct ExportConfig {
     /// The windows of the configuration whose windowed families are not written, each with
     /// what would write them (`check-config` and the start-up log say so).
     pub not_exported: Vec<NotExported>,
+    /// The per-agent families (`callpulse_agent_*`) are written: off unless `[export] agents`.
+    pub agents: bool,
+    /// At most this many agents get per-agent series (the first by agent name); the rest are
+    /// counted in `callpulse_agent_export_left_out`.
+    pub max_agents_exported: usize,
 }
 
 /// A window the configuration defines and the export profile does not write.
@@ -151,6 +165,8 @@ impl ExportConfig {
             quantiles: QUANTILES.to_vec(),
             buckets: (0..HISTOGRAM_BOUNDS.len()).collect(),
             not_exported: Vec::new(),
+            agents: false,
+            max_agents_exported: DEFAULT_MAX_AGENTS_EXPORTED,
         }
     }
 
@@ -164,6 +180,8 @@ impl ExportConfig {
             quantiles: vec![500],
             buckets: bound_places(&STANDARD_BOUNDS).unwrap_or_default(),
             not_exported: Vec::new(),
+            agents: false,
+            max_agents_exported: DEFAULT_MAX_AGENTS_EXPORTED,
         }
     }
 
@@ -234,10 +252,13 @@ impl FileExport {
         };
         if let Some(windows) = &self.windows {
             if let Some(w) = windows.iter().find(|w| !all.contains(w)) {
-                return Err(SettingError::new("export.windows", format!(
-                    "{w:?} is not one of engine.windows, \"interval\" or \"today\" ({})",
-                    all.join(", ")
-                )));
+                return Err(SettingError::new(
+                    "export.windows",
+                    format!(
+                        "{w:?} is not one of engine.windows, \"interval\" or \"today\" ({})",
+                        all.join(", ")
+                    ),
+                ));
             }
             export.windows = (all.iter())
                 .filter(|w| windows.contains(w))
@@ -261,10 +282,13 @@ impl FileExport {
             .collect();
         if let Some(families) = &self.families {
             if let Some(f) = (families.iter()).find(|f| !WINDOWED_FAMILIES.contains(&f.as_str())) {
-                return Err(SettingError::new("export.families", format!(
-                    "{f:?} is not a windowed family; one of {}",
-                    WINDOWED_FAMILIES.join(", ")
-                )));
+                return Err(SettingError::new(
+                    "export.families",
+                    format!(
+                        "{f:?} is not a windowed family; one of {}",
+                        WINDOWED_FAMILIES.join(", ")
+                    ),
+                ));
             }
             export.families = (WINDOWED_FAMILIES.iter().copied())
                 .filter(|f| families.iter().any(|g| g == f))
@@ -295,6 +319,16 @@ impl FileExport {
             places.sort_unstable();
             places.dedup();
             export.buckets = places;
+        }
+        export.agents = self.agents;
+        if let Some(max) = self.max_agents_exported {
+            if !(1..=MAX_AGENTS_EXPORTED_LIMIT).contains(&max) {
+                return Err(SettingError::new(
+                    "export.max_agents_exported",
+                    format!("{max} is not between 1 and {MAX_AGENTS_EXPORTED_LIMIT}"),
+                ));
+            }
+            export.max_agents_exported = max;
         }
         Ok(export)
     }
@@ -373,11 +407,24 @@ mod tests {
             ("histogram_buckets = [25]", "export.histogram_buckets"),
             ("profile = \"tiny\"", "profile"),
             ("window = [\"15m\"]", "window"),
+            ("max_agents_exported = 0", "export.max_agents_exported"),
+            ("max_agents_exported = 10001", "export.max_agents_exported"),
+            ("agents = \"yes\"", "agents"),
         ] {
             let err = Settings::parse(&format!("[export]\n{text}\n"))
                 .unwrap_err()
                 .to_string();
             assert!(err.contains(key), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn the_per_agent_export_is_off_unless_asked_for_and_capped() {
+        let c = Settings::parse("").unwrap();
+        assert!(!c.export.agents);
+        assert_eq!(c.export.max_agents_exported, DEFAULT_MAX_AGENTS_EXPORTED);
+        let c = Settings::parse("[export]\nagents = true\nmax_agents_exported = 50\n").unwrap();
+        assert!(c.export.agents);
+        assert_eq!(c.export.max_agents_exported, 50);
     }
 }

@@ -179,12 +179,15 @@ impl InputConfig {
         for (key, formats) in SETTINGS {
             if given(key) && !formats.contains(&self.format) {
                 let readers: Vec<&str> = formats.iter().map(|f| f.as_str()).collect();
-                return Err(SettingError::new("kafka.inputs", format!(
-                    "topic {:?}: {key} is a setting of format {} (this input is {})",
-                    self.topic,
-                    readers.join(" or "),
-                    self.format.as_str()
-                )));
+                return Err(SettingError::new(
+                    "kafka.inputs",
+                    format!(
+                        "topic {:?}: {key} is a setting of format {} (this input is {})",
+                        self.topic,
+                        readers.join(" or "),
+                        self.format.as_str()
+                    ),
+                ));
             }
         }
         let empty_name = self

@@ -229,4 +229,3 @@ impl fmt::Display for SlFormula {
         })
     }
 }
-

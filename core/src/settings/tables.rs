@@ -72,7 +72,10 @@ struct Lines<'a>(&'a str);
 
 impl Lines<'_> {
     fn of(&self, span: std::ops::Range<usize>) -> usize {
-        self.0[..span.start.min(self.0.len())].lines().count().max(1)
+        self.0[..span.start.min(self.0.len())]
+            .lines()
+            .count()
+            .max(1)
     }
 }
 
@@ -404,14 +407,17 @@ fn forecast_window(
         .cloned()
         .ok_or_else(|| {
             let labels: Vec<&str> = windows.iter().map(|w| w.label.as_str()).collect();
-            SettingError::at("engine.forecast_window", line, format!(
-                "{text:?} is not one of the rolling windows (engine.windows: {})",
-                if labels.is_empty() {
-                    "none".to_string()
-                } else {
-                    labels.join(", ")
-                }
-            ))
+            SettingError::at(
+                "engine.forecast_window",
+                line,
+                format!(
+                    "{text:?} is not one of the rolling windows (engine.windows: {})",
+                    if labels.is_empty() {
+                        "none".to_string()
+                    } else {
+                        labels.join(", ")
+                    }
+                ),
+            )
         })
 }
-

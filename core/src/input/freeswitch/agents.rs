@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use crate::event::AgentState;
+use crate::time::Millis;
 
 /// An agent's `CC-Agent-Status` as far as this stream has told.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -26,7 +27,20 @@ impl Status {
             other => Status::Away(other.to_owned()),
         }
     }
+
+    /// The state the status stands for between calls (no `Idle`).
+    fn state(&self) -> (AgentState, Option<&str>) {
+        match self {
+            Status::LoggedOut => (AgentState::LoggedOut, None),
+            Status::Available | Status::Unknown => (AgentState::Available, None),
+            Status::Away(reason) => (AgentState::NotReady, Some(reason)),
+        }
+    }
 }
+
+/// A status record delivered after a newer one: the `agent.state` events that put it in its
+/// place, (instant, state, reason) each.
+pub type Restated = Vec<(Millis, AgentState, Option<String>)>;
 
 /// The conversation the agent is in, or wrapping up after (by caller session).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -39,6 +53,10 @@ pub enum Call {
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Agent {
     pub status: Status,
+    /// The instant of `status` (the newest status record seen).
+    pub status_at: Millis,
+    /// When the agent's last call (with its wrap-up) ended.
+    pub free_at: Millis,
     /// `agent-state-change Idle` (an on-demand agent after a call) until `Waiting` or a new
     /// status.
     pub idle: bool,
@@ -53,6 +71,8 @@ impl Agent {
     fn new(queues: Vec<String>) -> Agent {
         Agent {
             status: Status::Unknown,
+            status_at: Millis::MIN,
+            free_at: Millis::MIN,
             idle: false,
             call: Call::None,
             queues_changed: !queues.is_empty(),
@@ -71,8 +91,7 @@ impl Agent {
             Call::None => match &self.status {
                 Status::LoggedOut => (AgentState::LoggedOut, None),
                 _ if self.idle => (AgentState::NotReady, Some("Idle")),
-                Status::Available | Status::Unknown => (AgentState::Available, None),
-                Status::Away(reason) => (AgentState::NotReady, Some(reason)),
+                status => status.state(),
             },
         }
     }
@@ -86,25 +105,53 @@ impl Agent {
         }
     }
 
-    /// The conversation with caller `session` ended; `wrapup` when a wrap-up time is configured
-    /// for the agent. An end of another call than the one the agent is on changes nothing.
-    pub fn conversation_ended(&mut self, session: &str, wrapup: bool) -> bool {
+    /// The conversation with caller `session` ended at `at`; `wrapup` when a wrap-up time is
+    /// configured for the agent. An end of another call than the one the agent is on changes
+    /// nothing.
+    pub fn conversation_ended(&mut self, session: &str, wrapup: bool, at: Millis) -> bool {
         if !matches!(&self.call, Call::Busy(c) if c == session) {
             return false;
         }
         self.call = if wrapup {
             Call::Wrapup(session.to_owned())
         } else {
+            self.free_at = self.free_at.max(at);
             Call::None
         };
         true
     }
 
-    /// The wrap-up after the conversation with `session` ended.
-    pub fn wrapup_ended(&mut self, session: &str) {
+    /// The wrap-up after the conversation with `session` ended at `at`.
+    pub fn wrapup_ended(&mut self, session: &str, at: Millis) {
         if matches!(&self.call, Call::Wrapup(c) if c == session) {
             self.call = Call::None;
+            self.free_at = self.free_at.max(at);
         }
+    }
+
+    /// A status record at `at`: the memory takes it when it is the newest status seen. One
+    /// older than that (delivered late) leaves the memory as it is and returns the events
+    /// that put it in its place: its own state at its instant, then the newer status's again
+    /// at that one's instant (its event may have been left out as no change). Only when no
+    /// call came between it and now (the agent is between calls, the last one over before
+    /// it); otherwise which came first is not known and it says nothing.
+    pub fn status_record(&mut self, status: Status, at: Millis) -> Option<Restated> {
+        if at >= self.status_at {
+            self.status = status;
+            self.status_at = at;
+            self.idle = false;
+            return None;
+        }
+        if self.call != Call::None || at < self.free_at {
+            return Some(Vec::new());
+        }
+        let (old, old_reason) = status.state();
+        let (new, new_reason) = self.status.state();
+        let mut events = vec![(at, old, old_reason.map(str::to_owned))];
+        if (old, old_reason) != (new, new_reason) {
+            events.push((self.status_at, new, new_reason.map(str::to_owned)));
+        }
+        Some(events)
     }
 
     /// What an `agent.state` would say now, when it differs from the last one that went out

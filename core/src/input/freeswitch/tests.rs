@@ -382,3 +382,60 @@ fn the_memory_survives_a_checkpoint() {
         .any(|e| e["type"] == "contact.transferred" && e["to_queue"] == "r@d"));
     assert!(got.iter().any(|e| e["type"] == "contact.wrapup_ended"));
 }
+
+#[test]
+fn a_late_status_record_takes_its_own_time_and_never_overwrites_a_newer_status() {
+    let status = |seq, ms, s: &str| {
+        event(
+            seq,
+            ms,
+            "agent-status-change",
+            json!({"CC-Agent": "a@d", "CC-Agent-Status": s}),
+        )
+    };
+    let leg = call("s1", "q@d");
+    // in time order: On Break at 1 s, Available at 5 s, a call from 8 s to 20 s. Delivered: the
+    // Available first, the On Break after it.
+    let records = [
+        status(2, 5_000, "Available"),
+        status(1, 1_000, "On Break"),
+        event(3, 7_000, "member-queue-start", leg.clone()),
+        event(
+            4,
+            8_000,
+            "bridge-agent-start",
+            with(leg.clone(), json!({"CC-Agent": "a@d"})),
+        ),
+        // late again, but the call came after it: which came first is not known, it says
+        // nothing
+        status(5, 3_000, "Logged Out"),
+        event(
+            6,
+            20_000,
+            "member-queue-end",
+            with(leg, json!({"CC-Agent": "a@d", "CC-Cause": "Terminated"})),
+        ),
+        // newer than the newest status but older than the call's end, delivered after it: in
+        // force after the call for sure
+        status(7, 15_000, "On Break"),
+    ];
+    let events = run_with(
+        &mut Freeswitch::new(FreeswitchSettings::default()),
+        &records,
+    );
+    assert_eq!(
+        states(&events),
+        [
+            (5_000, "available".into(), "".into()),
+            (1_000, "not_ready".into(), "On Break".into()),
+            (5_000, "available".into(), "".into()),
+            (8_000, "busy".into(), "".into()),
+            // back to the newer status, not to the late On Break
+            (20_000, "available".into(), "".into()),
+            (20_000, "not_ready".into(), "On Break".into()),
+        ]
+    );
+    let ids: std::collections::BTreeSet<&str> =
+        events.iter().filter_map(|e| e["id"].as_str()).collect();
+    assert_eq!(ids.len(), events.len(), "ids are unique");
+}

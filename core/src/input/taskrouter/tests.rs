@@ -216,3 +216,97 @@ fn a_webhook_array_is_several_records() {
     assert_eq!(parts.len(), 2);
     assert!(Taskrouter::records(one.as_bytes()).is_none());
 }
+
+/// (ms after T, state, reason) of the `agent.state` events.
+fn timed_states(events: &[Value]) -> Vec<(i64, String, String)> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "agent.state")
+        .map(|e| {
+            (
+                e["ts"].as_i64().unwrap_or_default() - T,
+                e["state"].as_str().unwrap_or_default().to_owned(),
+                e["reason"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_late_activity_update_takes_its_own_time_and_never_overwrites_a_newer_one() {
+    let activity = |sid, ms, name: &str| {
+        cloud(
+            "worker.activity.update",
+            ms,
+            sid,
+            json!({"worker_name": "w", "worker_activity_name": name}),
+        )
+    };
+    let w = json!({"worker_name": "w"});
+    // in time order: Lunch at 1 s, Available at 5 s, a task from 8 s to 20 s. Delivered: the
+    // Available first, the Lunch after it.
+    let records = [
+        activity(2, 5_000, "Available"),
+        activity(1, 1_000, "Lunch"),
+        cloud("task-queue.entered", 7_000, 3, task("WT1", "q", "voice")),
+        cloud(
+            "reservation.accepted",
+            8_000,
+            4,
+            with(task("WT1", "q", "voice"), w.clone()),
+        ),
+        cloud(
+            "task.completed",
+            20_000,
+            5,
+            with(task("WT1", "q", "voice"), w.clone()),
+        ),
+        // late again, but a task came after it: which came first is not known, it says nothing
+        activity(6, 3_000, "Break"),
+        // newer than the newest update but older than the task's end, delivered after it: in
+        // force after the task for sure
+        activity(7, 15_000, "Lunch"),
+    ];
+    let events = run_with(
+        &mut Taskrouter::new(TaskrouterSettings::default()),
+        &records,
+    );
+    assert_eq!(
+        timed_states(&events),
+        [
+            (5_000, "available".into(), "".into()),
+            (1_000, "not_ready".into(), "Lunch".into()),
+            (5_000, "available".into(), "".into()),
+            (8_000, "busy".into(), "".into()),
+            // back to the newer activity, not to the late Lunch
+            (20_000, "available".into(), "".into()),
+            (20_000, "not_ready".into(), "Lunch".into()),
+        ]
+    );
+    let ids: std::collections::BTreeSet<&str> =
+        events.iter().filter_map(|e| e["id"].as_str()).collect();
+    assert_eq!(ids.len(), events.len(), "ids are unique");
+}
+
+#[test]
+fn configured_agent_queues_go_out_with_the_first_activity_state() {
+    let settings = TaskrouterSettings {
+        agent_queues: [(
+            "w".to_owned(),
+            vec!["Sales".to_owned(), "Support".to_owned()],
+        )]
+        .into(),
+        ..TaskrouterSettings::default()
+    };
+    let events = run_with(
+        &mut Taskrouter::new(settings),
+        &[cloud(
+            "worker.activity.update",
+            0,
+            1,
+            json!({"worker_name": "w", "worker_activity_name": "Available"}),
+        )],
+    );
+    assert_eq!(events[0]["state"], "available");
+    assert_eq!(events[0]["queues"], json!(["Sales", "Support"]));
+}
