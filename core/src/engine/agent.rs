@@ -21,7 +21,7 @@ pub struct Change {
     pub after: (AgentState, Vec<QueueId>),
 }
 
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Agents {
     by_name: HashMap<Box<str>, History>,
     /// After a scan that could not come down to 90 % of the bound (too many agents logged in,

@@ -10,6 +10,9 @@ use std::sync::Arc;
 
 use crate::settings::Settings;
 
+use super::clock::{Jump, TimeGuard};
+use super::contact::Scratch;
+use super::index::ContactIndex;
 use super::memory::hash_id;
 use super::Engine;
 
@@ -36,10 +39,54 @@ pub fn fingerprint(config: &Settings) -> u64 {
     (u64::from(crc.sum()) << 32) | (hash_id(&text) >> 32)
 }
 
+/// An engine's state as it was when [`Engine::capture`] took it, whatever the engine does
+/// after: what a checkpoint serialises, away from the partition's worker.
+pub struct Captured(Engine);
+
+impl Captured {
+    /// The bytes [`Engine::save_state`] gave when this was captured.
+    pub fn save_state(&self) -> Result<Vec<u8>, StateError> {
+        Ok(postcard::to_stdvec(&self.0)?)
+    }
+}
+
 impl Engine {
     /// Everything this engine holds, but its config.
     pub fn save_state(&self) -> Result<Vec<u8>, StateError> {
         Ok(postcard::to_stdvec(self)?)
+    }
+
+    /// Takes this engine's state as of now, cheaply: the largest maps (customer histories,
+    /// de-duplication, finished contacts) are shared, shard by shard, and copied only when the
+    /// engine next writes to a shard while the capture holds it; the rest is copied. What is
+    /// derived from the config or rebuilt on restore is left out, as in [`Engine::save_state`].
+    pub fn capture(&self) -> Captured {
+        Captured(Engine {
+            config: self.config.clone(),
+            limits: self.limits,
+            lateness: self.lateness,
+            queues: self.queues.clone(),
+            queue_ids: self.queue_ids.clone(),
+            contacts: self.contacts.clone(),
+            free_slots: self.free_slots.clone(),
+            contact_ids: ContactIndex::default(),
+            open_contacts: self.open_contacts,
+            expiry: self.expiry.clone(),
+            next_serial: self.next_serial,
+            finished: self.finished.clone(),
+            dedup: self.dedup.clone(),
+            agents: self.agents.clone(),
+            live: self.live.clone(),
+            customers: self.customers.clone(),
+            watermark: self.watermark,
+            last_retire_scan: self.last_retire_scan,
+            time_guard: TimeGuard::default(),
+            jump: Jump::default(),
+            now: self.now,
+            input_complete: self.input_complete,
+            stats: self.stats.clone(),
+            scratch: Scratch::default(),
+        })
     }
 
     /// An engine as [`Engine::save_state`] left it, under `config` (which must have the
@@ -78,6 +125,47 @@ mod tests {
         let all = crate::settings::ExportConfig::full(snap.window_labels.clone());
         render(&snap, &all, &mut out);
         out.finish()
+    }
+
+    /// A capture is the state at the instant it was taken: the engine writing on to the maps it
+    /// shares (customer histories, de-duplication, finished contacts) afterwards changes
+    /// nothing in it, and it serialises to the bytes the engine gave then.
+    #[test]
+    fn a_capture_serialises_to_the_state_it_was_taken_at_whatever_follows() {
+        let config = Arc::new(Settings::default());
+        let mut engine = Engine::new(config.clone());
+        let t0 = 1_795_420_800_000i64;
+        let lines = |from: usize, to: usize| -> Vec<String> {
+            (from..to)
+                .flat_map(|i| {
+                    let t = t0 + i as i64 * 1_000;
+                    let customer = i * 7 % 400;
+                    [
+                        format!(r#"{{"type":"contact.offered","ts":{t},"id":"o{i}","contact_id":"c{i}","queue":"q{}","customer":"+1555{customer:07}"}}"#, i % 5),
+                        format!(r#"{{"type":"contact.answered","ts":{},"id":"a{i}","contact_id":"c{i}","agent":"ag{}"}}"#, t + 2_000, i % 30),
+                        format!(r#"{{"type":"contact.ended","ts":{},"id":"e{i}","contact_id":"c{i}","agent":"ag{}"}}"#, t + 5_000, i % 30),
+                    ]
+                })
+                .collect()
+        };
+        for l in lines(0, 2_000) {
+            let _ = ingest(&mut engine, l.as_bytes(), Admit::ALL);
+        }
+        engine.advance(t0 + 2_000_000);
+        assert!(engine.customers.len() >= 400, "customer histories are held");
+        let then = engine.save_state().unwrap();
+        let expected = text(&Engine::restore_state(config.clone(), &then).unwrap());
+        let captured = engine.capture();
+        for l in lines(2_000, 4_000) {
+            let _ = ingest(&mut engine, l.as_bytes(), Admit::ALL);
+        }
+        engine.advance(t0 + 30 * 3_600_000);
+        assert_ne!(engine.save_state().unwrap(), then, "the engine went on");
+        let bytes = captured.save_state().unwrap();
+        assert_eq!(bytes, then);
+        let restored = Engine::restore_state(config, &bytes).unwrap();
+        assert_eq!(text(&restored), expected);
+        assert_ne!(text(&restored), text(&engine));
     }
 
     /// A restored engine goes on exactly as the one it was saved from: contacts found again by

@@ -18,7 +18,7 @@ use super::step::{QueueFact, Step, NO_QUEUE};
 /// A contact in memory: its events. What the engine has applied for it (facts in queues,
 /// waiting registrations) is the resolution of those events, so it is not kept: an event's
 /// difference is the resolution with it minus the resolution without it.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Contact {
     /// In the canonical order of [`Contact::insert`].
     pub steps: Vec<Step>,

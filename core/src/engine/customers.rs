@@ -11,7 +11,7 @@
 //! to `tb + callback_window`), so facts before the frontier are final and never touched again.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::hash::{Hash, Hasher};
 
 use crate::kpi::{Fact, FactKind};
@@ -20,6 +20,7 @@ use crate::time::Millis;
 
 use super::memory::Recent;
 use super::queue::QueueId;
+use super::shards::Shards;
 use super::step::QueueFact;
 
 /// A customer in one queue: the queue and the keyed hash of the customer id.
@@ -40,7 +41,7 @@ enum Moment {
 /// One moment of a customer in a queue (16 bytes).
 type Item = (Millis, Moment);
 
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct History {
     items: Vec<Item>,
     /// The facts applied and not yet final.
@@ -50,7 +51,7 @@ struct History {
 }
 
 /// What one contact registered: its customer-naming offers and the moments it contributed.
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Registration {
     /// (offer time, customer hash), sorted: the contact's customer at `t` is the one of its
     /// first offer at or before `t` that names one.
@@ -61,7 +62,7 @@ struct Registration {
 
 /// SipHash-1-3 under a key drawn per engine (kept in its checkpoint, so a restored engine
 /// still recognizes its customers).
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Keyed(u64, u64);
 
 impl Keyed {
@@ -76,12 +77,13 @@ impl Keyed {
     }
 }
 
-/// The customer histories of one engine.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+/// The customer histories of one engine (its maps in copy-on-write shards: a checkpoint
+/// captures them without copying them).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Customers {
     key: Keyed,
-    histories: HashMap<Key, History>,
-    registrations: HashMap<u32, Registration>,
+    histories: Shards<Key, History>,
+    registrations: Shards<u32, Registration>,
     /// Finished and forgotten contacts' first customer-naming offer, by keyed hash of the
     /// contact id: a later leg of the id (a callback) is still that customer's.
     finished: Recent<(Millis, u64)>,
@@ -99,8 +101,8 @@ impl Customers {
     pub fn new(capacity: usize) -> Self {
         Customers {
             key: Keyed::draw(),
-            histories: HashMap::new(),
-            registrations: HashMap::new(),
+            histories: Shards::default(),
+            registrations: Shards::default(),
             finished: Recent::new(capacity),
             expiry: BinaryHeap::new(),
             capacity,
@@ -117,16 +119,16 @@ impl Customers {
     pub fn named(&mut self, slot: u32, contact_id: &str, at: Millis, customer: &str) {
         let hash = self.key.hash_one(customer);
         let contact = self.key.hash_one(contact_id);
-        let reg = match self.registrations.entry(slot) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let mut reg = Registration {
-                    contact: contact as u32,
-                    ..Registration::default()
-                };
-                reg.named.extend(self.finished.get(contact));
-                e.insert(reg)
-            }
+        if !self.registrations.contains_key(&slot) {
+            let mut reg = Registration {
+                contact: contact as u32,
+                ..Registration::default()
+            };
+            reg.named.extend(self.finished.get(contact));
+            self.registrations.insert(slot, reg);
+        }
+        let Some(reg) = self.registrations.get_mut(&slot) else {
+            return;
         };
         let pos = reg.named.partition_point(|n| *n <= (at, hash));
         reg.named.reserve_exact(1);
@@ -195,7 +197,7 @@ impl Customers {
             if !touched.contains(&key) {
                 touched.push(key);
             }
-            let h = self.histories.entry(key).or_default();
+            let h = self.histories.get_or_default(key);
             if sign > 0 {
                 let pos = h.items.partition_point(|i| *i <= item);
                 h.items.reserve_exact(1);

@@ -54,7 +54,7 @@ impl QueueList {
 }
 
 /// An agent's states and queue lists, each sorted by time with one entry per instant.
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct History {
     states: Vec<(Millis, AgentState)>,
     lists: Vec<(Millis, QueueList)>,

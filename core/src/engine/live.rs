@@ -36,7 +36,7 @@ const SWEEP_EVERY: Millis = 60_000;
 type Priorities = (u64, Vec<(QueueId, Millis, i64)>);
 
 /// The live state of every agent tracked, and the priorities of the contacts offered with one.
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Live {
     agents: HashMap<Box<str>, LiveAgent>,
     /// By contact slot, of the contacts offered with a priority.
@@ -46,7 +46,7 @@ pub struct Live {
     pub untracked: u64,
 }
 
-#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 struct LiveAgent {
     state: Option<StateNow>,
     talk: Option<Talk>,
@@ -56,7 +56,7 @@ struct LiveAgent {
     last_at: Millis,
 }
 
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct StateNow {
     state: AgentState,
     reason: Option<Box<str>>,
@@ -77,7 +77,7 @@ struct Talk {
 }
 
 /// Contacts completed in `queue` on the day starting at `day`.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Handled {
     queue: QueueId,
     day: Millis,

@@ -5,10 +5,12 @@
 //! A 64-bit SipHash of the id stands in for the id itself: two distinct ids collide with
 //! probability about n²/2⁶⁵, negligible for the millions held here, and no id is copied.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::hash::{BuildHasherDefault, DefaultHasher, Hash, Hasher};
 
 use crate::time::Millis;
+
+use super::shards::Shards;
 
 pub fn hash_id(id: &str) -> u64 {
     let mut h = DefaultHasher::new();
@@ -17,7 +19,7 @@ pub fn hash_id(id: &str) -> u64 {
 }
 
 /// Keys here are already SipHash outputs: hashing them again would only cost time.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct PreHashed(u64);
 
 impl Hasher for PreHashed {
@@ -35,9 +37,14 @@ impl Hasher for PreHashed {
 }
 
 /// Remembers keys with a value until they fall behind a horizon or the capacity is reached.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+/// Its map is in copy-on-write shards: a checkpoint captures it without copying it.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(bound(
+    serialize = "V: serde::Serialize",
+    deserialize = "V: serde::Deserialize<'de> + Copy"
+))]
 pub struct Recent<V> {
-    map: HashMap<u64, (Millis, V), BuildHasherDefault<PreHashed>>,
+    map: Shards<u64, (Millis, V), BuildHasherDefault<PreHashed>>,
     order: VecDeque<(Millis, u64)>,
     capacity: usize,
 }
@@ -45,7 +52,7 @@ pub struct Recent<V> {
 impl<V: Copy> Recent<V> {
     pub fn new(capacity: usize) -> Self {
         Recent {
-            map: HashMap::default(),
+            map: Shards::default(),
             order: VecDeque::new(),
             capacity,
         }
@@ -91,10 +98,8 @@ impl<V: Copy> Recent<V> {
 
     fn pop_front(&mut self) {
         if let Some((at, key)) = self.order.pop_front() {
-            if let std::collections::hash_map::Entry::Occupied(e) = self.map.entry(key) {
-                if e.get().0 == at {
-                    e.remove();
-                }
+            if self.map.get(&key).is_some_and(|e| e.0 == at) {
+                self.map.remove(&key);
             }
         }
     }

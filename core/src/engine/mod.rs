@@ -18,6 +18,7 @@ mod live;
 mod memory;
 mod queue;
 mod retire;
+mod shards;
 mod step;
 mod workforce;
 
@@ -33,7 +34,7 @@ use crate::snapshot::{QueueSnapshot, Snapshot};
 use crate::time::Millis;
 
 use self::agent::Agents;
-pub use self::checkpoint::{fingerprint, StateError};
+pub use self::checkpoint::{fingerprint, Captured, StateError};
 use self::clock::{Jump, TimeGuard, Verdict};
 pub use self::contact::EMAIL_TIMEOUT;
 use self::contact::{Contact, Prior, Scratch};

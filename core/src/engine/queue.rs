@@ -50,7 +50,7 @@ enum Rule {
     Today,
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct QueueState {
     pub name: Box<str>,
     /// From the config (a checkpoint keeps neither these nor the window rules: see [`Self::restored`]).

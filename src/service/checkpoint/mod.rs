@@ -23,7 +23,7 @@ use flate2::write::DeflateEncoder;
 use flate2::Compression;
 
 use crate::config::{Config, InputConfig};
-use crate::engine::{Engine, StateError};
+use crate::engine::{Captured, Engine, StateError};
 use crate::input::Reader;
 
 pub use super::self_metrics::LoadOutcome;
@@ -83,10 +83,12 @@ pub struct Resume {
     pub reader: Reader,
 }
 
-/// A worker's state taken at an offset (on the worker), not yet compressed.
+/// A worker's state taken at an offset (on the worker, cheaply: see [`Engine::capture`]), not
+/// yet serialised nor compressed ([`encode`] does both, off the worker).
 pub struct Saved {
     next_offset: i64,
-    state: Vec<u8>,
+    engine: Captured,
+    reader: Vec<u8>,
 }
 
 impl Saved {
@@ -103,22 +105,31 @@ pub fn fingerprint(config: &Config, input: &InputConfig) -> u64 {
     crate::engine::fingerprint(&config.center) ^ u64::from(crc.sum())
 }
 
-/// Takes the state of a worker that has read everything before `next_offset` (the cheap part,
-/// on the worker; [`encode`] compresses elsewhere).
+/// Takes the state of a worker that has read everything before `next_offset`: the only part
+/// of a checkpoint on the worker, a capture of the engine (see [`Engine::capture`]) and the
+/// reader's small state; [`encode`] serialises and compresses it elsewhere.
 pub fn save(engine: &Engine, reader: &Reader, next_offset: i64) -> Result<Saved, CheckpointError> {
-    let state = postcard::to_stdvec(&(engine.save_state()?, reader.save_state()?))?;
-    Ok(Saved { next_offset, state })
+    Ok(Saved {
+        next_offset,
+        engine: engine.capture(),
+        reader: reader.save_state()?,
+    })
 }
 
-/// The checkpoint's bytes.
+/// The checkpoint's bytes: the state is the pair (engine state, reader state) as postcard
+/// writes it, each a length and its bytes.
 pub fn encode(saved: &Saved, fingerprint: u64) -> Result<Vec<u8>, CheckpointError> {
-    let mut out = Vec::with_capacity(HEADER + saved.state.len() / 4);
+    let engine = saved.engine.save_state()?;
+    let mut out = Vec::with_capacity(HEADER + engine.len() / 4);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&fingerprint.to_le_bytes());
     out.extend_from_slice(&saved.next_offset.to_le_bytes());
     let mut deflate = DeflateEncoder::new(out, Compression::fast());
-    deflate.write_all(&saved.state)?;
+    for part in [&engine, &saved.reader] {
+        deflate.write_all(&postcard::to_stdvec(&part.len())?)?;
+        deflate.write_all(part)?;
+    }
     Ok(deflate.finish()?)
 }
 

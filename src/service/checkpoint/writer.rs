@@ -1,6 +1,7 @@
-//! A partition worker's checkpoints: taken on the worker every `checkpoint_interval` (when it
-//! read anything since the last one; spaced further when they grow costly) and on revoke,
-//! compressed and written off it, one write at a time.
+//! A partition worker's checkpoints: captured on the worker every `checkpoint_interval` (when
+//! it read anything since the last one; spaced further when they grow costly) and on revoke —
+//! a capture shares the engine's large maps rather than copying them, so the worker pauses for
+//! milliseconds — then serialised, compressed and written off it, one write at a time.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,0 +1,219 @@
+//! A hash map in copy-on-write shards, for the engine's largest maps (customer histories,
+//! de-duplication, finished contacts): a checkpoint captures one by sharing its shards
+//! ([`Clone`] copies [`SHARDS`] pointers, whatever the map holds), and the engine copies a
+//! shard only when it next writes to it while a capture still holds it — so taking a
+//! checkpoint pauses the partition for microseconds per map, and the copying is spread over
+//! the events after it, one shard (a 256th of the map) at a time.
+//!
+//! It serialises as one map of all its entries: the bytes are those of a `HashMap` with the
+//! same entries.
+
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use serde::de::{MapAccess, Visitor};
+use serde::ser::SerializeMap;
+
+/// Shards of every map: a write after a capture copies a 256th of the map.
+pub const SHARDS: usize = 256;
+
+/// A hash map whose entries are spread over [`SHARDS`] shards, each shared with the captures
+/// taken since it was last written.
+pub struct Shards<K, V, S = RandomState> {
+    shards: Vec<Arc<HashMap<K, V, S>>>,
+    len: usize,
+    hasher: S,
+}
+
+impl<K, V, S: Clone> Clone for Shards<K, V, S> {
+    /// A capture: the shards are shared, not copied.
+    fn clone(&self) -> Self {
+        Shards {
+            shards: self.shards.clone(),
+            len: self.len,
+            hasher: self.hasher.clone(),
+        }
+    }
+}
+
+impl<K, V, S: Default + Clone> Default for Shards<K, V, S> {
+    fn default() -> Self {
+        let hasher = S::default();
+        Shards {
+            shards: (0..SHARDS)
+                .map(|_| Arc::new(HashMap::with_hasher(hasher.clone())))
+                .collect(),
+            len: 0,
+            hasher,
+        }
+    }
+}
+
+impl<K: fmt::Debug, V: fmt::Debug, S> fmt::Debug for Shards<K, V, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.shards.iter().flat_map(|s| s.iter()))
+            .finish()
+    }
+}
+
+impl<K, V, S> Shards<K, V, S>
+where
+    K: Eq + Hash + Clone,
+    V: Clone,
+    S: BuildHasher + Clone,
+{
+    /// The shard of `key`: bits of its hash a shard's own table does not use (its buckets use
+    /// the lowest bits, its control bytes the highest), so every shard's table stays spread.
+    fn shard(&self, key: &K) -> usize {
+        (self.hasher.hash_one(key) >> 32) as usize % SHARDS
+    }
+
+    /// The shard of `key` to write to, copied first when a capture still shares it.
+    fn shard_mut(&mut self, key: &K) -> &mut HashMap<K, V, S> {
+        let i = self.shard(key);
+        Arc::make_mut(&mut self.shards[i])
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.shards[self.shard(key)].get(key)
+    }
+
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.shards[self.shard(key)].contains_key(key)
+    }
+
+    /// The value of `key` to change (its shard is not copied when the key is absent).
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        if !self.contains_key(key) {
+            return None;
+        }
+        self.shard_mut(key).get_mut(key)
+    }
+
+    /// The value of `key`, inserted as `V::default()` when absent.
+    pub fn get_or_default(&mut self, key: K) -> &mut V
+    where
+        V: Default,
+    {
+        if !self.contains_key(&key) {
+            self.len += 1;
+        }
+        self.shard_mut(&key).entry(key).or_default()
+    }
+
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        let old = self.shard_mut(&key).insert(key, value);
+        if old.is_none() {
+            self.len += 1;
+        }
+        old
+    }
+
+    /// Removes `key` (its shard is not copied when the key is absent).
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        if !self.contains_key(key) {
+            return None;
+        }
+        let old = self.shard_mut(key).remove(key);
+        if old.is_some() {
+            self.len -= 1;
+        }
+        old
+    }
+
+    /// Every entry, shard by shard.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> + '_ {
+        self.shards.iter().flat_map(|s| s.iter())
+    }
+}
+
+impl<K, V, S> serde::Serialize for Shards<K, V, S>
+where
+    K: serde::Serialize,
+    V: serde::Serialize,
+{
+    fn serialize<Ser: serde::Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        let mut map = serializer.serialize_map(Some(self.len))?;
+        for (k, v) in self.shards.iter().flat_map(|s| s.iter()) {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de, K, V, S> serde::Deserialize<'de> for Shards<K, V, S>
+where
+    K: serde::Deserialize<'de> + Eq + Hash + Clone,
+    V: serde::Deserialize<'de> + Clone,
+    S: BuildHasher + Clone + Default,
+{
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries<K, V, S>(PhantomData<(K, V, S)>);
+        impl<'de, K, V, S> Visitor<'de> for Entries<K, V, S>
+        where
+            K: serde::Deserialize<'de> + Eq + Hash + Clone,
+            V: serde::Deserialize<'de> + Clone,
+            S: BuildHasher + Clone + Default,
+        {
+            type Value = Shards<K, V, S>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+                let mut out = Shards::default();
+                while let Some((k, v)) = access.next_entry()? {
+                    out.insert(k, v);
+                }
+                Ok(out)
+            }
+        }
+        deserializer.deserialize_map(Entries(PhantomData))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A capture keeps the entries it was taken with, whatever is written after it, and
+    /// serialises as the map it captured.
+    #[test]
+    fn a_capture_keeps_its_entries_whatever_is_written_after_it() {
+        let mut map: Shards<u64, Vec<u64>> = Shards::default();
+        for k in 0..5_000u64 {
+            map.insert(k, vec![k]);
+        }
+        let captured = map.clone();
+        let bytes = postcard::to_stdvec(&captured).unwrap();
+        for k in 0..2_500u64 {
+            map.get_or_default(k).push(1);
+            map.remove(&(k + 2_500));
+            map.insert(k + 10_000, vec![]);
+        }
+        assert_eq!(captured.len(), 5_000);
+        assert!((0..5_000u64).all(|k| captured.get(&k) == Some(&vec![k])));
+        assert_eq!(postcard::to_stdvec(&captured).unwrap().len(), bytes.len());
+        let back: Shards<u64, Vec<u64>> = postcard::from_bytes(&bytes).unwrap();
+        assert!((0..5_000u64).all(|k| back.get(&k) == Some(&vec![k])));
+        assert_eq!(map.len(), 5_000);
+        assert_eq!(map.get(&0), Some(&vec![0, 1]));
+        // the bytes of a HashMap of the same entries
+        let plain: HashMap<u64, Vec<u64>> = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(plain.len(), 5_000);
+    }
+}
