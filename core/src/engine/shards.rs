@@ -3,7 +3,7 @@
 //! ([`Clone`] copies [`SHARDS`] pointers, whatever the map holds), and the engine copies a
 //! shard only when it next writes to it while a capture still holds it — so taking a
 //! checkpoint pauses the partition for microseconds per map, and the copying is spread over
-//! the events after it, one shard (a 256th of the map) at a time.
+//! the events after it, one shard (a 4096th of the map) at a time.
 //!
 //! It serialises as one map of all its entries: the bytes are those of a `HashMap` with the
 //! same entries.
@@ -18,8 +18,10 @@ use std::sync::Arc;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 
-/// Shards of every map: a write after a capture copies a 256th of the map.
-pub const SHARDS: usize = 256;
+/// Shards of every map: a write after a capture copies a 4096th of the map (a few hundred
+/// entries at a million), and an advance that forgets a few hundred entries copies a few
+/// hundred shards, not the map.
+pub const SHARDS: usize = 4096;
 
 /// A hash map whose entries are spread over [`SHARDS`] shards, each shared with the captures
 /// taken since it was last written.
@@ -43,10 +45,10 @@ impl<K, V, S: Clone> Clone for Shards<K, V, S> {
 impl<K, V, S: Default + Clone> Default for Shards<K, V, S> {
     fn default() -> Self {
         let hasher = S::default();
+        // one empty map shared by every shard until it is written to: an engine is cheap to make
+        let empty = Arc::new(HashMap::with_hasher(hasher.clone()));
         Shards {
-            shards: (0..SHARDS)
-                .map(|_| Arc::new(HashMap::with_hasher(hasher.clone())))
-                .collect(),
+            shards: vec![empty; SHARDS],
             len: 0,
             hasher,
         }
@@ -175,7 +177,16 @@ where
             }
 
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
-                let mut out = Shards::default();
+                let mut out: Shards<K, V, S> = Shards::default();
+                if let Some(n) = access.size_hint().filter(|&n| n >= SHARDS) {
+                    // room for each shard's share (and a little over): no table grows twice
+                    let each = n / SHARDS + n / SHARDS / 8 + 1;
+                    out.shards = (0..SHARDS)
+                        .map(|_| {
+                            Arc::new(HashMap::with_capacity_and_hasher(each, out.hasher.clone()))
+                        })
+                        .collect();
+                }
                 while let Some((k, v)) = access.next_entry()? {
                     out.insert(k, v);
                 }
