@@ -2,7 +2,11 @@
 //! the traffic read again through decode and the engine) against resuming from a checkpoint
 //! (the checkpoint decoded, then the events of one checkpoint interval read), for 1 h and
 //! 24 h of traffic at 1,000 events/s; and what a checkpoint costs: its size, the time it
-//! holds the partition worker (taking the state) and the time to compress it.
+//! holds the partition worker — capturing the state, against serialising it there as before
+//! 0.x (`Engine::save_state`, the same bytes) — the time to serialise and compress it off the
+//! worker, and the longest event of the interval after it (the worker then copies the shards
+//! of the captured maps it writes to) against the same events with no capture held. Pauses
+//! and off-worker times are medians of several.
 //!
 //! `cargo bench --bench recovery` prints one table row per traffic length (`-- 1` for the
 //! hour alone). Kafka is left out on both sides: reading the messages back costs the same per
@@ -16,7 +20,7 @@ use std::time::{Duration, Instant};
 use callpulse::config::{Config, InputConfig};
 use callpulse::engine::Engine;
 use callpulse::input::{Admit, Reader};
-use callpulse::service::checkpoint::{decode, encode, fingerprint, save};
+use callpulse::service::checkpoint::{decode, encode, fingerprint, save, Saved};
 use callpulse::time::{Millis, HOUR, SECOND};
 
 /// The allocator of the `callpulse` binary.
@@ -114,6 +118,40 @@ fn read(engine: &mut Engine, reader: &mut Reader, lines: &[String]) -> Duration 
     started.elapsed()
 }
 
+/// Reads `lines` like [`read`]; returns the longest event.
+fn read_longest(engine: &mut Engine, reader: &mut Reader, lines: &[String]) -> Duration {
+    let mut longest = Duration::ZERO;
+    for (i, line) in lines.iter().enumerate() {
+        let started = Instant::now();
+        reader.read(engine, line.as_bytes(), Admit::ALL, |_| {});
+        if i % 4096 == 4095 {
+            if let Some(wm) = engine.watermark() {
+                engine.advance(wm);
+            }
+        }
+        longest = longest.max(started.elapsed());
+    }
+    longest
+}
+
+/// The median time of `runs` runs of `f`, and what the last one gave.
+fn median<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
+    let mut times = Vec::with_capacity(runs);
+    let mut out = None;
+    for _ in 0..runs {
+        drop(out.take());
+        let started = Instant::now();
+        out = Some(f());
+        times.push(started.elapsed());
+    }
+    times.sort_unstable();
+    (times[runs / 2], out.expect("runs > 0"))
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
 fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
@@ -135,31 +173,49 @@ fn row(hours: i64) {
         events += lines.len();
         rebuild += read(&mut engine, &mut reader, &lines);
     }
-    let started = Instant::now();
-    let saved = save(&engine, &reader, events as i64).expect("save");
-    let taken = started.elapsed();
-    let started = Instant::now();
-    let bytes = encode(&saved, fingerprint(&cfg, &input)).expect("encode");
-    let encoded = started.elapsed();
+    // before: the whole state serialised on the worker
+    let (serialised, _) = median(3, || {
+        let state = (
+            engine.save_state().expect("state"),
+            reader.save_state().expect("reader"),
+        );
+        postcard::to_stdvec(&state).expect("serialise").len()
+    });
+    let (captured, _) = median(7, || save(&engine, &reader, events as i64).expect("save"));
+    let saved: Saved = save(&engine, &reader, events as i64).expect("save");
+    let fp = fingerprint(&cfg, &input);
+    let (encoded, bytes) = median(3, || encode(&saved, fp).expect("encode"));
     let mut tail = Vec::new();
     traffic.until(end, &mut tail);
     events += tail.len();
-    rebuild += read(&mut engine, &mut reader, &tail);
-    drop((engine, reader));
+    // the capture is held (being written) while the worker reads on
+    let started = Instant::now();
+    let longest_held = read_longest(&mut engine, &mut reader, &tail);
+    rebuild += started.elapsed();
+    drop((engine, reader, saved));
 
     let started = Instant::now();
     let resumed = decode(&bytes, &cfg, &input).expect("decode");
     let restored = started.elapsed();
     let (mut engine, mut reader) = (resumed.engine, resumed.reader);
     let replayed = read(&mut engine, &mut reader, &tail);
+    // the same events again with no capture held (the resumed engine, one interval behind)
+    let (mut engine, mut reader) = {
+        let again = decode(&bytes, &cfg, &input).expect("decode");
+        (again.engine, again.reader)
+    };
+    let longest_free = read_longest(&mut engine, &mut reader, &tail);
     println!(
-        "| {hours} h | {:.1} M | {} ({:.2} M events/s) | {:.1} MB | {} | {} | {} + {} = **{}** | {:.0} × |",
+        "| {hours} h | {:.1} M | {} ({:.2} M events/s) | {:.1} MB | {} → **{}** | {} | {} ({}) | {} + {} = **{}** | {:.0} × |",
         events as f64 / 1e6,
         secs(rebuild),
         events as f64 / rebuild.as_secs_f64() / 1e6,
         bytes.len() as f64 / 1e6,
-        secs(taken),
+        ms(serialised),
+        ms(captured),
         secs(encoded),
+        ms(longest_held),
+        ms(longest_free),
         secs(restored),
         secs(replayed),
         secs(restored + replayed),
@@ -169,8 +225,8 @@ fn row(hours: i64) {
 
 fn main() {
     let only: Option<i64> = std::env::args().skip(1).find_map(|a| a.parse().ok());
-    println!("| traffic at 1,000 events/s | events | rebuild from the horizon | checkpoint | taking it (on the worker) | compressing it | resuming: decode + one interval of events | rebuild / resume |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| traffic at 1,000 events/s | events | rebuild from the horizon | checkpoint | worker paused: serialising → capturing | serialising + compressing (off the worker) | longest event after it, capture held (none held) | resuming: decode + one interval of events | rebuild / resume |");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for hours in [1, 24] {
         if only.is_none_or(|h| h == hours) {
             row(hours);
