@@ -8,6 +8,7 @@
 //! It serialises as one map of all its entries: the bytes are those of a `HashMap` with the
 //! same entries.
 
+use std::collections::hash_map::Entry;
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::fmt;
@@ -97,12 +98,14 @@ where
         self.shards[self.shard(key)].contains_key(key)
     }
 
-    /// The value of `key` to change (its shard is not copied when the key is absent).
+    /// The value of `key` to change (a shard a capture holds is not copied when the key is
+    /// absent; one no capture holds is written to with one lookup).
     pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        if !self.contains_key(key) {
+        let i = self.shard(key);
+        if Arc::get_mut(&mut self.shards[i]).is_none() && !self.shards[i].contains_key(key) {
             return None;
         }
-        self.shard_mut(key).get_mut(key)
+        Arc::make_mut(&mut self.shards[i]).get_mut(key)
     }
 
     /// The value of `key`, inserted as `V::default()` when absent.
@@ -110,10 +113,14 @@ where
     where
         V: Default,
     {
-        if !self.contains_key(&key) {
-            self.len += 1;
+        let i = self.shard(&key);
+        match Arc::make_mut(&mut self.shards[i]).entry(key) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                self.len += 1;
+                e.insert(V::default())
+            }
         }
-        self.shard_mut(&key).entry(key).or_default()
     }
 
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
@@ -124,12 +131,13 @@ where
         old
     }
 
-    /// Removes `key` (its shard is not copied when the key is absent).
+    /// Removes `key` (a shard a capture holds is not copied when the key is absent).
     pub fn remove(&mut self, key: &K) -> Option<V> {
-        if !self.contains_key(key) {
+        let i = self.shard(key);
+        if Arc::get_mut(&mut self.shards[i]).is_none() && !self.shards[i].contains_key(key) {
             return None;
         }
-        let old = self.shard_mut(key).remove(key);
+        let old = Arc::make_mut(&mut self.shards[i]).remove(key);
         if old.is_some() {
             self.len -= 1;
         }
