@@ -3,7 +3,7 @@
 //!
 //! Each event is a struct; emitting it writes its log line and moves its counter, so a counter
 //! can never drift from the logs. Label sets are fixed (reasons are the reject reasons of
-//! events.md, partitions are the assigned ones).
+//! docs/events.md, partitions are the assigned ones).
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -255,7 +255,7 @@ impl InternalEvent for QueuesSplit<'_> {
 }
 
 /// A watched contact's events, or a customer's contacts in one queue, came through two
-/// partitions of this instance: the topic is not keyed by center (events.md 1.2), and the
+/// partitions of this instance: the topic is not keyed by center (docs/events.md), and the
 /// legs or customer histories split between partitions are counted apart. Counted in
 /// `callpulse_keying_splits_total{kind}`; logged at the 1st, 10th, 100th, … of each kind.
 pub struct KeyingBroken<'a> {

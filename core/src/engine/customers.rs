@@ -1,4 +1,4 @@
-//! Customers (kpis.md 1.1): who called before and who got through in the end, per queue — the
+//! Customers (docs/metrics.md): who called before and who got through in the end, per queue — the
 //! facts `Identified`, `Repeat`, `Recovered` and `Lost`, which depend on several contacts of one
 //! customer. Customer ids are personal data: only a keyed hash (SipHash with a key drawn per
 //! engine) is held, never the id.
@@ -306,7 +306,7 @@ fn keep(m: Moment, s: &QueueSettings) -> Millis {
     }
 }
 
-/// The facts of one customer's moments in one queue (kpis.md 1.1, "Customers"), sorted.
+/// The facts of one customer's moments in one queue (docs/metrics.md, "Customers"), sorted.
 fn facts_of(items: &[Item], s: &QueueSettings) -> Vec<Fact> {
     let (repeat, callback) = (s.repeat_window.millis(), s.callback_window.millis());
     let mut out = Vec::new();

@@ -81,7 +81,7 @@ impl EngineStats {
 /// Events one contact may have; beyond, its further holds, resumes, responses and offers are
 /// rejected as `too_large` (a real contact has a few dozen at most: offers, answers, holds,
 /// transfers across its legs). Outcomes, conversation ends, wrap-up ends and surveys are never
-/// refused by it (events.md 1.2), up to [`MAX_CLOSING_EVENTS_PER_CONTACT`].
+/// refused by it (docs/events.md), up to [`MAX_CLOSING_EVENTS_PER_CONTACT`].
 pub const MAX_EVENTS_PER_CONTACT: usize = 1_000;
 
 /// Events one contact may have at all: past [`MAX_EVENTS_PER_CONTACT`] only the events that close

@@ -1,5 +1,5 @@
 //! Simulated contact-center traffic: a deterministic discrete-event model of queues, agents and
-//! customers on a simulated clock, producing spec-v1 events (`shared/spec/events.md`) as JSON.
+//! customers on a simulated clock, producing spec-v1 events (`docs/events.md`) as JSON.
 //!
 //! Owns the traffic model (arrivals, routing, agent behaviour, staffing, scenarios) and its JSON
 //! encoding; no I/O and no wall clock: the caller passes simulated time to [`Simulator::advance`].
@@ -41,7 +41,7 @@
 //!
 //! Decisions a producer has to make where the contract is silent:
 //! - `contact.ended` and `contact.transferred` always carry an explicit `wrapup` flag
-//!   (events.md 1.1), so results do not depend on the monitor's per-queue `wrapup` setting.
+//!   (docs/events.md), so results do not depend on the monitor's per-queue `wrapup` setting.
 //!   Transfers start only in queues without wrap-up ([`Simulator::wrapup_queues`]) and carry
 //!   `wrapup: false`.
 //! - Event ids (`e-<run>-<n>`) and contact ids (`c-<run>-<n>`) carry a run tag derived from
@@ -201,7 +201,7 @@ pub struct SimConfig {
     /// Key a contact's events by its contact id instead of the center, so a large center's
     /// traffic spreads over every partition (agent events stay keyed by the center, or by
     /// their first queue with `key_by_queue`). Keyed this way, a customer's contacts land in
-    /// several partitions and the customer families are counted apart (events.md 1.2).
+    /// several partitions and the customer families are counted apart (docs/events.md).
     pub key_by_contact: bool,
     /// Key events by their queue (agent events by the agent's first queue) instead of the
     /// center: exact only while no contact visits two queues.
@@ -209,7 +209,7 @@ pub struct SimConfig {
 }
 
 /// The Kafka key of every simulated event unless told otherwise: the simulated center (one
-/// PBX or platform instance), as events.md 1.2 recommends.
+/// PBX or platform instance), as docs/events.md recommends.
 pub const CENTER_KEY: &str = "center";
 
 impl Default for SimConfig {
