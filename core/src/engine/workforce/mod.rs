@@ -215,5 +215,4 @@ impl Workforce {
 }
 
 #[cfg(test)]
-#[path = "workforce_tests.rs"]
 mod tests;
