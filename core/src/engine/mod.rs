@@ -5,7 +5,6 @@
 //! locks, no async: the Kafka shell, `replay`, tests and benchmarks all drive this same code.
 
 mod agent;
-mod checkpoint;
 mod clock;
 mod contact;
 mod customers;
@@ -18,6 +17,7 @@ mod live;
 mod memory;
 mod queue;
 mod retire;
+mod saved_state;
 mod step;
 mod workforce;
 
@@ -33,7 +33,6 @@ use crate::snapshot::{QueueSnapshot, Snapshot};
 use crate::time::Millis;
 
 use self::agent::Agents;
-pub use self::checkpoint::{fingerprint, StateError};
 use self::clock::{Jump, TimeGuard, Verdict};
 pub use self::contact::EMAIL_TIMEOUT;
 use self::contact::{Contact, Prior, Scratch};
@@ -45,6 +44,7 @@ use self::lifecycle::diff;
 use self::memory::{hash_id, Recent};
 pub use self::queue::QueueId;
 use self::queue::QueueState;
+pub use self::saved_state::{fingerprint, StateError};
 use self::step::{agent_key, Step, NO_AGENT, NO_QUEUE};
 
 /// Counts the engine keeps about its own work (exported as `callpulse_` self-metrics).
@@ -90,7 +90,7 @@ pub const MAX_EVENTS_PER_CONTACT: usize = 1_000;
 /// refused short of a producer looping them.
 pub const MAX_CLOSING_EVENTS_PER_CONTACT: usize = 4 * MAX_EVENTS_PER_CONTACT;
 
-/// A checkpoint holds every field but the config and what derives from it (`checkpoint.rs`).
+/// A checkpoint holds every field but the config and what derives from it (`saved_state.rs`).
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct Engine {
     #[serde(skip)]
