@@ -199,11 +199,6 @@ impl Engine {
         self.expiry.len()
     }
 
-    /// Queues known and exported (forgotten ones left out).
-    pub fn queue_count(&self) -> usize {
-        self.queue_ids.len()
-    }
-
     pub fn agent_count(&self) -> usize {
         self.agents.len()
     }

@@ -374,29 +374,8 @@ impl Simulator {
         self.queues.iter().map(|q| q.name.clone()).collect()
     }
 
-    /// Queues whose agents do after-call work (`contact.ended` with `wrapup: true`, then
-    /// `contact.wrapup_ended`). A monitor config should set `wrapup = true` for these (or for
-    /// none): transfers start only in the other queues.
-    pub fn wrapup_queues(&self) -> Vec<String> {
-        self.queues
-            .iter()
-            .filter(|q| q.wrapup)
-            .map(|q| q.name.clone())
-            .collect()
-    }
-
     pub fn config(&self) -> &SimConfig {
         &self.cfg
-    }
-
-    /// The simulated instant of the next event, if any (events are emitted at such instants).
-    pub fn next_event_at(&self) -> Option<i64> {
-        self.heap.peek().map(|s| s.at)
-    }
-
-    /// Events emitted so far.
-    pub fn events_emitted(&self) -> u64 {
-        self.enc.next
     }
 
     // -----------------------------------------------------------------------------------------
