@@ -32,9 +32,9 @@
 //!   e-mail and callbacks after 30 minutes; a queue without any logged-in agent overflows its
 //!   contacts after a few seconds (`no_agents`).
 //! - Conversations: lognormal talk time, some holds, some transfers to another queue (the same
-//!   `contact_id` is then offered there), wrap-up in the queues that use it
-//!   ([`Simulator::wrapup_queues`]), and a survey from about 20 % of the answered customers a
-//!   few minutes later.
+//!   `contact_id` is then offered there), wrap-up in the queues that use it (the first two,
+//!   `model::profile`), and a survey from about 20 % of the answered customers a few minutes
+//!   later.
 //! - Agents follow the roster (how many are logged in follows the load), take breaks with reason
 //!   codes, lunch, and now and then log out and back in. Every change of what an agent shows is
 //!   an `agent.state` event carrying its `queues` list.
@@ -42,7 +42,7 @@
 //! Decisions a producer has to make where the contract is silent:
 //! - `contact.ended` and `contact.transferred` always carry an explicit `wrapup` flag
 //!   (events.md 1.1), so results do not depend on the monitor's per-queue `wrapup` setting.
-//!   Transfers start only in queues without wrap-up ([`Simulator::wrapup_queues`]) and carry
+//!   Transfers start only in queues without wrap-up (`model::profile`) and carry
 //!   `wrapup: false`.
 //! - Event ids (`e-<run>-<n>`) and contact ids (`c-<run>-<n>`) carry a run tag derived from
 //!   the seed and `start_ms`, so a restarted producer does not collide with its earlier ids.
