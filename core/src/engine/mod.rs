@@ -5,12 +5,10 @@
 //! locks, no async: the Kafka shell, `replay`, tests and benchmarks all drive this same code.
 
 mod agent;
-mod checkpoint;
-mod clock;
+mod agent_history;
 mod contact;
 mod customers;
 mod held;
-mod history;
 mod index;
 mod legs;
 mod lifecycle;
@@ -18,7 +16,9 @@ mod live;
 mod memory;
 mod queue;
 mod retire;
+mod saved_state;
 mod step;
+mod time_guard;
 mod workforce;
 
 use std::cmp::Reverse;
@@ -33,19 +33,19 @@ use crate::snapshot::{QueueSnapshot, Snapshot};
 use crate::time::Millis;
 
 use self::agent::Agents;
-pub use self::checkpoint::{fingerprint, StateError};
-use self::clock::{Jump, TimeGuard, Verdict};
+use self::agent_history::QueueList;
 pub use self::contact::EMAIL_TIMEOUT;
 use self::contact::{Contact, Prior, Scratch};
 use self::customers::Customers;
 pub use self::held::Held;
-use self::history::QueueList;
 use self::index::{ContactId, ContactIndex};
 use self::lifecycle::diff;
 use self::memory::{hash_id, Recent};
 pub use self::queue::QueueId;
 use self::queue::QueueState;
+pub use self::saved_state::{fingerprint, StateError};
 use self::step::{agent_key, Step, NO_AGENT, NO_QUEUE};
+use self::time_guard::{Jump, TimeGuard, Verdict};
 
 /// Counts the engine keeps about its own work (exported as `callpulse_` self-metrics).
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -90,7 +90,7 @@ pub const MAX_EVENTS_PER_CONTACT: usize = 1_000;
 /// refused short of a producer looping them.
 pub const MAX_CLOSING_EVENTS_PER_CONTACT: usize = 4 * MAX_EVENTS_PER_CONTACT;
 
-/// A checkpoint holds every field but the config and what derives from it (`checkpoint.rs`).
+/// A checkpoint holds every field but the config and what derives from it (`saved_state.rs`).
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct Engine {
     #[serde(skip)]
@@ -199,11 +199,6 @@ impl Engine {
         self.expiry.len()
     }
 
-    /// Queues known and exported (forgotten ones left out).
-    pub fn queue_count(&self) -> usize {
-        self.queue_ids.len()
-    }
-
     pub fn agent_count(&self) -> usize {
         self.agents.len()
     }
@@ -221,7 +216,7 @@ impl Engine {
     /// Applies one valid event. Rejections (`bad_timestamp`, `too_late`, `duplicate`,
     /// `queue_limit`, `out_of_order`) are counted and change nothing. An event that jumps ahead
     /// of the partition's time without a wall clock to judge it is held until later events
-    /// confirm the jump (see `clock.rs`).
+    /// confirm the jump (see `time_guard.rs`).
     pub fn apply(&mut self, event: &Event<'_>) -> Result<(), Reject> {
         match self.judge_time(event) {
             Err(reject) => {

@@ -32,9 +32,9 @@
 //!   e-mail and callbacks after 30 minutes; a queue without any logged-in agent overflows its
 //!   contacts after a few seconds (`no_agents`).
 //! - Conversations: lognormal talk time, some holds, some transfers to another queue (the same
-//!   `contact_id` is then offered there), wrap-up in the queues that use it
-//!   ([`Simulator::wrapup_queues`]), and a survey from about 20 % of the answered customers a
-//!   few minutes later.
+//!   `contact_id` is then offered there), wrap-up in the queues that use it (the first two,
+//!   `model::profile`), and a survey from about 20 % of the answered customers a few minutes
+//!   later.
 //! - Agents follow the roster (how many are logged in follows the load), take breaks with reason
 //!   codes, lunch, and now and then log out and back in. Every change of what an agent shows is
 //!   an `agent.state` event carrying its `queues` list.
@@ -42,7 +42,7 @@
 //! Decisions a producer has to make where the contract is silent:
 //! - `contact.ended` and `contact.transferred` always carry an explicit `wrapup` flag
 //!   (docs/events.md), so results do not depend on the monitor's per-queue `wrapup` setting.
-//!   Transfers start only in queues without wrap-up ([`Simulator::wrapup_queues`]) and carry
+//!   Transfers start only in queues without wrap-up (`model::profile`) and carry
 //!   `wrapup: false`.
 //! - Event ids (`e-<run>-<n>`) and contact ids (`c-<run>-<n>`) carry a run tag derived from
 //!   the seed and `start_ms`, so a restarted producer does not collide with its earlier ids.
@@ -374,29 +374,8 @@ impl Simulator {
         self.queues.iter().map(|q| q.name.clone()).collect()
     }
 
-    /// Queues whose agents do after-call work (`contact.ended` with `wrapup: true`, then
-    /// `contact.wrapup_ended`). A monitor config should set `wrapup = true` for these (or for
-    /// none): transfers start only in the other queues.
-    pub fn wrapup_queues(&self) -> Vec<String> {
-        self.queues
-            .iter()
-            .filter(|q| q.wrapup)
-            .map(|q| q.name.clone())
-            .collect()
-    }
-
     pub fn config(&self) -> &SimConfig {
         &self.cfg
-    }
-
-    /// The simulated instant of the next event, if any (events are emitted at such instants).
-    pub fn next_event_at(&self) -> Option<i64> {
-        self.heap.peek().map(|s| s.at)
-    }
-
-    /// Events emitted so far.
-    pub fn events_emitted(&self) -> u64 {
-        self.enc.next
     }
 
     // -----------------------------------------------------------------------------------------

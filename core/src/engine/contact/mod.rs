@@ -419,5 +419,4 @@ fn survey_fact(s: &Step) -> Fact {
 }
 
 #[cfg(test)]
-#[path = "contact_tests.rs"]
 mod tests;

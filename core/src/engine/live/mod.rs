@@ -351,5 +351,4 @@ impl Engine {
 }
 
 #[cfg(test)]
-#[path = "live_tests.rs"]
 mod tests;
