@@ -268,11 +268,11 @@ impl Customers {
     /// Drops stale expiry entries once they outnumber the histories.
     fn compact(&mut self) {
         if self.expiry.len() > 2 * self.histories.len() + 1024 {
-            self.expiry = self
-                .histories
-                .iter()
-                .map(|(&key, h)| Reverse((h.expires, key)))
-                .collect();
+            // in place: the heap's memory is reused, not built anew at every compaction
+            let histories = &self.histories;
+            self.expiry.retain(|&Reverse((expires, key))| {
+                histories.get(&key).is_some_and(|h| h.expires == expires)
+            });
         }
     }
 
