@@ -116,6 +116,9 @@ pub struct Engine {
     agents: Agents,
     /// What the supervisor's live view needs (`live.rs`).
     live: live::Live,
+    /// No live view is kept ([`Engine::without_live_view`]).
+    #[serde(skip)]
+    no_live: bool,
     customers: Customers,
     watermark: Millis,
     /// When idle queues were last looked for (`retire.rs`).
@@ -155,6 +158,7 @@ impl Engine {
             dedup: Recent::new(e.dedup_capacity),
             agents: Agents::default(),
             live: live::Live::default(),
+            no_live: false,
             customers: Customers::new(e.max_customers),
             watermark: Millis::MIN,
             last_retire_scan: None,
