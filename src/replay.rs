@@ -74,6 +74,10 @@ pub fn replay_windows(
 ) -> std::io::Result<Replayed> {
     let mut reader = Reader::history(format, config.center.engine.allowed_lateness.millis());
     let mut engine = Engine::new(config.center.clone());
+    if !(windows == Windows::Exported && config.center.export.agents) {
+        // nothing reads the live view: only the per-agent export of the exposition does
+        engine.without_live_view();
+    }
     let admit = Admit {
         until: at.unwrap_or(Millis::MAX),
         ..Admit::ALL

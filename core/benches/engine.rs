@@ -1,7 +1,7 @@
 //! Engine benchmarks: decode + engine over 1M generated events across 50 queues (vs decode
 //! alone), /metrics render time for 1,000 queues × 5 windows, bytes per open contact, and the
 //! `asterisk`, `connect`, `freeswitch` and `taskrouter` inputs (platform records mapped, decoded
-//! and applied) against the same events given as events.md JSON.
+//! and applied) against the same events given as docs/events.md JSON.
 //!
 //! `cargo bench --bench engine` (criterion); the memory figure is printed once at start;
 //! `cargo bench --bench engine -- asterisk` (or `-- connect`, `-- freeswitch`,
@@ -61,7 +61,7 @@ const START: i64 = 1_795_420_800_000; // 2026-11-23T08:00:00Z
 
 /// A day-like stream: each contact is offered, answered or abandoned, ended, sometimes wrap-up
 /// and a survey; ~3.6 events per contact, interleaved in time across `queues` queues. With
-/// `customers`, every offer names one of that many customers (kpis.md 1.1 customer families).
+/// `customers`, every offer names one of that many customers (docs/metrics.md customer families).
 fn generate(events: usize, queues: usize, customers: Option<u64>) -> Vec<Vec<u8>> {
     let mut out: Vec<(i64, String)> = Vec::with_capacity(events + 16);
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -410,7 +410,7 @@ fn run_adapter(cfg: &Arc<Settings>, adapter: &mut dyn Adapter, records: &[Vec<u8
 }
 
 /// One input format's group: map only, map + decode + engine, and the events it maps to given
-/// as events.md JSON (decode + engine), all per record of the platform's stream.
+/// as docs/events.md JSON (decode + engine), all per record of the platform's stream.
 fn adapter_group(
     c: &mut Criterion,
     name: &str,

@@ -1,4 +1,4 @@
-//! The events of `shared/spec/events.md` as the engine sees them: contacts, agents, surveys,
+//! The events of `docs/events.md` as the engine sees them: contacts, agents, surveys,
 //! the limits a message must keep, and the reasons a message is rejected. Decoding a wire
 //! format into these types is the business of [`crate::input`].
 

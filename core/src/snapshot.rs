@@ -54,7 +54,7 @@ impl QueueSnapshot {
             .sum()
     }
 
-    /// The forecast KPIs at `now` (kpis.md 1.1) from the forecast window `window` (see
+    /// The forecast KPIs at `now` (docs/metrics.md) from the forecast window `window` (see
     /// [`Snapshot::forecast_window`]); `None` without one, or while it holds no offered or no
     /// completed leg. Computed from merged snapshots only: Erlang C does not add up.
     pub fn forecast(&self, window: Option<(usize, Span)>) -> Option<Forecast> {

@@ -37,7 +37,7 @@ pub enum Command {
         /// Events file, one message per line; `-` or nothing for stdin.
         events: Option<PathBuf>,
     },
-    /// Print the events.md JSON lines that an input format's records map to (check a mapping,
+    /// Print the docs/events.md JSON lines that an input format's records map to (check a mapping,
     /// or pipe into `replay`). Rejected records are counted on stderr.
     Convert {
         /// Config file (TOML): its `allowed_lateness`, and the platform settings of its
@@ -70,7 +70,7 @@ pub enum Command {
         /// Produce this much simulated history (ending now) at start, e.g. "2h", so windows are full at once.
         #[arg(long)]
         backfill: Option<crate::time::Span>,
-        /// The input the demo's topic is read as: callpulse (events.md JSON) | asterisk (the
+        /// The input the demo's topic is read as: callpulse (docs/events.md JSON) | asterisk (the
         /// simulator writes queue_log lines, the service reads them with the Asterisk adapter) |
         /// connect (Amazon Connect contact events and agent event stream records) | freeswitch
         /// (mod_callcenter events keyed by host) | taskrouter (TaskRouter CloudEvents).
@@ -92,7 +92,7 @@ pub enum Command {
         /// stdout) instead of Kafka (needs --until or --events; runs as fast as possible).
         #[arg(long, conflicts_with = "brokers")]
         out: Option<PathBuf>,
-        /// The format to write the traffic in: callpulse (events.md JSON, keyed by queue) |
+        /// The format to write the traffic in: callpulse (docs/events.md JSON, keyed by queue) |
         /// asterisk (queue_log lines, whole-second clock, keyed by PBX) | connect (Amazon Connect
         /// contact events and agent event stream records) | freeswitch (mod_callcenter events
         /// keyed by host) | taskrouter (TaskRouter CloudEvents keyed by workspace).
@@ -235,7 +235,7 @@ impl SimArgs {
 /// The input format of `replay` and `convert`, and its settings (as `[[kafka.inputs]]` has them).
 #[derive(clap::Args, Debug, Clone)]
 pub struct InputArgs {
-    /// Input format: callpulse (events.md JSON lines) | asterisk (queue_log) | connect (Amazon
+    /// Input format: callpulse (docs/events.md JSON lines) | asterisk (queue_log) | connect (Amazon
     /// Connect contact events, agent events, contact records) | freeswitch (mod_callcenter
     /// events) | taskrouter (Twilio TaskRouter events).
     #[arg(long, default_value = "callpulse")]

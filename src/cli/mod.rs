@@ -317,7 +317,7 @@ fn replay_command(
     Ok(())
 }
 
-/// `convert`: every record's events.md JSON lines on stdout (in time order for a format whose
+/// `convert`: every record's docs/events.md JSON lines on stdout (in time order for a format whose
 /// records are written when a contact is over), rejects counted on stderr.
 /// The config file, or the contract's defaults without one.
 fn load_or_default(config: Option<&Path>) -> Result<Config, CliError> {

@@ -47,36 +47,41 @@ use yaml::{comment_safe, promql_str, regex_escape, Yaml};
 use crate::config::{AlertsConfig, Config, SlFormula};
 use crate::time::Span;
 
-/// Burn-rate alerts in the style of the Google SRE workbook (multiwindow, multi-burn-rate):
-/// (name, severity key, default severity, burn factor, short window, long window). The burn
-/// factors come from `[alerts] fast_burn` / `slow_burn`: the workbook's 14.4 / 6 cannot fire
+/// A burn-rate alert in the style of the Google SRE workbook (multiwindow, multi-burn-rate). The
+/// burn factors come from `[alerts] fast_burn` / `slow_burn`: the workbook's 14.4 / 6 cannot fire
 /// for the usual 80/20 targets (the error ratio is at most 1).
-type Burn = (
-    &'static str,
-    &'static str,
-    &'static str,
-    fn(&AlertsConfig) -> f64,
-    &'static str,
-    &'static str,
-);
+struct BurnAlert {
+    /// The alert's name.
+    alert: &'static str,
+    /// The key that overrides its severity in `[alerts.severity]`.
+    severity_key: &'static str,
+    /// Its severity when `[alerts.severity]` does not name it.
+    default_severity: &'static str,
+    /// How many times the error budget the SL error ratio must burn at.
+    burn: fn(&AlertsConfig) -> f64,
+    /// The window that stops the alert soon after the burn stops.
+    short: &'static str,
+    /// The window the burn is measured over.
+    long: &'static str,
+}
 
-const BURNS: [Burn; 2] = [
-    (
-        "CallcenterServiceLevelFastBurn",
-        "service_level_fast_burn",
-        "page",
-        fast_burn,
-        "5m",
-        "1h",
-    ),
-    (
-        "CallcenterServiceLevelSlowBurn",
-        "service_level_slow_burn",
-        "ticket",
-        slow_burn,
-        "30m",
-        "6h",
-    ),
+const BURNS: [BurnAlert; 2] = [
+    BurnAlert {
+        alert: "CallcenterServiceLevelFastBurn",
+        severity_key: "service_level_fast_burn",
+        default_severity: "page",
+        burn: fast_burn,
+        short: "5m",
+        long: "1h",
+    },
+    BurnAlert {
+        alert: "CallcenterServiceLevelSlowBurn",
+        severity_key: "service_level_slow_burn",
+        default_severity: "ticket",
+        burn: slow_burn,
+        short: "30m",
+        long: "6h",
+    },
 ];
 
 fn fast_burn(a: &AlertsConfig) -> f64 {
@@ -132,8 +137,8 @@ fn header(config: &Config, y: &mut Yaml) {
             .iter()
             .map(|(name, q)| (format!("[queues.{}]", comment_safe(name)), q.sl_target)),
     );
-    for (alert, _, _, burn, _, _) in BURNS {
-        let burn = burn(&config.alerts);
+    for b in &BURNS {
+        let (alert, burn) = (b.alert, (b.burn)(&config.alerts));
         let unreachable: Vec<String> = queues
             .iter()
             .filter(|(_, target)| burn * (1.0 - target) >= 1.0)
@@ -169,8 +174,9 @@ fn burn_group(config: &Config, y: &mut Yaml) {
             y.kv(10, "sl_formula", &formula.to_string());
         }
     }
-    for (alert, key, default_severity, burn, short, long) in BURNS {
-        let burn = burn(a);
+    for b in &BURNS {
+        let (alert, short, long) = (b.alert, b.short, b.long);
+        let burn = (b.burn)(a);
         let threshold = format!("({burn} * (1 - max by (queue) (callcenter_sl_target_ratio)))");
         let expr = format!(
             "(\n  {long_ratio}\n    > on (queue)\n  {threshold}\n)\nand on (queue)\n(\n  {short_ratio}\n    > on (queue)\n  {threshold}\n)\nand on (queue)\n(\n  sum by (queue) (increase(callcenter_sl_offered_total[{long}]))\n    >= on (queue)\n  max by (queue) (callcenter_min_volume)\n)",
@@ -188,7 +194,11 @@ fn burn_group(config: &Config, y: &mut Yaml) {
             &format!("keep_firing_for: {}", duration(a.keep_firing_for)),
         );
         y.line(8, "labels:");
-        y.kv(10, "severity", severity(config, key, default_severity));
+        y.kv(
+            10,
+            "severity",
+            severity(config, b.severity_key, b.default_severity),
+        );
         y.kv(10, "kpi", "service_level");
         y.kv(10, "window", long);
         annotations(

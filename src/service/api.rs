@@ -1,4 +1,4 @@
-//! The live API over HTTP: `/api/v1/agents` and `/api/v1/waiting` (pages in `live/page.rs`).
+//! The live API over HTTP: `/api/v1/agents` and `/api/v1/waiting` (pages in `live/page/`).
 //! A request asks every partition worker for its live view between two batches, as a scrape
 //! asks for snapshots, and every peer of `[http] peers` for its own (`/api/v1/local`, served
 //! here too: this instance's partitions only, whole, never asking further); requests arriving

@@ -7,14 +7,14 @@ use rdkafka::message::{BorrowedMessage, Message};
 use crate::time::Millis;
 
 /// Where a message's bytes lie in the batch buffer (`None`: the message had none).
-type Span = Option<(u32, u32)>;
+type ByteRange = Option<(u32, u32)>;
 
 #[derive(Clone, Copy, Debug)]
 struct Meta {
     offset: i64,
     timestamp: Option<Millis>,
-    payload: Span,
-    key: Span,
+    payload: ByteRange,
+    key: ByteRange,
 }
 
 /// Messages of one partition, in offset order.
@@ -88,7 +88,7 @@ impl Batch {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = Msg<'_>> {
-        let get = |s: Span| {
+        let get = |s: ByteRange| {
             s.and_then(|(start, len)| {
                 self.bytes
                     .get(start as usize..start as usize + len as usize)

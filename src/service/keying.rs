@@ -1,4 +1,4 @@
-//! Keying detection (events.md 1.2): whether a contact's events, or a customer's contacts in one
+//! Keying detection (docs/events.md): whether a contact's events, or a customer's contacts in one
 //! queue, reach this instance through more than one of its partitions — a topic keyed by
 //! contact id or by queue rather than by center. Each partition has its own engine, so such a
 //! contact's legs, or such a customer's repeats and recoveries, are counted apart: the numbers

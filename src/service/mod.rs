@@ -1,12 +1,12 @@
-//! `callpulse run`: the Kafka consumer ([`ingest`]), its partition workers ([`worker`]) and
+//! `callpulse run`: the Kafka consumer ([`consumer`]), its partition workers ([`worker`]) and
 //! the HTTP server ([`http`]), sharing one [`state::ServiceState`], started together and
 //! stopped together by one shutdown token.
 
 pub mod api;
 mod batch;
 pub mod checkpoint;
+pub mod consumer;
 pub mod http;
-pub mod ingest;
 pub mod keying;
 mod listener;
 pub mod peers;
@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use ingest::{consume, IngestError};
+use consumer::{consume, ConsumeError};
 use state::ServiceState;
 
 pub use worker::PUBLISH_EVERY;
@@ -41,7 +41,7 @@ pub enum ServiceError {
     #[error("http server: {0}")]
     Http(#[source] std::io::Error),
     #[error(transparent)]
-    Ingest(#[from] IngestError),
+    Consumer(#[from] ConsumeError),
     #[error("consumer thread panicked")]
     Panicked,
     #[error(transparent)]
@@ -123,7 +123,7 @@ pub async fn serve_clocked(
 pub fn spawn_consumer(
     state: Arc<ServiceState>,
     stop: CancellationToken,
-) -> std::io::Result<std::thread::JoinHandle<Result<(), IngestError>>> {
+) -> std::io::Result<std::thread::JoinHandle<Result<(), ConsumeError>>> {
     let runtime = tokio::runtime::Handle::current();
     std::thread::Builder::new()
         .name("kafka-consumer".into())

@@ -1,12 +1,13 @@
 //! What the parts of one running instance share: the latest view of every partition worker,
 //! the high watermarks and group membership behind readiness, and the self-metrics; and the
-//! /metrics page built from them.
+//! /metrics page put together from them (the KPIs by `export`, the self-metrics by
+//! `self_metrics`).
 //!
 //! Partition workers publish a [`PartView`] (counters, lag, held structures) on every tick; the
 //! hot path touches no lock. A scrape asks every worker for its KPI snapshot
 //! ([`ServiceState::gather`]) and merges them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -16,13 +17,12 @@ use tokio::sync::oneshot;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::engine::Engine;
-use crate::event::RejectReason;
-use crate::export::{escape_label, render, Exposition, Selection};
+use crate::export::{render, Exposition, Selection};
 use crate::snapshot::Snapshot;
 use crate::time::Millis;
 
 use super::scrape::{Gathered, Incomplete, SharedGather};
-use super::self_metrics::{InternalEvent, QueuesSplit, ScrapeServed, SelfMetrics};
+use super::self_metrics::{InternalEvent, Partitions, ScrapeServed, SelfMetrics};
 
 pub use super::view::{LiveRequest, PartView, SnapshotRequest};
 pub use crate::kafka::PartitionKey;
@@ -230,181 +230,19 @@ impl ServiceState {
         }
         render(snapshot, &self.config.center.export, out);
         if selection.self_metrics() {
-            self.render_partitions(&gathered.views, gathered.now, out);
+            let lags: Vec<Option<i64>> = (gathered.views.iter())
+                .map(|(k, v)| self.lag(k, v.position))
+                .collect();
+            let partitions = Partitions {
+                views: &gathered.views,
+                lags: &lags,
+                now: gathered.now,
+                ready: self.ready(),
+                configured_queues: self.config.center.queues.len(),
+            };
+            self.metrics.render_partitions(&partitions, out);
             self.metrics.render(out);
         }
-    }
-
-    /// The self-metrics summed over, or labelled by, the partition views.
-    fn render_partitions(
-        &self,
-        views: &[(PartitionKey, PartView)],
-        now: Millis,
-        out: &mut Exposition,
-    ) {
-        type Total = fn(&PartView) -> u64;
-        const TOTALS: [(&str, &str, &str, Total); 15] = [
-            ("callpulse_messages_redelivered_total", "counter", "Messages a broker delivered again below a partition's read position, skipped (they were applied once).", |v| v.redelivered),
-            ("callpulse_events_accepted_total", "counter", "Events applied to the engine.", |v| v.stats.accepted),
-            ("callpulse_events_dead_lettered_total", "counter", "Rejected messages copied to the dead-letter topic.", |v| v.dead_lettered),
-            ("callpulse_events_skipped_rebuild_total", "counter", "Events older than the rebuild horizon read after an assignment and skipped.", |v| v.skipped_before_rebuild),
-            ("callpulse_contacts_expired_total", "counter", "Contacts dropped unfinished: stale after contact_timeout or evicted at max_open_contacts.", |v| v.stats.contacts_expired + v.stats.contacts_evicted),
-            ("callpulse_agents_forgotten_total", "counter", "Logged-out agents forgotten because max_agents agents were held.", |v| v.stats.agents_forgotten),
-            ("callpulse_queues_forgotten_total", "counter", "Idle queues that were not configured, forgotten to make room for a new one at max_queues (forget_idle_queues_after).", |v| v.stats.queues_forgotten),
-            ("callpulse_customers_forgotten_total", "counter", "Customer histories forgotten because max_customers were held (their repeats and recoveries can no longer be decided).", |v| v.stats.customers_forgotten),
-            ("callpulse_customers", "gauge", "Customer histories held in memory (one per customer and queue; keyed hashes, never the ids).", |v| v.stats.customers),
-            ("callpulse_open_contacts", "gauge", "Contacts held in memory.", |v| v.open_contacts as u64),
-            ("callpulse_facts_held", "gauge", "KPI facts and agent-count changes held in memory: what the rolling windows hold plus what is not final yet.", |v| v.facts_held as u64),
-            ("callpulse_agents_held", "gauge", "Agents held in memory (logged in, or logged out and not yet forgotten; at most max_agents logged out).", |v| v.held.agents as u64),
-            ("callpulse_dedup_ids_held", "gauge", "Event ids remembered for de-duplication (dedup_horizon, at most dedup_capacity).", |v| v.held.dedup_ids as u64),
-            ("callpulse_finished_contacts_held", "gauge", "Finished contacts remembered for their late events and surveys (survey_horizon, at most max_open_contacts).", |v| v.held.finished_contacts as u64),
-            ("callpulse_expiry_entries_held", "gauge", "Entries in the contact expiry queue (bounded by the contacts in memory).", |v| v.held.expiry_entries as u64),
-        ];
-        out.family("callpulse_up", "gauge", "1 while the process runs.");
-        out.sample("callpulse_up", "", "", "", 1.0);
-        for (name, kind, help, total) in TOTALS {
-            out.family(name, kind, help);
-            let value: u64 = views.iter().map(|(_, v)| total(v)).sum();
-            out.sample(name, "", "", "", value as f64);
-        }
-        out.family("callpulse_ready", "gauge", "1 when the group is joined, a broker is reachable and every assigned partition is caught up.");
-        out.sample(
-            "callpulse_ready",
-            "",
-            "",
-            "",
-            f64::from(u8::from(self.ready())),
-        );
-        out.family(
-            "callpulse_events_rejected_total",
-            "counter",
-            "Events rejected (or later discarded) by reason; they never change a KPI.",
-        );
-        for r in RejectReason::ALL {
-            let n: u64 = views.iter().map(|(_, v)| v.stats.rejected(r)).sum();
-            let label = format!("reason=\"{}\"", r.as_str());
-            out.sample("callpulse_events_rejected_total", "", &label, "", n as f64);
-        }
-        out.family(
-            "callpulse_queues",
-            "gauge",
-            "Queues known to this instance.",
-        );
-        let queues: BTreeSet<&str> = views
-            .iter()
-            .flat_map(|(_, v)| v.snapshot.queues.iter().map(|q| q.name.as_str()))
-            .collect();
-        let known = queues.len().max(self.config.center.queues.len());
-        out.sample("callpulse_queues", "", "", "", known as f64);
-        // `callpulse_queues_split` is rendered with the instance-wide families.
-        QueuesSplit {
-            queues: &split_queues(views),
-        }
-        .emit(&self.metrics);
-        out.family(
-            "callpulse_last_event_timestamp_seconds",
-            "gauge",
-            "Event time of the newest accepted event.",
-        );
-        if let Some(last) = views.iter().filter_map(|(_, v)| v.last_event_ms).max() {
-            let secs = last as f64 / 1000.0;
-            out.sample("callpulse_last_event_timestamp_seconds", "", "", "", secs);
-        }
-        self.render_lag(views, now, out);
-        render_input_records(views, out);
-    }
-
-    fn render_lag(&self, views: &[(PartitionKey, PartView)], now: Millis, out: &mut Exposition) {
-        let labels: Vec<String> = views
-            .iter()
-            .map(|((t, p), _)| {
-                let mut s = String::from("topic=\"");
-                escape_label(&mut s, t);
-                s.push_str(&format!("\",partition=\"{p}\""));
-                s
-            })
-            .collect();
-        let lags: Vec<Option<i64>> = views.iter().map(|(k, v)| self.lag(k, v.position)).collect();
-        out.family(
-            "callpulse_consumer_lag_messages",
-            "gauge",
-            "Messages between the processed position and the partition's high watermark.",
-        );
-        for (l, lag) in labels.iter().zip(&lags) {
-            if let Some(lag) = lag {
-                out.sample("callpulse_consumer_lag_messages", "", l, "", *lag as f64);
-            }
-        }
-        out.family(
-            "callpulse_consumer_lag_seconds",
-            "gauge",
-            "Age of the last processed message while behind (0 when caught up).",
-        );
-        for ((l, lag), (_, v)) in labels.iter().zip(&lags).zip(views) {
-            let secs = match (lag, v.last_message_ms) {
-                (Some(0), _) => 0.0,
-                (Some(_), Some(ts)) => (now - ts).max(0) as f64 / 1000.0,
-                _ => continue,
-            };
-            out.sample("callpulse_consumer_lag_seconds", "", l, "", secs);
-        }
-        out.family(
-            "callpulse_partition_position",
-            "gauge",
-            "Next offset to process, per partition.",
-        );
-        for (l, (_, v)) in labels.iter().zip(views) {
-            out.sample("callpulse_partition_position", "", l, "", v.position as f64);
-        }
-        out.family(
-            "callpulse_partition_recovered_ratio",
-            "gauge",
-            "How much of a newly assigned partition is read back: from its checkpoint's offset (or the rebuild horizon) to the high watermark; 1 once caught up, 0 while its checkpoint loads.",
-        );
-        for ((l, lag), (_, v)) in labels.iter().zip(&lags).zip(views) {
-            let ratio = match (lag, v.recovery_start) {
-                (_, -1) | (None, _) => 0.0,
-                (Some(lag), _) if *lag <= READY_LAG => 1.0,
-                (Some(lag), start) => {
-                    let read = (v.position - start).max(0) as f64;
-                    read / (read + *lag as f64)
-                }
-            };
-            out.sample("callpulse_partition_recovered_ratio", "", l, "", ratio);
-        }
-    }
-}
-
-/// The queues with data in more than one partition view, and in how many. A configured
-/// queue no event of a partition named is in that partition's snapshot too, empty: not counted.
-fn split_queues(views: &[(PartitionKey, PartView)]) -> Vec<(&str, usize)> {
-    let mut partitions: BTreeMap<&str, usize> = BTreeMap::new();
-    for (_, v) in views {
-        for q in v.snapshot.queues.iter().filter(|q| q.has_data()) {
-            *partitions.entry(q.name.as_str()).or_default() += 1;
-        }
-    }
-    partitions.into_iter().filter(|&(_, n)| n > 1).collect()
-}
-
-/// `callpulse_input_records_total{format,kind}`: platform records by kind (every kind of every
-/// format consumed, 0 included), summed over partitions.
-fn render_input_records(views: &[(PartitionKey, PartView)], out: &mut Exposition) {
-    let mut sums: BTreeMap<(&str, &str), u64> = BTreeMap::new();
-    for (_, v) in views {
-        let (format, kinds) = &v.input_records;
-        for (kind, n) in kinds {
-            *sums.entry((format.as_str(), kind)).or_default() += n;
-        }
-    }
-    out.family(
-        "callpulse_input_records_total",
-        "counter",
-        "Records of platform formats read, by format and kind (a kind that maps to no event is counted too).",
-    );
-    for ((format, kind), n) in sums {
-        let labels = format!("format=\"{format}\",kind=\"{kind}\"");
-        out.sample("callpulse_input_records_total", "", &labels, "", n as f64);
     }
 }
 

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::wall_now;
 use crate::kafka::{consumer_config, plain_config};
-use crate::service::ingest::consume;
+use crate::service::consumer::consume;
 use crate::service::state::ServiceState;
 use crate::time::HOUR;
 use crate::tools::produce::{producer, send};

@@ -20,7 +20,7 @@ pub struct ProduceOptions {
     pub brokers: String,
     pub topic: String,
     pub sim: SimConfig,
-    /// The format the events are written in (a platform's records instead of events.md JSON).
+    /// The format the events are written in (a platform's records instead of docs/events.md JSON).
     pub format: SimFormat,
     /// Simulated seconds per wall second; `None`: as fast as possible.
     pub speed: Option<f64>,

@@ -1,6 +1,6 @@
 //! The `asterisk` input end to end: queue_log fixtures (file lines and realtime rows) mapped by
 //! the adapter and run through the engine give the KPIs of the same calls written by hand in
-//! events.md JSON, in either spelling and in any order within a second.
+//! docs/events.md JSON, in either spelling and in any order within a second.
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! The order-independence property through the Asterisk reader (inputs.md 1.2): realtime
+//! The order-independence property through the Asterisk reader (docs/inputs.md): realtime
 //! queue_log rows shuffled within the lateness give the exposition of the rows in time order —
 //! agent states, WRAPUPSTART pairing and wrap-up ends included, and a FULL while the caller
 //! still waits in the queue.

@@ -1,6 +1,6 @@
 //! The `connect` input end to end: Amazon Connect contact events, agent event stream records and
 //! contact records (CTR), written after AWS's published data models, mapped by the adapter and
-//! run through the engine give the KPIs of the same calls written by hand in events.md JSON —
+//! run through the engine give the KPIs of the same calls written by hand in docs/events.md JSON —
 //! the CTRs the exact history, the contact events the live view without what they cannot carry —
 //! in any order, and a contact seen through both counts once.
 

@@ -1,4 +1,4 @@
-//! kpis.md 1.1 "Customers" on hand-made histories: identified and repeat contacts (a repeat
+//! docs/metrics.md "Customers" on hand-made histories: identified and repeat contacts (a repeat
 //! exactly at `repeat_window`), abandoned customers recovered or lost (a recovery exactly at
 //! `callback_window`), each in its own queue, in any arrival order; customer ids never leave
 //! the engine; `max_customers` evicts and counts.

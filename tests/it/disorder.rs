@@ -1,7 +1,7 @@
 //! The order-independence property: any disorder within the allowed lateness (and duplicate
 //! deliveries) gives the exposition of the in-order stream, for one-leg and multi-leg contacts,
 //! including the first responses of chats, the resolutions and the customers' repeats,
-//! recoveries and losses of kpis.md 1.1, surveys without a queue among transfers (events.md 1.2),
+//! recoveries and losses of docs/metrics.md, surveys without a queue among transfers (docs/events.md),
 //! and for agents' states and queue lists (agent time, occupancy); no cumulative counter ever
 //! goes down between two evaluations of a disordered stream.
 

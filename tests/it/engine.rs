@@ -171,7 +171,7 @@ fn survey_without_queue_counts_in_the_contacts_queue_even_after_it_ended() {
         ev(
             t0 + 31 * MINUTE,
             "survey.submitted",
-            // never offered: named queue or not, a survey needs its contact (events.md 1.2)
+            // never offered: named queue or not, a survey needs its contact (docs/events.md)
             json!({"contact_id": "nobody", "queue": "care", "csat": 4}),
         ),
         ev(
@@ -358,7 +358,7 @@ fn too_late_and_duplicate_are_rejected_without_changing_kpis() {
     let clean = vec![
         with_id(offered(t0, "c1", "q"), "e1"),
         with_id(offered(t0 + 2 * MINUTE, "c2", "q"), "e2"),
-        // the jump of two minutes confirmed by later events (kpis.md 1.2)
+        // the jump of two minutes confirmed by later events (docs/metrics.md)
         offered(t0 + 2 * MINUTE + 1_000, "c5", "q"),
         offered(t0 + 2 * MINUTE + 2_000, "c6", "q"),
     ];

@@ -1,4 +1,4 @@
-//! kpis.md 1.1 "First response" and first-contact resolution on hand-made histories: which
+//! docs/metrics.md "First response" and first-contact resolution on hand-made histories: which
 //! legs respond when, the window a first response or a resolution counts in, the
 //! `first_response` breach only where a target is set, and arrival order changing nothing.
 

@@ -1,4 +1,4 @@
-//! The forecast gauges (kpis.md 1.1) from a hand-made history whose lambda, h and n are known,
+//! The forecast gauges (docs/metrics.md) from a hand-made history whose lambda, h and n are known,
 //! against Erlang C computed here by its definition (powers and factorials), not the recursion.
 
 use callpulse::export::to_json;
@@ -9,7 +9,7 @@ use crate::support::*;
 
 const T0: &str = "2026-11-23T10:00:00Z";
 
-/// kpis.md's `C(n, a)`, literally.
+/// docs/metrics.md's `C(n, a)`, literally.
 fn erlang_c(n: u64, a: f64) -> f64 {
     let fact = |k: u64| (1..=k).map(|i| i as f64).product::<f64>();
     let top = a.powi(n as i32) / fact(n) * n as f64 / (n as f64 - a);

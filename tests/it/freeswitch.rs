@@ -1,6 +1,6 @@
 //! The `freeswitch` input end to end: mod_callcenter events (after the headers its source
 //! writes) mapped by the adapter and run through the engine give the KPIs of the same calls
-//! written by hand in events.md JSON; contact KPIs do not depend on the order events arrive in;
+//! written by hand in docs/events.md JSON; contact KPIs do not depend on the order events arrive in;
 //! events of tens of KB of channel variables are read; a malformed event is counted, never fatal;
 //! a late status change gives the agent KPIs of time order; a host's topic consumed by the
 //! service gives what `replay` gives.

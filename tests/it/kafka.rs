@@ -500,7 +500,7 @@ fn watched_contact() -> String {
 }
 
 /// A topic keyed by contact id spreads a transferred call's legs over two partitions: the
-/// instance says so, in `callpulse_keying_splits_total` (events.md 1.2).
+/// instance says so, in `callpulse_keying_splits_total` (docs/events.md).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_contact_whose_events_come_through_two_partitions_is_reported() {
     let cluster = MockCluster::new(1).unwrap();

@@ -1,4 +1,4 @@
-//! Legs (events.md 1.1): each event of a contact that visits several queues lands on the queue
+//! Legs (docs/events.md): each event of a contact that visits several queues lands on the queue
 //! visit it continues, whatever the arrival order within the lateness.
 
 use callpulse::engine::Engine;

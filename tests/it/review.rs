@@ -1,4 +1,4 @@
-//! The edge cases contract 1.2 settles (events.md, kpis.md, inputs.md: "since 1.2"), each with
+//! The edge cases contract 1.2 settles (docs/events.md, docs/metrics.md, docs/inputs.md: "since 1.2"), each with
 //! the few events that showed it: surveys placed by what came before them, e-mails that wait
 //! days, the events-per-contact bound, and counters that never go down between two scrapes.
 

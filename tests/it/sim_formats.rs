@@ -1,5 +1,5 @@
 //! The simulator's traffic in a platform's format: a day written as Asterisk queue_log lines and
-//! read back through the `asterisk` adapter gives the counts of the same day in events.md JSON,
+//! read back through the `asterisk` adapter gives the counts of the same day in docs/events.md JSON,
 //! and durations that differ only by queue_log's whole-second clock; the `simulate --format`
 //! lines convert without a reject; `demo --input asterisk|freeswitch|taskrouter` serves the
 //! adapter's numbers. The same day as Amazon Connect records gives the JSON day's KPIs except
@@ -324,7 +324,7 @@ async fn demo_with_taskrouter_input_serves_the_adapters_numbers() {
 }
 
 /// `demo --input <input>` serves KPIs read through the adapter: records of `kind` (its labels)
-/// counted, none of events.md JSON.
+/// counted, none of docs/events.md JSON.
 async fn demo_serves_the_adapters_numbers(input: SimFormat, kind: &str) {
     let addr = free_addr();
     let opts = DemoOptions {
@@ -384,7 +384,7 @@ async fn demo_serves_the_adapters_numbers(input: SimFormat, kind: &str) {
     );
 }
 
-/// A simulated Monday replayed from events.md JSON and from the same traffic written as
+/// A simulated Monday replayed from docs/events.md JSON and from the same traffic written as
 /// `format`'s records (each naming `marker`): every queue's `today` counts that `counts` picks,
 /// and its waits, must be the JSON day's.
 fn same_day_as(

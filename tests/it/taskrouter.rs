@@ -1,7 +1,7 @@
 //! The `taskrouter` input end to end: TaskRouter events in all three spellings (Event Streams
 //! CloudEvents, also in a webhook sink's array and with `data` as a JSON string; the
 //! EventCallbackUrl form fields; the Events REST API) mapped by the adapter and run through the
-//! engine give the KPIs of the same tasks written by hand in events.md JSON; an event seen
+//! engine give the KPIs of the same tasks written by hand in docs/events.md JSON; an event seen
 //! through two routes counts once; tasks' events interleaved in any order give the same queue
 //! KPIs; a malformed event is counted, never fatal; a workspace's topic consumed by the service
 //! gives what `replay` gives; a late worker activity update gives the agent KPIs of time order.

@@ -1,4 +1,4 @@
-//! The workforce KPIs (kpis.md 1.1) end to end through ingest and export: agent-seconds by
+//! The workforce KPIs (docs/metrics.md) end to end through ingest and export: agent-seconds by
 //! state and occupancy on a hand-made history, worked out by hand below; the same history in
 //! reverse within the lateness; partitions summed by the snapshot merge.
 

@@ -1,4 +1,4 @@
-//! A wrong clock costs only its own events (kpis.md 1.2): an event far ahead of the wall clock
+//! A wrong clock costs only its own events (docs/metrics.md): an event far ahead of the wall clock
 //! (live) or a lone jump ahead of its partition's time (replay) is `bad_timestamp` and moves
 //! nothing; a real jump (a quiet night, then the morning) still moves time.
 

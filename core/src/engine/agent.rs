@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use crate::event::AgentState;
 use crate::time::Millis;
 
-use super::history::{Delta, History, QueueList};
+use super::agent_history::{Delta, History, QueueList};
 use super::queue::QueueId;
 
 /// The change an event makes: the agent's (state, queues) before and after.

@@ -1,4 +1,4 @@
-//! Customers (kpis.md 1.1): who called before and who got through in the end, per queue — the
+//! Customers (docs/metrics.md): who called before and who got through in the end, per queue — the
 //! facts `Identified`, `Repeat`, `Recovered` and `Lost`, which depend on several contacts of one
 //! customer. Customer ids are personal data: only a keyed hash (SipHash with a key drawn per
 //! engine) is held, never the id.
@@ -110,6 +110,12 @@ impl Customers {
         }
     }
 
+    /// No contact in memory names a customer and no finished one left one behind: a contact's
+    /// change concerns no customer, and costs no look-up.
+    fn is_unused(&self) -> bool {
+        self.registrations.is_empty() && self.finished.is_empty()
+    }
+
     /// Customer histories held.
     pub fn len(&self) -> usize {
         self.histories.len()
@@ -166,6 +172,10 @@ impl Customers {
         settings: impl Fn(QueueId) -> &'s QueueSettings,
         changes: &mut Vec<(QueueId, Fact, i64)>,
     ) {
+        if self.is_unused() {
+            // no event named a customer (or every one is forgotten): nothing to look up
+            return;
+        }
         self.register_from_finished(slot, contact_id);
         let Some(reg) = self.registrations.get_mut(&slot) else {
             return;
@@ -237,6 +247,9 @@ impl Customers {
     /// The contact in `slot` is finished: its moments stay in its customers' histories, and
     /// its customer is remembered for later legs of its id until `survey_horizon`.
     pub fn forget_contact(&mut self, slot: u32, contact_id: &str, last_at: Millis) {
+        if self.registrations.is_empty() {
+            return;
+        }
         if let Some(reg) = self.registrations.remove(&slot) {
             if let Some(&first) = reg.named.first() {
                 let contact = self.key.hash_one(contact_id);
@@ -270,11 +283,11 @@ impl Customers {
     /// Drops stale expiry entries once they outnumber the histories.
     fn compact(&mut self) {
         if self.expiry.len() > 2 * self.histories.len() + 1024 {
-            self.expiry = self
-                .histories
-                .iter()
-                .map(|(&key, h)| Reverse((h.expires, key)))
-                .collect();
+            // in place: the heap's memory is reused, not built anew at every compaction
+            let histories = &self.histories;
+            self.expiry.retain(|&Reverse((expires, key))| {
+                histories.get(&key).is_some_and(|h| h.expires == expires)
+            });
         }
     }
 
@@ -308,7 +321,7 @@ fn keep(m: Moment, s: &QueueSettings) -> Millis {
     }
 }
 
-/// The facts of one customer's moments in one queue (kpis.md 1.1, "Customers"), sorted.
+/// The facts of one customer's moments in one queue (docs/metrics.md, "Customers"), sorted.
 fn facts_of(items: &[Item], s: &QueueSettings) -> Vec<Fact> {
     let (repeat, callback) = (s.repeat_window.millis(), s.callback_window.millis());
     let mut out = Vec::new();

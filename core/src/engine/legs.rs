@@ -1,4 +1,4 @@
-//! Legs: which queue visit of a contact an event continues (events.md 1.1, "Legs"), and each
+//! Legs: which queue visit of a contact an event continues (docs/events.md, "Legs"), and each
 //! leg's state machine from its offer to its completion.
 //!
 //! The rules look only at the legs as they stand at the event's instant (events earlier in the
@@ -71,7 +71,7 @@ impl Leg {
         self.answered_at
     }
 
-    /// A voice or callback leg responds when it is answered (kpis.md 1.1); a chat or e-mail
+    /// A voice or callback leg responds when it is answered (docs/metrics.md); a chat or e-mail
     /// leg at its first `contact.responded`.
     fn spoken(&self) -> bool {
         matches!(self.channel, Channel::Voice | Channel::Callback)
@@ -119,7 +119,7 @@ pub(super) fn continued_by(legs: &[Leg], s: &Step) -> Option<usize> {
         }
         ContactStep::WrapupEnded => {
             let wrapping = |l: &Leg| l.phase == Phase::Wrapping && in_queue(l);
-            // another agent's wrap-up end only when it cannot be anyone else's (events.md 1.2)
+            // another agent's wrap-up end only when it cannot be anyone else's (docs/events.md)
             let only = || {
                 let mut awaiting = legs.iter().enumerate().filter(|(_, l)| wrapping(l));
                 match (awaiting.next(), awaiting.next()) {

@@ -126,17 +126,14 @@ impl Engine {
     }
 
     /// Drops superseded expiry entries (a finished contact's entry would otherwise linger
-    /// until its `contact_timeout` deadline): one current entry per contact in memory.
+    /// until its `contact_timeout` deadline): one current entry per contact in memory. In
+    /// place: the heap's memory, grown once, is reused rather than built anew (fresh pages
+    /// to fault in) at every compaction.
     fn compact_expiry(&mut self) {
-        self.expiry = self
-            .contacts
-            .iter()
-            .enumerate()
-            .filter_map(|(slot, c)| {
-                c.as_ref()
-                    .map(|(_, c)| Reverse((c.queued_deadline, c.serial, slot as u32)))
-            })
-            .collect();
+        let contacts = &self.contacts;
+        self.expiry.retain(|&Reverse((deadline, serial, slot))| {
+            matches!(contacts.get(slot as usize), Some(Some((_, c))) if c.serial == serial && c.queued_deadline == deadline)
+        });
     }
 
     /// Forgets a contact whose facts are final (or that went stale, or must make room).

@@ -5,12 +5,10 @@
 //! locks, no async: the Kafka shell, `replay`, tests and benchmarks all drive this same code.
 
 mod agent;
-mod checkpoint;
-mod clock;
+mod agent_history;
 mod contact;
 mod customers;
 mod held;
-mod history;
 mod index;
 mod legs;
 mod lifecycle;
@@ -18,8 +16,10 @@ mod live;
 mod memory;
 mod queue;
 mod retire;
+mod saved_state;
 mod shards;
 mod step;
+mod time_guard;
 mod workforce;
 
 use std::cmp::Reverse;
@@ -34,19 +34,19 @@ use crate::snapshot::{QueueSnapshot, Snapshot};
 use crate::time::Millis;
 
 use self::agent::Agents;
-pub use self::checkpoint::{fingerprint, Captured, StateError};
-use self::clock::{Jump, TimeGuard, Verdict};
+use self::agent_history::QueueList;
 pub use self::contact::EMAIL_TIMEOUT;
 use self::contact::{Contact, Prior, Scratch};
 use self::customers::Customers;
 pub use self::held::Held;
-use self::history::QueueList;
 use self::index::{ContactId, ContactIndex};
 use self::lifecycle::diff;
 use self::memory::{hash_id, Recent};
 pub use self::queue::QueueId;
 use self::queue::QueueState;
+pub use self::saved_state::{fingerprint, Captured, StateError};
 use self::step::{agent_key, Step, NO_AGENT, NO_QUEUE};
+use self::time_guard::{Jump, TimeGuard, Verdict};
 
 /// Counts the engine keeps about its own work (exported as `callpulse_` self-metrics).
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -82,7 +82,7 @@ impl EngineStats {
 /// Events one contact may have; beyond, its further holds, resumes, responses and offers are
 /// rejected as `too_large` (a real contact has a few dozen at most: offers, answers, holds,
 /// transfers across its legs). Outcomes, conversation ends, wrap-up ends and surveys are never
-/// refused by it (events.md 1.2), up to [`MAX_CLOSING_EVENTS_PER_CONTACT`].
+/// refused by it (docs/events.md), up to [`MAX_CLOSING_EVENTS_PER_CONTACT`].
 pub const MAX_EVENTS_PER_CONTACT: usize = 1_000;
 
 /// Events one contact may have at all: past [`MAX_EVENTS_PER_CONTACT`] only the events that close
@@ -91,7 +91,7 @@ pub const MAX_EVENTS_PER_CONTACT: usize = 1_000;
 /// refused short of a producer looping them.
 pub const MAX_CLOSING_EVENTS_PER_CONTACT: usize = 4 * MAX_EVENTS_PER_CONTACT;
 
-/// A checkpoint holds every field but the config and what derives from it (`checkpoint.rs`).
+/// A checkpoint holds every field but the config and what derives from it (`saved_state.rs`).
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct Engine {
     #[serde(skip)]
@@ -117,6 +117,9 @@ pub struct Engine {
     agents: Agents,
     /// What the supervisor's live view needs (`live.rs`).
     live: live::Live,
+    /// No live view is kept ([`Engine::without_live_view`]).
+    #[serde(skip)]
+    no_live: bool,
     customers: Customers,
     watermark: Millis,
     /// When idle queues were last looked for (`retire.rs`).
@@ -156,6 +159,7 @@ impl Engine {
             dedup: Recent::new(e.dedup_capacity),
             agents: Agents::default(),
             live: live::Live::default(),
+            no_live: false,
             customers: Customers::new(e.max_customers),
             watermark: Millis::MIN,
             last_retire_scan: None,
@@ -200,11 +204,6 @@ impl Engine {
         self.expiry.len()
     }
 
-    /// Queues known and exported (forgotten ones left out).
-    pub fn queue_count(&self) -> usize {
-        self.queue_ids.len()
-    }
-
     pub fn agent_count(&self) -> usize {
         self.agents.len()
     }
@@ -222,7 +221,7 @@ impl Engine {
     /// Applies one valid event. Rejections (`bad_timestamp`, `too_late`, `duplicate`,
     /// `queue_limit`, `out_of_order`) are counted and change nothing. An event that jumps ahead
     /// of the partition's time without a wall clock to judge it is held until later events
-    /// confirm the jump (see `clock.rs`).
+    /// confirm the jump (see `time_guard.rs`).
     pub fn apply(&mut self, event: &Event<'_>) -> Result<(), Reject> {
         match self.judge_time(event) {
             Err(reject) => {

@@ -143,11 +143,6 @@ where
         }
         old
     }
-
-    /// Every entry, shard by shard.
-    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> + '_ {
-        self.shards.iter().flat_map(|s| s.iter())
-    }
 }
 
 impl<K, V, S> serde::Serialize for Shards<K, V, S>

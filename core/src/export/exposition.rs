@@ -199,11 +199,6 @@ impl Exposition {
         }
     }
 
-    pub fn push_raw(&mut self, text: &str) {
-        self.out.push_str(text);
-        self.spill();
-    }
-
     /// Starts a family: its `HELP` and `TYPE` lines, and the samples that follow are its own.
     pub fn family(&mut self, name: &str, kind: &str, help: &str) {
         if let Some(names) = &mut self.names {

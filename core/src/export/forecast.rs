@@ -1,4 +1,4 @@
-//! The forecast families (kpis.md 1.1, live, label `queue`): one table (name, help, accessor)
+//! The forecast families (docs/metrics.md, live, label `queue`): one table (name, help, accessor)
 //! rendered into the exposition here and into the JSON by `json.rs`.
 
 use super::exposition::{Block, Piece, Value as Sample};

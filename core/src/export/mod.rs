@@ -1,4 +1,4 @@
-//! The contract's metric families (`shared/spec/kpis.md`) of a [`Snapshot`](crate::snapshot::Snapshot), plus cumulative
+//! The contract's metric families (`docs/metrics.md`) of a [`Snapshot`](crate::snapshot::Snapshot), plus cumulative
 //! counters and histograms: one table per kind of family (name, help, accessor), rendered as
 //! Prometheus text (`exposition`) or JSON (`json`); and the opt-in per-agent families (`agents`).
 //!

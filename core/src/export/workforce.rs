@@ -1,4 +1,4 @@
-//! The workforce families (kpis.md 1.1) of a snapshot, `{queue, window}`: one table row per
+//! The workforce families (docs/metrics.md) of a snapshot, `{queue, window}`: one table row per
 //! family over a window's [`AgentTime`], rendered as Prometheus text and as JSON.
 
 use serde_json::{json, Map, Value};

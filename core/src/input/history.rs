@@ -16,14 +16,14 @@ pub struct TimeOrder {
     events: Vec<(Millis, String)>,
 }
 
-/// The one field an events.md event is sorted by.
+/// The one field an docs/events.md event is sorted by.
 #[derive(Deserialize)]
 struct Stamp {
     ts: Millis,
 }
 
 impl TimeOrder {
-    /// Gathers events.md JSON events; one without a readable `ts` sorts first and is left to
+    /// Gathers docs/events.md JSON events; one without a readable `ts` sorts first and is left to
     /// the decoder to reject.
     pub fn extend(&mut self, events: impl IntoIterator<Item = String>) {
         self.events.extend(events.into_iter().map(|e| {

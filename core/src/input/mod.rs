@@ -85,7 +85,7 @@ fn apply(
     }
 }
 
-/// What an applied contact event tells of the topic's keying (events.md 1.2: a contact's events
+/// What an applied contact event tells of the topic's keying (docs/events.md: a contact's events
 /// and a customer's contacts in one queue belong in one partition): a hash of its contact id
 /// and, on an offer naming one, a keyed hash of its customer and queue; 0 for none. The
 /// service compares them across its partitions (`service::keying`).
@@ -124,10 +124,10 @@ fn customer_hasher() -> siphasher::sip::SipHasher13 {
     siphasher::sip::SipHasher13::new_with_keys(k0, k1)
 }
 
-/// A platform's record format mapped onto events.md events. Adapters keep per-stream memory
+/// A platform's record format mapped onto docs/events.md events. Adapters keep per-stream memory
 /// (agents' queue lists, pauses), so each partition has its own.
 pub trait Adapter: Send {
-    /// Maps one record onto zero or more events.md JSON objects appended to `out`; returns the
+    /// Maps one record onto zero or more docs/events.md JSON objects appended to `out`; returns the
     /// record's kind (one of [`Adapter::kinds`]) or why the record is rejected.
     fn map(&mut self, record: &[u8], out: &mut Vec<String>) -> Result<&'static str, Reject>;
     /// Emits events held back for a follow-up that never came, stamped before `until`.
@@ -349,7 +349,7 @@ impl Reader {
         }
     }
 
-    /// `callpulse convert` (and the replay of a history put in time order): the events.md JSON
+    /// `callpulse convert` (and the replay of a history put in time order): the docs/events.md JSON
     /// lines one message stands for, each reject of it reported to `rejected`.
     pub fn convert(
         &mut self,
@@ -373,7 +373,7 @@ impl Reader {
                 );
             }
             None => {
-                // a valid events.md event is its own line
+                // a valid docs/events.md event is its own line
                 let pass = |record: &[u8], out: &mut Vec<String>| {
                     callpulse::decode(record, limits)
                         .map(|_| out.push(String::from_utf8_lossy(record).trim().to_string()))

@@ -190,7 +190,8 @@ fn json_line(buf: &[u8], from: usize, eof: bool, limit: usize) -> Option<Range<u
         return None;
     }
     let rest = &buf[start..];
-    let newline = rest.iter().take(limit + 2).position(|&b| b == b'\n');
+    // memchr: the line's end is found a word at a time, not a byte at a time
+    let newline = memchr::memchr(b'\n', &rest[..rest.len().min(limit.saturating_add(2))]);
     let (line, after) = match newline {
         Some(n) => (&rest[..n], &rest[n + 1..]),
         None if eof && rest.len() <= limit + 1 => (rest, &rest[rest.len()..]),

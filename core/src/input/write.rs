@@ -1,4 +1,4 @@
-//! Writing the events a platform adapter maps a record onto: events.md JSON objects and their
+//! Writing the events a platform adapter maps a record onto: docs/events.md JSON objects and their
 //! deterministic ids (so a record delivered twice, or one contact seen in two record kinds,
 //! gives the same id and the engine counts it once).
 
@@ -30,7 +30,7 @@ pub fn event_id(prefix: &str, parts: &[&str]) -> String {
     format!("{prefix}-h{:016x}{:016x}", digest[0], digest[1])
 }
 
-/// One events.md event as written.
+/// One docs/events.md event as written.
 #[derive(Serialize, Default, Clone, Copy)]
 pub struct Out<'a> {
     pub id: &'a str,

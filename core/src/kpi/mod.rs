@@ -55,7 +55,7 @@ pub enum FactKind {
         nps: u8,
         ces: u8,
     },
-    /// A leg's first response, `ms` after its offer (kpis.md 1.1, "First response").
+    /// A leg's first response, `ms` after its offer (docs/metrics.md, "First response").
     FirstResponse {
         ms: u32,
     },
@@ -63,7 +63,7 @@ pub enum FactKind {
     Resolution {
         resolved: bool,
     },
-    /// A leg offered with a customer (kpis.md 1.1, "Customers").
+    /// A leg offered with a customer (docs/metrics.md, "Customers").
     Identified,
     /// Of those, one whose customer had a leg of another contact in the queue within
     /// `repeat_window` before.
@@ -130,7 +130,7 @@ tally! {
     /// Legs completed whose `contact.ended` carried `resolved`, and of those `resolved: true`.
     resolution_reported,
     resolved,
-    /// Legs offered with a customer, and of those repeats (kpis.md 1.1).
+    /// Legs offered with a customer, and of those repeats (docs/metrics.md).
     identified,
     repeat,
     /// Non-short abandons with a customer: recovered or lost, by decision time.
@@ -146,7 +146,7 @@ pub enum Measure {
     Talk = 2,
     Hold = 3,
     Wrapup = 4,
-    /// First response minus offer (kpis.md 1.1).
+    /// First response minus offer (docs/metrics.md).
     FirstResponse = 5,
 }
 

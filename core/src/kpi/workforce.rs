@@ -1,4 +1,4 @@
-//! The workforce KPIs of kpis.md 1.1: agent time by state in a window
+//! The workforce KPIs of docs/metrics.md: agent time by state in a window
 //! (`callcenter_agent_seconds`) and occupancy (`callcenter_occupancy_ratio`).
 //!
 //! Agent time is integer milliseconds, so partitions sum exactly and no result depends on the

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{RollingWindow, SettingError};
 
-/// The windowed families of the contract (`kpis.md`, labels `queue` and `window`), by name: what
+/// The windowed families of the contract (`docs/metrics.md`, labels `queue` and `window`), by name: what
 /// `[export] families` may list. The export module renders exactly these (a test holds them equal).
 pub const WINDOWED_FAMILIES: [&str; 34] = [
     "callcenter_contacts_offered",

@@ -13,17 +13,17 @@ use super::SettingError;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum InputFormat {
-    /// One events.md JSON object per message.
+    /// One docs/events.md JSON object per message.
     #[default]
     Callpulse,
-    /// Asterisk app_queue `queue_log` records (inputs.md), file lines or realtime JSON rows.
+    /// Asterisk app_queue `queue_log` records (docs/inputs.md), file lines or realtime JSON rows.
     Asterisk,
-    /// Amazon Connect contact events, agent event stream records and contact records (inputs.md).
+    /// Amazon Connect contact events, agent event stream records and contact records (docs/inputs.md).
     Connect,
-    /// FreeSWITCH mod_callcenter `callcenter::info` events as flat JSON (inputs.md).
+    /// FreeSWITCH mod_callcenter `callcenter::info` events as flat JSON (docs/inputs.md).
     Freeswitch,
     /// Twilio TaskRouter events: Event Streams CloudEvents, EventCallbackUrl webhooks and Events
-    /// REST API records (inputs.md).
+    /// REST API records (docs/inputs.md).
     Taskrouter,
 }
 

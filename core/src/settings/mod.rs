@@ -81,7 +81,7 @@ pub struct EngineConfig {
     pub survey_horizon: Span,
     pub max_message_bytes: usize,
     /// How far ahead of the wall clock an event's time may be in `run` and `demo`; further,
-    /// it is `bad_timestamp` and moves nothing (kpis.md 1.2).
+    /// it is `bad_timestamp` and moves nothing (docs/metrics.md).
     pub max_clock_skew: Span,
     /// At `max_queues`, queues not configured and idle this long are forgotten to make room
     /// for a new one (a burst of junk names cannot lock out real queues for good).
@@ -147,13 +147,13 @@ pub struct QueueSettings {
     pub aht_target: Span,
     pub oldest_wait_target: Span,
     pub min_volume: u64,
-    /// Target (maximum) of the mean first response (kpis.md 1.1); no default: no breach.
+    /// Target (maximum) of the mean first response (docs/metrics.md); no default: no breach.
     pub first_response_target: Option<Span>,
-    /// How far back an earlier contact of the same customer makes a repeat (kpis.md 1.1).
+    /// How far back an earlier contact of the same customer makes a repeat (docs/metrics.md).
     pub repeat_window: Span,
     /// How long an abandoning customer has to get through to count as recovered.
     pub callback_window: Span,
-    /// A contact with no event for this long is expired (events.md 1.2; at least 7 days for a
+    /// A contact with no event for this long is expired (docs/events.md; at least 7 days for a
     /// contact with an e-mail leg, see `engine::EMAIL_TIMEOUT`).
     pub contact_timeout: Span,
     /// When the agents view turns a long not-ready, wrap-up or conversation amber and red.
@@ -161,7 +161,7 @@ pub struct QueueSettings {
 }
 
 impl Default for QueueSettings {
-    /// The contract's defaults (`kpis.md`).
+    /// The contract's defaults (`docs/metrics.md`).
     fn default() -> Self {
         QueueSettings {
             clock: LocalClock {

@@ -169,7 +169,7 @@ pub fn decode(
 }
 
 /// A checkpoint whose partition time is further ahead of the wall clock `now` than
-/// `max_clock_skew` holds a time no event may set (kpis.md 1.2): not resumed from.
+/// `max_clock_skew` holds a time no event may set (docs/metrics.md): not resumed from.
 fn believable(resume: Resume, config: &Config, now: Millis) -> Result<Resume, CheckpointError> {
     let latest = now.saturating_add(config.center.engine.max_clock_skew.millis());
     match resume.engine.watermark() {

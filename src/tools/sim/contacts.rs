@@ -413,7 +413,7 @@ impl Simulator {
             let body = Body {
                 to_queue: to_queue.as_deref(),
                 to_agent: target.is_none().then_some(Supervisor(no % 5 + 1)),
-                // the transferring agent does no after-call work here (events.md 1.1)
+                // the transferring agent does no after-call work here (docs/events.md)
                 wrapup: Some(false),
                 ..Body::default()
             };

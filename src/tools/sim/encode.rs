@@ -1,4 +1,4 @@
-//! The simulator's spec-v1 JSON (`shared/spec/events.md`): the envelope (`v`, `id`, `type`,
+//! The simulator's spec-v1 JSON (`docs/events.md`): the envelope (`v`, `id`, `type`,
 //! `ts`, `contact_id`) and the optional fields of each event type, serialized with serde.
 //!
 //! The envelope rotates through the spellings the contract allows, so a consumer sees them all:

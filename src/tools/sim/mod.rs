@@ -1,5 +1,5 @@
 //! Simulated contact-center traffic: a deterministic discrete-event model of queues, agents and
-//! customers on a simulated clock, producing spec-v1 events (`shared/spec/events.md`) as JSON.
+//! customers on a simulated clock, producing spec-v1 events (`docs/events.md`) as JSON.
 //!
 //! Owns the traffic model (arrivals, routing, agent behaviour, staffing, scenarios) and its JSON
 //! encoding; no I/O and no wall clock: the caller passes simulated time to [`Simulator::advance`].
@@ -32,17 +32,17 @@
 //!   e-mail and callbacks after 30 minutes; a queue without any logged-in agent overflows its
 //!   contacts after a few seconds (`no_agents`).
 //! - Conversations: lognormal talk time, some holds, some transfers to another queue (the same
-//!   `contact_id` is then offered there), wrap-up in the queues that use it
-//!   ([`Simulator::wrapup_queues`]), and a survey from about 20 % of the answered customers a
-//!   few minutes later.
+//!   `contact_id` is then offered there), wrap-up in the queues that use it (the first two,
+//!   `model::profile`), and a survey from about 20 % of the answered customers a few minutes
+//!   later.
 //! - Agents follow the roster (how many are logged in follows the load), take breaks with reason
 //!   codes, lunch, and now and then log out and back in. Every change of what an agent shows is
 //!   an `agent.state` event carrying its `queues` list.
 //!
 //! Decisions a producer has to make where the contract is silent:
 //! - `contact.ended` and `contact.transferred` always carry an explicit `wrapup` flag
-//!   (events.md 1.1), so results do not depend on the monitor's per-queue `wrapup` setting.
-//!   Transfers start only in queues without wrap-up ([`Simulator::wrapup_queues`]) and carry
+//!   (docs/events.md), so results do not depend on the monitor's per-queue `wrapup` setting.
+//!   Transfers start only in queues without wrap-up (`model::profile`) and carry
 //!   `wrapup: false`.
 //! - Event ids (`e-<run>-<n>`) and contact ids (`c-<run>-<n>`) carry a run tag derived from
 //!   the seed and `start_ms`, so a restarted producer does not collide with its earlier ids.
@@ -201,7 +201,7 @@ pub struct SimConfig {
     /// Key a contact's events by its contact id instead of the center, so a large center's
     /// traffic spreads over every partition (agent events stay keyed by the center, or by
     /// their first queue with `key_by_queue`). Keyed this way, a customer's contacts land in
-    /// several partitions and the customer families are counted apart (events.md 1.2).
+    /// several partitions and the customer families are counted apart (docs/events.md).
     pub key_by_contact: bool,
     /// Key events by their queue (agent events by the agent's first queue) instead of the
     /// center: exact only while no contact visits two queues.
@@ -209,7 +209,7 @@ pub struct SimConfig {
 }
 
 /// The Kafka key of every simulated event unless told otherwise: the simulated center (one
-/// PBX or platform instance), as events.md 1.2 recommends.
+/// PBX or platform instance), as docs/events.md recommends.
 pub const CENTER_KEY: &str = "center";
 
 impl Default for SimConfig {
@@ -374,29 +374,8 @@ impl Simulator {
         self.queues.iter().map(|q| q.name.clone()).collect()
     }
 
-    /// Queues whose agents do after-call work (`contact.ended` with `wrapup: true`, then
-    /// `contact.wrapup_ended`). A monitor config should set `wrapup = true` for these (or for
-    /// none): transfers start only in the other queues.
-    pub fn wrapup_queues(&self) -> Vec<String> {
-        self.queues
-            .iter()
-            .filter(|q| q.wrapup)
-            .map(|q| q.name.clone())
-            .collect()
-    }
-
     pub fn config(&self) -> &SimConfig {
         &self.cfg
-    }
-
-    /// The simulated instant of the next event, if any (events are emitted at such instants).
-    pub fn next_event_at(&self) -> Option<i64> {
-        self.heap.peek().map(|s| s.at)
-    }
-
-    /// Events emitted so far.
-    pub fn events_emitted(&self) -> u64 {
-        self.enc.next
     }
 
     // -----------------------------------------------------------------------------------------

@@ -204,7 +204,7 @@ pub fn at_once(rec: &Record, limits: &Limits, calls: &mut Calls, out: &mut Vec<S
 /// The contact events of a record that depend on the others (see [`waits`]), written in time
 /// order once no record before it can still come: a conversation end with `wrapup` when a
 /// WRAPUPSTART pairs with it; a FULL / JOINEMPTY ends the visit of its call and queue still
-/// waiting (inputs.md 1.2), else it offers and overflows at once.
+/// waiting (docs/inputs.md), else it offers and overflows at once.
 pub fn in_order(
     rec: &Record,
     wrapup: bool,

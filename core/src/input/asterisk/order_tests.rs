@@ -1,4 +1,4 @@
-//! Unit tests of the `asterisk` adapter across seconds (inputs.md 1.2): records out of order
+//! Unit tests of the `asterisk` adapter across seconds (docs/inputs.md): records out of order
 //! within the reorder allowance map as in time order, agent states and wrap-up ends included;
 //! a record with a wrong clock costs nothing else; a record beyond the allowance is counted;
 //! FULL / JOINEMPTY end a waiting visit of their call.

@@ -46,7 +46,7 @@ pub enum Verb {
     Ignored,
 }
 
-/// Every verb of inputs.md's table, as Asterisk writes it, with its kind label.
+/// Every verb of docs/inputs.md's table, as Asterisk writes it, with its kind label.
 pub const VERBS: &[(&str, &str, Verb)] = &[
     ("ENTERQUEUE", "enterqueue", Verb::EnterQueue),
     ("CONNECT", "connect", Verb::Connect),

@@ -9,7 +9,7 @@ use crate::input::callpulse::decode;
 
 pub(super) const T: i64 = 1_795_428_000; // 2026-11-23T10:00:00Z
 
-/// Maps records (and flushes everything), checking each event passes the events.md decoder.
+/// Maps records (and flushes everything), checking each event passes the docs/events.md decoder.
 pub(super) fn run_with(adapter: &mut Asterisk, records: &[String]) -> Vec<Value> {
     let mut out = Vec::new();
     for r in records {

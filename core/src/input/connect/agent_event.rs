@@ -81,7 +81,7 @@ pub(super) fn map(record: &Object, events: &mut Events<'_>) -> Result<&'static s
     Ok(kind)
 }
 
-/// The events.md state of an agent snapshot, and the not-ready reason.
+/// The docs/events.md state of an agent snapshot, and the not-ready reason.
 fn state_of(snapshot: &Object) -> (&'static str, Option<&str>) {
     let contacts = field(snapshot, "Contacts")
         .and_then(|c| c.as_array())

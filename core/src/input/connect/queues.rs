@@ -14,7 +14,7 @@ use crate::settings::{InputConfig, InputFormat};
 /// Queues given a label at most per stream; past it a new queue is called by its id (stable
 /// too: the id never changes) and not remembered.
 const MAX_QUEUES: usize = 10_000;
-/// The longest name taken from a record (an events.md string); a longer one is not learned.
+/// The longest name taken from a record (an docs/events.md string); a longer one is not learned.
 const MAX_NAME_CHARS: usize = 128;
 
 /// A `queue_names` key that can match no Amazon Connect queue.

@@ -3,7 +3,7 @@
 use super::*;
 use crate::kpi::FactKind;
 
-/// kpis.md's definition, literally (powers and factorials): fine for small `n`.
+/// docs/metrics.md's definition, literally (powers and factorials): fine for small `n`.
 fn erlang_c_by_definition(n: u64, a: f64) -> f64 {
     let mut term = 1.0; // a^k / k!
     let mut sum = 0.0;

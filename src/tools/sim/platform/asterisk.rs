@@ -1,6 +1,6 @@
 //! The simulator's traffic as Asterisk app_queue `queue_log` file lines
-//! (`epoch|callid|queue|agent|VERB|data1|…`), written the way `shared/spec/inputs.md` maps them
-//! back onto events.md, so that the `asterisk` input adapter gives the simulated center's KPIs.
+//! (`epoch|callid|queue|agent|VERB|data1|…`), written the way `docs/inputs.md` maps them
+//! back onto docs/events.md, so that the `asterisk` input adapter gives the simulated center's KPIs.
 //!
 //! What is written, per simulator event (times are whole epoch seconds, rounded down):
 //! - `contact.offered`: ENTERQUEUE (`|url|caller id|position`); overflowed at its very instant

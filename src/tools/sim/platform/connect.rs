@@ -1,6 +1,6 @@
 //! The simulator's traffic as Amazon Connect records: contact events (whole EventBridge events)
-//! and agent event stream records, written the way `shared/spec/inputs.md` maps them back onto
-//! events.md, so that the `connect` input adapter gives the simulated center's KPIs.
+//! and agent event stream records, written the way `docs/inputs.md` maps them back onto
+//! docs/events.md, so that the `connect` input adapter gives the simulated center's KPIs.
 //!
 //! What is written, per simulator event (ISO 8601 times with milliseconds):
 //! - `contact.offered`: INITIATED and QUEUED. Each queue visit is a Connect contact

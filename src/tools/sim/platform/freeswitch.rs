@@ -1,6 +1,6 @@
 //! The simulator's traffic as FreeSWITCH mod_callcenter `callcenter::info` events (the flat JSON
-//! mod_event_kafka and Event Socket clients carry), written the way `shared/spec/inputs.md` maps
-//! them back onto events.md, so that the `freeswitch` input adapter gives the simulated center's
+//! mod_event_kafka and Event Socket clients carry), written the way `docs/inputs.md` maps
+//! them back onto docs/events.md, so that the `freeswitch` input adapter gives the simulated center's
 //! KPIs.
 //!
 //! What is written, per simulator event (`Event-Date-Timestamp` in µs, the simulator's ms):

@@ -1,7 +1,7 @@
 //! The simulator's traffic in a telephony platform's own format: which formats the simulator
-//! writes ([`SimFormat`]) and the [`PlatformWriter`] that rewrites its events.md events, in
+//! writes ([`SimFormat`]) and the [`PlatformWriter`] that rewrites its docs/events.md events, in
 //! time order, into that platform's records — the records the monitor's input adapter of the
-//! same name (`crate::input`) maps back onto events.md. `simulate --format` and
+//! same name (`crate::input`) maps back onto docs/events.md. `simulate --format` and
 //! `demo --input` use it.
 //!
 //! A platform writes only what it records: events it has no record for are dropped (each
@@ -35,7 +35,7 @@ pub use taskrouter::{TaskrouterWriter, WORKSPACE_KEY};
 /// A format the simulator writes its traffic in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum SimFormat {
-    /// events.md JSON, one object per message, keyed by queue (the simulator's own).
+    /// docs/events.md JSON, one object per message, keyed by queue (the simulator's own).
     #[default]
     Callpulse,
     /// Asterisk app_queue `queue_log` file lines, keyed by PBX, on a whole-second clock.

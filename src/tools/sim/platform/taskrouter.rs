@@ -1,5 +1,5 @@
 //! The simulator's traffic as Twilio TaskRouter events (Event Streams CloudEvents), written the
-//! way `shared/spec/inputs.md` maps them back onto events.md, so that the `taskrouter` input
+//! way `docs/inputs.md` maps them back onto docs/events.md, so that the `taskrouter` input
 //! adapter gives the simulated center's KPIs.
 //!
 //! What is written, per simulator event (the payload's `timestamp` in ms):

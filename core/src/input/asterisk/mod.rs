@@ -1,5 +1,5 @@
 //! The `asterisk` input: Asterisk app_queue `queue_log` records (file lines or realtime/ODBC JSON
-//! rows) mapped onto events.md JSON, as `shared/spec/inputs.md` says, with the agent memory
+//! rows) mapped onto docs/events.md JSON, as `docs/inputs.md` says, with the agent memory
 //! (queue list, pause, call, wrap-up) that synthesizes `agent.state` events.
 //!
 //! A record's own contact events (offer, answer, abandon, routing exit) go out as soon as it is
@@ -7,7 +7,7 @@
 //! engine's lateness less a second) has passed the record's second — or [`Asterisk::flush`] says
 //! its time is past — and a second's records are then mapped together in time order and, within
 //! one instant, in a fixed order (see `phase`): the same records in any order within the
-//! allowance give the same events (inputs.md 1.2), a WRAPUPSTART finds the conversation its agent
+//! allowance give the same events (docs/inputs.md), a WRAPUPSTART finds the conversation its agent
 //! ended in that second, and each agent gets at most one `agent.state` per second (its state
 //! after it, at the time of its latest record that moves it), so the engine never has to order
 //! one agent's same-millisecond states.
@@ -62,7 +62,7 @@ impl Default for AsteriskSettings {
     }
 }
 
-/// Every kind [`Asterisk::map`] returns: the verbs of inputs.md's table in lower case, and
+/// Every kind [`Asterisk::map`] returns: the verbs of docs/inputs.md's table in lower case, and
 /// `unknown` for any other verb.
 pub const KINDS: &[&str] = &[
     "enterqueue",
@@ -189,10 +189,10 @@ impl Asterisk {
         Ok(())
     }
 
-    /// Maps one record (a file line or a realtime JSON row) onto zero or more events.md events,
+    /// Maps one record (a file line or a realtime JSON row) onto zero or more docs/events.md events,
     /// appended to `out` as JSON objects (one `String` each, valid for `input::callpulse::decode`);
     /// returns the record's kind for `callpulse_input_records_total{format="asterisk",kind}` — the
-    /// verb in lower case for the verbs of inputs.md's table, "unknown" for any other verb — or
+    /// verb in lower case for the verbs of docs/inputs.md's table, "unknown" for any other verb — or
     /// the `Reject` of a malformed record, or `too_late` for a record more than the reorder
     /// allowance behind the stream (its time is mapped in full already).
     ///

@@ -1,4 +1,4 @@
-//! The `callpulse` format: one JSON object per message, exactly as `shared/spec/events.md` says.
+//! The `callpulse` format: one JSON object per message, exactly as `docs/events.md` says.
 //!
 //! Strings borrow from the input (a `Cow` owns only when the JSON had escapes); every field is
 //! read leniently first and judged afterwards, so each bad message gets exactly one reject reason.

@@ -1,20 +1,21 @@
 //! Self-metrics (`callpulse_*`): named events that log and count together, as Vector's internal
-//! events do, and their one rendering path into the same exposition as the contract's families.
+//! events do, and their one rendering path into the same exposition as the contract's families
+//! (`render`).
 //!
 //! Each event is a struct; emitting it writes its log line and moves its counter, so a counter
 //! can never drift from the logs. Label sets are fixed (reasons are the reject reasons of
-//! events.md, partitions are the assigned ones).
+//! docs/events.md, partitions are the assigned ones).
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::export::Exposition;
-
 use super::keying::{KeyingWatch, Split};
 
+mod render;
 mod web;
+pub use render::Partitions;
 use web::WebMetrics;
 pub use web::{
     AuthChecked, AuthOutcome, ConnectionClosed, ConnectionReason, RenderAbandoned, ScrapeServed,
@@ -255,7 +256,7 @@ impl InternalEvent for QueuesSplit<'_> {
 }
 
 /// A watched contact's events, or a customer's contacts in one queue, came through two
-/// partitions of this instance: the topic is not keyed by center (events.md 1.2), and the
+/// partitions of this instance: the topic is not keyed by center (docs/events.md), and the
 /// legs or customer histories split between partitions are counted apart. Counted in
 /// `callpulse_keying_splits_total{kind}`; logged at the 1st, 10th, 100th, … of each kind.
 pub struct KeyingBroken<'a> {
@@ -398,159 +399,12 @@ impl SelfMetrics {
     pub fn keying(&self) -> &KeyingWatch {
         &self.keying
     }
-
-    /// The instance-wide families (the per-partition ones are rendered by the state).
-    pub fn render(&self, out: &mut Exposition) {
-        type Get = fn(&SelfMetrics) -> f64;
-        const SCALARS: [(&str, &str, &str, Get); 6] = [
-            (
-                "callpulse_rebalances_total",
-                "counter",
-                "Consumer-group rebalances this instance went through.",
-                |m| m.rebalances.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "callpulse_assigned_partitions",
-                "gauge",
-                "Partitions assigned to this instance.",
-                |m| m.assigned.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "callpulse_consumer_errors_total",
-                "counter",
-                "Errors reported by the Kafka client.",
-                |m| m.consumer_errors.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "callpulse_dead_letter_errors_total",
-                "counter",
-                "Rejected messages that could not be copied to the dead-letter topic.",
-                |m| m.dead_letter_errors.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "callpulse_messages_processed_total",
-                "counter",
-                "Messages handled by the partition workers (applied, rejected or skipped).",
-                |m| m.messages.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "callpulse_queues_split",
-                "gauge",
-                "Queues whose events came from more than one partition of this instance: across instances, their KPIs are exact only from counts summed by queue.",
-                |m| m.queues_split.load(Ordering::Relaxed) as f64,
-            ),
-        ];
-        for (name, kind, help, get) in SCALARS {
-            out.family(name, kind, help);
-            out.sample(name, "", "", "", get(self));
-        }
-        out.family(
-            "callpulse_keying_splits_total",
-            "counter",
-            "Watched contacts (one id in 16) whose events, or customers whose contacts in one queue, came through two partitions of this instance: key the topic by center.",
-        );
-        for split in Split::ALL {
-            let n = self.keying_splits[split as usize].load(Ordering::Relaxed);
-            out.sample(
-                "callpulse_keying_splits_total",
-                "",
-                &format!("kind=\"{}\"", split.as_str()),
-                "",
-                n as f64,
-            );
-        }
-        self.render_checkpoints(out);
-        self.render_delays(out);
-        self.web.render(out);
-        out.family("callpulse_build_info", "gauge", "Build information.");
-        out.sample(
-            "callpulse_build_info",
-            "",
-            concat!("version=\"", env!("CARGO_PKG_VERSION"), "\""),
-            "",
-            1.0,
-        );
-    }
-
-    fn render_checkpoints(&self, out: &mut Exposition) {
-        type Get = fn(&SelfMetrics) -> f64;
-        const SCALARS: [(&str, &str, Get); 4] = [
-            (
-                "callpulse_checkpoints_written_total",
-                "Partition checkpoints written to the checkpoint topic.",
-                |m| m.checkpoints_written.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "callpulse_checkpoint_failures_total",
-                "Partition checkpoints that could not be taken or written.",
-                |m| m.checkpoint_failures.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "callpulse_checkpoint_bytes_total",
-                "Bytes of checkpoints written (compressed).",
-                |m| m.checkpoint_bytes.load(Ordering::Relaxed) as f64,
-            ),
-            (
-                "callpulse_checkpoint_write_seconds_total",
-                "Time spent taking, compressing and writing checkpoints.",
-                |m| m.checkpoint_write_us.load(Ordering::Relaxed) as f64 / 1e6,
-            ),
-        ];
-        for (name, help, get) in SCALARS {
-            out.family(name, "counter", help);
-            out.sample(name, "", "", "", get(self));
-        }
-        let name = "callpulse_checkpoint_loads_total";
-        out.family(name, "counter", "Checkpoint lookups of newly assigned partitions, by outcome (restored, missing, incompatible, unreadable).");
-        for (outcome, n) in LoadOutcome::ALL.iter().zip(&self.checkpoint_loads) {
-            let label = format!("outcome=\"{}\"", outcome.as_str());
-            out.sample(name, "", &label, "", n.load(Ordering::Relaxed) as f64);
-        }
-    }
-
-    fn render_delays(&self, out: &mut Exposition) {
-        let name = "callpulse_event_delay_seconds";
-        out.family(
-            name,
-            "histogram",
-            "Wall-clock time from an event's ts to its processing.",
-        );
-        let mut cumulative = 0u64;
-        for (i, bucket) in self.event_delay.iter().enumerate() {
-            cumulative += bucket.load(Ordering::Relaxed);
-            let le = EVENT_DELAY_BOUNDS
-                .get(i)
-                .map_or_else(|| "le=\"+Inf\"".to_string(), |b| format!("le=\"{b}\""));
-            out.sample(name, "_bucket", "", &le, cumulative as f64);
-        }
-        let sum = self.event_delay_sum_us.load(Ordering::Relaxed) as f64 / 1e6;
-        out.sample(name, "_sum", "", "", sum);
-        out.sample(name, "_count", "", "", cumulative as f64);
-
-        let name = "callpulse_message_delay_seconds";
-        out.family(
-            name,
-            "summary",
-            "Wall-clock time from a message's Kafka timestamp to its processing, since start.",
-        );
-        let h = lock(&self.message_delay);
-        if !h.is_empty() {
-            for (q, label) in MESSAGE_DELAY_QUANTILES {
-                out.sample(name, "", "", label, h.value_at_quantile(q) as f64 / 1e6);
-            }
-        }
-        let sum_us: u64 = h
-            .iter_recorded()
-            .map(|v| v.value_iterated_to() * v.count_at_value())
-            .sum();
-        out.sample(name, "_sum", "", "", sum_us as f64 / 1e6);
-        out.sample(name, "_count", "", "", h.len() as f64);
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::export::Exposition;
 
     #[test]
     fn a_batch_moves_the_shared_counters_and_empties_the_local_ones() {

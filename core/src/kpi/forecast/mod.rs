@@ -1,4 +1,4 @@
-//! The forecast KPIs of kpis.md 1.1 ("Forecast"): Erlang C at `now` from a rolling window's
+//! The forecast KPIs of docs/metrics.md ("Forecast"): Erlang C at `now` from a rolling window's
 //! arrivals and handle time and the agents serving the queue now — forecast service level,
 //! forecast ASA and agents required.
 //!
@@ -113,7 +113,7 @@ pub struct Forecast {
     pub agents_required: Option<u64>,
 }
 
-/// The forecast from its inputs (kpis.md): `window` is the forecast window of length `span`,
+/// The forecast from its inputs (docs/metrics.md): `window` is the forecast window of length `span`,
 /// `serving` the agents serving the queue now in `available`, `busy` or `wrapup`. `None` while
 /// the window holds no offered leg or no completed one.
 pub fn forecast(

@@ -1,5 +1,5 @@
 //! One queue's agent time: how many agents serve it in each state as a step function of event
-//! time (its changes, from `engine/history.rs`), and each window's exact integral of it
+//! time (its changes, from `engine/agent_history.rs`), and each window's exact integral of it
 //! (`callcenter_agent_seconds`, `callcenter_occupancy_ratio`).
 //!
 //! A window `[start, end)` keeps, per state, the count at `start` (`level`: the changes before
@@ -215,5 +215,4 @@ impl Workforce {
 }
 
 #[cfg(test)]
-#[path = "workforce_tests.rs"]
 mod tests;

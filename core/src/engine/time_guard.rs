@@ -1,4 +1,4 @@
-//! Which event times move a partition's time (kpis.md 1.2, "A wrong clock costs only its own
+//! Which event times move a partition's time (docs/metrics.md, "A wrong clock costs only its own
 //! events"): with a wall clock, nothing further ahead of it than `max_clock_skew`; without one
 //! (replay), a jump ahead of the partition's time by more than the lateness only once later
 //! events confirm it, a lone outlier being `bad_timestamp`.

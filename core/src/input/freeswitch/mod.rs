@@ -1,6 +1,6 @@
 //! The `freeswitch` input: FreeSWITCH mod_callcenter's `CUSTOM callcenter::info` events (the
-//! flat JSON every route to Kafka carries) mapped onto events.md JSON as
-//! `shared/spec/inputs.md` says, with the agent memory (status, `Idle`, call, silent wrap-up)
+//! flat JSON every route to Kafka carries) mapped onto docs/events.md JSON as
+//! `docs/inputs.md` says, with the agent memory (status, `Idle`, call, silent wrap-up)
 //! that synthesizes `agent.state` events.
 //!
 //! Identities: contact = `CC-Member-Session-UUID` (the caller's channel, kept across queues);
@@ -141,7 +141,7 @@ impl Freeswitch {
         Ok(())
     }
 
-    /// Maps one event onto zero or more events.md events appended to `out`; returns its kind
+    /// Maps one event onto zero or more docs/events.md events appended to `out`; returns its kind
     /// (one of [`KINDS`]) or the `Reject` of a malformed event.
     pub fn map(&mut self, bytes: &[u8], out: &mut Vec<String>) -> Result<&'static str, Reject> {
         let rec = record::read(bytes, &self.limits)?;

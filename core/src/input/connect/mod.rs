@@ -1,6 +1,6 @@
 //! The `connect` input: Amazon Connect's own records — contact events (EventBridge), agent event
 //! stream records (Kinesis) and contact records (CTR) — told apart by their fields and mapped
-//! onto events.md JSON as `shared/spec/inputs.md` says.
+//! onto docs/events.md JSON as `docs/inputs.md` says.
 //!
 //! The mapping is a function of one record and of the queue labels the stream has given so far
 //! ([`queues`]), so the order records arrive in (EventBridge does not order them) changes
@@ -11,7 +11,7 @@
 //!
 //! Identities, the same in every record kind:
 //! - contact = `InitialContactId` (else `ContactId`): a transfer in Connect starts a new contact of
-//!   the same initial contact, which is a new leg of the same customer contact in events.md;
+//!   the same initial contact, which is a new leg of the same customer contact in docs/events.md;
 //! - queue = the name `queue_names` gives it (by queue id or ARN), else the name a record gave it
 //!   (CTR `Queue.Name`, agent stream `InboundQueues[].Name`), else the queue ARN's id — fixed at
 //!   the queue's first event; agents' own queues (`…/queue/agent/…`) are no queues of the center
@@ -110,7 +110,7 @@ impl Connect {
         }
     }
 
-    /// Maps one record onto zero or more events.md events appended to `out`; returns its kind
+    /// Maps one record onto zero or more docs/events.md events appended to `out`; returns its kind
     /// (one of [`KINDS`]) or the `Reject` of a record that is not JSON, not one of the three
     /// kinds, or lacks what its kind needs.
     pub fn map(&mut self, record: &[u8], out: &mut Vec<String>) -> Result<&'static str, Reject> {
@@ -229,9 +229,9 @@ struct Events<'a> {
     named: Vec<String>,
 }
 
-/// The contact a record is about: its events.md contact and its Connect contact.
+/// The contact a record is about: its docs/events.md contact and its Connect contact.
 struct Contact<'r> {
-    /// events.md `contact_id`: the initial contact's id.
+    /// docs/events.md `contact_id`: the initial contact's id.
     id: &'r str,
     /// The Connect `ContactId` (one leg), which names the events' ids.
     leg: &'r str,
@@ -303,8 +303,8 @@ impl Events<'_> {
     }
 }
 
-/// events.md's channel for a Connect channel (`VOICE`, `CHAT`, `TASK`, `EMAIL`, any case) and
-/// initiation method (a queued callback is a `callback`); `None` for a channel events.md lacks.
+/// docs/events.md's channel for a Connect channel (`VOICE`, `CHAT`, `TASK`, `EMAIL`, any case) and
+/// initiation method (a queued callback is a `callback`); `None` for a channel docs/events.md lacks.
 fn channel(connect: Option<&str>, initiation: Option<&str>) -> Option<&'static str> {
     if initiation.is_some_and(|m| m.eq_ignore_ascii_case("CALLBACK")) {
         return Some("callback");

@@ -1,4 +1,4 @@
-//! Kafka ingest: one consumer-group member, one worker task per assigned partition.
+//! The Kafka consumer: one consumer-group member, one worker task per assigned partition.
 //!
 //! A dedicated thread polls the `rdkafka` consumer, groups messages per partition and hands
 //! them to the partition's worker ([`super::worker`]) over a bounded channel (backpressure,
@@ -42,7 +42,7 @@ const POLL_BATCH: usize = 4096;
 type Pending = Vec<(PartitionKey, u64, Batch)>;
 
 #[derive(Debug, thiserror::Error)]
-pub enum IngestError {
+pub enum ConsumeError {
     #[error("kafka client: {0}")]
     Kafka(#[from] KafkaError),
 }
@@ -65,7 +65,7 @@ pub fn rebuild_span(config: &Config) -> Millis {
 }
 
 /// The consumer's context: rebalances start and stop partition workers.
-struct IngestContext {
+struct ConsumerGroupContext {
     state: Arc<ServiceState>,
     runtime: tokio::runtime::Handle,
     workers: Mutex<HashMap<PartitionKey, WorkerHandle>>,
@@ -75,7 +75,7 @@ struct IngestContext {
     epoch: AtomicU64,
 }
 
-impl ClientContext for IngestContext {
+impl ClientContext for ConsumerGroupContext {
     fn stats(&self, stats: Statistics) {
         let up = stats.brokers.values().any(|b| b.state == "UP");
         self.state.set_broker_up(up);
@@ -98,7 +98,7 @@ impl ClientContext for IngestContext {
     }
 }
 
-impl ConsumerContext for IngestContext {
+impl ConsumerContext for ConsumerGroupContext {
     fn rebalance(
         &self,
         consumer: &BaseConsumer<Self>,
@@ -161,7 +161,7 @@ impl ConsumerContext for IngestContext {
     }
 }
 
-impl IngestContext {
+impl ConsumerGroupContext {
     /// Starts a worker per partition and returns the assignment with each partition's start
     /// offset: its checkpoint's, or the first message at the rebuild horizon (the beginning
     /// when the broker cannot look offsets up by time).
@@ -328,7 +328,7 @@ pub fn consume(
     state: Arc<ServiceState>,
     runtime: tokio::runtime::Handle,
     shutdown: CancellationToken,
-) -> Result<(), IngestError> {
+) -> Result<(), ConsumeError> {
     let config = state.config().clone();
     let dead_letter = match &config.kafka.dead_letter_topic {
         Some(topic) => Some((
@@ -340,7 +340,7 @@ pub fn consume(
         None => None,
     };
     let checkpoints = CheckpointStore::open(&config, &runtime)?.map(Arc::new);
-    let context = IngestContext {
+    let context = ConsumerGroupContext {
         state: state.clone(),
         runtime,
         workers: Mutex::new(HashMap::new()),
@@ -348,7 +348,7 @@ pub fn consume(
         checkpoints,
         epoch: AtomicU64::new(0),
     };
-    let consumer: BaseConsumer<IngestContext> =
+    let consumer: BaseConsumer<ConsumerGroupContext> =
         consumer_config(&config).create_with_context(context)?;
     let inputs = config.kafka.inputs();
     for line in crate::input::connect::queues::unmatched(&inputs) {
@@ -390,7 +390,7 @@ pub fn consume(
 fn take(
     m: KafkaResult<rdkafka::message::BorrowedMessage<'_>>,
     pending: &mut Pending,
-    consumer: &BaseConsumer<IngestContext>,
+    consumer: &BaseConsumer<ConsumerGroupContext>,
 ) -> usize {
     let context = consumer.context();
     match m {

@@ -1,6 +1,6 @@
 //! One agent's recent history — its states and queue lists by event time, as far back as a late
 //! event can still reach — and the changes an `agent.state` event makes to the number of agents
-//! serving each queue in each state (what `engine/workforce.rs` integrates).
+//! serving each queue in each state (what `engine/workforce/` integrates).
 //!
 //! An agent's state holds from its event until its next one, and its queue list likewise (an
 //! event without `queues` keeps the list). At one instant the greatest state wins, and of two

@@ -438,5 +438,4 @@ impl<'de> Deserialize<'de> for Distribution {
     }
 }
 #[cfg(test)]
-#[path = "distribution_tests.rs"]
 mod tests;

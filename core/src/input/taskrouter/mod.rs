@@ -1,6 +1,6 @@
 //! The `taskrouter` input: Twilio TaskRouter events (Flex) — Event Streams CloudEvents, the
 //! workspace's EventCallbackUrl webhook fields, Events REST API records — mapped onto
-//! events.md JSON as `shared/spec/inputs.md` says, with the worker memory that synthesizes
+//! docs/events.md JSON as `docs/inputs.md` says, with the worker memory that synthesizes
 //! `agent.state` events.
 //!
 //! Identities: contact = the customer's conversation (`flexInteractionSid`, `call_sid`,
@@ -188,7 +188,7 @@ impl Taskrouter {
         Some(items.iter().map(|v| v.to_string().into_bytes()).collect())
     }
 
-    /// Maps one event onto zero or more events.md events appended to `out`; returns its kind
+    /// Maps one event onto zero or more docs/events.md events appended to `out`; returns its kind
     /// (one of [`KINDS`]) or the `Reject` of a malformed event.
     pub fn map(&mut self, bytes: &[u8], out: &mut Vec<String>) -> Result<&'static str, Reject> {
         if bytes.len() > self.limits.max_message_bytes {

@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use crate::settings::Settings;
 
-use super::clock::{Jump, TimeGuard};
 use super::contact::Scratch;
 use super::index::ContactIndex;
 use super::memory::hash_id;
+use super::time_guard::{Jump, TimeGuard};
 use super::Engine;
 
 /// Why a saved state cannot be used.
@@ -77,6 +77,7 @@ impl Engine {
             dedup: self.dedup.clone(),
             agents: self.agents.clone(),
             live: self.live.clone(),
+            no_live: self.no_live,
             customers: self.customers.clone(),
             watermark: self.watermark,
             last_retire_scan: self.last_retire_scan,

@@ -171,7 +171,7 @@ impl Contact {
         self.steps.last().map_or(Millis::MIN, |s| s.at)
     }
 
-    /// How long this contact may go without an event before it is expired (events.md 1.2): the
+    /// How long this contact may go without an event before it is expired (docs/events.md): the
     /// longest `contact_timeout` of the queues its events name, at least [`EMAIL_TIMEOUT`] once
     /// it has an e-mail leg; `fallback` when its events name no queue yet.
     pub fn timeout<'s>(
@@ -251,7 +251,7 @@ pub fn resolve<'s>(steps: &[Step], settings: impl Fn(QueueId) -> &'s QueueSettin
 }
 
 /// Resolves a contact: one leg per `contact.offered`, each later event attributed to the leg
-/// it continues (events.md, "Legs"), each leg run through its state machine; `attributed`
+/// it continues (docs/events.md, "Legs"), each leg run through its state machine; `attributed`
 /// learns which leg (by offer order) each step went to.
 #[cfg(test)]
 pub(super) fn resolve_legs<'s>(
@@ -321,7 +321,7 @@ fn resolve_legs_into<'s>(
             }
             ContactStep::Survey => {
                 // Placed by the legs as they stand at its instant (steps are in time order, a
-                // survey last within one): later events never move it (events.md 1.2).
+                // survey last within one): later events never move it (docs/events.md).
                 let (queue, leg) = survey_place(legs, prior, s);
                 attributed(s, leg);
                 match queue {
@@ -396,7 +396,7 @@ fn survey_queue(legs: &[Leg], prior: Option<Prior>) -> Option<(QueueId, bool, Op
     }
 }
 
-/// The queue a survey counts in (events.md 1.2, "Legs"), from the legs offered at or before
+/// The queue a survey counts in (docs/events.md, "Legs"), from the legs offered at or before
 /// it: the queue it names when the contact has a leg there (else none: `out_of_order`),
 /// otherwise [`survey_queue`]; and the leg it went to, when one of these.
 fn survey_place(legs: &[Leg], prior: Option<Prior>, s: &Step) -> (Option<QueueId>, Option<usize>) {
@@ -419,5 +419,4 @@ fn survey_fact(s: &Step) -> Fact {
 }
 
 #[cfg(test)]
-#[path = "contact_tests.rs"]
 mod tests;

@@ -434,5 +434,4 @@ pub fn waiting_page<'a>(
 }
 
 #[cfg(test)]
-#[path = "page_tests.rs"]
 mod tests;

@@ -208,7 +208,18 @@ fn count_handled(handled: &mut Vec<Handled>, queue: QueueId, day: Millis, handle
 
 impl Engine {
     /// The live side of an accepted `agent.state` event.
+    /// Keeps no live view from here on (`replay`, which serves none: its windows' KPIs are the
+    /// same, an event costs less). [`Engine::live_view`] and the per-agent export are then
+    /// empty.
+    pub fn without_live_view(&mut self) {
+        self.no_live = true;
+        self.live = Live::default();
+    }
+
     pub(super) fn live_agent_event(&mut self, a: &AgentEvent<'_>, ts: Millis) {
+        if self.no_live {
+            return;
+        }
         let max = self.config.engine.max_agents;
         if let Some(agent) = self.live.agent(&a.agent, max) {
             agent.state_event(ts, a.state, a.reason.as_deref());
@@ -217,6 +228,9 @@ impl Engine {
 
     /// The live side of an accepted contact event of the contact in `slot`.
     pub(super) fn live_contact_event(&mut self, c: &ContactEvent<'_>, ts: Millis, slot: u32) {
+        if self.no_live {
+            return;
+        }
         let Some((_, contact)) = &self.contacts[slot as usize] else {
             return;
         };
@@ -351,5 +365,4 @@ impl Engine {
 }
 
 #[cfg(test)]
-#[path = "live_tests.rs"]
 mod tests;
