@@ -264,7 +264,7 @@ async fn a_freeswitch_topic_equals_replay_of_the_same_events() {
     use rdkafka::config::ClientConfig;
     use rdkafka::mocking::MockCluster;
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     let records = fixture_ending_ago(120);
     let cluster = MockCluster::new(1).expect("a mock cluster");
@@ -293,45 +293,10 @@ async fn a_freeswitch_topic_equals_replay_of_the_same_events() {
         agent_wrapup_seconds: [("1001@cc.example.com".to_owned(), 30)].into(),
         ..InputConfig::default()
     }];
-    let input = c.kafka.inputs[0].clone();
     let cfg = std::sync::Arc::new(c);
-    let service = crate::kafka::start(cfg.clone()).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let text = loop {
-        let text = service.metrics().await;
-        if input_records(&text) >= records.len() as f64 {
-            tokio::time::sleep(callpulse::service::PUBLISH_EVERY * 6).await;
-            break service.metrics().await;
-        }
-        assert!(Instant::now() < deadline, "read {}", input_records(&text));
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    service.stop().await;
-    let replayed = callpulse::replay::replay_input(
-        cfg.clone(),
-        &input,
-        records.join("\n").as_bytes(),
-        Some(callpulse::clock::wall_now()),
-    )
-    .expect("replayed");
-    let mut out = callpulse::export::Exposition::new();
-    callpulse::export::render(&replayed.snapshot, &cfg.center.export, &mut out);
-    let expected = out.finish();
-    let stable = |text: &str| -> Vec<String> {
-        let mut v: Vec<String> = text
-            .lines()
-            .filter(|l| {
-                l.starts_with("callcenter_")
-                    && (l.contains("window=\"15m\"") || l.contains("window=\"1h\""))
-                    && !l.starts_with("callcenter_breach")
-                    && !moves_with_now(l)
-            })
-            .map(String::from)
-            .collect();
-        v.sort();
-        v
-    };
-    assert_eq!(stable(&text), stable(&expected));
+    let (text, live, replayed) =
+        crate::support::live_beside_replay(&cfg, &records, records.len() as f64).await;
+    assert_eq!(live, replayed);
     assert!(
         sample(
             &text,

@@ -197,6 +197,54 @@ pub fn moves_with_now(line: &str) -> bool {
     line.starts_with("callcenter_agent_seconds") || line.starts_with("callcenter_occupancy_ratio")
 }
 
+/// A live service reading `cfg`'s one input topic (already produced to) beside `replay` of the
+/// same `records`: waits until the service has read `expected_records` platform records, stops
+/// it, and returns its `/metrics` text with the windowed contract families (15m and 1h, but for
+/// breaches and what moves with `now`) of both, sorted, which must be equal.
+pub async fn live_beside_replay(
+    cfg: &Arc<Config>,
+    records: &[String],
+    expected_records: f64,
+) -> (String, Vec<String>, Vec<String>) {
+    let service = crate::kafka::start(cfg.clone()).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let text = loop {
+        let text = service.metrics().await;
+        if input_records(&text) >= expected_records {
+            tokio::time::sleep(callpulse::service::PUBLISH_EVERY * 6).await;
+            break service.metrics().await;
+        }
+        assert!(Instant::now() < deadline, "read {}", input_records(&text));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    service.stop().await;
+    let replayed = callpulse::replay::replay_input(
+        cfg.clone(),
+        &cfg.kafka.inputs[0],
+        records.join("\n").as_bytes(),
+        Some(callpulse::clock::wall_now()),
+    )
+    .expect("replayed");
+    let mut out = Exposition::new();
+    render(&replayed.snapshot, &cfg.center.export, &mut out);
+    let stable = |text: &str| -> Vec<String> {
+        let mut v: Vec<String> = text
+            .lines()
+            .filter(|l| {
+                l.starts_with("callcenter_")
+                    && (l.contains("window=\"15m\"") || l.contains("window=\"1h\""))
+                    && !l.starts_with("callcenter_breach")
+                    && !moves_with_now(l)
+            })
+            .map(String::from)
+            .collect();
+        v.sort();
+        v
+    };
+    let (live, replayed) = (stable(&text), stable(&out.finish()));
+    (text, live, replayed)
+}
+
 /// Messages kept in memory.
 struct Collect(Vec<String>);
 
