@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use callpulse::engine::Engine;
 use callpulse::event::RejectReason;
-use callpulse::input::asterisk::{Asterisk, AsteriskSettings, KINDS};
+use callpulse::input::asterisk::{Asterisk, AsteriskSettings};
 use callpulse::time::{Millis, HOUR, MINUTE};
 use chrono_tz::Tz;
 
@@ -16,15 +16,7 @@ const LATE: &str = "[engine]\nallowed_lateness = \"10m\"\n";
 const T0: &str = "2026-11-23T10:00:00Z";
 
 fn fixture(name: &str) -> Vec<String> {
-    let path = format!(
-        "{}/tests/fixtures/asterisk/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    fixture_lines(&format!("asterisk/{name}"))
 }
 
 /// Maps records with a fresh adapter (flushing at the end); returns the events and the count
@@ -34,15 +26,7 @@ fn adapt(records: &[String], tz: Tz) -> (Vec<String>, BTreeMap<&'static str, usi
         timezone: tz,
         ..AsteriskSettings::default()
     });
-    let mut out = Vec::new();
-    let mut kinds = BTreeMap::new();
-    for r in records {
-        let kind = adapter
-            .map(r.as_bytes(), &mut out)
-            .unwrap_or_else(|e| panic!("{r}: {e}"));
-        assert!(KINDS.contains(&kind), "{kind}");
-        *kinds.entry(kind).or_default() += 1;
-    }
+    let (mut out, kinds) = map_all(&mut adapter, records);
     adapter.flush(Millis::MAX, &mut out);
     (out, kinds)
 }

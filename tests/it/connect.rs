@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use callpulse::engine::Engine;
 use callpulse::event::RejectReason;
-use callpulse::input::connect::{Connect, ConnectSettings, KINDS};
+use callpulse::input::connect::{Connect, ConnectSettings};
 use callpulse::kpi::Tally;
 use callpulse::time::MINUTE;
 
@@ -18,15 +18,7 @@ const LATE: &str = "[engine]\nallowed_lateness = \"15m\"\n";
 const T0: &str = "2026-11-23T10:00:00Z";
 
 fn fixture(name: &str) -> Vec<String> {
-    let path = format!(
-        "{}/tests/fixtures/connect/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    fixture_lines(&format!("connect/{name}"))
 }
 
 fn settings() -> ConnectSettings {
@@ -44,16 +36,7 @@ fn settings() -> ConnectSettings {
 /// Maps records with one adapter; returns the events and the count of records by kind.
 fn adapt(records: &[String]) -> (Vec<String>, BTreeMap<&'static str, usize>) {
     let mut adapter = Connect::new(settings());
-    let mut out = Vec::new();
-    let mut kinds = BTreeMap::new();
-    for r in records {
-        let kind = adapter
-            .map(r.as_bytes(), &mut out)
-            .unwrap_or_else(|e| panic!("{r}: {e}"));
-        assert!(KINDS.contains(&kind), "{kind}");
-        *kinds.entry(kind).or_default() += 1;
-    }
-    (out, kinds)
+    map_all(&mut adapter, records)
 }
 
 fn evaluate(events: &[String]) -> (String, Engine) {

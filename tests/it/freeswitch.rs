@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use callpulse::config::{InputConfig, InputFormat};
 use callpulse::engine::Engine;
 use callpulse::event::RejectReason;
-use callpulse::input::freeswitch::{Freeswitch, FreeswitchSettings, KINDS};
+use callpulse::input::freeswitch::{Freeswitch, FreeswitchSettings};
 use callpulse::input::{Admit, Ingested, Reader};
 use callpulse::time::{Millis, MINUTE};
 
@@ -22,15 +22,7 @@ const SUPPORT: &str = "support@cc.example.com";
 const SALES: &str = "sales@cc.example.com";
 
 fn fixture(name: &str) -> Vec<String> {
-    let path = format!(
-        "{}/tests/fixtures/freeswitch/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    fixture_lines(&format!("freeswitch/{name}"))
 }
 
 /// The fixture's settings: agent 1001 has mod_callcenter's `wrap-up-time` of 30 seconds.
@@ -44,15 +36,7 @@ fn settings() -> FreeswitchSettings {
 /// Maps records with a fresh adapter (flushing at the end); the events and the records by kind.
 fn adapt(records: &[String]) -> (Vec<String>, BTreeMap<&'static str, usize>) {
     let mut adapter = Freeswitch::new(settings());
-    let mut out = Vec::new();
-    let mut kinds = BTreeMap::new();
-    for r in records {
-        let kind = adapter
-            .map(r.as_bytes(), &mut out)
-            .unwrap_or_else(|e| panic!("{r}: {e}"));
-        assert!(KINDS.contains(&kind), "{kind}");
-        *kinds.entry(kind).or_default() += 1;
-    }
+    let (mut out, kinds) = map_all(&mut adapter, records);
     adapter.flush(Millis::MAX, &mut out);
     (out, kinds)
 }

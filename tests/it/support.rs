@@ -13,7 +13,7 @@ use callpulse::config::Config;
 use callpulse::engine::Engine;
 use callpulse::event::Reject;
 use callpulse::export::{render, Exposition};
-use callpulse::input::{self, Admit, Ingested};
+use callpulse::input::{self, Adapter, Admit, Ingested};
 use callpulse::snapshot::{QueueSnapshot, Snapshot};
 use callpulse::time::{parse_rfc3339, Millis};
 use callpulse::tools::produce::{simulate_into, ProduceOptions, Sink};
@@ -180,6 +180,34 @@ pub fn queue_log_ending_ago(ago_s: i64) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// The lines of a fixture, `tests/fixtures/<path>` (e.g. `asterisk/calls.log`).
+pub fn fixture_lines(path: &str) -> Vec<String> {
+    let path = format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Maps every record with `adapter`, each one of the kinds it declares; the events and the
+/// records counted by kind (the caller flushes what the adapter still holds, if it wants it).
+pub fn map_all(
+    adapter: &mut dyn Adapter,
+    records: &[String],
+) -> (Vec<String>, std::collections::BTreeMap<&'static str, usize>) {
+    let mut out = Vec::new();
+    let mut kinds = std::collections::BTreeMap::new();
+    for r in records {
+        let kind = adapter
+            .map(r.as_bytes(), &mut out)
+            .unwrap_or_else(|e| panic!("{r}: {e}"));
+        assert!(adapter.kinds().contains(&kind), "{kind}");
+        *kinds.entry(kind).or_default() += 1;
+    }
+    (out, kinds)
 }
 
 /// Records of platform formats read, per `callpulse_input_records_total`.

@@ -21,15 +21,7 @@ const LATE: &str = "[engine]\nallowed_lateness = \"10m\"\n";
 const T0: &str = "2026-11-23T10:00:00Z";
 
 fn fixture(name: &str) -> Vec<String> {
-    let path = format!(
-        "{}/tests/fixtures/taskrouter/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
-        .lines()
-        .map(str::to_owned)
-        .collect()
+    fixture_lines(&format!("taskrouter/{name}"))
 }
 
 /// Reads messages with a fresh reader of the `taskrouter` format into a fresh engine; the
