@@ -21,7 +21,7 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use crate::support::{moves_with_now, sample};
+use crate::support::{sample, stable_windows};
 
 pub(crate) const TOPIC: &str = "events";
 
@@ -185,22 +185,6 @@ impl Running {
         let _ = self.stop.send(());
         self.done.await.unwrap().unwrap();
     }
-}
-
-/// The lines of the contract's windowed families for windows that cannot move during a test.
-fn stable_windows(text: &str) -> Vec<String> {
-    let mut v: Vec<String> = text
-        .lines()
-        .filter(|l| {
-            l.starts_with("callcenter_")
-                && (l.contains("window=\"15m\"") || l.contains("window=\"1h\""))
-                && !l.starts_with("callcenter_breach")
-                && !moves_with_now(l)
-        })
-        .map(String::from)
-        .collect();
-    v.sort();
-    v
 }
 
 fn replayed(config: &Arc<Config>, events: &[SimEvent], bad: &[&str]) -> String {
@@ -403,38 +387,12 @@ async fn asterisk_topic_equals_replay_of_the_same_records() {
     // the fixture's calls, moved so that they happened between about 5 and 2 minutes ago
     let records = crate::support::queue_log_ending_ago(120);
     let (_cluster, c) = pbx_topic(&records, Config::parse("").unwrap(), "it-asterisk");
-    let input = c.kafka.inputs[0].clone();
     let cfg = Arc::new(c);
-    let service = start(cfg.clone()).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let text = loop {
-        let text = service.metrics().await;
-        let read = crate::support::input_records(&text);
-        if read >= records.len() as f64 {
-            // idle for a while: what the reorder allowance held back (the records ended 2
-            // minutes ago) is flushed and published
-            tokio::time::sleep(callpulse::service::PUBLISH_EVERY * 6).await;
-            break service.metrics().await;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "read {read} of {} records",
-            records.len()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    service.stop().await;
-    let r = callpulse::replay::replay_input(
-        cfg.clone(),
-        &input,
-        records.join("\n").as_bytes(),
-        Some(wall_now()),
-    )
-    .unwrap();
-    let mut out = Exposition::new();
-    render(&r.snapshot, &cfg.center.export, &mut out);
-    let expected = out.finish();
-    assert_eq!(stable_windows(&text), stable_windows(&expected));
+    // idle for a while once every record is read: what the reorder allowance held back (the
+    // records ended 2 minutes ago) is flushed and published
+    let (text, live, replayed) =
+        crate::support::live_beside_replay(&cfg, &records, records.len() as f64).await;
+    assert_eq!(live, replayed);
     assert!(
         sample(
             &text,

@@ -226,9 +226,9 @@ pub fn moves_with_now(line: &str) -> bool {
 }
 
 /// A live service reading `cfg`'s one input topic (already produced to) beside `replay` of the
-/// same `records`: waits until the service has read `expected_records` platform records, stops
-/// it, and returns its `/metrics` text with the windowed contract families (15m and 1h, but for
-/// breaches and what moves with `now`) of both, sorted, which must be equal.
+/// same `records`: waits until the service has read `expected_records` platform records (and
+/// then a while, for what an adapter holds back to be flushed and published), stops it, and
+/// returns its `/metrics` text with the [`stable_windows`] of both, which must be equal.
 pub async fn live_beside_replay(
     cfg: &Arc<Config>,
     records: &[String],
@@ -255,22 +255,24 @@ pub async fn live_beside_replay(
     .expect("replayed");
     let mut out = Exposition::new();
     render(&replayed.snapshot, &cfg.center.export, &mut out);
-    let stable = |text: &str| -> Vec<String> {
-        let mut v: Vec<String> = text
-            .lines()
-            .filter(|l| {
-                l.starts_with("callcenter_")
-                    && (l.contains("window=\"15m\"") || l.contains("window=\"1h\""))
-                    && !l.starts_with("callcenter_breach")
-                    && !moves_with_now(l)
-            })
-            .map(String::from)
-            .collect();
-        v.sort();
-        v
-    };
-    let (live, replayed) = (stable(&text), stable(&out.finish()));
+    let (live, replayed) = (stable_windows(&text), stable_windows(&out.finish()));
     (text, live, replayed)
+}
+
+/// The lines of the contract's windowed families for windows that cannot move during a test.
+pub fn stable_windows(text: &str) -> Vec<String> {
+    let mut v: Vec<String> = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("callcenter_")
+                && (l.contains("window=\"15m\"") || l.contains("window=\"1h\""))
+                && !l.starts_with("callcenter_breach")
+                && !moves_with_now(l)
+        })
+        .map(String::from)
+        .collect();
+    v.sort();
+    v
 }
 
 /// Messages kept in memory.
