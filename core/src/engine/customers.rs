@@ -91,6 +91,8 @@ pub struct Customers {
     /// (its latest moment plus the longer of `repeat_window` and `callback_window`). Stale
     /// entries (the history was touched since) are skipped. The earliest expiry is also the
     /// least recently active history, which goes first when `max_customers` is reached.
+    /// Neither captured nor saved: rebuilt from the histories on restore ([`Customers::restored`]).
+    #[serde(skip)]
     expiry: BinaryHeap<Reverse<(Millis, Key)>>,
     capacity: usize,
     /// Histories forgotten because `max_customers` was reached.
@@ -108,6 +110,33 @@ impl Customers {
             capacity,
             evicted: 0,
         }
+    }
+
+    /// A copy for a checkpoint, sharing the histories' shards, without the expiry heap (which
+    /// [`Customers::restored`] rebuilds): the one part whose copy would hold the worker.
+    pub fn capture(&self) -> Customers {
+        Customers {
+            key: self.key.clone(),
+            histories: self.histories.clone(),
+            registrations: self.registrations.clone(),
+            finished: self.finished.clone(),
+            expiry: BinaryHeap::new(),
+            capacity: self.capacity,
+            evicted: self.evicted,
+        }
+    }
+
+    /// Rebuilds the expiry heap of restored histories: one entry per history at its expiry,
+    /// the entries a running engine holds less the stale ones, which it skips — so a restored
+    /// engine forgets and evicts the same histories in the same order.
+    pub fn restored(&mut self) {
+        let entries: Vec<_> = self
+            .histories
+            .iter()
+            .filter(|(_, h)| h.expires != Millis::default())
+            .map(|(&key, h)| Reverse((h.expires, key)))
+            .collect();
+        self.expiry = BinaryHeap::from(entries);
     }
 
     /// No contact in memory names a customer and no finished one left one behind: a contact's

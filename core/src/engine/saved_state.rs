@@ -78,7 +78,7 @@ impl Engine {
             agents: self.agents.clone(),
             live: self.live.clone(),
             no_live: self.no_live,
-            customers: self.customers.clone(),
+            customers: self.customers.capture(),
             watermark: self.watermark,
             last_retire_scan: self.last_retire_scan,
             time_guard: TimeGuard::default(),
@@ -109,6 +109,7 @@ impl Engine {
             let id = id.as_str();
             engine.contact_ids.insert(id, hash_id(id), slot as u32);
         }
+        engine.customers.restored();
         engine.config = config;
         Ok(engine)
     }
@@ -220,5 +221,64 @@ mod tests {
                 .rejected(crate::event::RejectReason::Duplicate),
             1
         );
+    }
+
+    /// The customer histories' expiry, which is not saved but rebuilt on restore, forgets and
+    /// evicts the same histories in the same order as the engine that never stopped: repeat
+    /// and callback facts, held and forgotten customers equal after the restore.
+    #[test]
+    fn a_restored_engine_forgets_and_evicts_customers_as_the_saved_one() {
+        let mut settings = Settings::default();
+        settings.engine.max_customers = 150;
+        let config = Arc::new(settings);
+        let mut engine = Engine::new(config.clone());
+        let t0 = 1_795_420_800_000i64;
+        let lines = |from: usize, to: usize| -> Vec<String> {
+            (from..to)
+                .flat_map(|i| {
+                    // repeats close together and far apart, customers touched again and again
+                    let t = t0 + i as i64 * 7_000;
+                    let customer = (i * 13) % 240;
+                    let answered = i % 3 != 0;
+                    let outcome = if answered {
+                        format!(r#"{{"type":"contact.answered","ts":{},"id":"a{i}","contact_id":"c{i}","agent":"ag{}"}}"#, t + 2_000, i % 30)
+                    } else {
+                        format!(r#"{{"type":"contact.abandoned","ts":{},"id":"a{i}","contact_id":"c{i}"}}"#, t + 9_000)
+                    };
+                    [
+                        format!(r#"{{"type":"contact.offered","ts":{t},"id":"o{i}","contact_id":"c{i}","queue":"q{}","customer":"+1555{customer:07}"}}"#, i % 3),
+                        outcome,
+                        format!(r#"{{"type":"contact.ended","ts":{},"id":"e{i}","contact_id":"c{i}","agent":"ag{}"}}"#, t + 20_000, i % 30),
+                    ]
+                })
+                .collect()
+        };
+        for l in lines(0, 900) {
+            let _ = ingest(&mut engine, l.as_bytes(), Admit::ALL);
+        }
+        engine.advance(t0 + 900 * 7_000);
+        let mut restored =
+            Engine::restore_state(config, &engine.capture().save_state().unwrap()).unwrap();
+        let mut step = t0 + 900 * 7_000;
+        for chunk in lines(900, 2_400).chunks(300) {
+            for l in chunk {
+                let a = ingest(&mut engine, l.as_bytes(), Admit::ALL);
+                let b = ingest(&mut restored, l.as_bytes(), Admit::ALL);
+                assert_eq!(a, b, "{l}");
+            }
+            step += 100 * 7_000;
+            engine.advance(step);
+            restored.advance(step);
+            assert_eq!(restored.customers.len(), engine.customers.len());
+        }
+        let end = t0 + 40 * 3_600_000;
+        engine.advance(end);
+        restored.advance(end);
+        assert!(
+            engine.stats().customers_forgotten > 0,
+            "the capacity was reached"
+        );
+        assert_eq!(restored.stats(), engine.stats());
+        assert_eq!(text(&restored), text(&engine));
     }
 }

@@ -90,6 +90,11 @@ where
         self.len == 0
     }
 
+    /// Every entry, shard by shard.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.shards.iter().flat_map(|s| s.iter())
+    }
+
     pub fn get(&self, key: &K) -> Option<&V> {
         self.shards[self.shard(key)].get(key)
     }

@@ -37,7 +37,7 @@ use store::{CheckpointStore, Found, Generation};
 const LOOKUP_DEADLINE: Duration = Duration::from_secs(60);
 
 /// Bumped whenever a checkpointed type changes (`tests/it/checkpoint.rs` guards it).
-pub const FORMAT_VERSION: u16 = 7;
+pub const FORMAT_VERSION: u16 = 8;
 const MAGIC: &[u8; 4] = b"CPCK";
 const HEADER: usize = 4 + 2 + 8 + 8;
 
