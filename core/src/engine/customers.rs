@@ -170,9 +170,10 @@ impl Customers {
         reg.named.insert(pos, (at, hash));
     }
 
-    /// Makes sure the contact in `slot` is registered when a finished contact of the same id
-    /// left a customer behind.
-    fn register_from_finished(&mut self, slot: u32, contact_id: &str) {
+    /// Registers the new contact in `slot` when a finished contact of the same id left a
+    /// customer behind (checked once, when the contact comes into memory: while it is open no
+    /// other contact of its id can finish).
+    pub fn register_from_finished(&mut self, slot: u32, contact_id: &str) {
         if self.registrations.contains_key(&slot) || self.finished.is_empty() {
             return;
         }
@@ -195,7 +196,6 @@ impl Customers {
     pub fn refresh<'s>(
         &mut self,
         slot: u32,
-        contact_id: &str,
         facts: &[QueueFact],
         frontier: Millis,
         settings: impl Fn(QueueId) -> &'s QueueSettings,
@@ -205,7 +205,6 @@ impl Customers {
             // no event named a customer (or every one is forgotten): nothing to look up
             return;
         }
-        self.register_from_finished(slot, contact_id);
         let Some(reg) = self.registrations.get_mut(&slot) else {
             return;
         };
@@ -229,6 +228,10 @@ impl Customers {
             })
             .collect();
         items.sort_unstable();
+        if items == reg.items {
+            // its customers' moments are as they were (a leg that names none moved)
+            return;
+        }
         // most contacts and customers have one or two moments: no spare capacity
         items.shrink_to_fit();
         let mut touched: Vec<Key> = Vec::new();

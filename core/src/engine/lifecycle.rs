@@ -46,6 +46,8 @@ impl Engine {
         };
         self.contact_ids.insert(id, hash, slot);
         self.open_contacts += 1;
+        // a later leg of a finished contact that named a customer is still that customer's
+        self.customers.register_from_finished(slot, id);
         slot
     }
 
@@ -57,7 +59,7 @@ impl Engine {
     /// its queues.
     pub(super) fn refresh(&mut self, slot: u32, new: usize) {
         let frontier = self.frontier();
-        let Some((id, contact)) = &mut self.contacts[slot as usize] else {
+        let Some((_, contact)) = &mut self.contacts[slot as usize] else {
             return;
         };
         let queues = &mut self.queues;
@@ -87,7 +89,6 @@ impl Engine {
             changes.clear();
             self.customers.refresh(
                 slot,
-                id.as_str(),
                 &res.facts,
                 frontier,
                 |q| &queues[q as usize].settings,
