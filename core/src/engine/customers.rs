@@ -10,8 +10,7 @@
 //! (a repeat on earlier offers, a recovery on the answer that decides it, a loss on everything up
 //! to `tb + callback_window`), so facts before the frontier are final and never touched again.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 
 use crate::kpi::{Fact, FactKind};
@@ -87,13 +86,15 @@ pub struct Customers {
     /// Finished and forgotten contacts' first customer-naming offer, by keyed hash of the
     /// contact id: a later leg of the id (a callback) is still that customer's.
     finished: Recent<(Millis, u64)>,
-    /// (expiry, key): when a history's moments can no longer change a fact that is not final
-    /// (its latest moment plus the longer of `repeat_window` and `callback_window`). Stale
-    /// entries (the history was touched since) are skipped. The earliest expiry is also the
-    /// least recently active history, which goes first when `max_customers` is reached.
-    /// Neither captured nor saved: rebuilt from the histories on restore ([`Customers::restored`]).
+    /// (expiry, key) of every history: when its moments can no longer change a fact that is
+    /// not final (its latest moment plus the longer of `repeat_window` and `callback_window`).
+    /// The earliest expiry is also the least recently active history, which goes first when
+    /// `max_customers` is reached. One entry per history, moved when the history is touched:
+    /// nothing stale piles up, so nothing is ever swept at once (a sweep of a million entries
+    /// held a partition for half a second). Neither captured nor saved: rebuilt from the
+    /// histories on restore ([`Customers::restored`]).
     #[serde(skip)]
-    expiry: BinaryHeap<Reverse<(Millis, Key)>>,
+    expiry: BTreeSet<(Millis, Key)>,
     capacity: usize,
     /// Histories forgotten because `max_customers` was reached.
     pub evicted: u64,
@@ -106,13 +107,13 @@ impl Customers {
             histories: Shards::default(),
             registrations: Shards::default(),
             finished: Recent::new(capacity),
-            expiry: BinaryHeap::new(),
+            expiry: BTreeSet::new(),
             capacity,
             evicted: 0,
         }
     }
 
-    /// A copy for a checkpoint, sharing the histories' shards, without the expiry heap (which
+    /// A copy for a checkpoint, sharing the histories' shards, without the expiry order (which
     /// [`Customers::restored`] rebuilds): the one part whose copy would hold the worker.
     pub fn capture(&self) -> Customers {
         Customers {
@@ -120,23 +121,22 @@ impl Customers {
             histories: self.histories.clone(),
             registrations: self.registrations.clone(),
             finished: self.finished.clone(),
-            expiry: BinaryHeap::new(),
+            expiry: BTreeSet::new(),
             capacity: self.capacity,
             evicted: self.evicted,
         }
     }
 
-    /// Rebuilds the expiry heap of restored histories: one entry per history at its expiry,
-    /// the entries a running engine holds less the stale ones, which it skips — so a restored
-    /// engine forgets and evicts the same histories in the same order.
+    /// Rebuilds the expiry order of restored histories: one entry per history at its expiry,
+    /// as a running engine holds it — so a restored engine forgets and evicts the same
+    /// histories in the same order.
     pub fn restored(&mut self) {
-        let entries: Vec<_> = self
+        self.expiry = self
             .histories
             .iter()
             .filter(|(_, h)| h.expires != Millis::default())
-            .map(|(&key, h)| Reverse((h.expires, key)))
+            .map(|(&key, h)| (h.expires, key))
             .collect();
-        self.expiry = BinaryHeap::from(entries);
     }
 
     /// No contact in memory names a customer and no finished one left one behind: a contact's
@@ -148,6 +148,12 @@ impl Customers {
     /// Customer histories held.
     pub fn len(&self) -> usize {
         self.histories.len()
+    }
+
+    /// Entries of the expiry order (the tests read it: one per history, none stale).
+    #[cfg(test)]
+    pub fn expiry_entries(&self) -> usize {
+        self.expiry.len()
     }
 
     /// An offer of the contact in `slot` (id `contact_id`) at `at` names `customer`.
@@ -269,8 +275,9 @@ impl Customers {
             let last = h.items.last().map_or(Millis::MIN, |i| i.0);
             let expires = last.saturating_add(s.repeat_window.max(s.callback_window).millis());
             if expires != h.expires {
+                self.expiry.remove(&(h.expires, key));
                 h.expires = expires;
-                self.expiry.push(Reverse((expires, key)));
+                self.expiry.insert((expires, key));
             }
         }
         self.evict();
@@ -296,30 +303,12 @@ impl Customers {
         self.finished.forget_before(finished_horizon);
         // a history whose latest moment is a window behind the frontier changes nothing
         // any more: every moment is useless and every fact final
-        while let Some(&Reverse((expires, key))) = self.expiry.peek() {
+        while let Some(&(expires, key)) = self.expiry.first() {
             if expires >= frontier {
                 break;
             }
-            self.expiry.pop();
-            if self
-                .histories
-                .get(&key)
-                .is_some_and(|h| h.expires == expires)
-            {
-                self.histories.remove(&key);
-            }
-        }
-        self.compact();
-    }
-
-    /// Drops stale expiry entries once they outnumber the histories.
-    fn compact(&mut self) {
-        if self.expiry.len() > 2 * self.histories.len() + 1024 {
-            // in place: the heap's memory is reused, not built anew at every compaction
-            let histories = &self.histories;
-            self.expiry.retain(|&Reverse((expires, key))| {
-                histories.get(&key).is_some_and(|h| h.expires == expires)
-            });
+            self.expiry.pop_first();
+            self.histories.remove(&key);
         }
     }
 
@@ -327,19 +316,13 @@ impl Customers {
     /// stay applied, final or not.
     fn evict(&mut self) {
         while self.histories.len() > self.capacity {
-            let Some(Reverse((expires, key))) = self.expiry.pop() else {
+            let Some((_, key)) = self.expiry.pop_first() else {
                 break;
             };
-            if self
-                .histories
-                .get(&key)
-                .is_some_and(|h| h.expires == expires)
-            {
-                self.histories.remove(&key);
+            if self.histories.remove(&key).is_some() {
                 self.evicted += 1;
             }
         }
-        self.compact();
     }
 }
 

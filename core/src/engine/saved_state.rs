@@ -223,9 +223,11 @@ mod tests {
         );
     }
 
-    /// The customer histories' expiry, which is not saved but rebuilt on restore, forgets and
-    /// evicts the same histories in the same order as the engine that never stopped: repeat
-    /// and callback facts, held and forgotten customers equal after the restore.
+    /// The customer histories' expiry order, which is not saved but rebuilt on restore,
+    /// forgets and evicts the same histories in the same order as the engine that never
+    /// stopped: repeat and callback facts, held and forgotten customers equal after the
+    /// restore. It holds one entry per history (the regression: stale entries piled up and
+    /// were swept at once, holding the partition for half a second at a million customers).
     #[test]
     fn a_restored_engine_forgets_and_evicts_customers_as_the_saved_one() {
         let mut settings = Settings::default();
@@ -270,6 +272,9 @@ mod tests {
             engine.advance(step);
             restored.advance(step);
             assert_eq!(restored.customers.len(), engine.customers.len());
+            // one expiry entry per history, however often its customer came back: nothing
+            // stale piles up to be swept at once
+            assert_eq!(engine.customers.expiry_entries(), engine.customers.len());
         }
         let end = t0 + 40 * 3_600_000;
         engine.advance(end);
