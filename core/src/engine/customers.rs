@@ -275,7 +275,10 @@ impl Customers {
             let last = h.items.last().map_or(Millis::MIN, |i| i.0);
             let expires = last.saturating_add(s.repeat_window.max(s.callback_window).millis());
             if expires != h.expires {
-                self.expiry.remove(&(h.expires, key));
+                if h.expires != Millis::default() {
+                    // a new history has no entry yet
+                    self.expiry.remove(&(h.expires, key));
+                }
                 h.expires = expires;
                 self.expiry.insert((expires, key));
             }
