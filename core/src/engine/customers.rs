@@ -303,6 +303,8 @@ impl Customers {
     /// Drops the histories that can no longer change a fact (all their facts are final), and
     /// forgotten contacts' customers older than `finished_horizon`.
     pub fn advance(&mut self, frontier: Millis, finished_horizon: Millis) {
+        self.histories.settle();
+        self.registrations.settle();
         self.finished.forget_before(finished_horizon);
         // a history whose latest moment is a window behind the frontier changes nothing
         // any more: every moment is useless and every fact final

@@ -43,7 +43,7 @@ impl Hasher for PreHashed {
 /// Its map is in copy-on-write shards: a checkpoint captures it without copying it.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 #[serde(bound(
-    serialize = "V: serde::Serialize",
+    serialize = "V: serde::Serialize + Copy",
     deserialize = "V: serde::Deserialize<'de> + Copy"
 ))]
 pub struct Recent<V> {
@@ -95,6 +95,7 @@ impl<V: Copy> Recent<V> {
 
     /// Forgets keys remembered before `horizon`.
     pub fn forget_before(&mut self, horizon: Millis) {
+        self.map.settle();
         while self.order.front().is_some_and(|(at, _)| at < horizon) {
             self.pop_front();
         }

@@ -10,7 +10,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::hash_map::RandomState;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
@@ -29,15 +29,21 @@ pub const SHARDS: usize = 256;
 /// taken since it was last written.
 pub struct Shards<K, V, S = RandomState> {
     shards: Vec<Arc<HashMap<K, V, S>>>,
+    /// Keys removed while a capture shared their shard: still in the shard, no longer in the
+    /// map. Removing them there would copy the shard — and an advance that forgets a thousand
+    /// entries would copy every shard at once. They leave their shards at the first
+    /// [`Shards::settle`] after the capture lets go.
+    gone: HashSet<K, S>,
     len: usize,
     hasher: S,
 }
 
-impl<K, V, S: Clone> Clone for Shards<K, V, S> {
+impl<K: Clone, V, S: Clone> Clone for Shards<K, V, S> {
     /// A capture: the shards are shared, not copied.
     fn clone(&self) -> Self {
         Shards {
             shards: self.shards.clone(),
+            gone: self.gone.clone(),
             len: self.len,
             hasher: self.hasher.clone(),
         }
@@ -51,16 +57,22 @@ impl<K, V, S: Default + Clone> Default for Shards<K, V, S> {
         let empty = Arc::new(HashMap::with_hasher(hasher.clone()));
         Shards {
             shards: vec![empty; SHARDS],
+            gone: HashSet::with_hasher(hasher.clone()),
             len: 0,
             hasher,
         }
     }
 }
 
-impl<K: fmt::Debug, V: fmt::Debug, S> fmt::Debug for Shards<K, V, S> {
+impl<K: fmt::Debug + Eq + Hash, V: fmt::Debug, S: BuildHasher> fmt::Debug for Shards<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
-            .entries(self.shards.iter().flat_map(|s| s.iter()))
+            .entries(
+                self.shards
+                    .iter()
+                    .flat_map(|s| s.iter())
+                    .filter(|(k, _)| !self.gone.contains(k)),
+            )
             .finish()
     }
 }
@@ -93,20 +105,52 @@ where
 
     /// Every entry, shard by shard.
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.shards.iter().flat_map(|s| s.iter())
+        self.shards
+            .iter()
+            .flat_map(|s| s.iter())
+            .filter(|(k, _)| !self.is_gone(k))
+    }
+
+    /// Removed while a capture shared its shard (one branch while nothing is).
+    fn is_gone(&self, key: &K) -> bool {
+        !self.gone.is_empty() && self.gone.contains(key)
     }
 
     pub fn get(&self, key: &K) -> Option<&V> {
+        if self.is_gone(key) {
+            return None;
+        }
         self.shards[self.shard(key)].get(key)
     }
 
     pub fn contains_key(&self, key: &K) -> bool {
-        self.shards[self.shard(key)].contains_key(key)
+        !self.is_gone(key) && self.shards[self.shard(key)].contains_key(key)
+    }
+
+    /// Takes the keys removed under a capture out of the shards no capture shares any more.
+    pub fn settle(&mut self) {
+        if self.gone.is_empty() {
+            return;
+        }
+        let (shards, hasher) = (&mut self.shards, &self.hasher);
+        self.gone.retain(|k| {
+            let i = (hasher.hash_one(k) >> 32) as usize % SHARDS;
+            match Arc::get_mut(&mut shards[i]) {
+                Some(shard) => {
+                    shard.remove(k);
+                    false
+                }
+                None => true,
+            }
+        });
     }
 
     /// The value of `key` to change (a shard a capture holds is not copied when the key is
     /// absent; one no capture holds is written to with one lookup).
     pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        if self.is_gone(key) {
+            return None;
+        }
         let i = self.shard(key);
         if Arc::get_mut(&mut self.shards[i]).is_none() && !self.shards[i].contains_key(key) {
             return None;
@@ -120,6 +164,14 @@ where
         V: Default,
     {
         let i = self.shard(&key);
+        if self.is_gone(&key) {
+            // removed under a capture: it comes back new
+            self.gone.remove(&key);
+            self.len += 1;
+            let shard = Arc::make_mut(&mut self.shards[i]);
+            shard.insert(key.clone(), V::default());
+            return shard.get_mut(&key).expect("just inserted");
+        }
         match Arc::make_mut(&mut self.shards[i]).entry(key) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => {
@@ -130,18 +182,25 @@ where
     }
 
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        let was_gone = !self.gone.is_empty() && self.gone.remove(&key);
         let old = self.shard_mut(&key).insert(key, value);
-        if old.is_none() {
+        if old.is_none() || was_gone {
             self.len += 1;
         }
-        old
+        old.filter(|_| !was_gone)
     }
 
-    /// Removes `key` (a shard a capture holds is not copied when the key is absent).
+    /// Removes `key`. A shard a capture holds is not copied: the key is only marked gone.
     pub fn remove(&mut self, key: &K) -> Option<V> {
-        let i = self.shard(key);
-        if Arc::get_mut(&mut self.shards[i]).is_none() && !self.shards[i].contains_key(key) {
+        if self.is_gone(key) {
             return None;
+        }
+        let i = self.shard(key);
+        if Arc::get_mut(&mut self.shards[i]).is_none() {
+            let value = self.shards[i].get(key).cloned()?;
+            self.gone.insert(key.clone());
+            self.len -= 1;
+            return Some(value);
         }
         let old = Arc::make_mut(&mut self.shards[i]).remove(key);
         if old.is_some() {
@@ -153,12 +212,13 @@ where
 
 impl<K, V, S> serde::Serialize for Shards<K, V, S>
 where
-    K: serde::Serialize,
-    V: serde::Serialize,
+    K: serde::Serialize + Eq + Hash + Clone,
+    V: serde::Serialize + Clone,
+    S: BuildHasher + Clone,
 {
     fn serialize<Ser: serde::Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
         let mut map = serializer.serialize_map(Some(self.len))?;
-        for (k, v) in self.shards.iter().flat_map(|s| s.iter()) {
+        for (k, v) in self.iter() {
             map.serialize_entry(k, v)?;
         }
         map.end()
@@ -235,5 +295,48 @@ mod tests {
         // the bytes of a HashMap of the same entries
         let plain: HashMap<u64, Vec<u64>> = postcard::from_bytes(&bytes).unwrap();
         assert_eq!(plain.len(), 5_000);
+    }
+
+    /// A key removed while a capture shares its shard is gone from the map at once (not from
+    /// the capture) without the shard being copied, comes back new when written again, and
+    /// leaves the shard once the capture lets go.
+    #[test]
+    fn a_key_removed_under_a_capture_is_gone_without_a_copy() {
+        let mut map: Shards<u64, Vec<u64>> = Shards::default();
+        for k in 0..2_000u64 {
+            map.insert(k, vec![k]);
+        }
+        let captured = map.clone();
+        for k in 0..1_000u64 {
+            assert_eq!(map.remove(&k), Some(vec![k]));
+        }
+        // no shard was copied: every one is still shared with the capture
+        assert!(map
+            .shards
+            .iter()
+            .zip(&captured.shards)
+            .all(|(a, b)| Arc::ptr_eq(a, b)));
+        assert_eq!(map.len(), 1_000);
+        assert!((0..1_000u64).all(|k| map.get(&k).is_none() && !map.contains_key(&k)));
+        assert_eq!(map.remove(&5), None, "removed once");
+        assert_eq!(map.iter().count(), 1_000);
+        assert!((0..2_000u64).all(|k| captured.get(&k) == Some(&vec![k])));
+        // written again, a gone key is new
+        assert!(map.get_or_default(7).is_empty());
+        assert_eq!(map.insert(8, vec![80]), None);
+        assert_eq!(map.len(), 1_002);
+        let bytes = postcard::to_stdvec(&map).unwrap();
+        let back: HashMap<u64, Vec<u64>> = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back.len(), 1_002);
+        assert_eq!(back.get(&8), Some(&vec![80]));
+        assert!(!back.contains_key(&9));
+        // nothing leaves a shard while the capture holds it
+        map.settle();
+        assert!(!map.gone.is_empty());
+        drop(captured);
+        map.settle();
+        assert!(map.gone.is_empty());
+        assert_eq!(map.shards.iter().map(|s| s.len()).sum::<usize>(), 1_002);
+        assert_eq!(map.len(), 1_002);
     }
 }
