@@ -46,7 +46,7 @@ pub enum BenchError {
     Failed(String),
 }
 
-/// Simulated traffic of the last hours, as (key, payload) pairs.
+/// Simulated traffic of the last hours, as (key, payload) pairs, keyed by contact.
 fn traffic(n: u64) -> Vec<SimEvent> {
     let mut cfg = SimConfig {
         queues: 50,
@@ -54,6 +54,9 @@ fn traffic(n: u64) -> Vec<SimEvent> {
         seed: 42,
         start_ms: wall_now() - 6 * HOUR,
         flat: true,
+        // spread over every partition, as a large center is (keyed by center, all of it would
+        // be one partition's: one worker, one core)
+        key_by_contact: true,
         ..SimConfig::default()
     };
     cfg.agents = cfg.recommended_agents();
