@@ -31,26 +31,8 @@ const HOUR: i64 = 3_600_000;
 /// Within the 60 s allowed lateness.
 const LATE_MS: i64 = 45_000;
 
-/// The four queues' zones and rules, as `scripts/replay-speed` configures them.
-const CENTER: &str = r#"
-[queues.sales]
-timezone = "America/New_York"
-sl_threshold = "30s"
-wrapup = true
-
-[queues.support]
-timezone = "UTC"
-aht_target = "8m"
-wrapup = true
-
-[queues.billing]
-timezone = "Europe/Moscow"
-sl_formula = "ignore_abandons"
-
-[queues.retention]
-timezone = "Asia/Kathmandu"
-day_start = "04:00"
-"#;
+/// The four queues' zones and rules (`scripts/replay-speed` replays with the same file).
+const CENTER: &str = include_str!("realistic-center.toml");
 
 /// Lines that are no event: malformed JSON, no type, a timestamp no clock writes.
 const MALFORMED: [&str; 4] = [

@@ -104,31 +104,32 @@ impl Traffic {
     }
 }
 
-/// Reads `lines` like a partition worker; returns the time spent.
+/// Reads the `i`th line like a partition worker: the event, and every 4096 events the windows
+/// moved to the watermark.
+fn step(engine: &mut Engine, reader: &mut Reader, i: usize, line: &str) {
+    reader.read(engine, line.as_bytes(), Admit::ALL, |_| {});
+    if i % 4096 == 4095 {
+        if let Some(wm) = engine.watermark() {
+            engine.advance(wm);
+        }
+    }
+}
+
+/// Reads `lines`; returns the time spent.
 fn read(engine: &mut Engine, reader: &mut Reader, lines: &[String]) -> Duration {
     let started = Instant::now();
     for (i, line) in lines.iter().enumerate() {
-        reader.read(engine, line.as_bytes(), Admit::ALL, |_| {});
-        if i % 4096 == 4095 {
-            if let Some(wm) = engine.watermark() {
-                engine.advance(wm);
-            }
-        }
+        step(engine, reader, i, line);
     }
     started.elapsed()
 }
 
-/// Reads `lines` like [`read`]; returns the longest event.
+/// Reads `lines`; returns the longest event.
 fn read_longest(engine: &mut Engine, reader: &mut Reader, lines: &[String]) -> Duration {
     let mut longest = Duration::ZERO;
     for (i, line) in lines.iter().enumerate() {
         let started = Instant::now();
-        reader.read(engine, line.as_bytes(), Admit::ALL, |_| {});
-        if i % 4096 == 4095 {
-            if let Some(wm) = engine.watermark() {
-                engine.advance(wm);
-            }
-        }
+        step(engine, reader, i, line);
         longest = longest.max(started.elapsed());
     }
     longest

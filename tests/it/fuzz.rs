@@ -231,25 +231,17 @@ fn fuzzed_records_never_panic_the_platform_adapters() {
             .collect::<Vec<_>>()
     })
     .collect();
-    let platform = |dir: &str, file: &str| -> Vec<String> {
-        let path = format!("{}/tests/fixtures/{dir}/{file}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("{path}: {e}"))
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    };
     let total = count() / 4;
     for (format, seeds) in [
         (InputFormat::Asterisk, asterisk.map(str::to_owned).to_vec()),
         (InputFormat::Connect, connect),
         (
             InputFormat::Freeswitch,
-            platform("freeswitch", "calls.jsonl"),
+            fixture_lines("freeswitch/calls.jsonl"),
         ),
         (
             InputFormat::Taskrouter,
-            platform("taskrouter", "events.jsonl"),
+            fixture_lines("taskrouter/events.jsonl"),
         ),
     ] {
         // in batches, so a long run holds one batch (some records are 70 kB) at a time

@@ -78,7 +78,7 @@ impl Keyed {
 
 /// The customer histories of one engine (its maps in copy-on-write shards: a checkpoint
 /// captures them without copying them).
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Customers {
     key: Keyed,
     histories: Shards<Key, History>,

@@ -83,10 +83,8 @@ where
     V: Clone,
     S: BuildHasher + Clone,
 {
-    /// The shard of `key`: bits of its hash a shard's own table does not use (its buckets use
-    /// the lowest bits, its control bytes the highest), so every shard's table stays spread.
     fn shard(&self, key: &K) -> usize {
-        (self.hasher.hash_one(key) >> 32) as usize % SHARDS
+        shard_of(&self.hasher, key)
     }
 
     /// The shard of `key` to write to, copied first when a capture still shares it.
@@ -133,16 +131,14 @@ where
             return;
         }
         let (shards, hasher) = (&mut self.shards, &self.hasher);
-        self.gone.retain(|k| {
-            let i = (hasher.hash_one(k) >> 32) as usize % SHARDS;
-            match Arc::get_mut(&mut shards[i]) {
+        self.gone
+            .retain(|k| match Arc::get_mut(&mut shards[shard_of(hasher, k)]) {
                 Some(shard) => {
                     shard.remove(k);
                     false
                 }
                 None => true,
-            }
-        });
+            });
     }
 
     /// The value of `key` to change (a shard a capture holds is not copied when the key is
@@ -208,6 +204,12 @@ where
         }
         old
     }
+}
+
+/// The shard of `key`: bits of its hash a shard's own table does not use (its buckets use the
+/// lowest bits, its control bytes the highest), so every shard's table stays spread.
+fn shard_of<K: Hash, S: BuildHasher>(hasher: &S, key: &K) -> usize {
+    (hasher.hash_one(key) >> 32) as usize % SHARDS
 }
 
 impl<K, V, S> serde::Serialize for Shards<K, V, S>
