@@ -1,9 +1,10 @@
 //! A hash map in copy-on-write shards, for the engine's largest maps (customer histories,
 //! de-duplication, finished contacts): a checkpoint captures one by sharing its shards
-//! ([`Clone`] copies [`SHARDS`] pointers, whatever the map holds), and the engine copies a
-//! shard only when it next writes to it while a capture still holds it — so taking a
-//! checkpoint pauses the partition for microseconds per map, and the copying is spread over
-//! the events after it, one shard (a 256th of the map) at a time.
+//! ([`Clone`] copies [`SHARDS`] pointers, whatever the map holds), and while a capture holds a
+//! shard the engine copies nothing of it: what it writes there goes to a small overlay of fresh
+//! entries, what it removes is marked gone, and both move into the shard at the first
+//! [`Shards::settle`] after the capture lets go. Taking a checkpoint pauses the partition for
+//! microseconds per map, and the events after it cost what they cost without one.
 //!
 //! It serialises as one map of all its entries: the bytes are those of a `HashMap` with the
 //! same entries.
@@ -19,30 +20,34 @@ use std::sync::Arc;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 
-/// Shards of every map: a write after a capture copies a 256th of the map (about 4,000
-/// entries at a million: well under a millisecond). More shards made every map slower with no
-/// capture held — each its own small table, the hot path's look-ups spread over thousands of
-/// them (with 4,096 shards `replay` of a day with customers took 1.2 × as long, same run).
+/// Shards of every map. More shards made every map slower with no capture held — each its own
+/// small table, the hot path's look-ups spread over thousands of them (with 4,096 shards
+/// `replay` of a day with customers took 1.2 × as long, same run).
 pub const SHARDS: usize = 256;
 
 /// A hash map whose entries are spread over [`SHARDS`] shards, each shared with the captures
 /// taken since it was last written.
 pub struct Shards<K, V, S = RandomState> {
     shards: Vec<Arc<HashMap<K, V, S>>>,
+    /// Entries written while a capture shared their shard: they stand for the shard's entry of
+    /// the same key, if it has one. Copying the shard instead would copy all of it — and the
+    /// first advance after a checkpoint, writing to most shards, would copy the whole map at
+    /// once (0.3 s per map at a million entries).
+    fresh: HashMap<K, V, S>,
     /// Keys removed while a capture shared their shard: still in the shard, no longer in the
-    /// map. Removing them there would copy the shard — and an advance that forgets a thousand
-    /// entries would copy every shard at once. They leave their shards at the first
-    /// [`Shards::settle`] after the capture lets go.
+    /// map. Never in `fresh` too.
     gone: HashSet<K, S>,
     len: usize,
     hasher: S,
 }
 
-impl<K: Clone, V, S: Clone> Clone for Shards<K, V, S> {
-    /// A capture: the shards are shared, not copied.
+impl<K: Clone, V: Clone, S: Clone> Clone for Shards<K, V, S> {
+    /// A capture: the shards are shared, not copied (the overlays, written since the last
+    /// capture let go, are).
     fn clone(&self) -> Self {
         Shards {
             shards: self.shards.clone(),
+            fresh: self.fresh.clone(),
             gone: self.gone.clone(),
             len: self.len,
             hasher: self.hasher.clone(),
@@ -53,10 +58,13 @@ impl<K: Clone, V, S: Clone> Clone for Shards<K, V, S> {
 impl<K, V, S: Default + Clone> Default for Shards<K, V, S> {
     fn default() -> Self {
         let hasher = S::default();
-        // one empty map shared by every shard until it is written to: an engine is cheap to make
-        let empty = Arc::new(HashMap::with_hasher(hasher.clone()));
+        // empty maps allocate nothing: an engine is cheap to make. Each shard its own, never
+        // shared but with a capture (a shard shared with another would never be written).
         Shards {
-            shards: vec![empty; SHARDS],
+            shards: (0..SHARDS)
+                .map(|_| Arc::new(HashMap::with_hasher(hasher.clone())))
+                .collect(),
+            fresh: HashMap::with_hasher(hasher.clone()),
             gone: HashSet::with_hasher(hasher.clone()),
             len: 0,
             hasher,
@@ -66,15 +74,27 @@ impl<K, V, S: Default + Clone> Default for Shards<K, V, S> {
 
 impl<K: fmt::Debug + Eq + Hash, V: fmt::Debug, S: BuildHasher> fmt::Debug for Shards<K, V, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = |k: &&K| !self.gone.contains(*k) && !self.fresh.contains_key(*k);
         f.debug_map()
             .entries(
                 self.shards
                     .iter()
                     .flat_map(|s| s.iter())
-                    .filter(|(k, _)| !self.gone.contains(k)),
+                    .filter(|(k, _)| shown(k))
+                    .chain(self.fresh.iter()),
             )
             .finish()
     }
+}
+
+/// What the overlays say of a key.
+enum Overlay<V> {
+    /// Written under a capture: this is its value.
+    Fresh(V),
+    /// Removed under a capture.
+    Gone,
+    /// Nothing: the shard tells.
+    Shard,
 }
 
 impl<K, V, S> Shards<K, V, S>
@@ -87,12 +107,6 @@ where
         shard_of(&self.hasher, key)
     }
 
-    /// The shard of `key` to write to, copied first when a capture still shares it.
-    fn shard_mut(&mut self, key: &K) -> &mut HashMap<K, V, S> {
-        let i = self.shard(key);
-        Arc::make_mut(&mut self.shards[i])
-    }
-
     pub fn len(&self) -> usize {
         self.len
     }
@@ -101,12 +115,13 @@ where
         self.len == 0
     }
 
-    /// Every entry, shard by shard.
+    /// Every entry, shard by shard, then the fresh ones.
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.shards
             .iter()
             .flat_map(|s| s.iter())
-            .filter(|(k, _)| !self.is_gone(k))
+            .filter(|(k, _)| !self.is_gone(k) && !self.is_fresh(k))
+            .chain(self.fresh.iter())
     }
 
     /// Removed while a capture shared its shard (one branch while nothing is).
@@ -114,7 +129,30 @@ where
         !self.gone.is_empty() && self.gone.contains(key)
     }
 
+    /// Written while a capture shared its shard (one branch while nothing is).
+    fn is_fresh(&self, key: &K) -> bool {
+        !self.fresh.is_empty() && self.fresh.contains_key(key)
+    }
+
+    /// Takes `key` out of the overlays, saying what they held.
+    fn take_overlay(&mut self, key: &K) -> Overlay<V> {
+        if !self.fresh.is_empty() {
+            if let Some(v) = self.fresh.remove(key) {
+                return Overlay::Fresh(v);
+            }
+        }
+        if !self.gone.is_empty() && self.gone.remove(key) {
+            return Overlay::Gone;
+        }
+        Overlay::Shard
+    }
+
     pub fn get(&self, key: &K) -> Option<&V> {
+        if !self.fresh.is_empty() {
+            if let Some(v) = self.fresh.get(key) {
+                return Some(v);
+            }
+        }
         if self.is_gone(key) {
             return None;
         }
@@ -122,36 +160,55 @@ where
     }
 
     pub fn contains_key(&self, key: &K) -> bool {
-        !self.is_gone(key) && self.shards[self.shard(key)].contains_key(key)
+        self.is_fresh(key) || (!self.is_gone(key) && self.shards[self.shard(key)].contains_key(key))
     }
 
-    /// Takes the keys removed under a capture out of the shards no capture shares any more.
+    /// Moves what was written and removed under a capture into the shards no capture shares
+    /// any more.
     pub fn settle(&mut self) {
-        if self.gone.is_empty() {
-            return;
+        if !self.gone.is_empty() {
+            let (shards, hasher) = (&mut self.shards, &self.hasher);
+            self.gone
+                .retain(|k| match Arc::get_mut(&mut shards[shard_of(hasher, k)]) {
+                    Some(shard) => {
+                        shard.remove(k);
+                        false
+                    }
+                    None => true,
+                });
         }
-        let (shards, hasher) = (&mut self.shards, &self.hasher);
-        self.gone
-            .retain(|k| match Arc::get_mut(&mut shards[shard_of(hasher, k)]) {
-                Some(shard) => {
-                    shard.remove(k);
-                    false
+        if !self.fresh.is_empty() {
+            let fresh =
+                std::mem::replace(&mut self.fresh, HashMap::with_hasher(self.hasher.clone()));
+            for (k, v) in fresh {
+                let i = self.shard(&k);
+                match Arc::get_mut(&mut self.shards[i]) {
+                    Some(shard) => {
+                        shard.insert(k, v);
+                    }
+                    None => {
+                        self.fresh.insert(k, v);
+                    }
                 }
-                None => true,
-            });
+            }
+        }
     }
 
-    /// The value of `key` to change (a shard a capture holds is not copied when the key is
-    /// absent; one no capture holds is written to with one lookup).
+    /// The value of `key` to change (under a capture, copied into the overlay: the shard is
+    /// not copied).
     pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        if self.is_fresh(key) {
+            return self.fresh.get_mut(key);
+        }
         if self.is_gone(key) {
             return None;
         }
         let i = self.shard(key);
-        if Arc::get_mut(&mut self.shards[i]).is_none() && !self.shards[i].contains_key(key) {
-            return None;
+        if Arc::get_mut(&mut self.shards[i]).is_some() {
+            return Arc::get_mut(&mut self.shards[i]).and_then(|shard| shard.get_mut(key));
         }
-        Arc::make_mut(&mut self.shards[i]).get_mut(key)
+        let value = self.shards[i].get(key)?.clone();
+        Some(self.fresh.entry(key.clone()).or_insert(value))
     }
 
     /// The value of `key`, inserted as `V::default()` when absent.
@@ -159,16 +216,30 @@ where
     where
         V: Default,
     {
+        if self.is_fresh(&key) {
+            return self.fresh.entry(key).or_default();
+        }
         let i = self.shard(&key);
-        if self.is_gone(&key) {
+        let was_gone = !self.gone.is_empty() && self.gone.remove(&key);
+        if Arc::get_mut(&mut self.shards[i]).is_none() {
+            // shared with a capture: written in the overlay
+            let value = match self.shards[i].get(&key) {
+                Some(v) if !was_gone => v.clone(),
+                _ => {
+                    self.len += 1;
+                    V::default()
+                }
+            };
+            return self.fresh.entry(key).or_insert(value);
+        }
+        let shard = Arc::get_mut(&mut self.shards[i]).expect("not shared");
+        if was_gone {
             // removed under a capture: it comes back new
-            self.gone.remove(&key);
             self.len += 1;
-            let shard = Arc::make_mut(&mut self.shards[i]);
             shard.insert(key.clone(), V::default());
             return shard.get_mut(&key).expect("just inserted");
         }
-        match Arc::make_mut(&mut self.shards[i]).entry(key) {
+        match shard.entry(key) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => {
                 self.len += 1;
@@ -178,31 +249,73 @@ where
     }
 
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
-        let was_gone = !self.gone.is_empty() && self.gone.remove(&key);
-        let old = self.shard_mut(&key).insert(key, value);
-        if old.is_none() || was_gone {
+        let i = self.shard(&key);
+        let before = self.take_overlay(&key);
+        // a fresh or gone key's entry in the shard, if any, is stale: not the map's
+        let stale = !matches!(before, Overlay::Shard);
+        let shared = Arc::get_mut(&mut self.shards[i]).is_none();
+        let old = match before {
+            Overlay::Fresh(v) => Some(v),
+            Overlay::Gone => None,
+            Overlay::Shard if shared => self.shards[i].get(&key).cloned(),
+            Overlay::Shard => None,
+        };
+        let old = if shared {
+            self.fresh.insert(key, value);
+            old
+        } else {
+            let replaced = Arc::get_mut(&mut self.shards[i])
+                .expect("not shared")
+                .insert(key, value);
+            if stale {
+                old
+            } else {
+                replaced
+            }
+        };
+        if old.is_none() {
             self.len += 1;
         }
-        old.filter(|_| !was_gone)
+        old
     }
 
     /// Removes `key`. A shard a capture holds is not copied: the key is only marked gone.
     pub fn remove(&mut self, key: &K) -> Option<V> {
-        if self.is_gone(key) {
-            return None;
-        }
         let i = self.shard(key);
-        if Arc::get_mut(&mut self.shards[i]).is_none() {
-            let value = self.shards[i].get(key).cloned()?;
-            self.gone.insert(key.clone());
-            self.len -= 1;
-            return Some(value);
+        let value = match self.take_overlay(key) {
+            Overlay::Gone => {
+                self.gone.insert(key.clone());
+                return None;
+            }
+            Overlay::Fresh(v) => {
+                if self.shards[i].contains_key(key) {
+                    self.hide(i, key);
+                }
+                v
+            }
+            Overlay::Shard => match Arc::get_mut(&mut self.shards[i]) {
+                Some(shard) => shard.remove(key)?,
+                None => {
+                    let v = self.shards[i].get(key).cloned()?;
+                    self.gone.insert(key.clone());
+                    v
+                }
+            },
+        };
+        self.len -= 1;
+        Some(value)
+    }
+
+    /// Takes `key` out of shard `i`, or marks it gone while a capture shares the shard.
+    fn hide(&mut self, i: usize, key: &K) {
+        match Arc::get_mut(&mut self.shards[i]) {
+            Some(shard) => {
+                shard.remove(key);
+            }
+            None => {
+                self.gone.insert(key.clone());
+            }
         }
-        let old = Arc::make_mut(&mut self.shards[i]).remove(key);
-        if old.is_some() {
-            self.len -= 1;
-        }
-        old
     }
 }
 
@@ -332,13 +445,116 @@ mod tests {
         assert_eq!(back.len(), 1_002);
         assert_eq!(back.get(&8), Some(&vec![80]));
         assert!(!back.contains_key(&9));
+        // still no shard copied: what was written went to the overlay
+        assert!(map
+            .shards
+            .iter()
+            .zip(&captured.shards)
+            .all(|(a, b)| Arc::ptr_eq(a, b)));
         // nothing leaves a shard while the capture holds it
         map.settle();
         assert!(!map.gone.is_empty());
         drop(captured);
         map.settle();
-        assert!(map.gone.is_empty());
+        assert!(map.gone.is_empty() && map.fresh.is_empty());
         assert_eq!(map.shards.iter().map(|s| s.len()).sum::<usize>(), 1_002);
         assert_eq!(map.len(), 1_002);
+        assert_eq!(map.get(&8), Some(&vec![80]));
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Insert(u64, u64),
+        Remove(u64),
+        /// `get_or_default(k).push(v)`
+        Push(u64, u64),
+        /// `get_mut(k).push(v)` when present
+        Bump(u64, u64),
+        Capture,
+        /// drops the capture `i % captures`
+        Release(usize),
+        Settle,
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        let key = 0..600u64;
+        prop_oneof![
+            4 => (key.clone(), any::<u64>()).prop_map(|(k, v)| Op::Insert(k, v)),
+            3 => key.clone().prop_map(Op::Remove),
+            3 => (key.clone(), any::<u64>()).prop_map(|(k, v)| Op::Push(k, v)),
+            2 => (key, any::<u64>()).prop_map(|(k, v)| Op::Bump(k, v)),
+            1 => Just(Op::Capture),
+            1 => any::<usize>().prop_map(Op::Release),
+            1 => Just(Op::Settle),
+        ]
+    }
+
+    type Model = std::collections::BTreeMap<u64, Vec<u64>>;
+
+    /// Everything `map` says agrees with `model`: each key, the count, the iteration and the
+    /// serialised bytes.
+    fn agrees(map: &Shards<u64, Vec<u64>>, model: &Model) {
+        assert_eq!(map.len(), model.len());
+        for k in 0..600u64 {
+            assert_eq!(map.get(&k), model.get(&k), "key {k}");
+            assert_eq!(map.contains_key(&k), model.contains_key(&k), "key {k}");
+        }
+        let listed: Model = map.iter().map(|(k, v)| (*k, v.clone())).collect();
+        assert_eq!(&listed, model);
+        assert_eq!(map.iter().count(), model.len(), "each entry listed once");
+        let back: HashMap<u64, Vec<u64>> =
+            postcard::from_bytes(&postcard::to_stdvec(map).unwrap()).unwrap();
+        assert_eq!(back.into_iter().collect::<Model>(), *model);
+    }
+
+    proptest::proptest! {
+        /// Whatever is written, removed, captured, let go and settled in any order, the map is
+        /// the plain map of the same writes, and every capture the map as it was when taken.
+        #[test]
+        fn the_map_and_its_captures_are_the_plain_maps_of_the_same_writes(
+            ops in proptest::collection::vec(op(), 1..400)
+        ) {
+            let mut map: Shards<u64, Vec<u64>> = Shards::default();
+            let mut model = Model::new();
+            let mut captures: Vec<(Shards<u64, Vec<u64>>, Model)> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Insert(k, v) => {
+                        assert_eq!(map.insert(k, vec![v]), model.insert(k, vec![v]));
+                    }
+                    Op::Remove(k) => assert_eq!(map.remove(&k), model.remove(&k)),
+                    Op::Push(k, v) => {
+                        map.get_or_default(k).push(v);
+                        model.entry(k).or_default().push(v);
+                    }
+                    Op::Bump(k, v) => {
+                        if let Some(e) = map.get_mut(&k) {
+                            e.push(v);
+                        }
+                        if let Some(e) = model.get_mut(&k) {
+                            e.push(v);
+                        }
+                    }
+                    Op::Capture => captures.push((map.clone(), model.clone())),
+                    Op::Release(i) if !captures.is_empty() => {
+                        let i = i % captures.len();
+                        let (captured, was) = captures.remove(i);
+                        agrees(&captured, &was);
+                    }
+                    Op::Release(_) => {}
+                    Op::Settle => map.settle(),
+                }
+                assert_eq!(map.len(), model.len());
+            }
+            agrees(&map, &model);
+            for (captured, was) in &captures {
+                agrees(captured, was);
+            }
+            captures.clear();
+            map.settle();
+            assert!(map.fresh.is_empty() && map.gone.is_empty(), "settled once let go");
+            agrees(&map, &model);
+        }
     }
 }
