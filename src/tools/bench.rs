@@ -3,6 +3,9 @@
 //! message-to-processed delay at a steady produce rate.
 //!
 //! The broker is an in-process mock cluster unless `--brokers` names a real one (e.g. tansu).
+//! Beside the rates, the CPU each side spent per event (this process: every thread, librdkafka's
+//! included; the mock cluster's too when it is in-process): on a machine with few cores the
+//! rates' ratio is mostly how much CPU the monitor's work takes from the consumer's.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -88,9 +91,25 @@ pub fn create_topic(brokers: &str, topic: &str, partitions: i32) -> Result<(), B
     Ok(())
 }
 
-/// Seconds for a bare consumer to drain `n` messages (first poll to last message).
+/// One side's drain of the topic.
+#[derive(Clone, Copy, Debug)]
+struct Drain {
+    /// First message to last, seconds.
+    secs: f64,
+    /// CPU time of this process over the drain (joining the group included), seconds.
+    cpu: f64,
+}
+
+/// CPU time of this process so far (every thread), seconds.
+fn cpu_now() -> f64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9
+}
+
+/// A bare consumer's drain of `n` messages.
 /// The bare consumer gets the monitor's own librdkafka settings, so only the work differs.
-fn bare_drain(config: &Config, topic: &str, group: &str, n: u64) -> Result<f64, BenchError> {
+fn bare_drain(config: &Config, topic: &str, group: &str, n: u64) -> Result<Drain, BenchError> {
+    let cpu = cpu_now();
     let mut config = config.clone();
     config.kafka.group_id = group.into();
     let c: BaseConsumer = consumer_config(&config).create()?;
@@ -106,15 +125,20 @@ fn bare_drain(config: &Config, topic: &str, group: &str, n: u64) -> Result<f64, 
             return Err(BenchError::Failed(format!("bare drain saw {seen} of {n}")));
         }
     }
-    Ok(started.map_or(0.0, |s| s.elapsed().as_secs_f64()))
+    Ok(Drain {
+        secs: started.map_or(0.0, |s| s.elapsed().as_secs_f64()),
+        cpu: cpu_now() - cpu,
+    })
 }
 
-/// Seconds for the monitor (consumer + partition workers + engines) to process `n` messages.
+/// The monitor's (consumer + partition workers + engines) processing of `n` messages (its
+/// stop, with the last checkpoints, not counted).
 fn monitor_drain(
     config: Arc<Config>,
     n: u64,
     rt: &tokio::runtime::Runtime,
-) -> Result<f64, BenchError> {
+) -> Result<Drain, BenchError> {
+    let cpu = cpu_now();
     let state = ServiceState::new(config);
     let handle = rt.handle().clone();
     let stop = CancellationToken::new();
@@ -140,10 +164,13 @@ fn monitor_drain(
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    let secs = started.map_or(0.0, |s| s.elapsed().as_secs_f64());
+    let drain = Drain {
+        secs: started.map_or(0.0, |s| s.elapsed().as_secs_f64()),
+        cpu: cpu_now() - cpu,
+    };
     stop.cancel();
     let _ = thread.join();
-    Ok(secs)
+    Ok(drain)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -221,21 +248,27 @@ pub fn run(opts: &BenchOptions) -> Result<(), BenchError> {
         config.kafka.group_id = format!("bench-monitor-{round}");
         let m = monitor_drain(Arc::new(config.clone()), opts.events, &rt)?;
         println!(
-            "round {}: bare drain {:.0} events/s, callpulse {:.0} events/s (ratio {:.2})",
+            "round {}: bare drain {:.0} events/s, callpulse {:.0} events/s (ratio {:.2}); CPU per event: bare {:.2} µs, callpulse {:.2} µs",
             round + 1,
-            opts.events as f64 / b,
-            opts.events as f64 / m,
-            b / m
+            opts.events as f64 / b.secs,
+            opts.events as f64 / m.secs,
+            b.secs / m.secs,
+            b.cpu / opts.events as f64 * 1e6,
+            m.cpu / opts.events as f64 * 1e6,
         );
         bare.push(b);
         monitor.push(m);
     }
-    let (b, m) = (median(bare), median(monitor));
+    let secs = |v: &[Drain]| median(v.iter().map(|d| d.secs).collect());
+    let cpu = |v: &[Drain]| median(v.iter().map(|d| d.cpu).collect()) / opts.events as f64 * 1e6;
+    let (b, m) = (secs(&bare), secs(&monitor));
     println!(
-        "median: bare drain {:.0} events/s, callpulse {:.0} events/s, callpulse/bare = {:.2}",
+        "median: bare drain {:.0} events/s, callpulse {:.0} events/s, callpulse/bare = {:.2}; CPU per event: bare {:.2} µs, callpulse {:.2} µs",
         opts.events as f64 / b,
         opts.events as f64 / m,
-        b / m
+        b / m,
+        cpu(&bare),
+        cpu(&monitor),
     );
 
     if opts.steady_rate > 0 {
