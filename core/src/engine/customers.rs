@@ -158,22 +158,24 @@ impl Customers {
 
     /// An offer of the contact in `slot` (id `contact_id`) at `at` names `customer`.
     pub fn named(&mut self, slot: u32, contact_id: &str, at: Millis, customer: &str) {
-        let hash = self.key.hash_one(customer);
-        let contact = self.key.hash_one(contact_id);
-        if !self.registrations.contains_key(&slot) {
-            let mut reg = Registration {
-                contact: contact as u32,
-                ..Registration::default()
-            };
-            reg.named.extend(self.finished.get(contact));
-            self.registrations.insert(slot, reg);
-        }
-        let Some(reg) = self.registrations.get_mut(&slot) else {
-            return;
+        let named = (at, self.key.hash_one(customer));
+        let add = |reg: &mut Registration| {
+            let pos = reg.named.partition_point(|n| *n <= named);
+            reg.named.reserve_exact(1);
+            reg.named.insert(pos, named);
         };
-        let pos = reg.named.partition_point(|n| *n <= (at, hash));
-        reg.named.reserve_exact(1);
-        reg.named.insert(pos, (at, hash));
+        if let Some(reg) = self.registrations.get_mut(&slot) {
+            add(reg);
+            return;
+        }
+        let contact = self.key.hash_one(contact_id);
+        let mut reg = Registration {
+            contact: contact as u32,
+            ..Registration::default()
+        };
+        reg.named.extend(self.finished.get(contact));
+        add(&mut reg);
+        self.registrations.insert(slot, reg);
     }
 
     /// Registers the new contact in `slot` when a finished contact of the same id left a
@@ -313,7 +315,7 @@ impl Customers {
                 break;
             }
             self.expiry.pop_first();
-            self.histories.remove(&key);
+            self.histories.forget(&key);
         }
     }
 
@@ -324,7 +326,7 @@ impl Customers {
             let Some((_, key)) = self.expiry.pop_first() else {
                 break;
             };
-            if self.histories.remove(&key).is_some() {
+            if self.histories.forget(&key) {
                 self.evicted += 1;
             }
         }

@@ -104,7 +104,7 @@ impl<V: Copy> Recent<V> {
     fn pop_front(&mut self) {
         if let Some((at, key)) = self.order.pop_front() {
             if self.map.get(&key).is_some_and(|e| e.0 == at) {
-                self.map.remove(&key);
+                self.map.forget(&key);
             }
         }
     }

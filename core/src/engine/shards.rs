@@ -279,10 +279,21 @@ where
         old
     }
 
-    /// Removes `key`. A shard a capture holds is not copied: the key is only marked gone.
+    /// Removes `key`, handing its value back. A shard a capture holds is not copied: the key is
+    /// only marked gone (and the value copied out of the shard: [`Shards::forget`] does not).
     pub fn remove(&mut self, key: &K) -> Option<V> {
+        self.take(key, true).map(|v| v.expect("asked for"))
+    }
+
+    /// Removes `key`; whether it was there. Under a capture nothing is copied.
+    pub fn forget(&mut self, key: &K) -> bool {
+        self.take(key, false).is_some()
+    }
+
+    /// Removes `key` when present: `Some`, with its value when `value` asks for it.
+    fn take(&mut self, key: &K, value: bool) -> Option<Option<V>> {
         let i = self.shard(key);
-        let value = match self.take_overlay(key) {
+        let taken = match self.take_overlay(key) {
             Overlay::Gone => {
                 self.gone.insert(key.clone());
                 return None;
@@ -291,19 +302,20 @@ where
                 if self.shards[i].contains_key(key) {
                     self.hide(i, key);
                 }
-                v
+                Some(v)
             }
             Overlay::Shard => match Arc::get_mut(&mut self.shards[i]) {
-                Some(shard) => shard.remove(key)?,
+                Some(shard) => Some(shard.remove(key)?),
                 None => {
-                    let v = self.shards[i].get(key).cloned()?;
+                    let v = self.shards[i].get(key)?;
+                    let v = value.then(|| v.clone());
                     self.gone.insert(key.clone());
                     v
                 }
             },
         };
         self.len -= 1;
-        Some(value)
+        Some(taken)
     }
 
     /// Takes `key` out of shard `i`, or marks it gone while a capture shares the shard.
@@ -470,6 +482,7 @@ mod tests {
         Push(u64, u64),
         /// `get_mut(k).push(v)` when present
         Bump(u64, u64),
+        Forget(u64),
         Capture,
         /// drops the capture `i % captures`
         Release(usize),
@@ -482,6 +495,7 @@ mod tests {
         prop_oneof![
             4 => (key.clone(), any::<u64>()).prop_map(|(k, v)| Op::Insert(k, v)),
             3 => key.clone().prop_map(Op::Remove),
+            2 => key.clone().prop_map(Op::Forget),
             3 => (key.clone(), any::<u64>()).prop_map(|(k, v)| Op::Push(k, v)),
             2 => (key, any::<u64>()).prop_map(|(k, v)| Op::Bump(k, v)),
             1 => Just(Op::Capture),
@@ -524,6 +538,7 @@ mod tests {
                         assert_eq!(map.insert(k, vec![v]), model.insert(k, vec![v]));
                     }
                     Op::Remove(k) => assert_eq!(map.remove(&k), model.remove(&k)),
+                    Op::Forget(k) => assert_eq!(map.forget(&k), model.remove(&k).is_some()),
                     Op::Push(k, v) => {
                         map.get_or_default(k).push(v);
                         model.entry(k).or_default().push(v);
