@@ -4,9 +4,9 @@
 //! 24 h of traffic at 1,000 events/s; and what a checkpoint costs: its size, the time it
 //! holds the partition worker — capturing the state, against serialising it there as before
 //! 0.x (`Engine::save_state`, the same bytes) — the time to serialise and compress it off the
-//! worker, and the longest event of the interval after it (the worker's writes to the captured maps
-//! then go to their overlays) against the same events with no capture held. Pauses
-//! and off-worker times are medians of several.
+//! worker, and the longest event of the interval after it (the worker's writes to the
+//! captured maps then go to their overlays) against the same events with no capture held.
+//! Pauses and off-worker times are medians of several.
 //!
 //! `cargo bench --bench recovery` prints one table row per traffic length (`-- 1` for the
 //! hour alone). Kafka is left out on both sides: reading the messages back costs the same per

@@ -100,6 +100,13 @@ struct Drain {
     cpu: f64,
 }
 
+impl Drain {
+    /// CPU per event of a drain of `n` events, microseconds.
+    fn cpu_per_event_us(cpu: f64, n: u64) -> f64 {
+        cpu / n as f64 * 1e6
+    }
+}
+
 /// CPU time of this process so far (every thread), seconds.
 fn cpu_now() -> f64 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
@@ -253,14 +260,16 @@ pub fn run(opts: &BenchOptions) -> Result<(), BenchError> {
             opts.events as f64 / b.secs,
             opts.events as f64 / m.secs,
             b.secs / m.secs,
-            b.cpu / opts.events as f64 * 1e6,
-            m.cpu / opts.events as f64 * 1e6,
+            Drain::cpu_per_event_us(b.cpu, opts.events),
+            Drain::cpu_per_event_us(m.cpu, opts.events),
         );
         bare.push(b);
         monitor.push(m);
     }
     let secs = |v: &[Drain]| median(v.iter().map(|d| d.secs).collect());
-    let cpu = |v: &[Drain]| median(v.iter().map(|d| d.cpu).collect()) / opts.events as f64 * 1e6;
+    let cpu = |v: &[Drain]| {
+        Drain::cpu_per_event_us(median(v.iter().map(|d| d.cpu).collect()), opts.events)
+    };
     let (b, m) = (secs(&bare), secs(&monitor));
     println!(
         "median: bare drain {:.0} events/s, callpulse {:.0} events/s, callpulse/bare = {:.2}; CPU per event: bare {:.2} µs, callpulse {:.2} µs",

@@ -58,8 +58,9 @@ impl Engine {
 
     /// Takes this engine's state as of now, cheaply: the largest maps (customer histories,
     /// de-duplication, finished contacts) are shared, shard by shard (what the engine writes to
-    /// a shard the capture holds goes to an overlay: nothing of them is copied); the rest is copied. What is
-    /// derived from the config or rebuilt on restore is left out, as in [`Engine::save_state`].
+    /// a shard the capture holds goes to an overlay: nothing of them is copied); the rest is
+    /// copied. What is derived from the config or rebuilt on restore is left out, as in
+    /// [`Engine::save_state`].
     pub fn capture(&self) -> Captured {
         Captured(Engine {
             config: self.config.clone(),

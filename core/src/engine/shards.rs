@@ -97,6 +97,17 @@ enum Overlay<V> {
     Shard,
 }
 
+impl<V> Overlay<V> {
+    /// The map's value of the key: the overlay's, else what `shard` says.
+    fn value_or(self, shard: impl FnOnce() -> Option<V>) -> Option<V> {
+        match self {
+            Overlay::Fresh(v) => Some(v),
+            Overlay::Gone => None,
+            Overlay::Shard => shard(),
+        }
+    }
+}
+
 impl<K, V, S> Shards<K, V, S>
 where
     K: Eq + Hash + Clone,
@@ -233,14 +244,15 @@ where
             return self.fresh.entry(key).or_insert(value);
         }
         let shard = Arc::get_mut(&mut self.shards[i]).expect("not shared");
-        if was_gone {
-            // removed under a capture: it comes back new
-            self.len += 1;
-            shard.insert(key.clone(), V::default());
-            return shard.get_mut(&key).expect("just inserted");
-        }
         match shard.entry(key) {
-            Entry::Occupied(e) => e.into_mut(),
+            Entry::Occupied(e) if !was_gone => e.into_mut(),
+            Entry::Occupied(e) => {
+                // removed under a capture (its stale entry still here): it comes back new
+                self.len += 1;
+                let v = e.into_mut();
+                *v = V::default();
+                v
+            }
             Entry::Vacant(e) => {
                 self.len += 1;
                 e.insert(V::default())
@@ -250,27 +262,17 @@ where
 
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         let i = self.shard(&key);
-        let before = self.take_overlay(&key);
         // a fresh or gone key's entry in the shard, if any, is stale: not the map's
-        let stale = !matches!(before, Overlay::Shard);
-        let shared = Arc::get_mut(&mut self.shards[i]).is_none();
-        let old = match before {
-            Overlay::Fresh(v) => Some(v),
-            Overlay::Gone => None,
-            Overlay::Shard if shared => self.shards[i].get(&key).cloned(),
-            Overlay::Shard => None,
-        };
-        let old = if shared {
-            self.fresh.insert(key, value);
-            old
-        } else {
-            let replaced = Arc::get_mut(&mut self.shards[i])
-                .expect("not shared")
-                .insert(key, value);
-            if stale {
+        let before = self.take_overlay(&key);
+        let old = match Arc::get_mut(&mut self.shards[i]) {
+            Some(shard) => {
+                let replaced = shard.insert(key, value);
+                before.value_or(|| replaced)
+            }
+            None => {
+                let old = before.value_or(|| self.shards[i].get(&key).cloned());
+                self.fresh.insert(key, value);
                 old
-            } else {
-                replaced
             }
         };
         if old.is_none() {
@@ -397,14 +399,28 @@ where
 mod tests {
     use super::*;
 
+    /// A map of keys `0..n`, each with itself as its value.
+    fn filled(n: u64) -> Shards<u64, Vec<u64>> {
+        let mut map = Shards::default();
+        for k in 0..n {
+            map.insert(k, vec![k]);
+        }
+        map
+    }
+
+    /// No shard of `map` was copied since `captured` was taken.
+    fn shares_every_shard(map: &Shards<u64, Vec<u64>>, captured: &Shards<u64, Vec<u64>>) -> bool {
+        map.shards
+            .iter()
+            .zip(&captured.shards)
+            .all(|(a, b)| Arc::ptr_eq(a, b))
+    }
+
     /// A capture keeps the entries it was taken with, whatever is written after it, and
     /// serialises as the map it captured.
     #[test]
     fn a_capture_keeps_its_entries_whatever_is_written_after_it() {
-        let mut map: Shards<u64, Vec<u64>> = Shards::default();
-        for k in 0..5_000u64 {
-            map.insert(k, vec![k]);
-        }
+        let mut map = filled(5_000);
         let captured = map.clone();
         let bytes = postcard::to_stdvec(&captured).unwrap();
         for k in 0..2_500u64 {
@@ -429,20 +445,13 @@ mod tests {
     /// leaves the shard once the capture lets go.
     #[test]
     fn a_key_removed_under_a_capture_is_gone_without_a_copy() {
-        let mut map: Shards<u64, Vec<u64>> = Shards::default();
-        for k in 0..2_000u64 {
-            map.insert(k, vec![k]);
-        }
+        let mut map = filled(2_000);
         let captured = map.clone();
         for k in 0..1_000u64 {
             assert_eq!(map.remove(&k), Some(vec![k]));
         }
         // no shard was copied: every one is still shared with the capture
-        assert!(map
-            .shards
-            .iter()
-            .zip(&captured.shards)
-            .all(|(a, b)| Arc::ptr_eq(a, b)));
+        assert!(shares_every_shard(&map, &captured));
         assert_eq!(map.len(), 1_000);
         assert!((0..1_000u64).all(|k| map.get(&k).is_none() && !map.contains_key(&k)));
         assert_eq!(map.remove(&5), None, "removed once");
@@ -458,11 +467,7 @@ mod tests {
         assert_eq!(back.get(&8), Some(&vec![80]));
         assert!(!back.contains_key(&9));
         // still no shard copied: what was written went to the overlay
-        assert!(map
-            .shards
-            .iter()
-            .zip(&captured.shards)
-            .all(|(a, b)| Arc::ptr_eq(a, b)));
+        assert!(shares_every_shard(&map, &captured));
         // nothing leaves a shard while the capture holds it
         map.settle();
         assert!(!map.gone.is_empty());
