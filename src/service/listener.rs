@@ -23,7 +23,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::HttpConfig;
 
-use super::self_metrics::{ConnectionClosed, ConnectionReason, InternalEvent};
+use super::self_metrics::{
+    ConnectionClosed, ConnectionReason, ConnectionsServed, InternalEvent, SelfMetrics,
+};
 use super::state::ServiceState;
 
 /// How long open connections may finish their requests once the server stops.
@@ -67,7 +69,7 @@ pub async fn serve(
             },
             _ = stop.cancelled() => break,
         };
-        let (id, close) = admit(&open, limits.max_connections);
+        let (id, close) = admit(&open, limits.max_connections, state.metrics());
         let conn = Connection {
             app: app.clone(),
             tls: tls.clone(),
@@ -77,10 +79,15 @@ pub async fn serve(
         };
         let (open, state) = (open.clone(), state.clone());
         tracker.spawn(async move {
-            ConnectionClosed::opened(state.metrics());
             let reason = conn.serve(stream).await;
-            lock(&open).by_age.remove(&id);
-            ConnectionClosed { reason }.emit(state.metrics());
+            let mut open = lock(&open);
+            // an evicted connection was counted, and stopped being served, when evicted
+            if open.by_age.remove(&id).is_some() {
+                ConnectionsServed(open.by_age.len()).emit(state.metrics());
+                if let Some(reason) = reason {
+                    ConnectionClosed { reason }.emit(state.metrics());
+                }
+            }
         });
     }
     tracker.close();
@@ -93,20 +100,24 @@ fn lock(open: &Mutex<Open>) -> std::sync::MutexGuard<'_, Open> {
 }
 
 /// Registers a new connection; at `max` open, the oldest is told to close (it finishes the
-/// request it is answering, if any).
-fn admit(open: &Mutex<Open>, max: usize) -> (u64, CancellationToken) {
+/// request it is answering, if any) and is no longer counted as served.
+fn admit(open: &Mutex<Open>, max: usize, metrics: &SelfMetrics) -> (u64, CancellationToken) {
     let mut open = lock(open);
     while open.by_age.len() >= max.max(1) {
         let Some((_, oldest)) = open.by_age.pop_first() else {
             break;
         };
-        // counted as evicted when its task ends
         oldest.cancel();
+        ConnectionClosed {
+            reason: ConnectionReason::Evicted,
+        }
+        .emit(metrics);
     }
     let id = open.next;
     open.next += 1;
     let close = CancellationToken::new();
     open.by_age.insert(id, close.clone());
+    ConnectionsServed(open.by_age.len()).emit(metrics);
     (id, close)
 }
 

@@ -18,7 +18,8 @@ mod web;
 pub use render::Partitions;
 use web::WebMetrics;
 pub use web::{
-    AuthChecked, AuthOutcome, ConnectionClosed, ConnectionReason, RenderAbandoned, ScrapeServed,
+    AuthChecked, AuthOutcome, ConnectionClosed, ConnectionReason, ConnectionsServed,
+    RenderAbandoned, ScrapeServed,
 };
 
 use crate::kafka::PartitionKey;

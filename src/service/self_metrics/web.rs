@@ -3,7 +3,7 @@
 //! hit logs too, at warning level on its 1st, 2nd, 4th, 8th … time (a flood is counted, not
 //! written line by line).
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crate::export::Exposition;
 use crate::service::scrape::{Incomplete, ScrapeOutcome};
@@ -15,7 +15,7 @@ use super::{InternalEvent, SelfMetrics};
 pub(super) struct WebMetrics {
     /// By `ScrapeOutcome::ALL` order.
     scrapes: [AtomicU64; 3],
-    connections: AtomicI64,
+    connections: AtomicUsize,
     /// By `ConnectionReason::ALL` order.
     closed: [AtomicU64; 2],
     renders_abandoned: AtomicU64,
@@ -66,30 +66,32 @@ impl ConnectionReason {
     }
 }
 
-/// A connection opened (`opened`) or ended; `reason` when the server closed it by a limit.
-pub struct ConnectionClosed {
-    pub reason: Option<ConnectionReason>,
+/// The connections being served changed: this many are now (at most `max_connections`; one
+/// told to make way for a newer one is no longer counted while it closes).
+pub struct ConnectionsServed(pub usize);
+
+impl InternalEvent for ConnectionsServed {
+    fn emit(self, m: &SelfMetrics) {
+        m.web.connections.store(self.0, Ordering::Relaxed);
+    }
 }
 
-impl ConnectionClosed {
-    /// A connection was accepted.
-    pub fn opened(m: &SelfMetrics) {
-        m.web.connections.fetch_add(1, Ordering::Relaxed);
-    }
+/// The server closed a connection by a limit (an eviction counted when decided, not when the
+/// connection has finished closing).
+pub struct ConnectionClosed {
+    pub reason: ConnectionReason,
 }
 
 impl InternalEvent for ConnectionClosed {
     fn emit(self, m: &SelfMetrics) {
-        m.web.connections.fetch_sub(1, Ordering::Relaxed);
-        if let Some(reason) = self.reason {
-            let n = m.web.closed[reason as usize].fetch_add(1, Ordering::Relaxed) + 1;
-            if logged(n) {
-                tracing::warn!(
-                    reason = reason.as_str(),
-                    closed = n,
-                    "http connection closed by a limit"
-                );
-            }
+        let reason = self.reason;
+        let n = m.web.closed[reason as usize].fetch_add(1, Ordering::Relaxed) + 1;
+        if logged(n) {
+            tracing::warn!(
+                reason = reason.as_str(),
+                closed = n,
+                "http connection closed by a limit"
+            );
         }
     }
 }
@@ -166,9 +168,9 @@ impl WebMetrics {
             out.sample(name, "", &label, "", n.load(Ordering::Relaxed) as f64);
         }
         let name = "callpulse_http_connections";
-        out.family(name, "gauge", "HTTP connections open.");
-        let open = self.connections.load(Ordering::Relaxed).max(0);
-        out.sample(name, "", "", "", open as f64);
+        out.family(name, "gauge", "HTTP connections being served (at most max_connections: one evicted to make way for a newer one is no longer counted while it closes).");
+        let served = self.connections.load(Ordering::Relaxed);
+        out.sample(name, "", "", "", served as f64);
         let name = "callpulse_http_connections_closed_total";
         out.family(name, "counter", "HTTP connections the server closed by a limit: evicted (max_connections open, the oldest made way) or timeout (header_read_timeout, idle_timeout, write_timeout).");
         for (r, n) in ConnectionReason::ALL.iter().zip(&self.closed) {
