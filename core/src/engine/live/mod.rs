@@ -16,6 +16,8 @@
 
 use std::collections::HashMap;
 
+use hashbrown::hash_map::EntryRef;
+
 use crate::event::{AgentEvent, AgentState, Channel, ContactEvent, ContactStep};
 use crate::live::{
     AgentRow, Conversation, HandledToday, LiveView, StateRow, WaitingRow, LOGGED_OUT_SHOWN,
@@ -38,7 +40,8 @@ type Priorities = (u64, Vec<(QueueId, Millis, i64)>);
 /// The live state of every agent tracked, and the priorities of the contacts offered with one.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Live {
-    agents: HashMap<Box<str>, LiveAgent>,
+    /// One look-up per event naming an agent (`entry_ref`: the name is copied only when new).
+    agents: hashbrown::HashMap<Box<str>, LiveAgent>,
     /// By contact slot, of the contacts offered with a priority.
     priorities: HashMap<u32, Priorities>,
     last_sweep: Millis,
@@ -88,14 +91,17 @@ struct Handled {
 impl Live {
     /// The agent's entry, made when fewer than `max` are tracked.
     fn agent(&mut self, name: &str, max: usize) -> Option<&mut LiveAgent> {
-        if !self.agents.contains_key(name) {
-            if self.agents.len() >= max {
+        let full = self.agents.len() >= max;
+        match self.agents.entry_ref(name) {
+            EntryRef::Occupied(agent) => Some(agent.into_mut()),
+            EntryRef::Vacant(_) if full => {
                 self.untracked += 1;
-                return None;
+                None
             }
-            self.agents.insert(name.into(), LiveAgent::default());
+            EntryRef::Vacant(agent) => {
+                Some(agent.insert_with_key(name.into(), LiveAgent::default()))
+            }
         }
-        self.agents.get_mut(name)
     }
 
     #[cfg(test)]
