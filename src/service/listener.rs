@@ -69,13 +69,12 @@ pub async fn serve(
             },
             _ = stop.cancelled() => break,
         };
-        let (id, close) = admit(&open, limits.max_connections, state.metrics());
+        let (id, close) = admit(&open, limits.max_connections, &stop, state.metrics());
         let conn = Connection {
             app: app.clone(),
             tls: tls.clone(),
             limits: limits.clone(),
             close,
-            stop: stop.clone(),
         };
         let (open, state) = (open.clone(), state.clone());
         tracker.spawn(async move {
@@ -99,9 +98,14 @@ fn lock(open: &Mutex<Open>) -> std::sync::MutexGuard<'_, Open> {
     open.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Registers a new connection; at `max` open, the oldest is told to close (it finishes the
-/// request it is answering, if any) and is no longer counted as served.
-fn admit(open: &Mutex<Open>, max: usize, metrics: &SelfMetrics) -> (u64, CancellationToken) {
+/// Registers a new connection, closed when the server `stop`s; at `max` open, the oldest is told
+/// to close (it finishes the request it is answering, if any) and is no longer counted as served.
+fn admit(
+    open: &Mutex<Open>,
+    max: usize,
+    stop: &CancellationToken,
+    metrics: &SelfMetrics,
+) -> (u64, CancellationToken) {
     let mut open = lock(open);
     while open.by_age.len() >= max.max(1) {
         let Some((_, oldest)) = open.by_age.pop_first() else {
@@ -115,7 +119,7 @@ fn admit(open: &Mutex<Open>, max: usize, metrics: &SelfMetrics) -> (u64, Cancell
     }
     let id = open.next;
     open.next += 1;
-    let close = CancellationToken::new();
+    let close = stop.child_token();
     open.by_age.insert(id, close.clone());
     ConnectionsServed(open.by_age.len()).emit(metrics);
     (id, close)
@@ -126,9 +130,9 @@ struct Connection {
     app: Router,
     tls: Option<TlsAcceptor>,
     limits: HttpConfig,
-    /// Cancelled when newer connections need its place.
+    /// Cancelled when newer connections need its place (an eviction, counted then) or when the
+    /// server stops.
     close: CancellationToken,
-    stop: CancellationToken,
 }
 
 /// A configured limit as a timeout (never zero: a zero timeout would fire at once).
@@ -137,7 +141,7 @@ fn duration(span: crate::time::Span) -> Duration {
 }
 
 impl Connection {
-    /// Serves the connection to its end; why the server closed it, when a limit did.
+    /// Serves the connection to its end; why the server closed it, when a timeout did.
     async fn serve(self, stream: TcpStream) -> Option<ConnectionReason> {
         let _ = stream.set_nodelay(true);
         let mut timed = TimeoutStream::new(stream);
@@ -154,8 +158,7 @@ impl Connection {
                         Ok(Err(_)) => None,
                         Err(_) => Some(ConnectionReason::Timeout),
                     },
-                    _ = self.close.cancelled() => Some(ConnectionReason::Evicted),
-                    _ = self.stop.cancelled() => None,
+                    _ = self.close.cancelled() => None,
                 }
             }
         }
@@ -172,20 +175,13 @@ impl Connection {
             .keep_alive(true)
             .serve_connection(TokioIo::new(io), service);
         let mut conn: Pin<&mut _> = std::pin::pin!(conn);
-        let (result, evicted) = tokio::select! {
-            result = conn.as_mut() => (result, false),
+        let result = tokio::select! {
+            result = conn.as_mut() => result,
             _ = self.close.cancelled() => {
                 conn.as_mut().graceful_shutdown();
-                (conn.as_mut().await, true)
-            }
-            _ = self.stop.cancelled() => {
-                conn.as_mut().graceful_shutdown();
-                (conn.as_mut().await, false)
+                conn.as_mut().await
             }
         };
-        if evicted {
-            return Some(ConnectionReason::Evicted);
-        }
         match result {
             Err(e) if timed_out(&e) => Some(ConnectionReason::Timeout),
             _ => None,
